@@ -1,0 +1,18 @@
+// One function per subcommand: `setup_X` declares its options on the app and
+// returns the action to run once parsing has succeeded.
+#pragma once
+
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace homeostat::cli {
+
+using Action = std::function<int()>;
+
+Action setup_config(CLI::App& app);
+Action setup_simulate(CLI::App& app, int argc, char** argv);
+
+}  // namespace homeostat::cli

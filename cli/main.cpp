@@ -1,0 +1,42 @@
+// homeostat: connectome-constrained spiking networks trained to homeostatic
+// targets. Thin wiring: each subcommand lives in its own cmd_*.cpp.
+#include "commands.hpp"
+
+#include "homeostat/config.hpp"
+#include "homeostat/version.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <exception>
+
+int main(int argc, char** argv) {
+  using namespace homeostat::cli;
+  CLI::App app{"homeostat: build connectome-constrained spiking networks of conductance-based LIF neurons,\n"
+               "simulate them and train them to homeostatic targets."};
+  app.set_version_flag("--version", fmt::format("homeostat {} ({})", homeostat::version, homeostat::git_commit));
+  app.require_subcommand(1);
+  app.footer("Run `homeostat COMMAND --help` for the options of a command.");
+
+  Action config = setup_config(app);
+  Action simulate = setup_simulate(app, argc, argv);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (const auto* sub : app.get_subcommands()) {
+      if (sub->get_name() == "config") return config();
+      if (sub->get_name() == "simulate") return simulate();
+    }
+  } catch (const homeostat::ConfigError& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+  return 1;
+}

@@ -1,0 +1,168 @@
+// Typed configuration of a run: what the TOML file says, nothing derived.
+//
+// The core never parses files: io/config_toml turns TOML into these structs,
+// `validate` checks them (every error names its key), and model/ lowers them
+// into plain per-neuron and per-receptor arrays for the kernels.
+// Matrices are indexed [pre type][post type]; per-type vectors follow the
+// order of `type_names`.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace homeostat {
+
+using Matrix = std::vector<std::vector<double>>;
+
+enum class TopologyMethod { erdos_renyi, configuration };
+
+struct SimulationConfig {
+  std::uint64_t seed = 42;
+  double dt = 0.1;                // ms
+  std::int64_t chunk_size = 5000; // steps per chunk
+  std::int64_t num_chunks = 500;  // training length in chunks
+  double duration = 10000.0;      // ms, for `simulate`
+  bool saturate = true;           // clamp each receptor at g_bar (MODEL.md 3)
+
+  bool operator==(const SimulationConfig&) const = default;
+};
+
+struct TrainingConfig {
+  std::int64_t batch_size = 32;
+  std::int64_t chunks_per_update = 1;
+  std::int64_t log_interval = 5;
+  std::int64_t checkpoint_interval = 50;
+  std::string optimisable = "weights";
+
+  bool operator==(const TrainingConfig&) const = default;
+};
+
+struct CellTargets {  // for one recurrent cell type
+  double firing_rate = 0.0;      // Hz
+  double cv = 1.0;
+  double alpha = 0.01;           // silent-penalty strength [1/Hz]
+  double threshold_ratio = 0.8;  // sd(V) / (theta - mean(V))
+
+  bool operator==(const CellTargets&) const = default;
+};
+
+struct TargetsConfig {
+  std::vector<CellTargets> per_type;  // [recurrent type]
+  double weight_ratio = 2.0;
+
+  bool operator==(const TargetsConfig&) const = default;
+};
+
+struct LossWeights {
+  double firing_rate = 1.0;
+  double cv = 0.5;
+  double silent_penalty = 0.1;
+  double membrane_variance = 0.1;
+  double weight_ratio = 0.01;
+
+  bool operator==(const LossWeights&) const = default;
+};
+
+struct HyperparametersConfig {
+  double learning_rate = 5e-4;
+  double grad_norm_clip = 1.0;
+  double surrgrad_scale = 200.0;  // 1/mV
+  LossWeights loss_weight;
+
+  bool operator==(const HyperparametersConfig&) const = default;
+};
+
+struct PhysiologyConfig {
+  double tau_mem;   // ms
+  double theta;     // mV
+  double U_reset;   // mV
+  double E_L;       // mV
+  double g_L;       // nS
+  double tau_ref;   // ms
+
+  bool operator==(const PhysiologyConfig&) const = default;
+};
+
+struct ReceptorConfig {
+  std::string name;
+  double tau_rise;   // ms
+  double tau_decay;  // ms
+  double E_syn;      // mV
+  double g_bar;      // nS
+
+  bool operator==(const ReceptorConfig&) const = default;
+};
+
+struct RecurrentConfig {
+  std::vector<std::string> type_names;
+  std::vector<double> proportion;
+  std::int64_t num_neurons = 0;
+  std::int64_t num_assemblies = 1;
+  TopologyMethod method = TopologyMethod::configuration;
+  Matrix conn_within;   // [type][type]
+  Matrix conn_between;  // [type][type]
+  Matrix w_mu;          // [type][type] mean weight
+  Matrix w_sigma;       // [type][type] standard deviation of the weight
+  std::vector<PhysiologyConfig> physiology;            // [type]
+  std::vector<std::vector<ReceptorConfig>> synapses;   // [type][receptor]
+
+  bool operator==(const RecurrentConfig&) const = default;
+};
+
+struct FeedforwardConfig {
+  std::vector<std::string> type_names;
+  std::vector<double> proportion;
+  std::int64_t num_neurons = 0;
+  TopologyMethod method = TopologyMethod::configuration;
+  Matrix conn_inputs;  // [input type][recurrent type]
+  Matrix w_mu;         // [input type][recurrent type]
+  Matrix w_sigma;      // [input type][recurrent type]
+  std::vector<double> firing_rate;                     // [input type] Hz
+  std::vector<std::vector<ReceptorConfig>> synapses;   // [input type][receptor]
+
+  bool operator==(const FeedforwardConfig&) const = default;
+};
+
+struct Config {
+  SimulationConfig simulation;
+  TrainingConfig training;
+  TargetsConfig targets;
+  HyperparametersConfig hyperparameters;
+  RecurrentConfig recurrent;
+  FeedforwardConfig feedforward;
+
+  bool operator==(const Config&) const = default;
+};
+
+// A configuration error: `key` is the dotted TOML key it concerns
+// (e.g. "recurrent.synapses.excitatory.tau_rise[1]"); `source` is filled in
+// by the I/O layer with the file it came from.
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string key, std::string reason, std::string source = {})
+      : std::runtime_error(format(source, key, reason)),
+        key_(std::move(key)), reason_(std::move(reason)), source_(std::move(source)) {}
+  const std::string& key() const { return key_; }
+  const std::string& reason() const { return reason_; }
+  const std::string& source() const { return source_; }
+  ConfigError with_source(const std::string& source) const { return {key_, reason_, source}; }
+
+ private:
+  static std::string format(const std::string& source, const std::string& key,
+                            const std::string& reason) {
+    std::string s = source.empty() ? std::string("config") : source;
+    if (!key.empty()) s += ": " + key;
+    return s + ": " + reason;
+  }
+  std::string key_, reason_, source_;
+};
+
+// Checks every value that the TOML types cannot: ranges, shapes, sums,
+// tau_rise < tau_decay. Throws ConfigError naming the key.
+void validate(const Config& config);
+
+std::string to_string(TopologyMethod method);
+
+}  // namespace homeostat

@@ -1,0 +1,64 @@
+// The forward engine: a batch of independent trials advanced step by step in
+// the order of MODEL.md section 4 (spike, currents, membrane, decay,
+// increment, clamp).
+//
+// Synaptic propagation is event-driven: only neurons that spike (recurrent or
+// input) walk their row of targets. Trials run in parallel (OpenMP); each
+// trial's arithmetic is sequential and fixed, so results are bit-identical
+// for any thread count.
+#pragma once
+
+#include "homeostat/inputs.hpp"
+#include "homeostat/model.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace homeostat {
+
+// State of one trial between steps (carried across chunks).
+template <class Real>
+struct TrialState {
+  std::vector<Real> v;                   // [N] mV
+  std::vector<std::int32_t> refractory;  // [N] refractory steps left
+  std::vector<Real> g_rise;              // [R][N] nS, rise part u <= 0
+  std::vector<Real> g_decay;             // [R][N] nS, decay part d >= 0
+  std::vector<std::int64_t> last_spike;  // [N] global step of the last spike, -1 if none
+};
+
+// v = U_reset, conductances 0, not refractory, no spike yet.
+template <class Real>
+TrialState<Real> initial_state(const LoweredModel<Real>& model);
+
+// What to record besides spikes, for the neurons `neurons` (ascending global
+// indices; the recording convention of MODEL.md 4).
+struct RecordSpec {
+  std::vector<std::int64_t> neurons;
+  bool voltages = false;
+  bool conductances = false;
+  bool currents = false;
+  bool input_spikes = false;
+};
+
+// What one trial did during one chunk. Steps are local to the chunk.
+struct TrialRecord {
+  std::vector<std::int32_t> spike_step, spike_neuron;  // every recurrent spike, in step order
+  std::vector<std::int32_t> input_step, input_neuron;  // every input spike (if recorded)
+  std::vector<float> voltages;      // [steps][K] mV, state after each step
+  std::vector<float> conductances;  // [steps][K][2][R] nS, part 0 = rise u, 1 = decay d
+  std::vector<float> currents;      // [steps][K][R] pA, g_k(t) * (v(t) - E_k) used in step t
+  // Running membrane moments over the chunk's steps, every neuron [N]:
+  // sum of v and v^2 (after each step), in double.
+  std::vector<double> v_sum, v_sum_sq;
+};
+
+// Advances every trial by `steps` steps starting at global step `t0`.
+// states[b] is trial b (input trial index `trial0 + b`). records, if given,
+// is resized to the batch and filled.
+template <class Real>
+void run_chunk(const LoweredModel<Real>& model, const InputSource& inputs, std::vector<TrialState<Real>>& states,
+               std::int64_t trial0, std::int64_t t0, std::int64_t steps, const RecordSpec& spec,
+               std::vector<TrialRecord>* records);
+
+}  // namespace homeostat

@@ -1,0 +1,164 @@
+#include "homeostat/io/files.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
+
+namespace homeostat::io {
+namespace {
+
+std::string os_reason(int err) { return err != 0 ? std::strerror(err) : "unknown error"; }
+
+[[noreturn]] void fail(const std::string& action, const std::filesystem::path& path, int err) {
+  throw std::runtime_error(action + " " + path.string() + ": " + os_reason(err));
+}
+
+// The pid keeps two processes writing the same output from sharing a temp
+// file; a leftover after a crash is recognisable (and ignored by .gitignore).
+std::filesystem::path temp_sibling(const std::filesystem::path& path) {
+  std::filesystem::path temp = path;
+  temp += ".tmp." + std::to_string(::getpid());
+  return temp;
+}
+
+void create_parent(const std::filesystem::path& path) {
+  const auto parent = path.parent_path();
+  if (parent.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    throw std::runtime_error("cannot create directory " + parent.string() + " for " +
+                             path.string() + ": " + ec.message());
+  }
+}
+
+void fsync_path(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail("cannot open for fsync", path, errno);
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    fail("cannot fsync", path, err);
+  }
+  if (::close(fd) != 0) fail("cannot close", path, errno);
+}
+
+// Makes the rename itself durable. Best effort: some filesystems refuse to
+// fsync directories, and the data is already safe in the renamed file.
+void fsync_parent_dir(const std::filesystem::path& path) {
+  auto dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+void rename_into_place(const std::filesystem::path& temp, const std::filesystem::path& path) {
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    throw std::runtime_error("cannot rename " + temp.string() + " to " + path.string() + ": " +
+                             os_reason(err));
+  }
+  fsync_parent_dir(path);
+}
+
+void write_all(int fd, std::string_view bytes, const std::filesystem::path& path) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("cannot write", path, errno);
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace
+
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes) {
+  create_parent(path);
+  const auto temp = temp_sibling(path);
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) fail("cannot create", temp, errno);
+  try {
+    write_all(fd, bytes, temp);
+    if (::fsync(fd) != 0) fail("cannot fsync", temp, errno);
+  } catch (...) {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    throw;
+  }
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    fail("cannot close", temp, err);
+  }
+  try {
+    rename_into_place(temp, path);
+  } catch (...) {
+    ::unlink(temp.c_str());
+    throw;
+  }
+}
+
+AtomicFile::AtomicFile(std::filesystem::path path)
+    : path_(std::move(path)), temp_(temp_sibling(path_)) {
+  create_parent(path_);
+  errno = 0;
+  out_.open(temp_, std::ios::out | std::ios::binary | std::ios::trunc);
+  if (!out_.is_open()) fail("cannot create", temp_, errno);
+}
+
+AtomicFile::~AtomicFile() {
+  if (committed_) return;
+  out_.close();
+  std::error_code ignored;
+  std::filesystem::remove(temp_, ignored);
+}
+
+void AtomicFile::commit() {
+  if (committed_) throw std::runtime_error("AtomicFile for " + path_.string() + " committed twice");
+  // errno is cleared so a stream failure reports its own cause, not a stale one;
+  // a stream already failed by an earlier write has no errno left to report.
+  errno = 0;
+  if (!out_.flush()) {
+    throw std::runtime_error("error writing " + temp_.string() + ": " +
+                             (errno != 0 ? os_reason(errno) : "stream in a failed state"));
+  }
+  out_.close();
+  if (out_.fail()) fail("cannot close", temp_, errno);
+  // std::fstream exposes no descriptor: reopen the closed file to fsync it.
+  fsync_path(temp_);
+  rename_into_place(temp_, path_);
+  committed_ = true;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("cannot open", path, errno);
+  std::string bytes;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) bytes.reserve(static_cast<std::size_t>(st.st_size));
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      fail("cannot read", path, err);
+    }
+    bytes.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return bytes;
+}
+
+}  // namespace homeostat::io

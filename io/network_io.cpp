@@ -1,0 +1,104 @@
+#include "homeostat/io/network_io.hpp"
+
+#include "homeostat/io/npy.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace homeostat::io {
+
+std::vector<float> dense_weights_f32(const Csr& csr) {
+  std::vector<float> out(static_cast<std::size_t>(csr.n_pre * csr.n_post), 0.0f);
+  for (std::int64_t j = 0; j < csr.n_pre; ++j)
+    for (std::int64_t e = csr.row_ptr[j]; e < csr.row_ptr[j + 1]; ++e)
+      out[j * csr.n_post + csr.post[e]] = static_cast<float>(csr.weight[e]);
+  return out;
+}
+
+std::vector<bool> dense_mask(const Csr& csr) {
+  std::vector<bool> out(static_cast<std::size_t>(csr.n_pre * csr.n_post), false);
+  for (std::int64_t j = 0; j < csr.n_pre; ++j)
+    for (std::int64_t e = csr.row_ptr[j]; e < csr.row_ptr[j + 1]; ++e) out[j * csr.n_post + csr.post[e]] = true;
+  return out;
+}
+
+namespace {
+
+std::vector<std::uint8_t> mask_bytes(const Csr& csr) {
+  const auto m = dense_mask(csr);
+  return {m.begin(), m.end()};
+}
+
+std::vector<std::int64_t> widen(const std::vector<std::int32_t>& v) { return {v.begin(), v.end()}; }
+
+}  // namespace
+
+void save_network(const std::filesystem::path& path, const Network& net) {
+  NpzWriter npz;
+  npz.add("recurrent_weights", dense_weights_f32(net.recurrent), {net.n, net.n});
+  npz.add("feedforward_weights", dense_weights_f32(net.feedforward), {net.m, net.n});
+  npz.add("recurrent_connectivity", DType::b1, {net.n, net.n}, mask_bytes(net.recurrent).data());
+  npz.add("feedforward_connectivity", DType::b1, {net.m, net.n}, mask_bytes(net.feedforward).data());
+  npz.add("cell_type_indices", widen(net.cell_type), {net.n});
+  npz.add("feedforward_cell_type_indices", widen(net.input_type), {net.m});
+  npz.add("assembly_ids", widen(net.assembly), {net.n});
+  npz.write(path);
+}
+
+Network load_network(const std::filesystem::path& path, const Config& config) {
+  const auto arrays = read_npz(path);
+  const std::int64_t n = config.recurrent.num_neurons;
+  const std::int64_t m = config.feedforward.num_neurons;
+  auto get = [&](const std::string& name, std::vector<std::int64_t> shape) -> const NpyArray& {
+    const auto it = arrays.find(name);
+    if (it == arrays.end()) throw std::runtime_error(fmt::format("{}: missing array '{}'", path.string(), name));
+    if (it->second.shape != shape) {
+      auto show = [](const std::vector<std::int64_t>& s) {
+        std::string o = "(";
+        for (std::size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
+        return o + (s.size() == 1 ? ",)" : ")");
+      };
+      throw std::runtime_error(fmt::format("{}: '{}' has shape {}, the config needs {} (N = {}, M = {})",
+                                           path.string(), name, show(it->second.shape), show(shape), n, m));
+    }
+    if (it->second.dtype == DType::f4 || it->second.dtype == DType::f8) {
+      if (name.find("weights") == std::string::npos)
+        throw std::runtime_error(fmt::format("{}: '{}' must hold integers or booleans", path.string(), name));
+    }
+    return it->second;
+  };
+  auto indices = [&](const std::string& name, std::int64_t len) {
+    const auto v = get(name, {len}).values<std::int64_t>();
+    return std::vector<std::int32_t>(v.begin(), v.end());
+  };
+  auto graph = [&](const std::string& prefix, std::int64_t rows) {
+    const auto w = get(prefix + "_weights", {rows, n}).values<double>();
+    const auto c = get(prefix + "_connectivity", {rows, n}).values<std::uint8_t>();
+    for (std::size_t k = 0; k < w.size(); ++k) {
+      if (c[k] && !(std::isfinite(w[k]) && w[k] > 0))
+        throw std::runtime_error(fmt::format("{}: {}_weights[{}, {}] = {} on an existing connection: weights must be "
+                                             "finite and > 0",
+                                             path.string(), prefix, k / n, k % n, w[k]));
+    }
+    return Csr::from_dense(rows, n, w, c);
+  };
+
+  Network net;
+  net.n = n;
+  net.m = m;
+  net.cell_type = indices("cell_type_indices", n);
+  net.input_type = indices("feedforward_cell_type_indices", m);
+  net.assembly = indices("assembly_ids", n);
+  net.recurrent = graph("recurrent", n);
+  net.feedforward = graph("feedforward", m);
+  try {
+    check_network(net, config);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: {}", path.string(), e.what()));
+  }
+  return net;
+}
+
+}  // namespace homeostat::io

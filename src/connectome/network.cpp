@@ -1,0 +1,114 @@
+// Whole-connectome generation and the consistency check of loaded networks.
+#include "homeostat/connectome.hpp"
+#include "topology.hpp"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace homeostat {
+
+Network generate_network(const Config& config) {
+  const RecurrentConfig& rc = config.recurrent;
+  const FeedforwardConfig& fc = config.feedforward;
+  const std::uint64_t seed = config.simulation.seed;
+  // Neuron ids are int32 in the CSR targets and in the edge lists.
+  constexpr std::int64_t max_neurons = std::numeric_limits<std::int32_t>::max();
+  if (rc.num_neurons < 0 || rc.num_neurons > max_neurons)
+    throw ConfigError("recurrent.topology.num_neurons", "must be in [0, 2^31)");
+  if (fc.num_neurons < 0 || fc.num_neurons > max_neurons)
+    throw ConfigError("feedforward.topology.num_neurons", "must be in [0, 2^31)");
+
+  Network net;
+  net.n = rc.num_neurons;
+  net.m = fc.num_neurons;
+  assign_cell_types(rc, seed, net.cell_type, net.assembly);
+  net.input_type = assign_input_types(fc);
+
+  const detail::EdgeList recurrent =
+      detail::recurrent_edges(rc, net.cell_type, net.assembly, seed);
+  net.recurrent = Csr::from_edges(net.n, net.n, recurrent.pre, recurrent.post,
+                                  std::vector<double>(recurrent.size(), 1.0));
+  detail::draw_lognormal_weights(net.recurrent, net.cell_type, net.cell_type, rc.w_mu,
+                                 rc.w_sigma, seed, Stream::recurrent_weights);
+
+  const detail::EdgeList feedforward = detail::feedforward_edges(
+      fc, net.input_type, net.cell_type, rc.proportion.size(), seed);
+  net.feedforward = Csr::from_edges(net.m, net.n, feedforward.pre, feedforward.post,
+                                    std::vector<double>(feedforward.size(), 1.0));
+  detail::draw_lognormal_weights(net.feedforward, net.input_type, net.cell_type, fc.w_mu,
+                                 fc.w_sigma, seed, Stream::feedforward_weights);
+  return net;
+}
+
+namespace {
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::runtime_error("network does not match the config: " + what);
+}
+
+void check_indices(const std::vector<std::int32_t>& values, std::int64_t expected_size,
+                   std::int64_t lo, std::int64_t hi, const std::string& name) {
+  if (static_cast<std::int64_t>(values.size()) != expected_size)
+    fail(name + " has " + std::to_string(values.size()) + " entries, expected " +
+         std::to_string(expected_size));
+  for (std::size_t k = 0; k < values.size(); ++k)
+    if (values[k] < lo || values[k] >= hi)
+      fail(name + "[" + std::to_string(k) + "] = " + std::to_string(values[k]) +
+           " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + ")");
+}
+
+// Shape, row pointers, targets in range and strictly ascending per row (so no
+// duplicates), no self-loops if `recurrent`, weights finite and > 0.
+void check_csr(const Csr& csr, std::int64_t n_pre, std::int64_t n_post, bool recurrent,
+               const std::string& name) {
+  if (csr.n_pre != n_pre || csr.n_post != n_post)
+    fail(name + " has shape " + std::to_string(csr.n_pre) + " x " + std::to_string(csr.n_post) +
+         ", expected " + std::to_string(n_pre) + " x " + std::to_string(n_post));
+  if (static_cast<std::int64_t>(csr.row_ptr.size()) != n_pre + 1)
+    fail(name + ".row_ptr has " + std::to_string(csr.row_ptr.size()) + " entries, expected " +
+         std::to_string(n_pre + 1));
+  if (csr.row_ptr.front() != 0 || csr.row_ptr.back() != csr.n_edges())
+    fail(name + ".row_ptr must run from 0 to the edge count " + std::to_string(csr.n_edges()));
+  if (csr.weight.size() != csr.post.size())
+    fail(name + " has " + std::to_string(csr.weight.size()) + " weights for " +
+         std::to_string(csr.post.size()) + " edges");
+  for (std::int64_t j = 0; j < n_pre; ++j)
+    if (csr.row_ptr[j] > csr.row_ptr[j + 1])
+      fail(name + ".row_ptr decreases at row " + std::to_string(j));
+  for (std::int64_t j = 0; j < n_pre; ++j) {
+    const std::int64_t first = csr.row_ptr[j], last = csr.row_ptr[j + 1];
+    for (std::int64_t e = first; e < last; ++e) {
+      auto edge = [&] {
+        return name + " edge " + std::to_string(j) + " -> " + std::to_string(csr.post[e]);
+      };
+      if (csr.post[e] < 0 || csr.post[e] >= n_post) fail(edge() + ": target out of range");
+      if (e > first && csr.post[e] <= csr.post[e - 1])
+        fail(edge() + ": targets not strictly ascending (unsorted or duplicate edge)");
+      if (recurrent && csr.post[e] == j) fail(edge() + ": self-connection");
+      if (!std::isfinite(csr.weight[e]) || !(csr.weight[e] > 0.0))
+        fail(edge() + ": weight " + std::to_string(csr.weight[e]) + " is not finite and > 0");
+    }
+  }
+}
+
+}  // namespace
+
+void check_network(const Network& net, const Config& config) {
+  const RecurrentConfig& rc = config.recurrent;
+  const FeedforwardConfig& fc = config.feedforward;
+  if (net.n != rc.num_neurons)
+    fail("N = " + std::to_string(net.n) + ", config says " + std::to_string(rc.num_neurons));
+  if (net.m != fc.num_neurons)
+    fail("M = " + std::to_string(net.m) + ", config says " + std::to_string(fc.num_neurons));
+  check_indices(net.cell_type, net.n, 0, static_cast<std::int64_t>(rc.type_names.size()),
+                "cell_type");
+  check_indices(net.assembly, net.n, -1, rc.num_assemblies, "assembly");
+  check_indices(net.input_type, net.m, 0, static_cast<std::int64_t>(fc.type_names.size()),
+                "input_type");
+  check_csr(net.recurrent, net.n, net.n, true, "recurrent");
+  check_csr(net.feedforward, net.m, net.n, false, "feedforward");
+}
+
+}  // namespace homeostat

@@ -1,0 +1,198 @@
+// CPU forward kernel. Layout: conductances are receptor-major [R][N] so that
+// the per-step current/decay pass is a unit-stride loop the compiler
+// vectorises; spike delivery scatters into it along one CSR row per spike.
+#include "homeostat/sim.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <mutex>
+
+namespace homeostat {
+
+template <class Real>
+TrialState<Real> initial_state(const LoweredModel<Real>& lm) {
+  TrialState<Real> st;
+  st.v = lm.u_reset;
+  st.refractory.assign(lm.n, 0);
+  st.g_rise.assign(lm.n_receptors * lm.n, Real(0));
+  st.g_decay.assign(lm.n_receptors * lm.n, Real(0));
+  st.last_spike.assign(lm.n, -1);
+  return st;
+}
+
+namespace {
+
+// Step 5 + 6 for one presynaptic spike: every receptor column of the
+// presynaptic type on every target gets +w*g_max on d and -w*g_max on u,
+// clamped at +-g_max when saturating. Weights are > 0, so d only grows and u
+// only falls here: the clamp needs only the one bound, and clamping after
+// each increment equals clamping after all of them.
+template <class Real>
+inline void deliver(const LoweredModel<Real>& lm, TrialState<Real>& st, const std::int64_t* row,
+                    const std::int32_t* post, const Real* weight, std::int32_t first, std::int32_t count,
+                    std::int32_t pre) {
+  const std::int64_t n = lm.n;
+  for (std::int32_t c = 0; c < count; ++c) {
+    const std::int32_t k = first + c;
+    const Real g_max = lm.g_max[k];
+    Real* d = st.g_decay.data() + k * n;
+    Real* u = st.g_rise.data() + k * n;
+    if (lm.saturate) {
+      for (std::int64_t e = row[pre]; e < row[pre + 1]; ++e) {
+        const std::int32_t i = post[e];
+        const Real inc = weight[e] * g_max;
+        d[i] = std::min(d[i] + inc, g_max);
+        u[i] = std::max(u[i] - inc, -g_max);
+      }
+    } else {
+      for (std::int64_t e = row[pre]; e < row[pre + 1]; ++e) {
+        const std::int32_t i = post[e];
+        const Real inc = weight[e] * g_max;
+        d[i] += inc;
+        u[i] -= inc;
+      }
+    }
+  }
+}
+
+template <class Real>
+void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialState<Real>& st, std::int64_t trial,
+               std::int64_t t0, std::int64_t steps, const RecordSpec& spec, TrialRecord* rec) {
+  const std::int64_t n = lm.n;
+  const std::int64_t n_rec = lm.n_receptors;
+  const auto n_watch = static_cast<std::int64_t>(spec.neurons.size());
+  std::vector<Real> i_syn(n);
+  std::vector<std::int32_t> spiking;
+  std::vector<std::int32_t> input_spikes;
+  spiking.reserve(n);
+
+  Real* v = st.v.data();
+  std::int32_t* ref = st.refractory.data();
+  if (rec) {
+    *rec = TrialRecord{};
+    if (spec.voltages) rec->voltages.reserve(steps * n_watch);
+    if (spec.conductances) rec->conductances.reserve(steps * n_watch * 2 * n_rec);
+    if (spec.currents) rec->currents.reserve(steps * n_watch * n_rec);
+    rec->v_sum.assign(n, 0.0);
+    rec->v_sum_sq.assign(n, 0.0);
+  }
+
+  for (std::int64_t s = 0; s < steps; ++s) {
+    const std::int64_t t = t0 + s;
+
+    // 1. Spike: above threshold and not refractory.
+    spiking.clear();
+    for (std::int64_t i = 0; i < n; ++i)
+      if (ref[i] == 0 && v[i] > lm.theta[i]) spiking.push_back(static_cast<std::int32_t>(i));
+
+    if (rec && spec.currents) {
+      for (std::int64_t w = 0; w < n_watch; ++w) {
+        const std::int64_t i = spec.neurons[w];
+        for (std::int64_t k = 0; k < n_rec; ++k)
+          rec->currents.push_back(
+              static_cast<float>((st.g_decay[k * n + i] + st.g_rise[k * n + i]) * (v[i] - lm.e_syn[k])));
+      }
+    }
+
+    // 2. Currents I_syn = sum_k g_k (v - E_k), fused with 4. decay (which
+    // only touches g after its current has been taken).
+    std::fill(i_syn.begin(), i_syn.end(), Real(0));
+    for (std::int64_t k = 0; k < n_rec; ++k) {
+      const Real e = lm.e_syn[k];
+      const Real a_d = lm.alpha_decay[k];
+      const Real a_u = lm.alpha_rise[k];
+      Real* __restrict d = st.g_decay.data() + k * n;
+      Real* __restrict u = st.g_rise.data() + k * n;
+      Real* __restrict cur = i_syn.data();
+      const Real* __restrict vv = v;
+      for (std::int64_t i = 0; i < n; ++i) {
+        cur[i] += (d[i] + u[i]) * (vv[i] - e);
+        d[i] *= a_d;
+        u[i] *= a_u;
+      }
+    }
+
+    // 3. Membrane: exact leak, forward-Euler synaptic current; held at
+    // U_reset while refractory; reset on a spike.
+    for (std::int64_t i = 0; i < n; ++i) {
+      const Real free = lm.e_leak[i] + (v[i] - lm.e_leak[i]) * lm.beta[i] - lm.dt_over_cm[i] * i_syn[i];
+      const bool held = ref[i] > 0;
+      v[i] = held ? lm.u_reset[i] : free;
+      ref[i] -= held ? 1 : 0;
+    }
+    for (const std::int32_t j : spiking) {
+      v[j] = lm.u_reset[j];
+      ref[j] = lm.n_ref[j];
+      st.last_spike[j] = t;
+    }
+
+    // 5 + 6. Increment (and clamp) from this step's recurrent and input spikes.
+    for (const std::int32_t j : spiking)
+      deliver(lm, st, lm.rec_row.data(), lm.rec_post.data(), lm.rec_weight.data(), lm.rec_first[lm.cell_type[j]],
+              lm.rec_count[lm.cell_type[j]], j);
+    inputs.spikes(trial, t, input_spikes);
+    for (const std::int32_t j : input_spikes)
+      deliver(lm, st, lm.ff_row.data(), lm.ff_post.data(), lm.ff_weight.data(), lm.ff_first[lm.input_type[j]],
+              lm.ff_count[lm.input_type[j]], j);
+
+    if (!rec) continue;
+    for (const std::int32_t j : spiking) {
+      rec->spike_step.push_back(static_cast<std::int32_t>(s));
+      rec->spike_neuron.push_back(j);
+    }
+    if (spec.input_spikes) {
+      for (const std::int32_t j : input_spikes) {
+        rec->input_step.push_back(static_cast<std::int32_t>(s));
+        rec->input_neuron.push_back(j);
+      }
+    }
+    if (spec.voltages)
+      for (std::int64_t w = 0; w < n_watch; ++w) rec->voltages.push_back(static_cast<float>(v[spec.neurons[w]]));
+    if (spec.conductances) {
+      for (std::int64_t w = 0; w < n_watch; ++w) {
+        const std::int64_t i = spec.neurons[w];
+        for (std::int64_t k = 0; k < n_rec; ++k) rec->conductances.push_back(static_cast<float>(st.g_rise[k * n + i]));
+        for (std::int64_t k = 0; k < n_rec; ++k) rec->conductances.push_back(static_cast<float>(st.g_decay[k * n + i]));
+      }
+    }
+    double* vs = rec->v_sum.data();
+    double* vs2 = rec->v_sum_sq.data();
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double x = static_cast<double>(v[i]);
+      vs[i] += x;
+      vs2[i] += x * x;
+    }
+  }
+}
+
+}  // namespace
+
+template <class Real>
+void run_chunk(const LoweredModel<Real>& lm, const InputSource& inputs, std::vector<TrialState<Real>>& states,
+               std::int64_t trial0, std::int64_t t0, std::int64_t steps, const RecordSpec& spec,
+               std::vector<TrialRecord>* records) {
+  const auto batch = static_cast<std::int64_t>(states.size());
+  if (records) records->resize(batch);
+  // Exceptions must not leave an OpenMP region: keep the first, rethrow after.
+  std::exception_ptr error;
+  std::mutex error_mutex;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t b = 0; b < batch; ++b) {
+    try {
+      run_trial(lm, inputs, states[b], trial0 + b, t0, steps, spec, records ? &(*records)[b] : nullptr);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+template TrialState<float> initial_state(const LoweredModel<float>&);
+template TrialState<double> initial_state(const LoweredModel<double>&);
+template void run_chunk(const LoweredModel<float>&, const InputSource&, std::vector<TrialState<float>>&, std::int64_t,
+                        std::int64_t, std::int64_t, const RecordSpec&, std::vector<TrialRecord>*);
+template void run_chunk(const LoweredModel<double>&, const InputSource&, std::vector<TrialState<double>>&,
+                        std::int64_t, std::int64_t, std::int64_t, const RecordSpec&, std::vector<TrialRecord>*);
+
+}  // namespace homeostat

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# End-to-end checks of the homeostat command line: outputs load in numpy with
+# the documented shapes, runs reproduce from their own files, bad input is
+# refused before anything is written.
+# Usage: test_cli.sh HOMEOSTAT_BINARY SOURCE_DIR PYTHON3
+set -euo pipefail
+bin=$1 src=$2 py=${3:-/usr/bin/python3}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+small=(--set recurrent.topology.num_neurons=120 --set recurrent.topology.num_assemblies=4
+       --set feedforward.topology.num_neurons=40 --set simulation.duration=300.0 --set simulation.chunk_size=1000)
+
+echo "== config --defaults reloads to the same resolved config"
+"$bin" config --defaults > "$work/defaults.toml"
+"$bin" config > "$work/resolved_a.toml"
+"$bin" config "$work/defaults.toml" > "$work/resolved_b.toml"
+cmp "$work/resolved_a.toml" "$work/resolved_b.toml" || fail "defaults file does not resolve like the built-in defaults"
+"$bin" config "$src/../shared/params/homeostatic-plasticity.toml" > /dev/null || fail "reference config rejected"
+
+echo "== simulate writes every documented output"
+"$bin" simulate "${small[@]}" --trials 2 --record voltages,conductances,currents --neurons 0:5,100 \
+  -o "$work/run" > "$work/run.log"
+for f in results/output_spikes.npy results/input_spikes.npy results/output_voltages.npy \
+         results/output_conductances.npy results/output_currents.npy results/recorded_neurons.npy \
+         results/recurrent_weights.npy results/feedforward_weights.npy results/recurrent_connectivity.npy \
+         results/feedforward_connectivity.npy network_structure.npz parameters.toml metadata.json \
+         analysis/firing_rate_statistics.csv analysis/cv_statistics.csv analysis/voltage_statistics.csv \
+         analysis/fano_factor.csv analysis/isi_histogram.csv; do
+  [ -s "$work/run/$f" ] || fail "missing $f"
+done
+ls "$work/run" "$work/run/results" | grep -q '\.tmp\.' && fail "temporary files left behind"
+
+"$py" - "$work/run" <<'PY'
+import json, sys, csv
+import numpy as np
+d = sys.argv[1]
+r = lambda f: np.load(f"{d}/results/{f}")
+s, x, v, g, c = r("output_spikes.npy"), r("input_spikes.npy"), r("output_voltages.npy"), r("output_conductances.npy"), r("output_currents.npy")
+assert s.dtype == np.bool_ and s.shape == (2, 3000, 120), (s.dtype, s.shape)
+assert x.dtype == np.bool_ and x.shape == (2, 3000, 40), x.shape
+assert v.dtype == np.float32 and v.shape == (2, 3000, 6), v.shape
+assert g.shape == (2, 3000, 6, 2, 5), g.shape       # part (u, d) x receptors (E:AMPA,NMDA I:GABA_A mitral:AMPA,NMDA)
+assert c.shape == (2, 3000, 6, 5), c.shape
+idx = r("recorded_neurons.npy")
+assert list(idx) == [0, 1, 2, 3, 4, 100], idx
+assert s.sum() > 0 and x.sum() > 0
+# Input rate: 6 Hz, 40 inputs, 2 x 0.3 s -> 144 expected spikes.
+assert abs(x.sum() - 144) < 4 * 12, x.sum()
+# Recording convention: a neuron that spikes at t shows U_reset at index t.
+for b in range(2):
+    for k, i in enumerate(idx):
+        t = np.nonzero(s[b, :, i])[0]
+        assert np.all(v[b, t, k] == -60.0), (b, i)
+# Conductances: rise part <= 0, decay part >= 0, never above the clamp.
+assert (g[:, :, :, 0, :] <= 0).all() and (g[:, :, :, 1, :] >= 0).all()
+# Currents of step t use v(t) (index t-1) and g(t) (index t-1).
+E = np.array([0, 0, -70, 0, 0], dtype=np.float64)
+gt = (g[:, :-1, :, 0, :] + g[:, :-1, :, 1, :]).astype(np.float64)
+pred = gt * (v[:, :-1, :, None].astype(np.float64) - E)
+assert np.allclose(c[:, 1:], pred, rtol=1e-4, atol=1e-3), np.abs(c[:, 1:] - pred).max()
+net = np.load(f"{d}/network_structure.npz")
+assert set(net.files) == {"recurrent_weights", "feedforward_weights", "recurrent_connectivity",
+    "feedforward_connectivity", "cell_type_indices", "feedforward_cell_type_indices", "assembly_ids"}, net.files
+W, C = net["recurrent_weights"], net["recurrent_connectivity"]
+assert W.shape == (120, 120) and C.dtype == np.bool_
+assert ((W > 0) == C).all() and not C.diagonal().any()
+assert (net["feedforward_weights"] > 0).sum() == net["feedforward_connectivity"].sum()
+assert list(np.bincount(net["cell_type_indices"])) == [96, 24]
+assert set(np.unique(net["assembly_ids"])) == {0, 1, 2, 3}
+assert (r("recurrent_weights.npy") == W).all()
+# Analysis agrees with the spikes.
+rows = {row["cell_type"]: row for row in csv.DictReader(open(f"{d}/analysis/firing_rate_statistics.csv"))}
+ct = net["cell_type_indices"]
+for t, name in enumerate(["excitatory", "inhibitory"]):
+    rates = s[:, :, ct == t].sum(axis=1) / 0.3
+    assert abs(float(rows[name]["mean_rate_hz"]) - rates.mean()) < 1e-3 * max(1, rates.mean()), (name, rows[name], rates.mean())
+    assert int(rows[name]["silent_count"]) == int((rates == 0).sum())
+meta = json.load(open(f"{d}/metadata.json"))
+for k in ("version", "git_commit", "command", "seed", "threads", "host", "start_time", "end_time"):
+    assert k in meta, k
+assert meta["seed"] == 42 and meta["simulate"]["trials"] == 2
+print("numpy checks passed")
+PY
+
+echo "== a run reproduces from its own network, inputs and parameters.toml"
+"$bin" simulate "$work/run/parameters.toml" --network "$work/run/network_structure.npz" \
+  --inputs "$work/run/results/input_spikes.npy" -o "$work/replay" > /dev/null
+cmp "$work/run/results/output_spikes.npy" "$work/replay/results/output_spikes.npy" || fail "replay differs"
+"$bin" simulate "$work/run/parameters.toml" --trials 2 --threads 1 -o "$work/one_thread" > /dev/null
+"$bin" simulate "$work/run/parameters.toml" --trials 2 --threads 2 -o "$work/two_threads" > /dev/null
+cmp "$work/run/results/output_spikes.npy" "$work/one_thread/results/output_spikes.npy" || fail "parameters.toml rerun differs"
+cmp "$work/one_thread/results/output_spikes.npy" "$work/two_threads/results/output_spikes.npy" || fail "1 vs 2 threads differ"
+
+echo "== bad input is refused with file, key and reason; nothing is written"
+set +e
+"$bin" simulate "${small[@]}" --set recurrent.synapses.excitatory.tau_rise=[9.0,10.0] -o "$work/bad1" 2> "$work/err1"
+rc=$?
+set -e
+[ $rc -ne 0 ] || fail "accepted tau_rise >= tau_decay"
+grep -q "recurrent.synapses.excitatory.tau_rise\[0\]" "$work/err1" || fail "error does not name the key: $(cat "$work/err1")"
+[ ! -e "$work/bad1" ] || fail "output directory created for a rejected config"
+sed 's/^dt = 0.1 .*/dt = -0.1/' "$work/defaults.toml" > "$work/neg.toml"
+set +e
+"$bin" simulate "$work/neg.toml" -o "$work/bad2" 2> "$work/err2"; rc=$?
+set -e
+[ $rc -ne 0 ] && grep -q "neg.toml" "$work/err2" && grep -q "simulation.dt" "$work/err2" || fail "$(cat "$work/err2")"
+[ ! -e "$work/bad2" ] || fail "output directory created for a rejected config"
+set +e
+"$bin" simulate "${small[@]}" --set recurrent.topology.num_neurons=50 --network "$work/run/network_structure.npz" \
+  -o "$work/bad3" 2> "$work/err3"; rc=$?
+set -e
+[ $rc -ne 0 ] && grep -q "the config needs" "$work/err3" || fail "network/config mismatch not reported: $(cat "$work/err3")"
+[ ! -e "$work/bad3" ] || fail "output directory created for a rejected network"
+set +e
+"$bin" simulate "${small[@]}" -o "$work/run" 2> "$work/err4"; rc=$?
+set -e
+[ $rc -ne 0 ] && grep -q "not empty" "$work/err4" || fail "overwrote an existing run"
+"$bin" simulate --help | grep -q -- "--record" || fail "help text"
+
+echo "cli end-to-end: all checks passed"

@@ -1,0 +1,190 @@
+// Config: the reference file loads as is, defaults round-trip through
+// parameters.toml, --set overrides apply, and every kind of bad input is
+// rejected with the source, the key and the reason.
+#include "homeostat/io/config_toml.hpp"
+#include "homeostat/io/files.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+using homeostat::Config;
+using homeostat::ConfigError;
+using homeostat::io::default_config_toml;
+using homeostat::io::load_config;
+using homeostat::io::parse_config;
+using homeostat::io::to_toml;
+
+namespace {
+
+const std::string reference_path = std::string(HOMEOSTAT_SHARED_DIR) + "/params/homeostatic-plasticity.toml";
+
+// Expects parsing to fail with an error naming `key` whose reason contains `reason`.
+void expect_error(const std::string& text, const std::vector<std::string>& overrides, const std::string& key,
+                  const std::string& reason) {
+  try {
+    parse_config(text, "test.toml", overrides);
+    FAIL() << "accepted a config that should fail at " << key;
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), key) << e.what();
+    EXPECT_NE(e.reason().find(reason), std::string::npos) << "reason was: " << e.reason();
+    EXPECT_NE(std::string(e.what()).find("test.toml"), std::string::npos) << e.what();
+  }
+}
+
+std::string defaults() { return std::string(default_config_toml()); }
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  const auto pos = s.find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  return s.replace(pos, from.size(), to);
+}
+
+}  // namespace
+
+TEST(Config, ReferenceFileLoadsAsIs) {
+  const Config c = load_config(reference_path);
+  EXPECT_EQ(c.simulation.seed, 42u);
+  EXPECT_DOUBLE_EQ(c.simulation.dt, 0.1);
+  EXPECT_EQ(c.simulation.chunk_size, 5000);
+  EXPECT_TRUE(c.simulation.saturate);  // not in the file: default on
+  EXPECT_EQ(c.training.batch_size, 32);
+  EXPECT_EQ(c.recurrent.num_neurons, 5000);
+  EXPECT_EQ(c.recurrent.num_assemblies, 20);
+  EXPECT_EQ(c.feedforward.num_neurons, 1500);
+  ASSERT_EQ(c.recurrent.type_names, (std::vector<std::string>{"excitatory", "inhibitory"}));
+  EXPECT_DOUBLE_EQ(c.recurrent.conn_within[1][0], 0.4);
+  EXPECT_DOUBLE_EQ(c.recurrent.physiology[1].g_L, 0.9);
+  ASSERT_EQ(c.recurrent.synapses[0].size(), 2u);
+  EXPECT_EQ(c.recurrent.synapses[0][1].name, "NMDA");
+  EXPECT_DOUBLE_EQ(c.recurrent.synapses[0][1].tau_decay, 70.0);
+  EXPECT_DOUBLE_EQ(c.feedforward.firing_rate[0], 6.0);
+  EXPECT_DOUBLE_EQ(c.targets.per_type[1].firing_rate, 5.0);
+  EXPECT_DOUBLE_EQ(c.hyperparameters.loss_weight.membrane_variance, 0.1);
+}
+
+TEST(Config, ResolvedTomlReloadsToTheSameConfig) {
+  for (const Config& c : {load_config(""), load_config(reference_path),
+                          load_config("", {"simulation.saturate=false", "simulation.seed=7", "simulation.dt=0.05"})}) {
+    const std::string text = to_toml(c);
+    const Config again = parse_config(text, "parameters.toml");
+    EXPECT_TRUE(again == c) << text;
+    EXPECT_EQ(to_toml(again), text);
+  }
+}
+
+TEST(Config, OverridesApplyBeforeValidation) {
+  const Config c = load_config("", {"training.batch_size=3", "training.optimisable=scaling_factors",
+                                    "recurrent.topology.conn_within=[[0.1, 0.2], [0.3, 0.4]]",
+                                    "targets.cv.inhibitory=0.5", "simulation.saturate=false"});
+  EXPECT_EQ(c.training.batch_size, 3);
+  EXPECT_EQ(c.training.optimisable, "scaling_factors");
+  EXPECT_DOUBLE_EQ(c.recurrent.conn_within[1][0], 0.3);
+  EXPECT_DOUBLE_EQ(c.targets.per_type[1].cv, 0.5);
+  EXPECT_DOUBLE_EQ(c.targets.per_type[0].cv, 1.0);
+  EXPECT_FALSE(c.simulation.saturate);
+}
+
+TEST(Config, OverrideErrorsNameTheArgument) {
+  try {
+    load_config("", {"training.batch_sise=3"});
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), "training.batch_sise");
+    EXPECT_NE(std::string(e.what()).find("--set"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(load_config("", {"no_equals_sign"}), ConfigError);
+  EXPECT_THROW(load_config("", {"simulation.dt.x=1"}), ConfigError);
+}
+
+TEST(Config, CvTargetsAreOptional) {
+  std::string text = defaults();
+  text = replace(text, "cv.excitatory = 1.0\n", "");
+  text = replace(text, "cv.inhibitory = 1.0\n", "cv.inhibitory = 0.7\n");
+  const Config c = parse_config(text, "test.toml");
+  EXPECT_DOUBLE_EQ(c.targets.per_type[0].cv, 1.0);
+  EXPECT_DOUBLE_EQ(c.targets.per_type[1].cv, 0.7);
+}
+
+TEST(ConfigErrors, UnknownKeys) {
+  expect_error(defaults(), {"simulation.stepsize=1"}, "simulation.stepsize", "unknown key");
+  expect_error(replace(defaults(), "[training]", "[trainig]\nx=1\n[training]"), {}, "trainig", "unknown key");
+  expect_error(defaults(), {"recurrent.physiology.excitatory.C_m=1"}, "recurrent.physiology.excitatory.C_m",
+               "unknown key");
+}
+
+TEST(ConfigErrors, WrongTypes) {
+  expect_error(defaults(), {"simulation.dt=\"fast\""}, "simulation.dt", "expected a number, got a string");
+  expect_error(defaults(), {"training.batch_size=8.5"}, "training.batch_size", "expected an integer");
+  expect_error(defaults(), {"recurrent.cell_types.proportion=0.8"}, "recurrent.cell_types.proportion",
+               "expected an array");
+  expect_error(defaults(), {"simulation.saturate=1"}, "simulation.saturate", "expected true or false");
+  expect_error(defaults(), {"recurrent.topology.conn_within=[[0.1, \"a\"], [0.1, 0.1]]"},
+               "recurrent.topology.conn_within[0][1]", "expected a number");
+}
+
+TEST(ConfigErrors, MissingSectionsAndKeys) {
+  std::string text = defaults();
+  const auto start = text.find("[hyperparameters]");
+  const auto end = text.find("[recurrent.cell_types]");
+  expect_error(text.substr(0, start) + text.substr(end), {}, "hyperparameters", "missing");
+  expect_error(replace(defaults(), "tau_ref = 8.0      # ms\n", ""), {}, "recurrent.physiology.excitatory.tau_ref",
+               "missing");
+  expect_error(replace(defaults(), "firing_rate.inhibitory = 5.0\n", ""), {}, "targets.firing_rate.inhibitory",
+               "missing");
+}
+
+TEST(ConfigErrors, ImpossibleValues) {
+  expect_error(defaults(), {"feedforward.activity.mitral.firing_rate=-1.0"},
+               "feedforward.activity.mitral.firing_rate", "must be >= 0");
+  expect_error(defaults(), {"simulation.dt=nan"}, "simulation.dt", "finite");
+  expect_error(defaults(), {"simulation.dt=-0.1"}, "simulation.dt", "must be > 0");
+  expect_error(defaults(), {"recurrent.synapses.excitatory.tau_rise=[5.0, 10.0]"},
+               "recurrent.synapses.excitatory.tau_rise[0]", "must be < tau_decay");
+  expect_error(defaults(), {"recurrent.topology.conn_between=[[0.25, 1.5], [0.25, 0.25]]"},
+               "recurrent.topology.conn_between[0][1]", "[0, 1]");
+  expect_error(defaults(), {"recurrent.cell_types.proportion=[0.7, 0.2]"}, "recurrent.cell_types.proportion",
+               "sum to 1");
+  expect_error(defaults(), {"training.batch_size=0"}, "training.batch_size", ">= 1");
+  expect_error(defaults(), {"training.optimisable=everything"}, "training.optimisable", "unknown value");
+  expect_error(defaults(), {"recurrent.physiology.inhibitory.theta=-70.0"}, "recurrent.physiology.inhibitory.theta",
+               "above U_reset");
+  expect_error(defaults(), {"recurrent.weights.w_mu=[[0.1, 0.05], [0.2, 0.0]]"}, "recurrent.weights.w_mu[1][1]",
+               "must be > 0");
+  expect_error(defaults(), {"simulation.seed=-1"}, "simulation.seed", ">= 0");
+}
+
+TEST(ConfigErrors, ShapesMustMatchCellTypes) {
+  expect_error(defaults(), {"recurrent.topology.conn_within=[[0.1, 0.1]]"}, "recurrent.topology.conn_within",
+               "expected 2");
+  expect_error(defaults(), {"feedforward.weights.w_mu=[[0.05]]"}, "feedforward.weights.w_mu[0]", "expected 2");
+  expect_error(defaults(), {"recurrent.synapses.excitatory.g_bar=[1.0]"}, "recurrent.synapses.excitatory.g_bar",
+               "one per receptor");
+}
+
+TEST(ConfigErrors, TargetsForUnknownCellTypes) {
+  expect_error(defaults(), {"targets.firing_rate.pyramidal=1.0"}, "targets.firing_rate.pyramidal",
+               "no cell type named 'pyramidal'");
+  expect_error(defaults(), {"recurrent.physiology.granule.tau_mem=10.0"}, "recurrent.physiology.granule",
+               "no cell type named");
+}
+
+TEST(ConfigErrors, InvalidTomlNamesLine) {
+  try {
+    parse_config("[simulation]\nseed = = 4\n", "broken.toml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("broken.toml"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("line 2"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ConfigErrors, UnreadableFileNamesIt) {
+  try {
+    load_config("/nonexistent/params.toml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/params.toml"), std::string::npos);
+  }
+}
