@@ -183,18 +183,13 @@ SimulateSummary simulate_to_dir(const Config& config, const Network& net, const 
       for (std::size_t e = 0; e < r.spike_step.size(); ++e) {
         slab[r.spike_step[e] * n + r.spike_neuron[e]] = 1;
         trains[b].times[r.spike_neuron[e]].push_back(t0 + r.spike_step[e]);
-        const std::int32_t type = net.cell_type[r.spike_neuron[e]];
-        summary.synaptic_events += (net.recurrent.row_ptr[r.spike_neuron[e] + 1] - net.recurrent.row_ptr[r.spike_neuron[e]]) *
-                                   model.rec_count[type];
       }
+      summary.synaptic_events += synaptic_events(model, r);
       spikes_out.write((b * steps + t0) * n, slab.data(), len * n);
       summary.recurrent_spikes += static_cast<std::int64_t>(r.spike_step.size());
       slab.assign(static_cast<std::size_t>(len * m), 0);
       for (std::size_t e = 0; e < r.input_step.size(); ++e) {
         slab[r.input_step[e] * m + r.input_neuron[e]] = 1;
-        const std::int32_t j = r.input_neuron[e];
-        summary.synaptic_events += (net.feedforward.row_ptr[j + 1] - net.feedforward.row_ptr[j]) *
-                                   model.ff_count[net.input_type[j]];
       }
       inputs_out.write((b * steps + t0) * m, slab.data(), len * m);
       summary.input_spikes += static_cast<std::int64_t>(r.input_step.size());

@@ -53,6 +53,11 @@ struct TrialRecord {
   std::vector<double> v_sum, v_sum_sq;
 };
 
+// Spike deliveries of one recorded chunk: for each recurrent and input
+// spike, its targets times its receptor columns (needs input_spikes recorded).
+template <class Real>
+std::int64_t synaptic_events(const LoweredModel<Real>& model, const TrialRecord& record);
+
 // Advances every trial by `steps` steps starting at global step `t0`.
 // states[b] is trial b (input trial index `trial0 + b`). records, if given,
 // is resized to the batch and filled.

@@ -4,6 +4,7 @@
 #include "homeostat/sim.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <exception>
 #include <mutex>
 
@@ -55,6 +56,22 @@ inline void deliver(const LoweredModel<Real>& lm, TrialState<Real>& st, const st
   }
 }
 
+// Indices of the nonzero flags, ascending. Spikes are rare: skip 8 flags at
+// a time while they are all zero.
+inline void collect_flags(const std::int32_t* flag, std::int64_t n, std::vector<std::int32_t>& out) {
+  out.clear();
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::int32_t any = 0;
+    for (std::int64_t k = i; k < i + 8; ++k) any |= flag[k];
+    if (any == 0) continue;
+    for (std::int64_t k = i; k < i + 8; ++k)
+      if (flag[k]) out.push_back(static_cast<std::int32_t>(k));
+  }
+  for (; i < n; ++i)
+    if (flag[i]) out.push_back(static_cast<std::int32_t>(i));
+}
+
 template <class Real>
 void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialState<Real>& st, std::int64_t trial,
                std::int64_t t0, std::int64_t steps, const RecordSpec& spec, TrialRecord* rec) {
@@ -68,6 +85,8 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
 
   Real* v = st.v.data();
   std::int32_t* ref = st.refractory.data();
+  std::vector<std::int32_t> can_spike(n);  // int32: same width as float, so the pass vectorises
+  for (std::int64_t i = 0; i < n; ++i) can_spike[i] = ref[i] == 0 && v[i] > lm.theta[i];
   if (rec) {
     *rec = TrialRecord{};
     if (spec.voltages) rec->voltages.reserve(steps * n_watch);
@@ -80,10 +99,9 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
   for (std::int64_t s = 0; s < steps; ++s) {
     const std::int64_t t = t0 + s;
 
-    // 1. Spike: above threshold and not refractory.
-    spiking.clear();
-    for (std::int64_t i = 0; i < n; ++i)
-      if (ref[i] == 0 && v[i] > lm.theta[i]) spiking.push_back(static_cast<std::int32_t>(i));
+    // 1. Spike: above threshold and not refractory (flagged by the previous
+    // step's membrane pass).
+    collect_flags(can_spike.data(), n, spiking);
 
     if (rec && spec.currents) {
       for (std::int64_t w = 0; w < n_watch; ++w) {
@@ -113,17 +131,34 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
     }
 
     // 3. Membrane: exact leak, forward-Euler synaptic current; held at
-    // U_reset while refractory; reset on a spike.
-    for (std::int64_t i = 0; i < n; ++i) {
-      const Real free = lm.e_leak[i] + (v[i] - lm.e_leak[i]) * lm.beta[i] - lm.dt_over_cm[i] * i_syn[i];
-      const bool held = ref[i] > 0;
-      v[i] = held ? lm.u_reset[i] : free;
-      ref[i] -= held ? 1 : 0;
+    // U_reset while refractory; reset on a spike. Branch-free so that it
+    // vectorises; it also flags who may spike at the next step's step 1.
+    {
+      const Real* __restrict e_leak = lm.e_leak.data();
+      const Real* __restrict beta = lm.beta.data();
+      const Real* __restrict dt_cm = lm.dt_over_cm.data();
+      const Real* __restrict u_reset = lm.u_reset.data();
+      const Real* __restrict theta = lm.theta.data();
+      const Real* __restrict cur = i_syn.data();
+      std::int32_t* __restrict flag = can_spike.data();
+      Real* __restrict vm = v;
+      std::int32_t* __restrict rm = ref;
+      for (std::int64_t i = 0; i < n; ++i) {
+        const Real free = e_leak[i] + (vm[i] - e_leak[i]) * beta[i] - dt_cm[i] * cur[i];
+        const std::int32_t r = rm[i];
+        const Real reset = u_reset[i], threshold = theta[i];  // unconditional loads: if-convertible
+        const Real vn = r > 0 ? reset : free;
+        const std::int32_t rn = r > 0 ? r - 1 : 0;
+        vm[i] = vn;
+        rm[i] = rn;
+        flag[i] = (rn == 0) & (vn > threshold);
+      }
     }
     for (const std::int32_t j : spiking) {
       v[j] = lm.u_reset[j];
       ref[j] = lm.n_ref[j];
       st.last_spike[j] = t;
+      can_spike[j] = 0;  // U_reset < theta (validated)
     }
 
     // 5 + 6. Increment (and clamp) from this step's recurrent and input spikes.
@@ -188,6 +223,16 @@ void run_chunk(const LoweredModel<Real>& lm, const InputSource& inputs, std::vec
   if (error) std::rethrow_exception(error);
 }
 
+template <class Real>
+std::int64_t synaptic_events(const LoweredModel<Real>& lm, const TrialRecord& r) {
+  std::int64_t events = 0;
+  for (const std::int32_t j : r.spike_neuron) events += (lm.rec_row[j + 1] - lm.rec_row[j]) * lm.rec_count[lm.cell_type[j]];
+  for (const std::int32_t j : r.input_neuron) events += (lm.ff_row[j + 1] - lm.ff_row[j]) * lm.ff_count[lm.input_type[j]];
+  return events;
+}
+
+template std::int64_t synaptic_events(const LoweredModel<float>&, const TrialRecord&);
+template std::int64_t synaptic_events(const LoweredModel<double>&, const TrialRecord&);
 template TrialState<float> initial_state(const LoweredModel<float>&);
 template TrialState<double> initial_state(const LoweredModel<double>&);
 template void run_chunk(const LoweredModel<float>&, const InputSource&, std::vector<TrialState<float>>&, std::int64_t,

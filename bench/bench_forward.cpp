@@ -1,0 +1,75 @@
+// Forward-engine benchmarks: the reference network (shared/params, N=5000,
+// M=1500) at 1 and 32 trials, and a 1000-neuron network (the built-in
+// defaults). Each iteration simulates one chunk; the state carries over, so
+// the network is in its steady regime after the warm-up iterations.
+//
+// Counters: sim_s_per_wall_s = simulated seconds (all trials) per wall
+// second; realtime_x = simulated seconds of one trial per wall second;
+// events_per_s = synaptic deliveries (target x receptor) per wall second.
+#include "homeostat/io/config_toml.hpp"
+#include "homeostat/model.hpp"
+#include "homeostat/sim.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <memory>
+
+namespace {
+
+using namespace homeostat;
+
+struct Setup {
+  Config config;
+  Network network;
+  LoweredModel<float> model;
+  std::unique_ptr<PoissonInputs> inputs;
+};
+
+const Setup& setup(const std::string& which) {
+  static std::map<std::string, std::unique_ptr<Setup>> cache;
+  auto& s = cache[which];
+  if (!s) {
+    s = std::make_unique<Setup>();
+    s->config = which == "reference"
+                    ? io::load_config(std::string(HOMEOSTAT_SHARED_DIR) + "/params/homeostatic-plasticity.toml")
+                    : io::load_config("");
+    s->network = generate_network(s->config);
+    s->model = lower<float>(s->config, s->network);
+    s->inputs = std::make_unique<PoissonInputs>(s->config.simulation.seed, s->network.input_type,
+                                                s->config.feedforward.firing_rate, s->config.simulation.dt);
+  }
+  return *s;
+}
+
+void forward(benchmark::State& state, const std::string& which) {
+  const Setup& s = setup(which);
+  const std::int64_t trials = state.range(0);
+  const std::int64_t steps = 2000;  // 200 ms per iteration
+  std::vector<TrialState<float>> states(trials, initial_state(s.model));
+  RecordSpec spec;
+  spec.input_spikes = true;  // to count events; spikes are recorded anyway
+  std::vector<TrialRecord> rec;
+  // Warm-up: 0.5 s so that the network leaves its initial transient.
+  run_chunk(s.model, *s.inputs, states, 0, 0, 5000, RecordSpec{}, nullptr);
+  std::int64_t t0 = 5000, events = 0;
+  for (auto _ : state) {
+    run_chunk(s.model, *s.inputs, states, 0, t0, steps, spec, &rec);
+    t0 += steps;
+    for (const auto& r : rec) events += synaptic_events(s.model, r);
+  }
+  const double sim_s = static_cast<double>(state.iterations() * steps) * s.config.simulation.dt / 1000.0;
+  state.counters["sim_s_per_wall_s"] = benchmark::Counter(sim_s * trials, benchmark::Counter::kIsRate);
+  state.counters["realtime_x"] = benchmark::Counter(sim_s, benchmark::Counter::kIsRate);
+  state.counters["events_per_s"] = benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+  state.counters["N"] = static_cast<double>(s.model.n);
+}
+
+BENCHMARK_CAPTURE(forward, reference_N5000, std::string("reference"))
+    ->Arg(1)->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
+BENCHMARK_CAPTURE(forward, defaults_N1000, std::string("defaults"))
+    ->Arg(1)->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+
+}  // namespace
+
+BENCHMARK_MAIN();
