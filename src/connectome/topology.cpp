@@ -97,6 +97,10 @@ void for_each_bernoulli(const std::vector<std::int32_t>& candidates, double p, P
   }
 }
 
+// Sub-streams (a, b) = (pre j, 2 * post type + {0 within, 1 between}). The
+// candidate lists hold more than the block (the pre itself; for "between",
+// the pre's own assembly): hits there are dropped, which leaves every allowed
+// pair an independent Bernoulli draw with its probability.
 EdgeList erdos_renyi_recurrent(const RecurrentConfig& rc, const Groups& groups,
                                const std::vector<std::int32_t>& cell_type,
                                const std::vector<std::int32_t>& assembly, std::uint64_t seed) {
@@ -117,7 +121,6 @@ EdgeList erdos_renyi_recurrent(const RecurrentConfig& rc, const Groups& groups,
         for_each_bernoulli(groups.by_type_assembly[b][g], rc.conn_within[a][b], rng,
                            [&](std::int32_t i) { if (i != pre) add(i); });
       }
-      // Same-assembly hits are dropped: those pairs belong to the within block.
       Philox rng(seed, Stream::recurrent_topology, static_cast<std::uint32_t>(j), sub + 1);
       for_each_bernoulli(groups.by_type[b], rc.conn_between[a][b], rng, [&](std::int32_t i) {
         if (i != pre && (g < 0 || assembly[i] != g)) add(i);
@@ -491,6 +494,8 @@ EdgeList recurrent_edges(const RecurrentConfig& rc, const std::vector<std::int32
   return configuration_recurrent(rc, groups, assembly, seed);
 }
 
+// Sub-streams: erdos-renyi (input j, post type b); configuration
+// (input type a * n_types + b, 0). Every pair of a feedforward block is allowed.
 EdgeList feedforward_edges(const FeedforwardConfig& fc,
                            const std::vector<std::int32_t>& input_type,
                            const std::vector<std::int32_t>& cell_type, std::size_t n_types,

@@ -88,6 +88,24 @@ TEST(Forward, BitIdenticalForOneAndTwoThreads) {
   }
 }
 
+TEST(Forward, BitIdenticalWhenThreadsShareOneTrial) {
+  // One trial, several threads: each thread owns a range of neurons.
+  const Fixture f;
+  const int before = omp_get_max_threads();
+  std::vector<Outcome> runs;
+  for (const int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    runs.push_back(simulate(f, 1, 0, {1500, 1500}));
+  }
+  omp_set_num_threads(before);
+  ASSERT_GT(runs[0].spike_step[0].size(), 0u);
+  for (std::size_t k = 1; k < runs.size(); ++k) {
+    EXPECT_EQ(runs[0].spike_step[0], runs[k].spike_step[0]);
+    EXPECT_EQ(runs[0].spike_neuron[0], runs[k].spike_neuron[0]);
+    expect_identical(runs[0].states[0], runs[k].states[0]);
+  }
+}
+
 TEST(Forward, ChunkBoundariesDoNotChangeTheRun) {
   const Fixture f;
   const Outcome whole = simulate(f, 2, 0, {3000});
