@@ -120,7 +120,8 @@ Action setup_simulate(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--inputs", o->inputs, "Replay input spikes from an .npy of shape [trials, steps, M]")
       ->check(CLI::ExistingFile);
   cmd->add_option("--record", o->record, "Also record: voltages, conductances, currents (comma-separated)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->allow_extra_args(false);
   cmd->add_option("--neurons", o->neurons, "Neurons to record, e.g. 0:100,250 (default all)");
   cmd->add_option("--trials", o->trials, "Independent trials (default 1, or all trials in --inputs)")
       ->check(CLI::PositiveNumber);

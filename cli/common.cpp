@@ -18,7 +18,8 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
   cmd.add_option("params", opts.params, "Configuration file (TOML); built-in defaults when omitted")
       ->check(CLI::ExistingFile);
   cmd.add_option("--set", opts.overrides, "Override a config key, e.g. --set training.batch_size=8 (repeatable)")
-      ->type_name("KEY=VALUE");
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);  // one KEY=VALUE per --set: a PARAMS file after it stays positional
   cmd.add_option("--threads", opts.threads, "Worker threads (0 = all cores); results do not depend on it")
       ->check(CLI::NonNegativeNumber);
 }

@@ -499,10 +499,16 @@ def raster_agreement(data: RunData, b_steps: np.ndarray, b_neurons: np.ndarray) 
     common = np.intersect1d(key_h, key_b, assume_unique=False)
     only = np.setxor1d(key_h, key_b)
     first = int(only.min() // data.n) if len(only) else None
+    at_first = []
+    if first is not None:
+        set_h, set_b = set(key_h.tolist()), set(key_b.tolist())
+        at_first = [{"neuron": int(k % data.n), "homeostat": k in set_h, "brian2": k in set_b}
+                    for k in only[only // data.n == first].tolist()]
     return {"homeostat_spikes": int(len(key_h)), "brian2_spikes": int(len(key_b)),
             "common_spikes": int(len(common)),
             "first_differing_step": first,
             "first_differing_ms": None if first is None else first * data.dt,
+            "first_differences": at_first,
             "spikes_before_divergence": int(np.sum(key_h < (first if first is not None else data.steps) * data.n))}
 
 
@@ -588,7 +594,9 @@ def print_report(data: RunData, hs: dict, brian: dict, cmp: dict, args: argparse
           f"{ra['common_spikes']} identical (step, neuron) pairs; "
           + ("identical throughout" if ra["first_differing_step"] is None else
              f"first difference at step {ra['first_differing_step']} ({ra['first_differing_ms']:g} ms), "
-             f"after {ra['spikes_before_divergence']} identical spikes"))
+             f"after {ra['spikes_before_divergence']} identical spikes: "
+             + ", ".join(f"neuron {d['neuron']} spikes only in {'homeostat' if d['homeostat'] else 'Brian2'}"
+                         for d in ra["first_differences"])))
     print(f"check: |z(rate)| <= {args.max_z:g} and KS p >= {args.min_ks_p:g} per type "
           f"(KS via {cmp['types'][0]['ks_impl'] if cmp['types'] else 'n/a'}): "
           + ("AGREE" if cmp["agree"] else "DISAGREE"))

@@ -3,6 +3,7 @@
 // constraints of MODEL.md (tau_rise < tau_decay, probabilities in [0,1], ...).
 #include "homeostat/config.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <set>
 #include <string>
@@ -10,21 +11,28 @@
 namespace homeostat {
 namespace {
 
+// Shortest text that reads back as x ("0.1", not "0.100000").
+std::string num(double x) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, x);
+  return std::string(buf, r.ptr);
+}
+
 std::string idx(const std::string& key, std::size_t i) { return key + "[" + std::to_string(i) + "]"; }
 
 void finite(const std::string& key, double x) {
-  if (!std::isfinite(x)) throw ConfigError(key, "must be a finite number, got " + std::to_string(x));
+  if (!std::isfinite(x)) throw ConfigError(key, "must be a finite number, got " + num(x));
 }
 void positive(const std::string& key, double x) {
   finite(key, x);
-  if (!(x > 0)) throw ConfigError(key, "must be > 0, got " + std::to_string(x));
+  if (!(x > 0)) throw ConfigError(key, "must be > 0, got " + num(x));
 }
 void non_negative(const std::string& key, double x) {
   finite(key, x);
-  if (x < 0) throw ConfigError(key, "must be >= 0, got " + std::to_string(x));
+  if (x < 0) throw ConfigError(key, "must be >= 0, got " + num(x));
 }
 void at_least(const std::string& key, std::int64_t x, std::int64_t lo) {
-  if (x < lo) throw ConfigError(key, "must be >= " + std::to_string(lo) + ", got " + std::to_string(x));
+  if (x < lo) throw ConfigError(key, "must be >= " + std::to_string(lo) + ", got " + num(x));
 }
 
 void names(const std::string& key, const std::vector<std::string>& v) {
@@ -46,7 +54,7 @@ void proportions(const std::string& key, const std::vector<double>& p, std::size
     if (p[i] > 1) throw ConfigError(idx(key, i), "a proportion must be in [0, 1]");
     sum += p[i];
   }
-  if (std::abs(sum - 1.0) > 1e-6) throw ConfigError(key, "proportions must sum to 1, they sum to " + std::to_string(sum));
+  if (std::abs(sum - 1.0) > 1e-6) throw ConfigError(key, "proportions must sum to 1, they sum to " + num(sum));
 }
 
 // A [rows][cols] matrix; `check` is applied to every element.
@@ -66,7 +74,7 @@ void matrix(const std::string& key, const Matrix& m, std::size_t rows, std::size
 
 void probability(const std::string& key, double p) {
   non_negative(key, p);
-  if (p > 1) throw ConfigError(key, "a connection probability must be in [0, 1], got " + std::to_string(p));
+  if (p > 1) throw ConfigError(key, "a connection probability must be in [0, 1], got " + num(p));
 }
 
 void receptors(const std::string& key, const std::vector<ReceptorConfig>& rs) {
@@ -78,8 +86,8 @@ void receptors(const std::string& key, const std::vector<ReceptorConfig>& rs) {
     positive(idx(key + ".tau_rise", r), x.tau_rise);
     positive(idx(key + ".tau_decay", r), x.tau_decay);
     if (!(x.tau_rise < x.tau_decay))
-      throw ConfigError(idx(key + ".tau_rise", r), "tau_rise (" + std::to_string(x.tau_rise) +
-                                                       ") must be < tau_decay (" + std::to_string(x.tau_decay) +
+      throw ConfigError(idx(key + ".tau_rise", r), "tau_rise (" + num(x.tau_rise) +
+                                                       ") must be < tau_decay (" + num(x.tau_decay) +
                                                        ") for receptor '" + x.name + "'");
     finite(idx(key + ".E_syn", r), x.E_syn);
     non_negative(idx(key + ".g_bar", r), x.g_bar);
