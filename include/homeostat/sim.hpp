@@ -58,6 +58,14 @@ struct TrialRecord {
 template <class Real>
 std::int64_t synaptic_events(const LoweredModel<Real>& model, const TrialRecord& record);
 
+// Runs one trial on the calling thread and keeps the state before every step
+// and after the last: trace[0] = state at t0, trace[k] = state after step
+// t0 + k - 1 (steps + 1 entries; existing entries are reused). For the
+// backward pass, which recomputes short segments.
+template <class Real>
+void run_traced(const LoweredModel<Real>& model, const InputSource& inputs, TrialState<Real>& state,
+                std::int64_t trial, std::int64_t t0, std::int64_t steps, std::vector<TrialState<Real>>& trace);
+
 // Advances every trial by `steps` steps starting at global step `t0`.
 // states[b] is trial b (input trial index `trial0 + b`). records, if given,
 // is resized to the batch and filled.

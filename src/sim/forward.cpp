@@ -305,6 +305,22 @@ void run_chunk(const LoweredModel<Real>& lm, const InputSource& inputs, std::vec
   if (error) std::rethrow_exception(error);
 }
 
+template <class Real>
+void run_traced(const LoweredModel<Real>& lm, const InputSource& inputs, TrialState<Real>& st, std::int64_t trial,
+                std::int64_t t0, std::int64_t steps, std::vector<TrialState<Real>>& trace) {
+  trace.resize(steps + 1);
+  trace[0] = st;
+  const RecordSpec none;
+  for (std::int64_t s = 0; s < steps; ++s) {
+    run_trial(lm, inputs, st, trial, t0 + s, 1, none, nullptr, 1);
+    trace[s + 1] = st;
+  }
+}
+
+template void run_traced(const LoweredModel<float>&, const InputSource&, TrialState<float>&, std::int64_t,
+                         std::int64_t, std::int64_t, std::vector<TrialState<float>>&);
+template void run_traced(const LoweredModel<double>&, const InputSource&, TrialState<double>&, std::int64_t,
+                         std::int64_t, std::int64_t, std::vector<TrialState<double>>&);
 template std::int64_t synaptic_events(const LoweredModel<float>&, const TrialRecord&);
 template std::int64_t synaptic_events(const LoweredModel<double>&, const TrialRecord&);
 template TrialState<float> initial_state(const LoweredModel<float>&);

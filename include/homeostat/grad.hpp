@@ -1,0 +1,61 @@
+// Exact surrogate-gradient BPTT through the forward dynamics of one chunk
+// (MODEL.md 5-7): a hand-written adjoint of the forward engine, not a tape.
+//
+// Memory is bounded independently of the chunk length: the forward pass keeps
+// the state every K steps (checkpoints); the backward pass recomputes one
+// K-step segment at a time and walks it in reverse. See src/grad/bptt.md.
+#pragma once
+
+#include "homeostat/loss.hpp"
+#include "homeostat/model.hpp"
+#include "homeostat/sim.hpp"
+
+#include <cstdint>
+#include <vector>
+
+namespace homeostat {
+
+// Presynaptic recurrent types that count as excitatory for the weight-ratio
+// loss: every receptor of the type reverses above every threshold (it can
+// drive any neuron past threshold).
+std::vector<bool> excitatory_types(const Config& config);
+
+// Weight ratio of MODEL.md 7 in `weights` mode: mean weight of recurrent edges
+// from excitatory types / mean feedforward weight.
+struct WeightRatio {
+  double value = 0;
+  std::vector<double> d_rec;  // [E_rec] d value / d w
+  std::vector<double> d_ff;   // [E_ff]
+};
+template <class Real>
+WeightRatio weight_ratio(const LoweredModel<Real>& model, const std::vector<bool>& excitatory);
+
+struct GradientOptions {
+  double surrogate_scale = 200.0;     // lambda of ds/dv = 1 / (lambda |v - theta| + 1)^2 [1/mV]
+  std::int64_t checkpoint_every = 0;  // K; 0 = sqrt(steps * batch / threads), at least 16
+  std::vector<LossTerm> terms;        // also differentiate each of these alone (unweighted)
+};
+
+struct ChunkGradient {
+  LossSums<double> sums;               // per (trial, neuron) sums of the chunk
+  LossValues<double> losses;           // values (weight ratio from `ratio`)
+  // dL/dw per edge (CSR order) for the weighted total, then for each of
+  // options.terms in order: [1 + terms.size()][E]
+  std::vector<std::vector<double>> d_rec, d_ff;
+  std::vector<TrialRecord> records;    // spikes of every trial (steps local to the chunk)
+  std::int64_t checkpoint_every = 0;
+  std::size_t peak_state_bytes = 0;    // checkpoints + traces + per-trial gradients
+};
+
+// Runs the chunk forward from `states` (advanced to the chunk's end), then
+// backward. Gradients do not flow into the states at the chunk's start
+// (truncated BPTT per chunk, MODEL.md 4). Trials run in parallel; per-trial
+// gradients are summed in trial order, so results are bit-identical for any
+// thread count.
+template <class Real>
+ChunkGradient chunk_gradient(const LoweredModel<Real>& model, const InputSource& inputs,
+                             std::vector<TrialState<Real>>& states, std::int64_t trial0, std::int64_t t0,
+                             std::int64_t steps, const LossContext& context, const WeightRatio& ratio,
+                             const GradientOptions& options = {});
+
+}  // namespace homeostat

@@ -1,0 +1,184 @@
+// Gradient checks: the BPTT adjoint (chunk_gradient) against forward-mode
+// differentiation (dual numbers) of the same surrogate dynamics, for every
+// loss term and every weight, on small networks with E and I spikes, with
+// and without refractoriness and saturation, in double and in float.
+#include "reference_model.hpp"
+#include "tiny_network.hpp"
+
+#include "homeostat/grad.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace homeostat;
+using homeostat::gradcheck::Dual;
+using homeostat::gradcheck::Seeds;
+
+namespace {
+
+constexpr int K = 32;  // tangent directions per reference run
+
+struct Case {
+  std::vector<std::string> overrides;
+  std::int64_t steps = 800, batch = 2, warmup = 300, checkpoint_every = 37;
+};
+
+std::vector<std::string> small_network(std::vector<std::string> extra) {
+  std::vector<std::string> o = {"recurrent.topology.num_neurons=24", "recurrent.topology.num_assemblies=2",
+                                "feedforward.topology.num_neurons=12", "feedforward.activity.mitral.firing_rate=300.0",
+                                "recurrent.physiology.excitatory.tau_ref=2.0",
+                                "recurrent.physiology.inhibitory.tau_ref=2.0"};
+  o.insert(o.end(), extra.begin(), extra.end());
+  return o;
+}
+
+struct Compared {
+  double worst_total = 0, worst_term[5] = {0, 0, 0, 0, 0};  // max |error| / max |reference|
+  std::int64_t spikes = 0, exc_spikes = 0, inh_spikes = 0, cv_neurons = 0, clamped = 0;
+};
+
+template <class T>
+Compared compare(const Case& c) {
+  const Config config = homeostat::testing::defaults_with(c.overrides);
+  const Network net = generate_network(config);
+  const LoweredModel<T> lm = lower<T>(config, net);
+  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate,
+                             config.simulation.dt);
+  // Start from a state in motion: conductances, refractory neurons, earlier spikes.
+  std::vector<TrialState<T>> states(c.batch, initial_state(lm));
+  run_chunk(lm, inputs, states, 0, 0, c.warmup, RecordSpec{}, nullptr);
+  const std::vector<TrialState<T>> start = states;
+
+  const LossContext ctx = loss_context(config, net.cell_type, c.batch, c.steps);
+  const std::vector<bool> exc = excitatory_types(config);
+  const WeightRatio ratio = weight_ratio(lm, exc);
+  GradientOptions options;
+  options.surrogate_scale = config.hyperparameters.surrgrad_scale;
+  options.checkpoint_every = c.checkpoint_every;
+  options.terms.assign(std::begin(all_loss_terms), std::end(all_loss_terms));
+  const ChunkGradient g = chunk_gradient(lm, inputs, states, 0, c.warmup, c.steps, ctx, ratio, options);
+
+  Compared out;
+  for (std::int64_t b = 0; b < c.batch; ++b) {
+    for (const auto j : g.records[b].spike_neuron) {
+      ++out.spikes;
+      ++(net.cell_type[j] == 0 ? out.exc_spikes : out.inh_spikes);
+    }
+  }
+  // How often the clamp acted (so that the check covers it).
+  for (std::int64_t b = 0; b < c.batch && lm.saturate; ++b) {
+    std::vector<TrialState<T>> trace;
+    TrialState<T> st = start[b];
+    run_traced(lm, inputs, st, b, c.warmup, c.steps, trace);
+    for (const auto& s : trace)
+      for (std::int64_t k = 0; k < lm.n_receptors; ++k)
+        for (std::int64_t i = 0; i < lm.n; ++i) out.clamped += s.g_decay[k * lm.n + i] == lm.g_max[k];
+  }
+
+  const std::size_t e_rec = lm.rec_weight.size(), e_ff = lm.ff_weight.size(), p = e_rec + e_ff;
+  std::vector<std::vector<double>> ref_grad(6, std::vector<double>(p, 0.0));  // total, terms
+  LossValues<Dual<double, K>> values;
+  for (std::size_t first = 0; first < p; first += K) {
+    Seeds seeds{std::vector<int>(e_rec, -1), std::vector<int>(e_ff, -1)};
+    for (std::size_t q = first; q < std::min(p, first + K); ++q)
+      (q < e_rec ? seeds.rec_tangent[q] : seeds.ff_tangent[q - e_rec]) = static_cast<int>(q - first);
+    values = gradcheck::reference_losses<T, K>(lm, inputs, start, c.warmup, c.steps, ctx, exc,
+                                                options.surrogate_scale, seeds);
+    for (std::size_t q = first; q < std::min(p, first + K); ++q) {
+      ref_grad[0][q] = values.total.d[q - first];
+      for (int t = 0; t < 5; ++t) ref_grad[1 + t][q] = values.term[t].d[q - first];
+    }
+  }
+
+  // Values agree.
+  const double value_tol = std::is_same_v<T, float> ? 1e-4 : 1e-10;
+  for (int t = 0; t < 5; ++t)
+    EXPECT_NEAR(g.losses.term[t], values.term[t].v, value_tol * std::max(1.0, std::abs(values.term[t].v)))
+        << to_string(all_loss_terms[t]);
+  EXPECT_NEAR(g.losses.total, values.total.v, value_tol * std::max(1.0, std::abs(values.total.v)));
+  std::int64_t isi_neurons = 0;
+  for (std::int64_t i = 0; i < lm.n; ++i) {
+    double a = 0;
+    for (std::int64_t b = 0; b < c.batch; ++b) a += g.sums.isi_count[b * lm.n + i];
+    isi_neurons += a >= 2;
+  }
+  out.cv_neurons = isi_neurons;
+
+  // Gradients agree: engine dL/dw times w = dL/d(log w).
+  for (int set = 0; set < 6; ++set) {
+    double worst = 0, scale = 0;
+    for (std::size_t q = 0; q < p; ++q) {
+      const double w = q < e_rec ? lm.rec_weight[q] : lm.ff_weight[q - e_rec];
+      const double engine = w * (q < e_rec ? g.d_rec[set][q] : g.d_ff[set][q - e_rec]);
+      worst = std::max(worst, std::abs(engine - ref_grad[set][q]));
+      scale = std::max(scale, std::abs(ref_grad[set][q]));
+    }
+    const double rel = scale > 0 ? worst / scale : worst;
+    if (set == 0) out.worst_total = rel;
+    else out.worst_term[set - 1] = rel;
+    if (set > 0) {
+      EXPECT_GT(scale, 0.0) << "loss " << to_string(all_loss_terms[set - 1]) << " passes no gradient";
+    }
+  }
+  return out;
+}
+
+void expect_close(const Compared& r, double tol) {
+  EXPECT_LT(r.worst_total, tol);
+  for (int t = 0; t < 5; ++t) EXPECT_LT(r.worst_term[t], tol) << to_string(all_loss_terms[t]);
+  // The case must exercise what it claims to: E and I spikes, CVs.
+  EXPECT_GT(r.exc_spikes, 0);
+  EXPECT_GT(r.inh_spikes, 0);
+  EXPECT_GT(r.cv_neurons, 0);
+}
+
+}  // namespace
+
+TEST(GradCheck, DoubleSaturatingRefractory) {
+  const Compared r = compare<double>({small_network({})});
+  expect_close(r, 1e-8);
+  EXPECT_GT(r.clamped, 0) << "the clamp never acted: this case does not test it";
+}
+
+TEST(GradCheck, DoubleNoRefractoriness) {
+  const Compared r = compare<double>({small_network({"recurrent.physiology.excitatory.tau_ref=0.0",
+                                                     "recurrent.physiology.inhibitory.tau_ref=0.0"})});
+  expect_close(r, 1e-8);
+}
+
+TEST(GradCheck, DoubleWithoutSaturation) {
+  expect_close(compare<double>({small_network({"simulation.saturate=false"})}), 1e-8);
+}
+
+TEST(GradCheck, DoubleLongerChunkOneSegment) {
+  Case c{small_network({"recurrent.topology.num_neurons=40", "feedforward.topology.num_neurons=16"})};
+  c.steps = 2000;
+  c.batch = 1;
+  c.checkpoint_every = 5000;  // one segment: no recomputation boundary
+  expect_close(compare<double>(c), 1e-8);
+}
+
+TEST(GradCheck, FloatSaturatingRefractory) {
+  expect_close(compare<float>({small_network({})}), 2e-3);
+}
+
+TEST(GradCheck, WeightedTotalIsTheSumOfWeightedTerms) {
+  const Config config = homeostat::testing::defaults_with(small_network({"training.chunks_per_update=2"}));
+  const Network net = generate_network(config);
+  const auto lm = lower<double>(config, net);
+  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate, 0.1);
+  std::vector<TrialState<double>> states(2, initial_state(lm));
+  const LossContext ctx = loss_context(config, net.cell_type, 2, 600);
+  GradientOptions options;
+  options.terms.assign(std::begin(all_loss_terms), std::end(all_loss_terms));
+  const auto g = chunk_gradient(lm, inputs, states, 0, 0, 600, ctx, weight_ratio(lm, excitatory_types(config)), options);
+  double scale = 0;
+  for (double x : g.d_rec[0]) scale = std::max(scale, std::abs(x));
+  ASSERT_GT(scale, 0);
+  for (std::size_t e = 0; e < g.d_rec[0].size(); ++e) {
+    double sum = 0;
+    for (int t = 0; t < 5; ++t) sum += ctx.weights[t] * 0.5 * g.d_rec[1 + t][e];
+    ASSERT_NEAR(g.d_rec[0][e], sum, 1e-12 * scale);
+  }
+}
