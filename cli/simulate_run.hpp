@@ -26,7 +26,7 @@ struct SimulateSummary {
   std::int64_t recurrent_spikes = 0;
   std::int64_t input_spikes = 0;
   std::int64_t synaptic_events = 0;  // spike deliveries to targets x receptors
-  double wall_seconds = 0;
+  double wall_seconds = 0;          // the simulation loop (with its streaming writes) only
   std::vector<double> mean_rate_hz;  // [cell type]
 };
 

@@ -58,20 +58,22 @@ struct TrialRecord {
 template <class Real>
 std::int64_t synaptic_events(const LoweredModel<Real>& model, const TrialRecord& record);
 
-// Runs one trial on the calling thread and keeps the state before every step
-// and after the last: trace[0] = state at t0, trace[k] = state after step
-// t0 + k - 1 (steps + 1 entries; existing entries are reused). For the
-// backward pass, which recomputes short segments.
+// Advances one trial by `steps` steps on the calling thread, recording
+// nothing: for callers that run trials in parallel themselves (the backward
+// pass recomputes segments this way).
 template <class Real>
-void run_traced(const LoweredModel<Real>& model, const InputSource& inputs, TrialState<Real>& state,
-                std::int64_t trial, std::int64_t t0, std::int64_t steps, std::vector<TrialState<Real>>& trace);
+void run_trial_serial(const LoweredModel<Real>& model, const InputSource& inputs, TrialState<Real>& state,
+                      std::int64_t trial, std::int64_t t0, std::int64_t steps);
 
 // Advances every trial by `steps` steps starting at global step `t0`.
 // states[b] is trial b (input trial index `trial0 + b`). records, if given,
 // is resized to the batch and filled.
+// With fewer trials than threads, the threads share each trial by ranges of
+// at least `min_neurons_per_thread` neurons (below that a step is shorter
+// than the barrier sharing costs; tests lower it to exercise the path).
 template <class Real>
 void run_chunk(const LoweredModel<Real>& model, const InputSource& inputs, std::vector<TrialState<Real>>& states,
                std::int64_t trial0, std::int64_t t0, std::int64_t steps, const RecordSpec& spec,
-               std::vector<TrialRecord>* records);
+               std::vector<TrialRecord>* records, std::int64_t min_neurons_per_thread = 2048);
 
 }  // namespace homeostat

@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
-#include <mutex>
 
 namespace homeostat {
 
@@ -50,111 +48,184 @@ WeightRatio weight_ratio(const LoweredModel<Real>& lm, const std::vector<bool>& 
 
 namespace {
 
-// Adjoint state of one trial: dL/d(state at t+1) while processing step t.
+// What the backward pass needs of one recomputed segment, for all trials at
+// once, trial-minor ([step][neuron][trial]) so that the per-synapse work of a
+// step is a contiguous loop over trials.
 template <class Real>
-struct Adjoint {
-  std::vector<Real> v;                  // [N]
-  std::vector<Real> d, u;               // [R][N]
-  std::vector<Real> spike;              // [N] dL/ds_j(t)
-  std::vector<Real> nu;                 // [T_rec + T_in][N] sum over the type's receptors of mu
-  std::vector<Real> mu;                 // [R][N] g_max_k (dL/dd_pre - dL/du_pre)
-  std::vector<double> d_rec, d_ff;      // dL/dw, accumulated over the chunk
+struct SegmentTrace {
+  std::vector<Real> v;               // [K+1][N][B] v(t), t = s0 .. s0+K
+  std::vector<Real> g_sum;           // [K][N][B] sum_k (d_k + u_k)(t)
+  std::vector<Real> tau;             // [K][N][B] t - last spike before t, -1 if none
+  std::vector<std::uint8_t> flags;   // [K][N][B] bit 0: refractory at t, bit 1: spiked at t
+  std::vector<std::uint32_t> clamp;  // [K][N][B] bit k: d_k clamped after step t; bit 16 + k: u_k
+  std::vector<std::vector<std::int32_t>> input_spikes;  // [K * B] inputs spiking at (t, b)
 };
 
-// One step t in reverse. `before` = S(t), `after` = S(t+1); `inputs_t` the
-// input spikes of step t. On entry a holds dL/dS(t+1) (without the explicit
-// loss term on v(t+1)); on exit dL/dS(t).
+constexpr std::uint8_t refractory_bit = 1, spiked_bit = 2;
+
+// Recomputes steps [s0, s0 + len) of every trial from its checkpoint (trials
+// in parallel) and keeps what the backward pass needs.
 template <class Real>
-void backward_step(const LoweredModel<Real>& lm, const LossGradient& lg, double surrogate_scale,
-                   std::int64_t b, std::int64_t t, const TrialState<Real>& before, const TrialState<Real>& after,
-                   const std::vector<std::int32_t>& inputs_t, Adjoint<Real>& a) {
-  const std::int64_t n = lm.n, n_rec = lm.n_receptors;
-  const auto n_rtypes = static_cast<std::int64_t>(lm.rec_first.size());
-  const auto n_itypes = static_cast<std::int64_t>(lm.ff_first.size());
-
-  // Explicit loss term on the recorded voltage v(t+1) (membrane variance).
-  for (std::int64_t i = 0; i < n; ++i)
-    a.v[i] += static_cast<Real>(lg.v_const[b * n + i] + lg.v_lin[b * n + i] * static_cast<double>(after.v[i]));
-
-  // Through the clamp of step 6 (zero where it clamped: the value sits at
-  // the bound), then the increment of step 5: mu = g_max (dL/dd - dL/du).
-  for (std::int64_t k = 0; k < n_rec; ++k) {
-    const Real g_max = lm.g_max[k];
-    Real* ad = a.d.data() + k * n;
-    Real* au = a.u.data() + k * n;
-    Real* mu = a.mu.data() + k * n;
-    const Real* d1 = after.g_decay.data() + k * n;
-    const Real* u1 = after.g_rise.data() + k * n;
-    for (std::int64_t i = 0; i < n; ++i) {
-      if (lm.saturate) {
-        if (d1[i] == g_max) ad[i] = 0;
-        if (u1[i] == -g_max) au[i] = 0;
+void recompute_segment(const LoweredModel<Real>& lm, const InputSource& inputs,
+                       const std::vector<TrialState<Real>>& checkpoint, std::int64_t trial0, std::int64_t t_start,
+                       std::int64_t len, SegmentTrace<Real>& tr) {
+  const std::int64_t n = lm.n, batch = static_cast<std::int64_t>(checkpoint.size()), nr = lm.n_receptors;
+  tr.v.resize((len + 1) * n * batch);
+  tr.g_sum.resize(len * n * batch);
+  tr.tau.resize(len * n * batch);
+  tr.flags.resize(len * n * batch);
+  tr.clamp.resize(len * n * batch);
+  tr.input_spikes.resize(len * batch);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t b = 0; b < batch; ++b) {
+    TrialState<Real> st = checkpoint[b];
+    for (std::int64_t s = 0; s < len; ++s) {
+      const std::int64_t t = t_start + s;
+      for (std::int64_t i = 0; i < n; ++i) {
+        const std::int64_t at = (s * n + i) * batch + b;
+        Real g = 0;
+        for (std::int64_t k = 0; k < nr; ++k) g += st.g_decay[k * n + i] + st.g_rise[k * n + i];
+        const bool refractory = st.refractory[i] > 0;
+        const bool spiked = !refractory && st.v[i] > lm.theta[i];
+        tr.v[at] = st.v[i];
+        tr.g_sum[at] = g;
+        tr.tau[at] = st.last_spike[i] >= 0 ? static_cast<Real>(t - st.last_spike[i]) : Real(-1);
+        tr.flags[at] = static_cast<std::uint8_t>((refractory ? refractory_bit : 0) | (spiked ? spiked_bit : 0));
       }
-      mu[i] = g_max * (ad[i] - au[i]);
+      inputs.spikes(trial0 + b, t, tr.input_spikes[s * batch + b]);
+      run_trial_serial(lm, inputs, st, trial0 + b, t, 1);
+      for (std::int64_t i = 0; i < n; ++i) {
+        std::uint32_t bits = 0;
+        if (lm.saturate)
+          for (std::int64_t k = 0; k < nr; ++k) {
+            bits |= static_cast<std::uint32_t>(st.g_decay[k * n + i] == lm.g_max[k]) << k;
+            bits |= static_cast<std::uint32_t>(st.g_rise[k * n + i] == -lm.g_max[k]) << (16 + k);
+          }
+        tr.clamp[(s * n + i) * batch + b] = bits;
+        tr.v[((s + 1) * n + i) * batch + b] = st.v[i];
+      }
     }
   }
-  // nu[type][i]: what one unit of weight from a presynaptic neuron of `type`
-  // onto i is worth (all receptor columns of that type).
-  for (std::int64_t p = 0; p < n_rtypes + n_itypes; ++p) {
-    const bool ff = p >= n_rtypes;
-    const std::int32_t first = ff ? lm.ff_first[p - n_rtypes] : lm.rec_first[p];
-    const std::int32_t count = ff ? lm.ff_count[p - n_rtypes] : lm.rec_count[p];
-    Real* nu = a.nu.data() + p * n;
-    std::fill(nu, nu + n, Real(0));
-    for (std::int32_t c = 0; c < count; ++c) {
-      const Real* mu = a.mu.data() + (first + c) * n;
-      for (std::int64_t i = 0; i < n; ++i) nu[i] += mu[i];
-    }
-  }
+}
 
-  // dL/ds_j(t): explicit loss terms plus the increments s_j caused.
-  for (std::int64_t j = 0; j < n; ++j) {
-    double explicit_term = lg.spike_const[b * n + j];
-    const std::int64_t last = before.last_spike[j];
-    if (last >= 0) {
-      const double tau = static_cast<double>(t - last);
-      explicit_term += lg.isi_const[j] + tau * (lg.isi_lin[j] + tau * lg.isi_sq[j]);
-    }
-    const Real* nu = a.nu.data() + lm.cell_type[j] * n;
-    Real acc = 0;
-    for (std::int64_t e = lm.rec_row[j]; e < lm.rec_row[j + 1]; ++e) acc += lm.rec_weight[e] * nu[lm.rec_post[e]];
-    a.spike[j] = static_cast<Real>(explicit_term) + acc;
-  }
+// Adjoints dL/dS(t+1) of every trial, trial-minor [.][N][B].
+template <class Real>
+struct Adjoint {
+  std::vector<Real> v, d, u;     // [N][B], [R][N][B], [R][N][B]
+  std::vector<Real> spike;       // [N][B] dL/ds_j(t)
+  std::vector<Real> nu;          // [types][N][B]: sum over the type's receptors of g_max (dL/dd - dL/du)
+  std::vector<double> d_rec, d_ff;  // dL/dw, accumulated over the chunk
+};
 
-  // Weight gradients: only edges whose presynaptic neuron spiked at t.
-  for (std::int64_t j = 0; j < n; ++j) {
-    const bool spiked = before.refractory[j] == 0 && before.v[j] > lm.theta[j];
-    if (!spiked) continue;
-    const Real* nu = a.nu.data() + lm.cell_type[j] * n;
-    for (std::int64_t e = lm.rec_row[j]; e < lm.rec_row[j + 1]; ++e) a.d_rec[e] += nu[lm.rec_post[e]];
+// sum_e w[e] x[post[e]][b] for every trial b of one CSR row.
+template <class Real>
+inline void row_product(const Real* __restrict w, const std::int32_t* __restrict post, std::int64_t begin,
+                        std::int64_t end, const Real* __restrict x, std::int64_t batch, Real* __restrict out) {
+  for (std::int64_t e = begin; e < end; ++e) {
+    const Real we = w[e];
+    const Real* __restrict xe = x + static_cast<std::int64_t>(post[e]) * batch;
+    for (std::int64_t b = 0; b < batch; ++b) out[b] += we * xe[b];
   }
-  for (const std::int32_t j : inputs_t) {
-    const Real* nu = a.nu.data() + (n_rtypes + lm.input_type[j]) * n;
-    for (std::int64_t e = lm.ff_row[j]; e < lm.ff_row[j + 1]; ++e) a.d_ff[e] += nu[lm.ff_post[e]];
-  }
+}
 
-  // Steps 2-4 in reverse. v(t+1) = m free(t) + (1 - m) U_reset with
-  // m = (1 - s)(1 - refractory) held constant (detached reset);
-  // free = E_L + (v - E_L) beta - c sum_k g_k (v - E_k), g_k = d_k + u_k
-  // before the decay d *= alpha_d, u *= alpha_u.
-  const Real lambda = static_cast<Real>(surrogate_scale);
+// Step t = t_start + s in reverse, for all trials; call from inside a
+// parallel region (work is split over neurons with `omp for`).
+template <class Real>
+void backward_step(const LoweredModel<Real>& lm, const LossGradient& lg, Real surrogate_scale, std::int64_t batch,
+                   std::int64_t s, const SegmentTrace<Real>& tr, Adjoint<Real>& a) {
+  const std::int64_t n = lm.n, nr = lm.n_receptors;
+  const auto n_rtypes = static_cast<std::int64_t>(lm.rec_first.size());
+  const auto n_types = n_rtypes + static_cast<std::int64_t>(lm.ff_first.size());
+  const Real* v0 = tr.v.data() + s * n * batch;         // v(t)
+  const Real* v1 = tr.v.data() + (s + 1) * n * batch;   // v(t+1)
+  const Real* g_sum = tr.g_sum.data() + s * n * batch;
+  const Real* tau = tr.tau.data() + s * n * batch;
+  const std::uint8_t* flags = tr.flags.data() + s * n * batch;
+  const std::uint32_t* clamp = tr.clamp.data() + s * n * batch;
+
+  // (1) Explicit loss term on v(t+1); (2) zero where the clamp acted;
+  // (3) nu per presynaptic type.
+#pragma omp for schedule(static)
   for (std::int64_t i = 0; i < n; ++i) {
-    const bool refractory = before.refractory[i] > 0;
-    const bool spiked = !refractory && before.v[i] > lm.theta[i];
-    const Real dv_free = (refractory || spiked) ? Real(0) : a.v[i];  // dL/dfree
-    const Real vi = before.v[i];
-    Real g_sum = 0;
-    for (std::int64_t k = 0; k < n_rec; ++k) {
-      const Real g = before.g_decay[k * n + i] + before.g_rise[k * n + i];
-      g_sum += g;
-      const Real dg = -dv_free * lm.dt_over_cm[i] * (vi - lm.e_syn[k]);  // dL/dg_k(t) via the current
-      a.d[k * n + i] = lm.alpha_decay[k] * a.d[k * n + i] + dg;
-      a.u[k * n + i] = lm.alpha_rise[k] * a.u[k * n + i] + dg;
+    for (std::int64_t b = 0; b < batch; ++b) {
+      const std::int64_t ib = i * batch + b;
+      a.v[ib] += static_cast<Real>(lg.v_const[b * n + i] + lg.v_lin[b * n + i] * static_cast<double>(v1[ib]));
+      if (lm.saturate && clamp[ib] != 0) {
+        for (std::int64_t k = 0; k < nr; ++k) {
+          if (clamp[ib] >> k & 1u) a.d[k * n * batch + ib] = 0;
+          if (clamp[ib] >> (16 + k) & 1u) a.u[k * n * batch + ib] = 0;
+        }
+      }
     }
-    // Surrogate ds/dv = 1 / (lambda |v - theta| + 1)^2; none while refractory.
-    const Real x = lambda * std::abs(vi - lm.theta[i]) + Real(1);
-    const Real surrogate = refractory ? Real(0) : Real(1) / (x * x);
-    a.v[i] = dv_free * (lm.beta[i] - lm.dt_over_cm[i] * g_sum) + a.spike[i] * surrogate;
+    for (std::int64_t p = 0; p < n_types; ++p) {
+      const bool ff = p >= n_rtypes;
+      const std::int32_t first = ff ? lm.ff_first[p - n_rtypes] : lm.rec_first[p];
+      const std::int32_t count = ff ? lm.ff_count[p - n_rtypes] : lm.rec_count[p];
+      Real* nu = a.nu.data() + (p * n + i) * batch;
+      for (std::int64_t b = 0; b < batch; ++b) nu[b] = 0;
+      for (std::int32_t c = 0; c < count; ++c) {
+        const std::int64_t k = first + c;
+        const Real g_max = lm.g_max[k];
+        const Real* ad = a.d.data() + (k * n + i) * batch;
+        const Real* au = a.u.data() + (k * n + i) * batch;
+        for (std::int64_t b = 0; b < batch; ++b) nu[b] += g_max * (ad[b] - au[b]);
+      }
+    }
+  }
+  // implicit barrier: nu complete
+
+  // (4) dL/ds_j(t) for every recurrent j (the surrogate makes every neuron
+  // count), and (5) the weight gradients of the presynaptic neurons that
+  // spiked. Rows are split over threads: each edge and each j is one thread's.
+#pragma omp for schedule(dynamic, 64)
+  for (std::int64_t j = 0; j < n; ++j) {
+    const Real* nu = a.nu.data() + static_cast<std::int64_t>(lm.cell_type[j]) * n * batch;
+    Real* out = a.spike.data() + j * batch;
+    for (std::int64_t b = 0; b < batch; ++b) {
+      double x = lg.spike_const[b * n + j];
+      const double tj = tau[j * batch + b];
+      if (tj >= 0) x += lg.isi_const[j] + tj * (lg.isi_lin[j] + tj * lg.isi_sq[j]);
+      out[b] = static_cast<Real>(x);
+    }
+    row_product(lm.rec_weight.data(), lm.rec_post.data(), lm.rec_row[j], lm.rec_row[j + 1], nu, batch, out);
+    for (std::int64_t b = 0; b < batch; ++b) {
+      if (!(flags[j * batch + b] & spiked_bit)) continue;
+      for (std::int64_t e = lm.rec_row[j]; e < lm.rec_row[j + 1]; ++e)
+        a.d_rec[e] += nu[static_cast<std::int64_t>(lm.rec_post[e]) * batch + b];
+    }
+  }
+  // Inputs: few spikes per step; one thread, trials in order.
+#pragma omp single
+  for (std::int64_t b = 0; b < batch; ++b) {
+    for (const std::int32_t j : tr.input_spikes[s * batch + b]) {
+      const Real* nu = a.nu.data() + (n_rtypes + lm.input_type[j]) * n * batch;
+      for (std::int64_t e = lm.ff_row[j]; e < lm.ff_row[j + 1]; ++e)
+        a.d_ff[e] += nu[static_cast<std::int64_t>(lm.ff_post[e]) * batch + b];
+    }
+  }
+  // implicit barriers: dL/ds complete
+
+  // (6) Membrane and decay in reverse. v(t+1) = m free(t) + (1 - m) U_reset
+  // with m = (1 - s)(1 - refractory) held constant (detached reset).
+#pragma omp for schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) {
+    const Real c = lm.dt_over_cm[i], beta = lm.beta[i], theta = lm.theta[i];
+    for (std::int64_t b = 0; b < batch; ++b) {
+      const std::int64_t ib = i * batch + b;
+      const bool refractory = flags[ib] & refractory_bit;
+      const bool held = flags[ib] != 0;  // refractory or spiked
+      const Real free = held ? Real(0) : a.v[ib];
+      const Real vi = v0[ib];
+      for (std::int64_t k = 0; k < nr; ++k) {
+        const Real dg = -free * c * (vi - lm.e_syn[k]);  // dL/dg_k(t) through the current
+        a.d[k * n * batch + ib] = lm.alpha_decay[k] * a.d[k * n * batch + ib] + dg;
+        a.u[k * n * batch + ib] = lm.alpha_rise[k] * a.u[k * n * batch + ib] + dg;
+      }
+      // Surrogate ds/dv = 1 / (lambda |v - theta| + 1)^2; none while refractory.
+      const Real x = surrogate_scale * std::abs(vi - theta) + Real(1);
+      const Real slope = refractory ? Real(0) : Real(1) / (x * x);
+      a.v[ib] = free * (beta - c * g_sum[ib]) + a.spike[ib] * slope;
+    }
   }
 }
 
@@ -166,12 +237,10 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
                              std::int64_t steps, const LossContext& ctx, const WeightRatio& ratio,
                              const GradientOptions& options) {
   const auto batch = static_cast<std::int64_t>(states.size());
-  const std::int64_t n = lm.n;
-  const int threads = omp_get_max_threads();
+  const std::int64_t n = lm.n, nr = lm.n_receptors;
+  // Checkpoints cost B T/K states, traces K steps of every trial: K ~ sqrt(T).
   std::int64_t k_every = options.checkpoint_every;
-  if (k_every <= 0)
-    k_every = std::max<std::int64_t>(
-        16, static_cast<std::int64_t>(std::sqrt(static_cast<double>(steps * batch) / std::max(1, threads))));
+  if (k_every <= 0) k_every = std::max<std::int64_t>(16, static_cast<std::int64_t>(std::sqrt(static_cast<double>(steps))));
   k_every = std::min(k_every, std::max<std::int64_t>(1, steps));
   const std::int64_t n_segments = (steps + k_every - 1) / k_every;
 
@@ -219,66 +288,51 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
   }
   out.losses = evaluate_losses(sums, ctx);
 
-  // One backward pass per set of loss coefficients: the weighted total, then
-  // each requested term alone (the adjoint is linear in them).
+  // One adjoint per set of loss coefficients: the weighted total, then each
+  // requested term alone (the adjoint is linear in them).
   std::vector<LossGradient> coefficients{loss_gradient(sums, ctx)};
-  std::vector<double> ratio_factor{coefficients[0].d_weight_ratio};
-  for (const LossTerm term : options.terms) {
-    coefficients.push_back(loss_gradient(sums, ctx, &term));
-    ratio_factor.push_back(coefficients.back().d_weight_ratio);
+  for (const LossTerm term : options.terms) coefficients.push_back(loss_gradient(sums, ctx, &term));
+  const std::size_t e_rec = lm.rec_weight.size(), e_ff = lm.ff_weight.size();
+  const auto n_types = static_cast<std::int64_t>(lm.rec_first.size() + lm.ff_first.size());
+  std::vector<Adjoint<Real>> adjoints(coefficients.size());
+  for (auto& a : adjoints) {
+    a.v.assign(n * batch, 0);
+    a.d.assign(nr * n * batch, 0);
+    a.u.assign(nr * n * batch, 0);
+    a.spike.assign(n * batch, 0);
+    a.nu.assign(n_types * n * batch, 0);
+    a.d_rec.assign(e_rec, 0.0);
+    a.d_ff.assign(e_ff, 0.0);
   }
 
-  const std::size_t e_rec = lm.rec_weight.size(), e_ff = lm.ff_weight.size();
-  const std::size_t state_bytes = n * (sizeof(Real) * (1 + 2 * lm.n_receptors) + sizeof(std::int32_t) + sizeof(std::int64_t));
-  out.peak_state_bytes = state_bytes * batch * n_segments +                 // checkpoints
-                         state_bytes * (k_every + 1) * std::min<std::int64_t>(threads, batch) +  // traces
-                         (e_rec + e_ff) * sizeof(double) * batch;           // per-trial gradients
+  const std::size_t state_bytes =
+      n * (sizeof(Real) * (1 + 2 * nr) + sizeof(std::int32_t) + sizeof(std::int64_t));
+  const std::size_t trace_bytes_per_step = n * batch * (3 * sizeof(Real) + 1 + sizeof(std::uint32_t));
+  out.peak_state_bytes = state_bytes * batch * n_segments + trace_bytes_per_step * (k_every + 1) +
+                         adjoints.size() * ((3 + 2 * nr + n_types) * n * batch * sizeof(Real) +
+                                            (e_rec + e_ff) * sizeof(double));
+
+  const Real lambda = static_cast<Real>(options.surrogate_scale);
+  SegmentTrace<Real> trace;
+  for (std::int64_t seg = n_segments - 1; seg >= 0; --seg) {
+    const std::int64_t s0 = seg * k_every, len = std::min(k_every, steps - s0);
+    recompute_segment(lm, inputs, checkpoints[seg], trial0, t0 + s0, len, trace);
+    checkpoints[seg].clear();
+    checkpoints[seg].shrink_to_fit();
+    // Small problems run on one thread: a step is then shorter than the
+    // barriers between its phases.
+#pragma omp parallel if (n * batch >= 8192)
+    for (std::int64_t s = len - 1; s >= 0; --s)
+      for (std::size_t c = 0; c < coefficients.size(); ++c)
+        backward_step(lm, coefficients[c], lambda, batch, s, trace, adjoints[c]);
+  }
 
   for (std::size_t c = 0; c < coefficients.size(); ++c) {
-    std::vector<std::vector<double>> trial_rec(batch), trial_ff(batch);
-    std::exception_ptr error;
-    std::mutex error_mutex;
-#pragma omp parallel for schedule(static)
-    for (std::int64_t b = 0; b < batch; ++b) {
-      try {
-        Adjoint<Real> a;
-        a.v.assign(n, 0);
-        a.d.assign(lm.n_receptors * n, 0);
-        a.u.assign(lm.n_receptors * n, 0);
-        a.spike.assign(n, 0);
-        a.mu.assign(lm.n_receptors * n, 0);
-        a.nu.assign((lm.rec_first.size() + lm.ff_first.size()) * n, 0);
-        a.d_rec.assign(e_rec, 0.0);
-        a.d_ff.assign(e_ff, 0.0);
-        std::vector<TrialState<Real>> trace;
-        std::vector<std::int32_t> in_t;
-        for (std::int64_t seg = n_segments - 1; seg >= 0; --seg) {
-          const std::int64_t s0 = seg * k_every, len = std::min(k_every, steps - s0);
-          TrialState<Real> st = checkpoints[seg][b];
-          run_traced(lm, inputs, st, trial0 + b, t0 + s0, len, trace);
-          for (std::int64_t s = len - 1; s >= 0; --s) {
-            const std::int64_t t = t0 + s0 + s;
-            inputs.spikes(trial0 + b, t, in_t);
-            backward_step(lm, coefficients[c], options.surrogate_scale, b, t, trace[s], trace[s + 1], in_t, a);
-          }
-        }
-        trial_rec[b] = std::move(a.d_rec);
-        trial_ff[b] = std::move(a.d_ff);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-      }
-    }
-    if (error) std::rethrow_exception(error);
-    // Sum over trials in trial order (deterministic), plus the weight ratio.
-    std::vector<double> d_rec(e_rec, 0.0), d_ff(e_ff, 0.0);
-    for (std::int64_t b = 0; b < batch; ++b) {
-      for (std::size_t e = 0; e < e_rec; ++e) d_rec[e] += trial_rec[b][e];
-      for (std::size_t e = 0; e < e_ff; ++e) d_ff[e] += trial_ff[b][e];
-    }
+    std::vector<double> d_rec = std::move(adjoints[c].d_rec), d_ff = std::move(adjoints[c].d_ff);
     if (!ratio.d_rec.empty()) {
-      for (std::size_t e = 0; e < e_rec; ++e) d_rec[e] += ratio_factor[c] * ratio.d_rec[e];
-      for (std::size_t e = 0; e < e_ff; ++e) d_ff[e] += ratio_factor[c] * ratio.d_ff[e];
+      const double f = coefficients[c].d_weight_ratio;
+      for (std::size_t e = 0; e < e_rec; ++e) d_rec[e] += f * ratio.d_rec[e];
+      for (std::size_t e = 0; e < e_ff; ++e) d_ff[e] += f * ratio.d_ff[e];
     }
     out.d_rec.push_back(std::move(d_rec));
     out.d_ff.push_back(std::move(d_ff));

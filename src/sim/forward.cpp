@@ -111,11 +111,14 @@ void current_and_decay(const LoweredModel<Real>& lm, TrialState<Real>& st, Real*
 // ranges, so results are bit-identical for any thread count.
 template <class Real>
 void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialState<Real>& st, std::int64_t trial,
-               std::int64_t t0, std::int64_t steps, const RecordSpec& spec, TrialRecord* rec, int n_threads) {
+               std::int64_t t0, std::int64_t steps, const RecordSpec& spec, TrialRecord* rec, int n_threads,
+               std::int64_t min_neurons_per_thread) {
   const std::int64_t n = lm.n;
   const std::int64_t n_rec = lm.n_receptors;
   const auto n_watch = static_cast<std::int64_t>(spec.neurons.size());
-  n_threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(n_threads, n / 64)));
+  // Sharing a trial costs a barrier per step: only worth it for large N.
+  const std::int64_t max_ranges = n / std::max<std::int64_t>(1, min_neurons_per_thread);
+  n_threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(n_threads, max_ranges)));
   // An input source that cannot serve the whole chunk (a replay that ends
   // early) must say so here: nothing may throw inside the parallel region.
   if (steps > 0) {
@@ -279,7 +282,7 @@ std::int64_t synaptic_events(const LoweredModel<Real>& lm, const TrialRecord& r)
 template <class Real>
 void run_chunk(const LoweredModel<Real>& lm, const InputSource& inputs, std::vector<TrialState<Real>>& states,
                std::int64_t trial0, std::int64_t t0, std::int64_t steps, const RecordSpec& spec,
-               std::vector<TrialRecord>* records) {
+               std::vector<TrialRecord>* records, std::int64_t min_neurons_per_thread) {
   const auto batch = static_cast<std::int64_t>(states.size());
   if (records) records->resize(batch);
   const int threads = omp_get_max_threads();
@@ -288,7 +291,8 @@ void run_chunk(const LoweredModel<Real>& lm, const InputSource& inputs, std::vec
   std::mutex error_mutex;
   auto one = [&](std::int64_t b, int inner_threads) {
     try {
-      run_trial(lm, inputs, states[b], trial0 + b, t0, steps, spec, records ? &(*records)[b] : nullptr, inner_threads);
+      run_trial(lm, inputs, states[b], trial0 + b, t0, steps, spec, records ? &(*records)[b] : nullptr, inner_threads,
+                min_neurons_per_thread);
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mutex);
       if (!error) error = std::current_exception();
@@ -306,28 +310,23 @@ void run_chunk(const LoweredModel<Real>& lm, const InputSource& inputs, std::vec
 }
 
 template <class Real>
-void run_traced(const LoweredModel<Real>& lm, const InputSource& inputs, TrialState<Real>& st, std::int64_t trial,
-                std::int64_t t0, std::int64_t steps, std::vector<TrialState<Real>>& trace) {
-  trace.resize(steps + 1);
-  trace[0] = st;
-  const RecordSpec none;
-  for (std::int64_t s = 0; s < steps; ++s) {
-    run_trial(lm, inputs, st, trial, t0 + s, 1, none, nullptr, 1);
-    trace[s + 1] = st;
-  }
+void run_trial_serial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialState<Real>& st,
+                      std::int64_t trial, std::int64_t t0, std::int64_t steps) {
+  run_trial(lm, inputs, st, trial, t0, steps, RecordSpec{}, nullptr, 1, lm.n);
 }
 
-template void run_traced(const LoweredModel<float>&, const InputSource&, TrialState<float>&, std::int64_t,
-                         std::int64_t, std::int64_t, std::vector<TrialState<float>>&);
-template void run_traced(const LoweredModel<double>&, const InputSource&, TrialState<double>&, std::int64_t,
-                         std::int64_t, std::int64_t, std::vector<TrialState<double>>&);
+template void run_trial_serial(const LoweredModel<float>&, const InputSource&, TrialState<float>&, std::int64_t,
+                               std::int64_t, std::int64_t);
+template void run_trial_serial(const LoweredModel<double>&, const InputSource&, TrialState<double>&, std::int64_t,
+                               std::int64_t, std::int64_t);
 template std::int64_t synaptic_events(const LoweredModel<float>&, const TrialRecord&);
 template std::int64_t synaptic_events(const LoweredModel<double>&, const TrialRecord&);
 template TrialState<float> initial_state(const LoweredModel<float>&);
 template TrialState<double> initial_state(const LoweredModel<double>&);
 template void run_chunk(const LoweredModel<float>&, const InputSource&, std::vector<TrialState<float>>&, std::int64_t,
-                        std::int64_t, std::int64_t, const RecordSpec&, std::vector<TrialRecord>*);
+                        std::int64_t, std::int64_t, const RecordSpec&, std::vector<TrialRecord>*, std::int64_t);
 template void run_chunk(const LoweredModel<double>&, const InputSource&, std::vector<TrialState<double>>&,
-                        std::int64_t, std::int64_t, std::int64_t, const RecordSpec&, std::vector<TrialRecord>*);
+                        std::int64_t, std::int64_t, std::int64_t, const RecordSpec&, std::vector<TrialRecord>*,
+                        std::int64_t);
 
 }  // namespace homeostat

@@ -94,10 +94,12 @@ cmp "$work/run/results/output_spikes.npy" "$work/replay/results/output_spikes.np
 "$bin" simulate "$work/run/parameters.toml" --trials 2 --threads 2 -o "$work/two_threads" > /dev/null
 cmp "$work/run/results/output_spikes.npy" "$work/one_thread/results/output_spikes.npy" || fail "parameters.toml rerun differs"
 cmp "$work/one_thread/results/output_spikes.npy" "$work/two_threads/results/output_spikes.npy" || fail "1 vs 2 threads differ"
-# One trial on two threads splits the neurons between them: same files.
+# One trial on two threads splits the neurons between them (from 2 x 2048
+# neurons on): same files.
 for t in 1 2; do
-  "$bin" simulate "$work/run/parameters.toml" --threads $t --record voltages,conductances,currents --neurons 0:3,60:64,119 \
-    -o "$work/single_$t" > /dev/null
+  "$bin" simulate "$work/run/parameters.toml" --set recurrent.topology.num_neurons=4200 \
+    --set simulation.duration=100.0 --threads $t --record voltages,conductances,currents \
+    --neurons 0:3,2040:2060,4199 -o "$work/single_$t" > /dev/null
 done
 for f in output_spikes output_voltages output_conductances output_currents input_spikes; do
   cmp "$work/single_1/results/$f.npy" "$work/single_2/results/$f.npy" || fail "$f differs between 1 and 2 threads"

@@ -8,6 +8,7 @@
 #include "homeostat/grad.hpp"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 
@@ -68,12 +69,12 @@ Compared compare(const Case& c) {
   }
   // How often the clamp acted (so that the check covers it).
   for (std::int64_t b = 0; b < c.batch && lm.saturate; ++b) {
-    std::vector<TrialState<T>> trace;
-    TrialState<T> st = start[b];
-    run_traced(lm, inputs, st, b, c.warmup, c.steps, trace);
-    for (const auto& s : trace)
+    TrialState<T> s = start[b];
+    for (std::int64_t t = 0; t < c.steps; ++t) {
+      run_trial_serial(lm, inputs, s, b, c.warmup + t, 1);
       for (std::int64_t k = 0; k < lm.n_receptors; ++k)
         for (std::int64_t i = 0; i < lm.n; ++i) out.clamped += s.g_decay[k * lm.n + i] == lm.g_max[k];
+    }
   }
 
   const std::size_t e_rec = lm.rec_weight.size(), e_ff = lm.ff_weight.size(), p = e_rec + e_ff;
@@ -181,4 +182,37 @@ TEST(GradCheck, WeightedTotalIsTheSumOfWeightedTerms) {
     for (int t = 0; t < 5; ++t) sum += ctx.weights[t] * 0.5 * g.d_rec[1 + t][e];
     ASSERT_NEAR(g.d_rec[0][e], sum, 1e-12 * scale);
   }
+}
+
+TEST(GradCheck, BitIdenticalForAnyThreadCount) {
+  // Large enough (N * B >= 8192) for the backward pass to split neurons over threads.
+  const Config config = homeostat::testing::defaults_with(
+      {"recurrent.topology.num_neurons=520", "recurrent.topology.num_assemblies=4", "feedforward.topology.num_neurons=150"});
+  const Network net = generate_network(config);
+  const auto lm = lower<float>(config, net);
+  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate, 0.1);
+  const std::int64_t batch = 16, steps = 120;
+  const LossContext ctx = loss_context(config, net.cell_type, batch, steps);
+  const WeightRatio ratio = weight_ratio(lm, excitatory_types(config));
+  auto run = [&](int threads, std::int64_t every) {
+    const int before = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    std::vector<TrialState<float>> states(batch, initial_state(lm));
+    GradientOptions options;
+    options.checkpoint_every = every;
+    auto g = chunk_gradient(lm, inputs, states, 0, 0, steps, ctx, ratio, options);
+    omp_set_num_threads(before);
+    return g;
+  };
+  const auto a = run(1, 0), b = run(2, 0), c = run(2, 7);
+  ASSERT_EQ(a.d_rec[0].size(), b.d_rec[0].size());
+  double scale = 0;
+  for (double x : a.d_rec[0]) scale = std::max(scale, std::abs(x));
+  ASSERT_GT(scale, 0.0);
+  EXPECT_TRUE(a.d_rec[0] == b.d_rec[0]);
+  EXPECT_TRUE(a.d_ff[0] == b.d_ff[0]);
+  // Another checkpoint interval groups the membrane sums differently: equal
+  // to rounding, not bit for bit.
+  for (std::size_t e = 0; e < a.d_rec[0].size(); ++e) ASSERT_NEAR(a.d_rec[0][e], c.d_rec[0][e], 1e-6 * scale);
+  EXPECT_NEAR(a.losses.total, c.losses.total, 1e-9 * std::abs(a.losses.total));
 }

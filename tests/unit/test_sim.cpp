@@ -26,7 +26,8 @@ struct Outcome {
   std::vector<std::vector<std::int32_t>> spike_step, spike_neuron;  // [trial], global steps
 };
 
-Outcome simulate(const Fixture& f, std::int64_t trials, std::int64_t trial0, const std::vector<std::int64_t>& chunks) {
+Outcome simulate(const Fixture& f, std::int64_t trials, std::int64_t trial0, const std::vector<std::int64_t>& chunks,
+                 std::int64_t min_neurons_per_thread = 64) {
   Outcome o;
   o.states.assign(trials, initial_state(f.model));
   o.spike_step.resize(trials);
@@ -34,7 +35,7 @@ Outcome simulate(const Fixture& f, std::int64_t trials, std::int64_t trial0, con
   std::int64_t t0 = 0;
   std::vector<TrialRecord> rec;
   for (const auto len : chunks) {
-    run_chunk(f.model, f.inputs, o.states, trial0, t0, len, RecordSpec{}, &rec);
+    run_chunk(f.model, f.inputs, o.states, trial0, t0, len, RecordSpec{}, &rec, min_neurons_per_thread);
     for (std::int64_t b = 0; b < trials; ++b) {
       for (std::size_t e = 0; e < rec[b].spike_step.size(); ++e) {
         o.spike_step[b].push_back(static_cast<std::int32_t>(t0 + rec[b].spike_step[e]));
