@@ -6,6 +6,7 @@
 
 #include "homeostat/io/network_io.hpp"
 #include "homeostat/io/npy.hpp"
+#include "homeostat/plot/run_data.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -28,6 +29,7 @@ struct SimulateOptions {
   std::string neurons;
   std::int64_t trials = 0;  // 0: 1, or the number of trials in --inputs
   bool overwrite = false;
+  bool no_figures = false;
   RunInfo info;
 };
 
@@ -52,6 +54,12 @@ int run_simulate(SimulateOptions& o) {
   Network net;
   if (!o.network.empty()) net = io::load_network(o.network, config);
   else net = generate_network(config);
+  // Without --record, the dynamics figures get a small default recording:
+  // 3 neurons per cell type, evenly spread (a few MB per simulated second).
+  if (o.record.empty() && !o.no_figures) {
+    req.record.voltages = req.record.conductances = req.record.currents = true;
+    if (o.neurons.empty()) req.record.neurons = plot::pick_per_type(req.record.neurons, net.cell_type, 3);
+  }
 
   std::unique_ptr<ReplayInputs> replay;
   req.trials = o.trials > 0 ? o.trials : 1;
@@ -104,6 +112,7 @@ int run_simulate(SimulateOptions& o) {
   fmt::print("  {:.3g} s simulated in {:.3g} s wall ({:.3g}x real time), {:.3g} synaptic events/s\n", sim_seconds,
              s.wall_seconds, sim_seconds / s.wall_seconds, static_cast<double>(s.synaptic_events) / s.wall_seconds);
   fmt::print("✓ Wrote {}/ (results/, analysis/, network_structure.npz, parameters.toml, metadata.json)\n", o.out);
+  if (!o.no_figures) write_run_figures(o.out, std::filesystem::path(o.out) / "figures", false, {}, &config, &net);
   return 0;
 }
 
@@ -119,13 +128,16 @@ Action setup_simulate(CLI::App& app, int argc, char** argv) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--inputs", o->inputs, "Replay input spikes from an .npy of shape [trials, steps, M]")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--record", o->record, "Also record: voltages, conductances, currents (comma-separated)")
+  cmd->add_option("--record", o->record,
+                  "Also record: voltages, conductances, currents (comma-separated; default: all three for 3 "
+                  "neurons per cell type, for the figures)")
       ->delimiter(',')
       ->allow_extra_args(false);
   cmd->add_option("--neurons", o->neurons, "Neurons to record, e.g. 0:100,250 (default all)");
   cmd->add_option("--trials", o->trials, "Independent trials (default 1, or all trials in --inputs)")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--overwrite", o->overwrite, "Write into an existing non-empty output directory");
+  cmd->add_flag("--no-figures", o->no_figures, "Skip DIR/figures/ (and the default recording made for them)");
   return [o] { return run_simulate(*o); };
 }
 

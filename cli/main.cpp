@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
 
   Action config = setup_config(app);
   Action simulate = setup_simulate(app, argc, argv);
+  Action plot = setup_plot(app);
+  Action gradient = setup_gradient(app, argc, argv);
 
   try {
     app.parse(argc, argv);
@@ -30,6 +32,8 @@ int main(int argc, char** argv) {
     for (const auto* sub : app.get_subcommands()) {
       if (sub->get_name() == "config") return config();
       if (sub->get_name() == "simulate") return simulate();
+      if (sub->get_name() == "plot") return plot();
+      if (sub->get_name() == "gradient") return gradient();
     }
   } catch (const homeostat::ConfigError& e) {
     fmt::print(stderr, "error: {}\n", e.what());

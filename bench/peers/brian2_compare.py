@@ -86,6 +86,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                           "(default: a fresh temporary directory, deleted unless --keep)")
     src.add_argument("--keep", action="store_true", help="keep the temporary work directory")
     src.add_argument("--trial", type=int, default=0, help="which homeostat trial to compare with")
+    src.add_argument("--no-io-estimate", dest="io_estimate", action="store_false",
+                     help="skip the second, one-step homeostat run (same network) whose "
+                          "simulation_wall_seconds estimates homeostat's fixed file-writing overhead")
 
     b2 = p.add_argument_group("Brian2")
     b2.add_argument("--integration", default="matched",
@@ -138,6 +141,30 @@ def run_homeostat(args: argparse.Namespace, out_dir: Path) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"homeostat failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return {"command": cmd, "command_wall_seconds": wall}
+
+
+def estimate_homeostat_overhead(args: argparse.Namespace, run_dir: Path, out_dir: Path) -> float:
+    """simulation_wall_seconds of a one-step run on the same network.
+
+    homeostat's simulation_wall_seconds (and its realtime_factor) are measured
+    from the start of simulate_to_dir, so they include writing the connectome
+    (network_structure.npz and dense [N,N] weight/connectivity .npy files) and
+    the analysis CSVs; for N=5000 that is seconds. Subtracting a one-step run's
+    value gives an estimate of the time-stepping loop alone, the quantity
+    comparable to Brian2's loop time.
+    """
+    binary = Path(args.homeostat)
+    with open(run_dir / "parameters.toml", "rb") as f:
+        dt = float(tomllib.load(f)["simulation"]["dt"])
+    cmd = [str(binary), "simulate", str(run_dir / "parameters.toml"), "-o", str(out_dir), "--overwrite",
+           "--threads", str(args.threads), "--network", str(run_dir / "network_structure.npz"),
+           "--set", f"simulation.duration={dt:g}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"homeostat one-step run failed:\n{proc.stdout}\n{proc.stderr}")
+    meta = json.loads((out_dir / "metadata.json").read_text())
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return float(meta["simulate"]["simulation_wall_seconds"])
 
 
 @dataclass
@@ -416,7 +443,7 @@ def run_brian2(data: RunData, args: argparse.Namespace, build_dir: Path) -> dict
     else:
         # Runtime mode: net.run above already simulated (including code
         # generation and Cython compilation on first use).
-        timings["simulation_seconds"] = timings.pop("setup_seconds")
+        timings["runtime_total_seconds"] = timings.pop("setup_seconds")
     spike_i = np.asarray(mon.i[:], dtype=np.int64)
     spike_step = np.rint(np.asarray(mon.t[:] / ms) / dt).astype(np.int64)
     return {"spike_steps": spike_step, "spike_neurons": spike_i, "timings": timings,
@@ -569,7 +596,11 @@ def print_report(data: RunData, hs: dict, brian: dict, cmp: dict, args: argparse
         print(f"{label:<44}{sec:>10.3f}{sim_s / sec if sec > 0 else float('inf'):>12.3f}")
     line("homeostat simulation_wall_seconds (metadata)", hs_sim)
     line("homeostat command total", hs.get("command_wall_seconds"))
+    if "one_step_wall_seconds" in hs:
+        print(f"{'homeostat same, 1-step run (I/O overhead)':<44}{hs['one_step_wall_seconds']:>10.3f}")
+        line("homeostat loop estimate (difference)", hs["loop_estimate_seconds"])
     line("Brian2 simulation loop (excl. compile)", bt.get("simulation_seconds"))
+    line("Brian2 runtime device, incl. Cython compile", bt.get("runtime_total_seconds"))
     line("Brian2 binary wall (loop + load/save arrays)", bt.get("binary_wall_seconds"))
     line("Brian2 network setup in Python", bt.get("setup_seconds"))
     line("Brian2 code generation + compilation", bt.get("codegen_compile_seconds"))
@@ -620,6 +651,10 @@ def main(argv=None) -> int:
             run_dir = work / "homeostat_run"
             hs = run_homeostat(args, run_dir)
         data = load_homeostat_run(run_dir, args.trial)
+        if args.io_estimate and "simulation_wall_seconds" in data.metadata.get("simulate", {}):
+            hs["one_step_wall_seconds"] = estimate_homeostat_overhead(args, run_dir, work / "homeostat_one_step")
+            hs["loop_estimate_seconds"] = (data.metadata["simulate"]["simulation_wall_seconds"]
+                                           - hs["one_step_wall_seconds"])
         build_dir = work / f"brian2_build_{time.strftime('%Y%m%d_%H%M%S')}_{os.getpid()}"
         brian = run_brian2(data, args, build_dir)
         machine["loadavg_end"] = os.getloadavg()

@@ -86,6 +86,19 @@ assert meta["seed"] == 42 and meta["simulate"]["trials"] == 2
 print("numpy checks passed")
 PY
 
+echo "== simulate draws the figures; plot DIR redraws the same files from the saved data"
+for f in network_connectivity input_raster output_raster output_firing_rates dynamics_voltages \
+         dynamics_conductances statistics_cv; do
+  [ -s "$work/run/figures/$f.png" ] || fail "missing figures/$f.png"
+done
+[ "$(ls "$work/run/figures" | wc -l)" -eq 14 ] || fail "expected 14 figures: $(ls "$work/run/figures")"
+cp -r "$work/run/figures" "$work/figures_simulate"
+"$bin" plot "$work/run" > "$work/plot.log"
+grep -q "Saved plots to" "$work/plot.log" || fail "plot: $(cat "$work/plot.log")"
+for f in "$work"/figures_simulate/*.png; do
+  cmp "$f" "$work/run/figures/$(basename "$f")" || fail "plot DIR redrew $(basename "$f") differently"
+done
+
 echo "== a run reproduces from its own network, inputs and parameters.toml"
 "$bin" simulate "$work/run/parameters.toml" --network "$work/run/network_structure.npz" \
   --inputs "$work/run/results/input_spikes.npy" -o "$work/replay" > /dev/null
@@ -104,6 +117,33 @@ done
 for f in output_spikes output_voltages output_conductances output_currents input_spikes; do
   cmp "$work/single_1/results/$f.npy" "$work/single_2/results/$f.npy" || fail "$f differs between 1 and 2 threads"
 done
+
+echo "== gradient: losses and dense gradients for one chunk of recorded inputs"
+"$bin" gradient "$work/run/parameters.toml" --network "$work/run/network_structure.npz" \
+  --inputs "$work/run/results/input_spikes.npy" --losses cv,firing_rate -o "$work/grads.npz" > "$work/grad.log"
+"$py" - "$work" <<'PY'
+import sys
+import numpy as np
+d = sys.argv[1]
+g = np.load(f"{d}/grads.npz")
+net = np.load(f"{d}/run/network_structure.npz")
+C, W = net["recurrent_connectivity"], net["recurrent_weights"]
+for prefix in ("grad_", "grad_cv_", "grad_firing_rate_"):
+    r, f = g[prefix + "recurrent_log_weights"], g[prefix + "feedforward_log_weights"]
+    assert r.shape == (120, 120) and f.shape == (40, 120), (r.shape, f.shape)
+    assert np.all(r[~C] == 0) and np.all(f[~net["feedforward_connectivity"]] == 0), "gradient off the connectome"
+    assert np.isfinite(r).all(), prefix
+    if prefix != "grad_cv_" or g["loss_cv"] > 0:  # no neuron with 2 ISIs: CV loss 0, no gradient
+        assert np.abs(r).max() > 0, prefix
+    # d/d(log w) = w d/dw
+    assert np.allclose(r, W * g[prefix + "recurrent_weights"], rtol=1e-5, atol=1e-12)
+# The same chunk of inputs gives the same spikes as the simulation did.
+s = np.load(f"{d}/run/results/output_spikes.npy")
+assert (g["output_spikes"] == s).all()
+terms = ["firing_rate", "cv", "silent_penalty", "membrane_variance", "weight_ratio"]
+assert all(np.isfinite(g["loss_" + t]) for t in terms + ["total"])
+print("gradient checks passed")
+PY
 
 echo "== bad input is refused with file, key and reason; nothing is written"
 set +e

@@ -1,0 +1,88 @@
+// Gradient-engine benchmarks (issue 3): one chunk forward + backward with
+// exact gradients, for networks of N neurons with M = 0.3 N inputs and the
+// reference physiology and connection probabilities, T = 1000 steps, B
+// trials; and the seed configuration (N = 5000, M = 1500, B = 32, T = 5000)
+// as `seed_config` (long: run it on its own, --benchmark_filter=seed).
+//
+// Counters: per-chunk wall time (the benchmark time), synapse_steps_per_s =
+// recurrent synapses x steps x trials per second (the bound is one
+// multiply-add per synapse per step per trial), state_MB = checkpoints +
+// traces + per-trial gradients.
+#include "homeostat/grad.hpp"
+#include "homeostat/io/config_toml.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <map>
+#include <memory>
+
+namespace {
+
+using namespace homeostat;
+
+struct Setup {
+  Config config;
+  Network network;
+  LoweredModel<float> model;
+  std::unique_ptr<PoissonInputs> inputs;
+};
+
+const Setup& setup(std::int64_t n) {
+  static std::map<std::int64_t, std::unique_ptr<Setup>> cache;
+  auto& s = cache[n];
+  if (!s) {
+    s = std::make_unique<Setup>();
+    // Reference probabilities and physiology; 20 assemblies as in the reference
+    // (fewer for small N so that assemblies keep >= 25 neurons).
+    const std::int64_t assemblies = std::max<std::int64_t>(1, std::min<std::int64_t>(20, n / 25));
+    s->config = io::load_config(std::string(HOMEOSTAT_SHARED_DIR) + "/params/homeostatic-plasticity.toml",
+                                {"recurrent.topology.num_neurons=" + std::to_string(n),
+                                 "recurrent.topology.num_assemblies=" + std::to_string(assemblies),
+                                 "feedforward.topology.num_neurons=" + std::to_string(std::llround(0.3 * n))});
+    s->network = generate_network(s->config);
+    s->model = lower<float>(s->config, s->network);
+    s->inputs = std::make_unique<PoissonInputs>(s->config.simulation.seed, s->network.input_type,
+                                                s->config.feedforward.firing_rate, s->config.simulation.dt);
+  }
+  return *s;
+}
+
+void run(benchmark::State& state, std::int64_t n, std::int64_t batch, std::int64_t steps) {
+  const Setup& s = setup(n);
+  std::vector<TrialState<float>> states(batch, initial_state(s.model));
+  // Leave the initial transient (0.2 s) before timing.
+  run_chunk(s.model, *s.inputs, states, 0, 0, 2000, RecordSpec{}, nullptr);
+  const LossContext ctx = loss_context(s.config, s.network.cell_type, batch, steps);
+  const WeightRatio ratio = weight_ratio(s.model, excitatory_types(s.config));
+  GradientOptions options;
+  options.surrogate_scale = s.config.hyperparameters.surrgrad_scale;
+  std::int64_t t0 = 2000;
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    const ChunkGradient g = chunk_gradient(s.model, *s.inputs, states, 0, t0, steps, ctx, ratio, options);
+    benchmark::DoNotOptimize(g.d_rec[0].data());
+    bytes = g.peak_state_bytes;
+    t0 += steps;
+  }
+  const double synapse_steps = static_cast<double>(s.model.rec_weight.size()) * static_cast<double>(steps * batch);
+  state.counters["synapse_steps_per_s"] =
+      benchmark::Counter(synapse_steps * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["state_MB"] = static_cast<double>(bytes) / 1e6;
+  state.counters["E_rec"] = static_cast<double>(s.model.rec_weight.size());
+}
+
+void chunk(benchmark::State& state) { run(state, state.range(0), state.range(1), 1000); }
+void seed_config(benchmark::State& state) { run(state, 5000, 32, 5000); }
+
+BENCHMARK(chunk)
+    ->ArgsProduct({{250, 500, 1000, 2000, 5000}, {1, 8, 32}})
+    ->ArgNames({"N", "B"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
+BENCHMARK(seed_config)->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
+
+}  // namespace
+
+BENCHMARK_MAIN();

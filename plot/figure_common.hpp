@@ -1,0 +1,62 @@
+// Shared by the figure files: the draw functions of the catalogue and small
+// helpers over RunData (types, histograms, windows).
+#pragma once
+
+#include "canvas.hpp"
+#include "homeostat/plot/figures.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace homeostat::plot {
+
+// A figure: `missing` says why it cannot be drawn ("" = it can).
+using DrawFn = void (*)(const RunData&, const FigureOptions&, Canvas&);
+using MissingFn = std::string (*)(const RunData&);
+
+// Network structure
+void draw_assembly_graph(const RunData&, const FigureOptions&, Canvas&);
+void draw_connectivity_matrix(const RunData&, const FigureOptions&, Canvas&);
+void draw_in_degree(const RunData&, const FigureOptions&, Canvas&);
+void draw_synaptic_input(const RunData&, const FigureOptions&, Canvas&);
+void draw_feedforward_connectivity(const RunData&, const FigureOptions&, Canvas&);
+// Activity
+void draw_input_raster(const RunData&, const FigureOptions&, Canvas&);
+void draw_output_raster(const RunData&, const FigureOptions&, Canvas&);
+void draw_firing_rates(const RunData&, const FigureOptions&, Canvas&);
+// Dynamics
+void draw_voltages(const RunData&, const FigureOptions&, Canvas&);
+void draw_currents(const RunData&, const FigureOptions&, Canvas&);
+void draw_conductances(const RunData&, const FigureOptions&, Canvas&);
+// Statistics
+void draw_fano_factor(const RunData&, const FigureOptions&, Canvas&);
+void draw_cv_histogram(const RunData&, const FigureOptions&, Canvas&);
+void draw_isi_distribution(const RunData&, const FigureOptions&, Canvas&);
+
+// ---- helpers ----
+
+int n_types(const RunData& d);
+const std::string& type_name(const RunData& d, int type);
+// A type whose receptors all reverse below its own threshold inhibits.
+bool is_inhibitory(const Config& config, int type);
+// Neurons of each type, ascending: [type][i].
+std::vector<std::vector<std::int64_t>> members_by_type(const RunData& d);
+// Sorting order for matrices: by type, then assembly (-1 last), then index.
+std::vector<std::int64_t> type_assembly_order(const RunData& d);
+
+// Fraction of `values` in each bin [edges[k], edges[k+1]) (last bin closed);
+// non-finite values skipped; divided by `total` (default: the values counted).
+std::vector<double> histogram_fractions(const std::vector<double>& values, const std::vector<double>& edges,
+                                        double total = -1);
+std::vector<double> linear_edges(double lo, double hi, int bins);
+std::vector<double> log_edges(double lo, double hi, int bins);
+// A round upper limit >= x (1, 2, 2.5, 5 x 10^k).
+double nice_ceil(double x);
+// The q-quantile (0..1) of the finite values; 0 if none.
+double quantile(std::vector<double> values, double q);
+
+std::string format_number(double x);  // shortest readable form: 0.5, 12, 1.2e+03
+double run_duration_ms(const RunData& d);
+
+}  // namespace homeostat::plot

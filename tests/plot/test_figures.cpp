@@ -1,0 +1,212 @@
+// Every figure renders from a tiny fixture run (60 neurons, 30 inputs,
+// 0.5 s): the PNG decodes, has the requested size, is not blank and is
+// byte-identical when drawn twice from the same data. Also: missing data
+// skips a figure, drawing from two threads at once is safe, and the slab
+// reader agrees with io::write_npy.
+#include "homeostat/io/npy.hpp"
+#include "homeostat/model.hpp"
+#include "homeostat/plot/figures.hpp"
+#include "homeostat/plot/run_data.hpp"
+#include "homeostat/sim.hpp"
+#include "npy_slab.hpp"
+#include "tiny_network.hpp"
+
+#include <gtest/gtest.h>
+#include <png.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <thread>
+#include <unistd.h>
+
+using namespace homeostat;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int width = 640, height = 420;
+
+// A short simulation of a generated 60-neuron network, recorded for the figures.
+const plot::RunData& fixture() {
+  static const plot::RunData data = [] {
+    plot::RunData d;
+    d.config = homeostat::testing::defaults_with({"recurrent.topology.num_neurons=60", "recurrent.topology.num_assemblies=3",
+                                       "feedforward.topology.num_neurons=30", "simulation.duration=500.0",
+                                       "simulation.chunk_size=1000"});
+    d.network = generate_network(d.config);
+    const auto model = lower<float>(d.config, d.network);
+    PoissonInputs inputs(d.config.simulation.seed, d.network.input_type, d.config.feedforward.firing_rate,
+                         d.config.simulation.dt);
+    std::vector<std::int64_t> all(d.network.n);
+    std::iota(all.begin(), all.end(), 0);
+    RecordSpec spec;
+    spec.neurons = plot::pick_per_type(all, d.network.cell_type, 3);
+    spec.voltages = spec.conductances = spec.currents = spec.input_spikes = true;
+    const std::int64_t steps = 5000, chunk = 1000;
+    std::vector<TrialState<float>> states(1, initial_state(model));
+    std::vector<TrialRecord> rec;
+    SpikeTrains out{steps, d.config.simulation.dt, std::vector<std::vector<std::int64_t>>(d.network.n)};
+    SpikeTrains in{steps, d.config.simulation.dt, std::vector<std::vector<std::int64_t>>(d.network.m)};
+    plot::Dynamics& dy = d.dynamics;
+    dy.neurons = spec.neurons;
+    dy.n_steps = steps;
+    dy.n_receptors = model.n_receptors;
+    for (std::int64_t t0 = 0; t0 < steps; t0 += chunk) {
+      run_chunk(model, inputs, states, 0, t0, chunk, spec, &rec);
+      const TrialRecord& r = rec[0];
+      for (std::size_t e = 0; e < r.spike_step.size(); ++e) out.times[r.spike_neuron[e]].push_back(t0 + r.spike_step[e]);
+      for (std::size_t e = 0; e < r.input_step.size(); ++e) in.times[r.input_neuron[e]].push_back(t0 + r.input_step[e]);
+      dy.voltages.insert(dy.voltages.end(), r.voltages.begin(), r.voltages.end());
+      dy.conductances.insert(dy.conductances.end(), r.conductances.begin(), r.conductances.end());
+      dy.currents.insert(dy.currents.end(), r.currents.begin(), r.currents.end());
+    }
+    d.output_spikes = {out, out};  // two trials (the same): pooled statistics
+    d.input_spikes = in;
+    return d;
+  }();
+  return data;
+}
+
+plot::FigureOptions small() {
+  plot::FigureOptions o;
+  o.width = width;
+  o.height = height;
+  return o;
+}
+
+struct Image {
+  int width = 0, height = 0;
+  std::vector<std::uint8_t> gray;  // luminance per pixel
+};
+
+Image decode_png(const fs::path& path) {
+  png_image img{};
+  img.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_file(&img, path.c_str())) throw std::runtime_error("cannot decode " + path.string());
+  img.format = PNG_FORMAT_GRAY;
+  Image out;
+  out.width = static_cast<int>(img.width);
+  out.height = static_cast<int>(img.height);
+  out.gray.resize(PNG_IMAGE_SIZE(img));
+  if (!png_image_finish_read(&img, nullptr, out.gray.data(), 0, nullptr))
+    throw std::runtime_error("cannot decode " + path.string() + ": " + img.message);
+  return out;
+}
+
+double variance(const std::vector<std::uint8_t>& v) {
+  double s = 0, s2 = 0;
+  for (const auto x : v) s += x, s2 += double(x) * x;
+  const double m = s / v.size();
+  return s2 / v.size() - m * m;
+}
+
+std::string bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+class TempDir {
+ public:
+  TempDir() : path_(fs::temp_directory_path() / ("homeostat_plot_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++))) {
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path path_;
+};
+
+class EveryFigure : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EveryFigure, RendersDecodesNotBlankDeterministic) {
+  TempDir dir;
+  const std::string name = GetParam();
+  const fs::path a = dir.path() / "a.png", b = dir.path() / "b.png";
+  ASSERT_EQ(plot::render_figure(name, fixture(), a, small()), "");
+  ASSERT_EQ(plot::render_figure(name, fixture(), b, small()), "");
+  const Image img = decode_png(a);
+  EXPECT_EQ(img.width, width);
+  EXPECT_EQ(img.height, height);
+  // Not blank: a white page with a frame and a title already has some
+  // variance; a figure with data has far more.
+  EXPECT_GT(variance(img.gray), 150.0) << name;
+  EXPECT_EQ(bytes(a), bytes(b)) << name << ": not deterministic";
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << "temporary file left: " << e.path();
+}
+
+std::vector<std::string> figure_names() {
+  std::vector<std::string> out;
+  for (const auto& f : plot::simulate_figures()) out.push_back(f.name);
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Plot, EveryFigure, ::testing::ValuesIn(figure_names()),
+                         [](const auto& info) { return info.param; });
+
+TEST(Figures, CatalogueCoversTheIssue) {
+  EXPECT_EQ(plot::simulate_figures().size(), 14u);
+  EXPECT_THROW(plot::render_figure("no_such_figure", fixture(), "x.png"), std::invalid_argument);
+}
+
+TEST(Figures, MissingDynamicsAreSkippedNotDrawn) {
+  TempDir dir;
+  plot::RunData d = fixture();
+  d.dynamics = {};
+  const auto outcomes = plot::render_simulate_figures(d, dir.path(), small());
+  int skipped = 0;
+  for (const auto& o : outcomes) {
+    if (o.name.rfind("dynamics_", 0) == 0) {
+      EXPECT_FALSE(o.skipped.empty()) << o.name;
+      EXPECT_FALSE(fs::exists(dir.path() / (o.name + ".png")));
+      ++skipped;
+    } else {
+      EXPECT_TRUE(o.skipped.empty()) << o.name << ": " << o.skipped;
+      EXPECT_TRUE(fs::exists(o.path));
+    }
+  }
+  EXPECT_EQ(skipped, 3);
+  d.dynamics = fixture().dynamics;
+  d.dynamics.conductances.clear();
+  EXPECT_NE(plot::render_figure("dynamics_conductances", d, dir.path() / "g.png", small()), "");
+  EXPECT_EQ(plot::render_figure("dynamics_voltages", d, dir.path() / "v.png", small()), "");
+}
+
+TEST(Figures, TwoThreadsDrawTheSameBytesAsOne) {
+  TempDir dir;
+  const auto o = small();
+  plot::render_figure("output_raster", fixture(), dir.path() / "serial.png", o);
+  std::thread t1([&] { plot::render_figure("output_raster", fixture(), dir.path() / "t1.png", o); });
+  std::thread t2([&] { plot::render_figure("output_raster", fixture(), dir.path() / "t2.png", o); });
+  t1.join();
+  t2.join();
+  EXPECT_EQ(bytes(dir.path() / "serial.png"), bytes(dir.path() / "t1.png"));
+  EXPECT_EQ(bytes(dir.path() / "serial.png"), bytes(dir.path() / "t2.png"));
+}
+
+TEST(Figures, PickPerTypeSpreadsEvenly) {
+  const std::vector<std::int32_t> type = {0, 0, 0, 0, 0, 0, 1, 1, 1, 1};
+  std::vector<std::int64_t> all(10);
+  std::iota(all.begin(), all.end(), 0);
+  EXPECT_EQ(plot::pick_per_type(all, type, 2), (std::vector<std::int64_t>{1, 4, 7, 9}));
+  EXPECT_EQ(plot::pick_per_type({0, 7}, type, 3), (std::vector<std::int64_t>{0, 7}));
+}
+
+TEST(NpySlabReader, ReadsSlabsOfWhatIoWrites) {
+  TempDir dir;
+  std::vector<float> v(2 * 3 * 4);
+  std::iota(v.begin(), v.end(), 0.5f);
+  io::write_npy(dir.path() / "v.npy", v, {2, 3, 4});
+  plot::NpySlabReader r(dir.path() / "v.npy");
+  EXPECT_EQ(r.shape(), (std::vector<std::int64_t>{2, 3, 4}));
+  EXPECT_EQ(r.read_f32(13, 3), (std::vector<float>{13.5f, 14.5f, 15.5f}));
+  std::ofstream(dir.path() / "bad.npy", std::ios::binary) << bytes(dir.path() / "v.npy").substr(0, 100);
+  EXPECT_THROW(plot::NpySlabReader(dir.path() / "bad.npy"), std::runtime_error);
+}
+
+}  // namespace
