@@ -55,14 +55,25 @@ int run(GradientCliOptions& o, const Config& config, const Network& net, const I
   const LoweredModel<Real> model = lower<Real>(config, net);
   std::vector<TrialState<Real>> states(batch, initial_state(model));
   const LossContext ctx = loss_context(config, net.cell_type, batch, steps);
-  const WeightRatio ratio = weight_ratio(model, excitatory_types(config));
+  // MODEL.md 6-7: in `weights` mode the weight ratio is over the weights; in
+  // the scaling-factor modes over the factors (all 1 here: the gradient is
+  // taken at the network as it is).
+  const Optimisable mode = parse_optimisable(config.training.optimisable);
+  const std::vector<bool> excitatory = excitatory_types(config);
+  const auto n_rtypes = static_cast<std::int64_t>(config.recurrent.type_names.size());
+  const auto n_itypes = static_cast<std::int64_t>(config.feedforward.type_names.size());
+  const FactorRatio factors = factor_ratio(std::vector<double>(n_rtypes * n_rtypes, 1.0),
+                                           std::vector<double>(n_itypes * n_rtypes, 1.0), excitatory, n_rtypes);
+  WeightRatio ratio;
+  if (mode == Optimisable::weights) ratio = weight_ratio(model, excitatory);
+  else ratio.value = factors.value;
   GradientOptions options;
   options.surrogate_scale = config.hyperparameters.surrgrad_scale;
   options.checkpoint_every = o.checkpoint_every;
   for (const auto& name : o.losses) options.terms.push_back(parse_loss_term(name));
 
-  fmt::print("homeostat gradient: N = {}, M = {}, {} trial(s) x {} steps, {} precision, {} thread(s)\n", net.n, net.m,
-             batch, steps, o.double_precision ? "double" : "float", threads);
+  fmt::print("homeostat gradient: N = {}, M = {}, {} trial(s) x {} steps, {} precision, {} thread(s), trains {}\n",
+             net.n, net.m, batch, steps, o.double_precision ? "double" : "float", threads, config.training.optimisable);
   const auto start = std::chrono::steady_clock::now();
   const ChunkGradient g = chunk_gradient(model, inputs, states, 0, 0, steps, ctx, ratio, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -86,6 +97,22 @@ int run(GradientCliOptions& o, const Config& config, const Network& net, const I
   };
   grads("grad_", 0);
   for (std::size_t k = 0; k < options.terms.size(); ++k) grads("grad_" + to_string(options.terms[k]) + "_", 1 + k);
+  if (mode != Optimisable::weights) {
+    // d/d ln f per block: the dynamics through every edge of the block, plus
+    // the weight ratio over the factors.
+    auto factor_grads = [&](const std::string& prefix, std::size_t set) {
+      BlockGradient blocks = block_gradient(model, g.d_rec[set], g.d_ff[set]);
+      for (std::size_t k = 0; k < blocks.rec.size(); ++k) blocks.rec[k] += g.d_weight_ratio[set] * factors.d_log.rec[k];
+      for (std::size_t k = 0; k < blocks.ff.size(); ++k) blocks.ff[k] += g.d_weight_ratio[set] * factors.d_log.ff[k];
+      if (trains_recurrent_factors(mode))
+        npz.add(prefix + "recurrent_log_scaling_factors", blocks.rec, {n_rtypes, n_rtypes});
+      if (trains_feedforward_factors(mode))
+        npz.add(prefix + "feedforward_log_scaling_factors", blocks.ff, {n_itypes, n_rtypes});
+    };
+    factor_grads("grad_", 0);
+    for (std::size_t k = 0; k < options.terms.size(); ++k)
+      factor_grads("grad_" + to_string(options.terms[k]) + "_", 1 + k);
+  }
   std::vector<std::uint8_t> spikes(static_cast<std::size_t>(batch * steps * net.n), 0);
   for (std::int64_t b = 0; b < batch; ++b)
     for (std::size_t e = 0; e < g.records[b].spike_step.size(); ++e)

@@ -11,6 +11,7 @@
 #include "homeostat/sim.hpp"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace homeostat {
@@ -30,6 +31,34 @@ struct WeightRatio {
 template <class Real>
 WeightRatio weight_ratio(const LoweredModel<Real>& model, const std::vector<bool>& excitatory);
 
+// MODEL.md 6: what is trained. `weights`: ln w of every existing edge.
+// `scaling_factors*`: ln f of one factor per (pre type, post type) block
+// multiplying all weights of the block (recurrent, feedforward, or both).
+enum class Optimisable { weights, scaling_factors, scaling_factors_recurrent, scaling_factors_feedforward };
+Optimisable parse_optimisable(const std::string& name);  // the config's values; throws std::invalid_argument
+bool trains_recurrent_factors(Optimisable mode);
+bool trains_feedforward_factors(Optimisable mode);
+
+// dL/d ln f for every block factor, from dL/dw per edge: with w = f w_base,
+// dL/d ln f_ab = sum over the block's edges of w dL/dw.
+struct BlockGradient {
+  std::vector<double> rec;  // [T_rec][T_rec] (pre type, post type)
+  std::vector<double> ff;   // [T_in][T_rec]
+};
+template <class Real>
+BlockGradient block_gradient(const LoweredModel<Real>& model, const std::vector<double>& d_rec,
+                             const std::vector<double>& d_ff);
+
+// The weight ratio of MODEL.md 7 in scaling-factor mode: mean of the factors
+// of recurrent blocks from excitatory types / mean of the feedforward factors,
+// and its derivative with respect to every ln f.
+struct FactorRatio {
+  double value = 0;
+  BlockGradient d_log;
+};
+FactorRatio factor_ratio(const std::vector<double>& f_rec, const std::vector<double>& f_ff,
+                         const std::vector<bool>& excitatory, std::int64_t n_rec_types);
+
 struct GradientOptions {
   double surrogate_scale = 200.0;     // lambda of ds/dv = 1 / (lambda |v - theta| + 1)^2 [1/mV]
   std::int64_t checkpoint_every = 0;  // K; 0 = sqrt(steps * batch / threads), at least 16
@@ -42,6 +71,7 @@ struct ChunkGradient {
   // dL/dw per edge (CSR order) for the weighted total, then for each of
   // options.terms in order: [1 + terms.size()][E]
   std::vector<std::vector<double>> d_rec, d_ff;
+  std::vector<double> d_weight_ratio;  // dL/d(weight ratio) for each set (total, then terms)
   std::vector<TrialRecord> records;    // spikes of every trial (steps local to the chunk)
   std::int64_t checkpoint_every = 0;
   std::size_t peak_state_bytes = 0;    // checkpoints + traces + per-trial gradients

@@ -107,12 +107,12 @@ cmp "$work/run/results/output_spikes.npy" "$work/replay/results/output_spikes.np
 "$bin" simulate "$work/run/parameters.toml" --trials 2 --threads 2 -o "$work/two_threads" > /dev/null
 cmp "$work/run/results/output_spikes.npy" "$work/one_thread/results/output_spikes.npy" || fail "parameters.toml rerun differs"
 cmp "$work/one_thread/results/output_spikes.npy" "$work/two_threads/results/output_spikes.npy" || fail "1 vs 2 threads differ"
-# One trial on two threads splits the neurons between them (from 2 x 2048
-# neurons on): same files.
+# One trial, 1 or 2 threads, every recording: same files. (Threads share a
+# trial only from 2 x 4096 neurons on; tests/unit/test_sim.cpp covers that
+# path with a lowered bound.)
 for t in 1 2; do
-  "$bin" simulate "$work/run/parameters.toml" --set recurrent.topology.num_neurons=4200 \
-    --set simulation.duration=100.0 --threads $t --record voltages,conductances,currents \
-    --neurons 0:3,2040:2060,4199 -o "$work/single_$t" > /dev/null
+  "$bin" simulate "$work/run/parameters.toml" --threads $t --record voltages,conductances,currents \
+    --neurons 0:3,60:64,119 --no-figures -o "$work/single_$t" > /dev/null
 done
 for f in output_spikes output_voltages output_conductances output_currents input_spikes; do
   cmp "$work/single_1/results/$f.npy" "$work/single_2/results/$f.npy" || fail "$f differs between 1 and 2 threads"
@@ -143,6 +143,28 @@ assert (g["output_spikes"] == s).all()
 terms = ["firing_rate", "cv", "silent_penalty", "membrane_variance", "weight_ratio"]
 assert all(np.isfinite(g["loss_" + t]) for t in terms + ["total"])
 print("gradient checks passed")
+PY
+"$bin" gradient "$work/run/parameters.toml" --network "$work/run/network_structure.npz" \
+  --inputs "$work/run/results/input_spikes.npy" --set training.optimisable=scaling_factors_recurrent \
+  --losses firing_rate -o "$work/grads_sf.npz" > /dev/null
+"$py" - "$work" <<'PY'
+import sys
+import numpy as np
+d = sys.argv[1]
+g, w = np.load(f"{d}/grads_sf.npz"), np.load(f"{d}/grads.npz")
+net = np.load(f"{d}/run/network_structure.npz")
+assert "grad_recurrent_log_scaling_factors" in g.files and "grad_feedforward_log_scaling_factors" not in g.files
+sf = g["grad_recurrent_log_scaling_factors"]
+assert sf.shape == (2, 2), sf.shape
+assert float(g["weight_ratio"]) == 1.0
+# d/d ln f_ab = sum over block (a, b) of d/d ln w (firing-rate loss alone: no
+# weight-ratio term in either mode).
+ct = net["cell_type_indices"]
+per_edge = w["grad_firing_rate_recurrent_log_weights"].astype(np.float64)
+blocks = np.array([[per_edge[np.ix_(ct == a, ct == b)].sum() for b in range(2)] for a in range(2)])
+fr = g["grad_firing_rate_recurrent_log_scaling_factors"]
+assert np.allclose(fr, blocks, rtol=1e-4, atol=1e-9 * np.abs(blocks).max()), (fr, blocks)
+assert np.abs(fr).max() > 0
 PY
 
 echo "== bad input is refused with file, key and reason; nothing is written"

@@ -216,3 +216,63 @@ TEST(GradCheck, BitIdenticalForAnyThreadCount) {
   for (std::size_t e = 0; e < a.d_rec[0].size(); ++e) ASSERT_NEAR(a.d_rec[0][e], c.d_rec[0][e], 1e-6 * scale);
   EXPECT_NEAR(a.losses.total, c.losses.total, 1e-9 * std::abs(a.losses.total));
 }
+
+TEST(GradCheck, ScalingFactorsAgainstDualNumbers) {
+  // w = f_ab w_base on every edge of block (a, b): one tangent per block.
+  using T = double;
+  const Config config = homeostat::testing::defaults_with(small_network({}));
+  const Network net = generate_network(config);
+  const auto lm = lower<T>(config, net);
+  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate, 0.1);
+  const std::int64_t batch = 2, steps = 800, nt = 2;
+  std::vector<TrialState<T>> states(batch, initial_state(lm));
+  run_chunk(lm, inputs, states, 0, 0, 300, RecordSpec{}, nullptr);
+  const auto start = states;
+  LossContext ctx = loss_context(config, net.cell_type, batch, steps);
+  ctx.weights[4] = 0;  // the weight ratio over factors is checked by hand below
+  const auto exc = excitatory_types(config);
+  GradientOptions options;
+  options.surrogate_scale = config.hyperparameters.surrgrad_scale;
+  const auto g = chunk_gradient(lm, inputs, states, 0, 300, steps, ctx, weight_ratio(lm, exc), options);
+  const BlockGradient blocks = block_gradient(lm, g.d_rec[0], g.d_ff[0]);
+
+  Seeds seeds{std::vector<int>(lm.rec_weight.size()), std::vector<int>(lm.ff_weight.size())};
+  for (std::int64_t j = 0; j < lm.n; ++j)
+    for (std::int64_t e = lm.rec_row[j]; e < lm.rec_row[j + 1]; ++e)
+      seeds.rec_tangent[e] = lm.cell_type[j] * nt + lm.cell_type[lm.rec_post[e]];
+  for (std::int64_t j = 0; j < lm.m; ++j)
+    for (std::int64_t e = lm.ff_row[j]; e < lm.ff_row[j + 1]; ++e)
+      seeds.ff_tangent[e] = static_cast<int>(nt * nt + lm.cell_type[lm.ff_post[e]]);
+  const auto ref = gradcheck::reference_losses<T, K>(lm, inputs, start, 300, steps, ctx, exc,
+                                                     options.surrogate_scale, seeds);
+  double scale = 0;
+  for (int k = 0; k < nt * nt + nt; ++k) scale = std::max(scale, std::abs(ref.total.d[k]));
+  ASSERT_GT(scale, 0);
+  for (int k = 0; k < nt * nt; ++k) EXPECT_NEAR(blocks.rec[k], ref.total.d[k], 1e-8 * scale) << "block " << k;
+  for (int k = 0; k < nt; ++k) EXPECT_NEAR(blocks.ff[k], ref.total.d[nt * nt + k], 1e-8 * scale) << "ff block " << k;
+}
+
+TEST(GradCheck, FactorRatioMatchesFiniteDifferences) {
+  const std::vector<bool> exc = {true, false};
+  std::vector<double> f_rec = {1.3, 0.7, 0.9, 1.1}, f_ff = {0.8, 1.6};
+  const FactorRatio r = factor_ratio(f_rec, f_ff, exc, 2);
+  EXPECT_NEAR(r.value, ((1.3 + 0.7) / 2) / ((0.8 + 1.6) / 2), 1e-15);
+  const double h = 1e-6;
+  for (std::size_t k = 0; k < 4; ++k) {
+    auto up = f_rec, down = f_rec;
+    up[k] *= std::exp(h);
+    down[k] *= std::exp(-h);
+    const double fd = (factor_ratio(up, f_ff, exc, 2).value - factor_ratio(down, f_ff, exc, 2).value) / (2 * h);
+    EXPECT_NEAR(r.d_log.rec[k], fd, 1e-8);
+  }
+  for (std::size_t k = 0; k < 2; ++k) {
+    auto up = f_ff, down = f_ff;
+    up[k] *= std::exp(h);
+    down[k] *= std::exp(-h);
+    const double fd = (factor_ratio(f_rec, up, exc, 2).value - factor_ratio(f_rec, down, exc, 2).value) / (2 * h);
+    EXPECT_NEAR(r.d_log.ff[k], fd, 1e-8);
+  }
+  EXPECT_EQ(parse_optimisable("scaling_factors_recurrent"), Optimisable::scaling_factors_recurrent);
+  EXPECT_TRUE(trains_feedforward_factors(Optimisable::scaling_factors));
+  EXPECT_FALSE(trains_feedforward_factors(Optimisable::scaling_factors_recurrent));
+}
