@@ -70,9 +70,9 @@ void run_trial_serial(const LoweredModel<Real>& model, const InputSource& inputs
 // is resized to the batch and filled.
 // With fewer trials than threads, the threads share each trial by ranges of
 // at least `min_neurons_per_thread` neurons. Below that a step is shorter
-// than what sharing costs (a barrier per step: about 5 us on the 2-core
-// development VM, where N = 5000 ran no faster on 2 threads than on 1);
-// tests lower it to exercise the path.
+// than what sharing costs (on the 2-core development VM N = 5000 ran slower
+// on 2 threads than on 1, N = 20000 1.15-1.7x faster); tests lower it to
+// exercise the path.
 template <class Real>
 void run_chunk(const LoweredModel<Real>& model, const InputSource& inputs, std::vector<TrialState<Real>>& states,
                std::int64_t trial0, std::int64_t t0, std::int64_t steps, const RecordSpec& spec,
