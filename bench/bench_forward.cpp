@@ -6,44 +6,16 @@
 // Counters: sim_s_per_wall_s = simulated seconds (all trials) per wall
 // second; realtime_x = simulated seconds of one trial per wall second;
 // events_per_s = synaptic deliveries (target x receptor) per wall second.
-#include "homeostat/io/config_toml.hpp"
-#include "homeostat/model.hpp"
-#include "homeostat/sim.hpp"
+#include "bench_common.hpp"
 
 #include <benchmark/benchmark.h>
-
-#include <map>
-#include <memory>
 
 namespace {
 
 using namespace homeostat;
 
-struct Setup {
-  Config config;
-  Network network;
-  LoweredModel<float> model;
-  std::unique_ptr<PoissonInputs> inputs;
-};
-
-const Setup& setup(const std::string& which) {
-  static std::map<std::string, std::unique_ptr<Setup>> cache;
-  auto& s = cache[which];
-  if (!s) {
-    s = std::make_unique<Setup>();
-    s->config = which == "reference"
-                    ? io::load_config(std::string(HOMEOSTAT_SHARED_DIR) + "/params/homeostatic-plasticity.toml")
-                    : io::load_config("");
-    s->network = generate_network(s->config);
-    s->model = lower<float>(s->config, s->network);
-    s->inputs = std::make_unique<PoissonInputs>(s->config.simulation.seed, s->network.input_type,
-                                                s->config.feedforward.firing_rate, s->config.simulation.dt);
-  }
-  return *s;
-}
-
 void forward(benchmark::State& state, const std::string& which) {
-  const Setup& s = setup(which);
+  const bench::Setup& s = bench::setup(which == "reference" ? bench::reference_params : std::string());
   const std::int64_t trials = state.range(0);
   const std::int64_t steps = 2000;  // 200 ms per iteration
   std::vector<TrialState<float>> states(trials, initial_state(s.model));

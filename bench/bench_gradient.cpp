@@ -8,48 +8,31 @@
 // recurrent synapses x steps x trials per second (the bound is one
 // multiply-add per synapse per step per trial), state_MB = checkpoints +
 // traces + per-trial gradients.
+#include "bench_common.hpp"
+
 #include "homeostat/grad.hpp"
-#include "homeostat/io/config_toml.hpp"
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
-#include <map>
-#include <memory>
 
 namespace {
 
 using namespace homeostat;
 
-struct Setup {
-  Config config;
-  Network network;
-  LoweredModel<float> model;
-  std::unique_ptr<PoissonInputs> inputs;
-};
-
-const Setup& setup(std::int64_t n) {
-  static std::map<std::int64_t, std::unique_ptr<Setup>> cache;
-  auto& s = cache[n];
-  if (!s) {
-    s = std::make_unique<Setup>();
-    // Reference probabilities and physiology; 20 assemblies as in the reference
-    // (fewer for small N so that assemblies keep >= 25 neurons).
-    const std::int64_t assemblies = std::max<std::int64_t>(1, std::min<std::int64_t>(20, n / 25));
-    s->config = io::load_config(std::string(HOMEOSTAT_SHARED_DIR) + "/params/homeostatic-plasticity.toml",
-                                {"recurrent.topology.num_neurons=" + std::to_string(n),
-                                 "recurrent.topology.num_assemblies=" + std::to_string(assemblies),
-                                 "feedforward.topology.num_neurons=" + std::to_string(std::llround(0.3 * n))});
-    s->network = generate_network(s->config);
-    s->model = lower<float>(s->config, s->network);
-    s->inputs = std::make_unique<PoissonInputs>(s->config.simulation.seed, s->network.input_type,
-                                                s->config.feedforward.firing_rate, s->config.simulation.dt);
-  }
-  return *s;
+// Reference probabilities and physiology; 20 assemblies as in the reference
+// (fewer for small N so that assemblies keep >= 25 neurons).
+const bench::Setup& setup(std::int64_t n) {
+  const std::int64_t assemblies = std::max<std::int64_t>(1, std::min<std::int64_t>(20, n / 25));
+  return bench::setup(bench::reference_params,
+                      {"recurrent.topology.num_neurons=" + std::to_string(n),
+                       "recurrent.topology.num_assemblies=" + std::to_string(assemblies),
+                       "feedforward.topology.num_neurons=" + std::to_string(std::llround(0.3 * n))});
 }
 
 void run(benchmark::State& state, std::int64_t n, std::int64_t batch, std::int64_t steps) {
-  const Setup& s = setup(n);
+  const bench::Setup& s = setup(n);
   std::vector<TrialState<float>> states(batch, initial_state(s.model));
   // Leave the initial transient (0.2 s) before timing.
   run_chunk(s.model, *s.inputs, states, 0, 0, 2000, RecordSpec{}, nullptr);

@@ -188,6 +188,30 @@ void per_type(Section& parent, std::string_view k, const std::vector<std::string
   s.reject_unknown();
 }
 
+// [<layer>.cell_types] and [<layer>.weights]: the same keys in both layers.
+void read_cell_types(Section& layer, std::vector<std::string>& names, std::vector<double>& proportion) {
+  Section t = layer.table("cell_types");
+  names = t.strings("names");
+  proportion = t.numbers("proportion");
+  t.reject_unknown();
+}
+
+void read_weights(Section& layer, Matrix& w_mu, Matrix& w_sigma) {
+  Section t = layer.table("weights");
+  w_mu = t.matrix("w_mu");
+  w_sigma = t.matrix("w_sigma");
+  t.reject_unknown();
+}
+
+// [<layer>.synapses.<type>] for every cell type of the layer.
+std::vector<std::vector<ReceptorConfig>> read_synapses(Section& layer, const std::vector<std::string>& types) {
+  std::vector<std::vector<ReceptorConfig>> out(types.size());
+  per_type(layer, "synapses", types, false, [&](Section& p, const std::string& name, std::size_t t) {
+    out[t] = parse_receptors(p.table(name));
+  });
+  return out;
+}
+
 Config from_table(const toml::table& root) {
   Section top(root, "");
   Config c;
@@ -218,12 +242,7 @@ Config from_table(const toml::table& root) {
   {
     Section s = top.table("recurrent");
     RecurrentConfig& rc = c.recurrent;
-    {
-      Section t = s.table("cell_types");
-      rc.type_names = t.strings("names");
-      rc.proportion = t.numbers("proportion");
-      t.reject_unknown();
-    }
+    read_cell_types(s, rc.type_names, rc.proportion);
     {
       Section t = s.table("topology");
       rc.num_neurons = t.integer("num_neurons");
@@ -233,12 +252,7 @@ Config from_table(const toml::table& root) {
       rc.conn_between = t.matrix("conn_between");
       t.reject_unknown();
     }
-    {
-      Section t = s.table("weights");
-      rc.w_mu = t.matrix("w_mu");
-      rc.w_sigma = t.matrix("w_sigma");
-      t.reject_unknown();
-    }
+    read_weights(s, rc.w_mu, rc.w_sigma);
     rc.physiology.resize(rc.type_names.size());
     per_type(s, "physiology", rc.type_names, false, [&](Section& p, const std::string& name, std::size_t t) {
       Section q = p.table(name);
@@ -246,21 +260,13 @@ Config from_table(const toml::table& root) {
                           q.number("E_L"), q.number("g_L"), q.number("tau_ref")};
       q.reject_unknown();
     });
-    rc.synapses.resize(rc.type_names.size());
-    per_type(s, "synapses", rc.type_names, false, [&](Section& p, const std::string& name, std::size_t t) {
-      rc.synapses[t] = parse_receptors(p.table(name));
-    });
+    rc.synapses = read_synapses(s, rc.type_names);
     s.reject_unknown();
   }
   {
     Section s = top.table("feedforward");
     FeedforwardConfig& fc = c.feedforward;
-    {
-      Section t = s.table("cell_types");
-      fc.type_names = t.strings("names");
-      fc.proportion = t.numbers("proportion");
-      t.reject_unknown();
-    }
+    read_cell_types(s, fc.type_names, fc.proportion);
     {
       Section t = s.table("topology");
       fc.num_neurons = t.integer("num_neurons");
@@ -268,22 +274,14 @@ Config from_table(const toml::table& root) {
       fc.conn_inputs = t.matrix("conn_inputs");
       t.reject_unknown();
     }
-    {
-      Section t = s.table("weights");
-      fc.w_mu = t.matrix("w_mu");
-      fc.w_sigma = t.matrix("w_sigma");
-      t.reject_unknown();
-    }
+    read_weights(s, fc.w_mu, fc.w_sigma);
     fc.firing_rate.resize(fc.type_names.size());
     per_type(s, "activity", fc.type_names, false, [&](Section& p, const std::string& name, std::size_t t) {
       Section q = p.table(name);
       fc.firing_rate[t] = q.number("firing_rate");
       q.reject_unknown();
     });
-    fc.synapses.resize(fc.type_names.size());
-    per_type(s, "synapses", fc.type_names, false, [&](Section& p, const std::string& name, std::size_t t) {
-      fc.synapses[t] = parse_receptors(p.table(name));
-    });
+    fc.synapses = read_synapses(s, fc.type_names);
     s.reject_unknown();
   }
   {
