@@ -31,7 +31,7 @@ const bench::Setup& setup(std::int64_t n) {
                        "feedforward.topology.num_neurons=" + std::to_string(std::llround(0.3 * n))});
 }
 
-void run(benchmark::State& state, std::int64_t n, std::int64_t batch, std::int64_t steps) {
+void run(benchmark::State& state, std::int64_t n, std::int64_t batch, std::int64_t steps, double cutoff = 0) {
   const bench::Setup& s = setup(n);
   std::vector<TrialState<float>> states(batch, initial_state(s.model));
   // Leave the initial transient (0.2 s) before timing.
@@ -40,6 +40,22 @@ void run(benchmark::State& state, std::int64_t n, std::int64_t batch, std::int64
   const WeightRatio ratio = weight_ratio(s.model, excitatory_types(s.config));
   GradientOptions options;
   options.surrogate_scale = s.config.hyperparameters.surrgrad_scale;
+  if (cutoff > 0) {
+    // How close the approximation is: cosine similarity to the exact gradient
+    // of the same chunk (untimed).
+    auto copy = states;
+    const ChunkGradient exact = chunk_gradient(s.model, *s.inputs, copy, 0, 2000, steps, ctx, ratio, options);
+    copy = states;
+    options.sparse_cutoff = cutoff;
+    const ChunkGradient approx = chunk_gradient(s.model, *s.inputs, copy, 0, 2000, steps, ctx, ratio, options);
+    double dot = 0, na = 0, nb = 0;
+    for (std::size_t e = 0; e < exact.d_rec[0].size(); ++e) {
+      dot += exact.d_rec[0][e] * approx.d_rec[0][e];
+      na += exact.d_rec[0][e] * exact.d_rec[0][e];
+      nb += approx.d_rec[0][e] * approx.d_rec[0][e];
+    }
+    state.counters["cosine"] = dot / std::sqrt(na * nb);
+  }
   std::int64_t t0 = 2000;
   std::size_t bytes = 0;
   for (auto _ : state) {
@@ -56,10 +72,18 @@ void run(benchmark::State& state, std::int64_t n, std::int64_t batch, std::int64
 }
 
 void chunk(benchmark::State& state) { run(state, state.range(0), state.range(1), 1000); }
+// The sparse approximation (surrogate slopes below 1e-3 dropped).
+void sparse(benchmark::State& state) { run(state, state.range(0), state.range(1), 1000, 1e-3); }
 void seed_config(benchmark::State& state) { run(state, 5000, 32, 5000); }
 
 BENCHMARK(chunk)
     ->ArgsProduct({{250, 500, 1000, 2000, 5000}, {1, 8, 32}})
+    ->ArgNames({"N", "B"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
+BENCHMARK(sparse)
+    ->ArgsProduct({{1000, 5000}, {8, 32}})
     ->ArgNames({"N", "B"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()

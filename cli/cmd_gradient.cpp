@@ -29,6 +29,7 @@ struct GradientCliOptions {
   std::int64_t trials = 0;
   std::int64_t checkpoint_every = 0;
   bool double_precision = false;
+  double sparse_cutoff = 0.0;
   RunInfo info;
 };
 
@@ -70,6 +71,7 @@ int run(GradientCliOptions& o, const Config& config, const Network& net, const I
   GradientOptions options;
   options.surrogate_scale = config.hyperparameters.surrgrad_scale;
   options.checkpoint_every = o.checkpoint_every;
+  options.sparse_cutoff = o.sparse_cutoff;
   for (const auto& name : o.losses) options.terms.push_back(parse_loss_term(name));
 
   fmt::print("homeostat gradient: N = {}, M = {}, {} trial(s) x {} steps, {} precision, {} thread(s), trains {}\n",
@@ -180,6 +182,10 @@ Action setup_gradient(CLI::App& app, int argc, char** argv) {
                   "Keep the state every K steps (default sqrt(steps * trials / threads))")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--double", o->double_precision, "Simulate and differentiate in double precision (default float)");
+  cmd->add_option("--sparse-cutoff", o->sparse_cutoff,
+                  "Approximate: drop surrogate slopes below this (e.g. 1e-3) and skip the neurons left without "
+                  "one (default 0: exact)")
+      ->check(CLI::NonNegativeNumber);
   return [o] { return run_gradient(*o); };
 }
 

@@ -61,6 +61,10 @@ FactorRatio factor_ratio(const std::vector<double>& f_rec, const std::vector<dou
 
 struct GradientOptions {
   double surrogate_scale = 200.0;     // lambda of ds/dv = 1 / (lambda |v - theta| + 1)^2 [1/mV]
+  // Sparse backward (off at 0; an approximation, after Perez-Nieves &
+  // Goodman 2021): surrogate slopes below this are taken as 0, and neurons
+  // with no slope left in any trial skip the backward row product.
+  double sparse_cutoff = 0.0;
   std::int64_t checkpoint_every = 0;  // K; 0 = sqrt(steps * batch / threads), at least 16
   std::vector<LossTerm> terms;        // also differentiate each of these alone (unweighted)
 };

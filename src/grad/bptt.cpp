@@ -197,11 +197,21 @@ inline void row_product(const Real* __restrict w, const std::int32_t* __restrict
   }
 }
 
+// Surrogate ds/dv = 1 / (lambda |v - theta| + 1)^2; none while refractory.
+// The optional sparse approximation (Perez-Nieves & Goodman 2021) drops
+// slopes below `cutoff`, so that whole rows of step (4) can be skipped.
+template <class Real>
+inline Real surrogate(Real v, Real theta, bool refractory, Real lambda, Real cutoff) {
+  const Real x = lambda * std::abs(v - theta) + Real(1);
+  const Real slope = refractory ? Real(0) : Real(1) / (x * x);
+  return slope < cutoff ? Real(0) : slope;
+}
+
 // Step t = t_start + s in reverse, for all trials; call from inside a
 // parallel region (work is split over neurons with `omp for`).
 template <class Real>
-void backward_step(const LoweredModel<Real>& lm, const LossGradient& lg, Real surrogate_scale, std::int64_t batch,
-                   std::int64_t s, const SegmentTrace<Real>& tr, Adjoint<Real>& a) {
+void backward_step(const LoweredModel<Real>& lm, const LossGradient& lg, Real surrogate_scale, Real sparse_cutoff,
+                   std::int64_t batch, std::int64_t s, const SegmentTrace<Real>& tr, Adjoint<Real>& a) {
   const std::int64_t n = lm.n, nr = lm.n_receptors;
   const auto n_rtypes = static_cast<std::int64_t>(lm.rec_first.size());
   const auto n_types = n_rtypes + static_cast<std::int64_t>(lm.ff_first.size());
@@ -250,13 +260,23 @@ void backward_step(const LoweredModel<Real>& lm, const LossGradient& lg, Real su
   for (std::int64_t j = 0; j < n; ++j) {
     const Real* nu = a.nu.data() + static_cast<std::int64_t>(lm.cell_type[j]) * n * batch;
     Real* out = a.spike.data() + j * batch;
-    for (std::int64_t b = 0; b < batch; ++b) {
-      double x = lg.spike_const[b * n + j];
-      const double tj = tau[j * batch + b];
-      if (tj >= 0) x += lg.isi_const[j] + tj * (lg.isi_lin[j] + tj * lg.isi_sq[j]);
-      out[b] = static_cast<Real>(x);
+    // dL/ds_j only matters through ds_j/dv_j: with the sparse approximation,
+    // a row whose every trial has a dropped slope is not computed at all.
+    bool needed = sparse_cutoff <= 0;
+    for (std::int64_t b = 0; b < batch && !needed; ++b)
+      needed = surrogate(v0[j * batch + b], lm.theta[j], (flags[j * batch + b] & refractory_bit) != 0,
+                         surrogate_scale, sparse_cutoff) > 0;
+    if (needed) {
+      for (std::int64_t b = 0; b < batch; ++b) {
+        double x = lg.spike_const[b * n + j];
+        const double tj = tau[j * batch + b];
+        if (tj >= 0) x += lg.isi_const[j] + tj * (lg.isi_lin[j] + tj * lg.isi_sq[j]);
+        out[b] = static_cast<Real>(x);
+      }
+      row_product(lm.rec_weight.data(), lm.rec_post.data(), lm.rec_row[j], lm.rec_row[j + 1], nu, batch, out);
+    } else {
+      std::fill(out, out + batch, Real(0));
     }
-    row_product(lm.rec_weight.data(), lm.rec_post.data(), lm.rec_row[j], lm.rec_row[j + 1], nu, batch, out);
     for (std::int64_t b = 0; b < batch; ++b) {
       if (!(flags[j * batch + b] & spiked_bit)) continue;
       for (std::int64_t e = lm.rec_row[j]; e < lm.rec_row[j + 1]; ++e)
@@ -290,9 +310,7 @@ void backward_step(const LoweredModel<Real>& lm, const LossGradient& lg, Real su
         a.d[k * n * batch + ib] = lm.alpha_decay[k] * a.d[k * n * batch + ib] + dg;
         a.u[k * n * batch + ib] = lm.alpha_rise[k] * a.u[k * n * batch + ib] + dg;
       }
-      // Surrogate ds/dv = 1 / (lambda |v - theta| + 1)^2; none while refractory.
-      const Real x = surrogate_scale * std::abs(vi - theta) + Real(1);
-      const Real slope = refractory ? Real(0) : Real(1) / (x * x);
+      const Real slope = surrogate(vi, theta, refractory, surrogate_scale, sparse_cutoff);
       a.v[ib] = free * (beta - c * g_sum[ib]) + a.spike[ib] * slope;
     }
   }
@@ -382,6 +400,7 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
                                             (e_rec + e_ff) * sizeof(double));
 
   const Real lambda = static_cast<Real>(options.surrogate_scale);
+  const Real cutoff = static_cast<Real>(options.sparse_cutoff);
   SegmentTrace<Real> trace;
   for (std::int64_t seg = n_segments - 1; seg >= 0; --seg) {
     const std::int64_t s0 = seg * k_every, len = std::min(k_every, steps - s0);
@@ -393,7 +412,7 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
 #pragma omp parallel if (n * batch >= 8192)
     for (std::int64_t s = len - 1; s >= 0; --s)
       for (std::size_t c = 0; c < coefficients.size(); ++c)
-        backward_step(lm, coefficients[c], lambda, batch, s, trace, adjoints[c]);
+        backward_step(lm, coefficients[c], lambda, cutoff, batch, s, trace, adjoints[c]);
   }
 
   for (std::size_t c = 0; c < coefficients.size(); ++c) {

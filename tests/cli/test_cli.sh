@@ -145,6 +145,17 @@ assert all(np.isfinite(g["loss_" + t]) for t in terms + ["total"])
 print("gradient checks passed")
 PY
 "$bin" gradient "$work/run/parameters.toml" --network "$work/run/network_structure.npz" \
+  --inputs "$work/run/results/input_spikes.npy" --sparse-cutoff 1e-3 -o "$work/grads_sparse.npz" > /dev/null
+"$py" - "$work" <<'PY'
+import sys
+import numpy as np
+d = sys.argv[1]
+a = np.load(f"{d}/grads.npz")["grad_recurrent_log_weights"].astype(np.float64).ravel()
+b = np.load(f"{d}/grads_sparse.npz")["grad_recurrent_log_weights"].astype(np.float64).ravel()
+cos = a @ b / np.sqrt((a @ a) * (b @ b))
+assert cos > 0.8, cos  # an approximation, close to the exact gradient
+PY
+"$bin" gradient "$work/run/parameters.toml" --network "$work/run/network_structure.npz" \
   --inputs "$work/run/results/input_spikes.npy" --set training.optimisable=scaling_factors_recurrent \
   --losses firing_rate -o "$work/grads_sf.npz" > /dev/null
 "$py" - "$work" <<'PY'

@@ -276,3 +276,38 @@ TEST(GradCheck, FactorRatioMatchesFiniteDifferences) {
   EXPECT_TRUE(trains_feedforward_factors(Optimisable::scaling_factors));
   EXPECT_FALSE(trains_feedforward_factors(Optimisable::scaling_factors_recurrent));
 }
+
+TEST(GradCheck, SparseBackwardIsACloseApproximation) {
+  const Config config = homeostat::testing::defaults_with(
+      {"recurrent.topology.num_neurons=300", "recurrent.topology.num_assemblies=3", "feedforward.topology.num_neurons=90"});
+  const Network net = generate_network(config);
+  const auto lm = lower<float>(config, net);
+  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate, 0.1);
+  const std::int64_t batch = 4, steps = 1000;
+  const LossContext ctx = loss_context(config, net.cell_type, batch, steps);
+  const WeightRatio ratio = weight_ratio(lm, excitatory_types(config));
+  auto run = [&](double cutoff) {
+    std::vector<TrialState<float>> states(batch, initial_state(lm));
+    run_chunk(lm, inputs, states, 0, 0, 2000, RecordSpec{}, nullptr);
+    GradientOptions options;
+    options.sparse_cutoff = cutoff;
+    return chunk_gradient(lm, inputs, states, 0, 2000, steps, ctx, ratio, options);
+  };
+  const auto exact = run(0), negligible = run(1e-30), sparse = run(1e-3);
+  // A cutoff below every slope changes nothing.
+  EXPECT_TRUE(exact.d_rec[0] == negligible.d_rec[0]);
+  EXPECT_TRUE(exact.d_ff[0] == negligible.d_ff[0]);
+  // A real cutoff changes the gradient, but keeps its direction.
+  double dot = 0, na = 0, nb = 0;
+  bool differs = false;
+  for (std::size_t e = 0; e < exact.d_rec[0].size(); ++e) {
+    dot += exact.d_rec[0][e] * sparse.d_rec[0][e];
+    na += exact.d_rec[0][e] * exact.d_rec[0][e];
+    nb += sparse.d_rec[0][e] * sparse.d_rec[0][e];
+    differs = differs || exact.d_rec[0][e] != sparse.d_rec[0][e];
+  }
+  EXPECT_TRUE(differs);
+  const double cosine = dot / std::sqrt(na * nb);
+  EXPECT_GT(cosine, 0.9);
+  std::printf("sparse backward (cutoff 1e-3): cosine similarity to exact %.4f\n", cosine);
+}
