@@ -1,0 +1,79 @@
+// Gradient-based homeostatic training (stage 2), the library side of
+// `homeostat train`: chunk after chunk of B Poisson trials, exact BPTT
+// gradients summed over `chunks_per_update` chunks, global-norm clipping,
+// Adam on the log-parameters, network state carried across chunks.
+//
+// Everything that determines the next chunk is in the Trainer's state
+// (parameters, Adam moments and step, accumulated gradient, trial states,
+// chunk number); inputs are a pure function of (seed, trial, step). So a
+// run resumed from that state continues exactly, whatever the thread count.
+#pragma once
+
+#include "homeostat/grad.hpp"
+#include "homeostat/optim.hpp"
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace homeostat {
+
+// A NaN or Inf in a loss, a gradient or a parameter: `where` says which
+// (e.g. "loss cv", "gradient of the parameters"), `chunk` when.
+class NonFiniteError : public std::runtime_error {
+ public:
+  NonFiniteError(std::string where, std::int64_t chunk)
+      : std::runtime_error(where + " is not finite at chunk " + std::to_string(chunk)), where_(std::move(where)),
+        chunk_(chunk) {}
+  const std::string& where() const { return where_; }
+  std::int64_t chunk() const { return chunk_; }
+
+ private:
+  std::string where_;
+  std::int64_t chunk_;
+};
+
+// What one chunk did, per cell type where it says [type].
+struct ChunkMetrics {
+  std::int64_t chunk = 0;          // 1-based number of the chunk just run
+  LossValues<double> losses;
+  std::vector<double> mean_rate;   // [type] Hz, over neurons and trials
+  std::vector<double> std_rate;    // [type] Hz, over neuron-trials
+  std::vector<double> fraction_active;  // [type] neuron-trials with a spike
+  std::vector<double> mean_cv;     // [type] over neurons with >= 2 ISIs (pooled over trials); NaN if none
+  std::vector<double> membrane_ratio;   // [type] mean sd(V) / (theta - mean(V))
+  bool updated = false;            // an optimiser step followed this chunk
+  double grad_norm = 0;            // before clipping (update chunks)
+  double learning_rate = 0;
+};
+
+ChunkMetrics chunk_metrics(const ChunkGradient& g, const LossContext& ctx, const std::vector<std::int32_t>& cell_type,
+                           std::int64_t n_types);
+
+class Trainer {
+ public:
+  Trainer(const Config& config, const Network& network);
+
+  // Runs the next chunk forward and backward, adds its gradient, and after
+  // every `chunks_per_update`-th chunk clips and takes an Adam step. Throws
+  // NonFiniteError (and leaves the parameters unchanged) on NaN/Inf.
+  ChunkMetrics run_chunk();
+
+  std::int64_t chunks_done() const { return chunk_; }
+  const Parameters& parameters() const { return params_; }
+  const LoweredModel<float>& model() const { return model_; }
+
+ private:
+  Config config_;
+  std::vector<bool> excitatory_;
+  LoweredModel<float> model_;
+  Parameters params_;
+  Adam adam_;
+  PoissonInputs inputs_;
+  std::vector<TrialState<float>> states_;  // [batch]
+  std::vector<double> accumulated_;        // dL/dparameters summed since the last step
+  std::int64_t chunk_ = 0;                 // chunks done
+};
+
+}  // namespace homeostat
