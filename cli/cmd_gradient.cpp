@@ -140,14 +140,10 @@ int run_gradient(GradientCliOptions& o) {
   std::int64_t batch = o.trials > 0 ? o.trials : config.training.batch_size;
   std::unique_ptr<InputSource> inputs;
   if (!o.inputs.empty()) {
-    const io::NpyArray a = io::read_npy(o.inputs);
-    if (a.shape.size() != 3 || a.shape[2] != net.m)
-      throw std::runtime_error(fmt::format("{}: input spikes must have shape [trials, steps, {}]", o.inputs, net.m));
-    if (o.trials == 0) batch = a.shape[0];
-    if (batch > a.shape[0])
-      throw std::runtime_error(fmt::format("{}: holds {} trials, --trials asks for {}", o.inputs, a.shape[0], batch));
-    steps = a.shape[1];  // one chunk: the recording's length
-    inputs = std::make_unique<ReplayInputs>(a.shape[0], a.shape[1], net.m, a.values<std::uint8_t>());
+    auto replay = load_input_spikes(o.inputs, net.m, o.trials);
+    if (o.trials == 0) batch = replay->n_trials();
+    steps = replay->n_steps();  // one chunk: the recording's length
+    inputs = std::move(replay);
   } else {
     inputs = std::make_unique<PoissonInputs>(config.simulation.seed, net.input_type, config.feedforward.firing_rate,
                                              config.simulation.dt);

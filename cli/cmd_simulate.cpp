@@ -64,18 +64,13 @@ int run_simulate(SimulateOptions& o) {
   std::unique_ptr<ReplayInputs> replay;
   req.trials = o.trials > 0 ? o.trials : 1;
   if (!o.inputs.empty()) {
-    const io::NpyArray a = io::read_npy(o.inputs);
-    if (a.shape.size() != 3 || a.shape[2] != m)
-      throw std::runtime_error(fmt::format("{}: input spikes must have shape [trials, steps, {}] (M = {} inputs)",
-                                           o.inputs, m, m));
-    if (o.trials == 0) req.trials = a.shape[0];
-    if (req.trials > a.shape[0])
-      throw std::runtime_error(fmt::format("{}: holds {} trials, --trials asks for {}", o.inputs, a.shape[0], req.trials));
-    if (a.shape[1] < req.steps)
+    replay = load_input_spikes(o.inputs, m, o.trials);
+    if (o.trials == 0) req.trials = replay->n_trials();
+    if (replay->n_steps() < req.steps)
       throw std::runtime_error(fmt::format(
           "{}: holds {} steps ({} ms), the simulation needs {} ({} ms); shorten it with --set simulation.duration=...",
-          o.inputs, a.shape[1], a.shape[1] * config.simulation.dt, req.steps, config.simulation.duration));
-    replay = std::make_unique<ReplayInputs>(a.shape[0], a.shape[1], m, a.values<std::uint8_t>());
+          o.inputs, replay->n_steps(), static_cast<double>(replay->n_steps()) * config.simulation.dt, req.steps,
+          config.simulation.duration));
     req.replay = replay.get();
   }
 
