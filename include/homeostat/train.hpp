@@ -51,6 +51,23 @@ struct ChunkMetrics {
 ChunkMetrics chunk_metrics(const ChunkGradient& g, const LossContext& ctx, const std::vector<std::int32_t>& cell_type,
                            std::int64_t n_types);
 
+// Everything that determines how a training run continues (a checkpoint's
+// content): parameters, Adam moments and step, the gradient accumulated
+// since the last step, every trial's network state, the chunk count; plus
+// the loss bookkeeping of the run. Random numbers need no state: inputs are
+// a pure function of (seed, trial, global step).
+struct TrainerState {
+  std::int64_t chunks_done = 0;
+  std::vector<double> parameters;
+  std::vector<double> adam_m, adam_v;
+  std::int64_t adam_step = 0;
+  std::vector<double> accumulated;
+  std::vector<TrialState<float>> trials;
+  std::vector<double> loss_history;  // total loss of every chunk so far
+  double best_loss = 0;              // lowest total loss so far (NaN before the first chunk)
+  std::int64_t best_chunk = 0;
+};
+
 class Trainer {
  public:
   Trainer(const Config& config, const Network& network);
@@ -61,6 +78,11 @@ class Trainer {
   ChunkMetrics run_chunk();
 
   std::int64_t chunks_done() const { return chunk_; }
+
+  // The state to checkpoint, and continuing from one (which must come from
+  // a run of the same config and network; shapes are checked).
+  TrainerState state() const;
+  void restore(const TrainerState& state);
   const Parameters& parameters() const { return params_; }
   const LoweredModel<float>& model() const { return model_; }
 
@@ -74,6 +96,9 @@ class Trainer {
   std::vector<TrialState<float>> states_;  // [batch]
   std::vector<double> accumulated_;        // dL/dparameters summed since the last step
   std::int64_t chunk_ = 0;                 // chunks done
+  std::vector<double> loss_history_;
+  double best_loss_;
+  std::int64_t best_chunk_ = 0;
 };
 
 }  // namespace homeostat

@@ -54,8 +54,52 @@ Trainer::Trainer(const Config& config, const Network& network)
       model_(lower<float>(config, network)),
       params_(parse_optimisable(config.training.optimisable), model_),
       inputs_(config.simulation.seed, network.input_type, config.feedforward.firing_rate, config.simulation.dt),
-      states_(config.training.batch_size, initial_state(model_)) {
+      states_(config.training.batch_size, initial_state(model_)),
+      best_loss_(std::numeric_limits<double>::quiet_NaN()) {
   adam_.learning_rate = config.hyperparameters.learning_rate;
+}
+
+TrainerState Trainer::state() const {
+  TrainerState s;
+  s.chunks_done = chunk_;
+  s.parameters = params_.values();
+  s.adam_m = adam_.m;
+  s.adam_v = adam_.v;
+  s.adam_step = adam_.step;
+  s.accumulated = accumulated_;
+  s.trials = states_;
+  s.loss_history = loss_history_;
+  s.best_loss = best_loss_;
+  s.best_chunk = best_chunk_;
+  return s;
+}
+
+void Trainer::restore(const TrainerState& s) {
+  auto fail = [](const std::string& what) {
+    throw std::invalid_argument("checkpoint does not fit this run: " + what);
+  };
+  if (s.parameters.size() != params_.values().size()) fail("number of parameters");
+  if (!s.adam_m.empty() && (s.adam_m.size() != s.parameters.size() || s.adam_v.size() != s.parameters.size()))
+    fail("optimizer moments");
+  if (!s.accumulated.empty() && s.accumulated.size() != s.parameters.size()) fail("accumulated gradient");
+  if (s.trials.size() != states_.size()) fail("number of trials (training.batch_size)");
+  for (const auto& t : s.trials)
+    if (t.v.size() != states_[0].v.size() || t.g_rise.size() != states_[0].g_rise.size() ||
+        t.g_decay.size() != states_[0].g_decay.size() || t.refractory.size() != states_[0].refractory.size() ||
+        t.last_spike.size() != states_[0].last_spike.size())
+      fail("network state shapes");
+  if (static_cast<std::int64_t>(s.loss_history.size()) != s.chunks_done) fail("loss history length");
+  chunk_ = s.chunks_done;
+  params_.values() = s.parameters;
+  params_.apply(model_);
+  adam_.m = s.adam_m;
+  adam_.v = s.adam_v;
+  adam_.step = s.adam_step;
+  accumulated_ = s.accumulated;
+  states_ = s.trials;
+  loss_history_ = s.loss_history;
+  best_loss_ = s.best_loss;
+  best_chunk_ = s.best_chunk;
 }
 
 ChunkMetrics Trainer::run_chunk() {
@@ -73,6 +117,11 @@ ChunkMetrics Trainer::run_chunk() {
 
   for (const LossTerm t : all_loss_terms)
     if (!std::isfinite(g.losses.term[static_cast<int>(t)])) throw NonFiniteError("loss " + to_string(t), chunk_);
+  loss_history_.push_back(g.losses.total);
+  if (!(g.losses.total >= best_loss_)) {  // also when best_loss_ is NaN (first chunk)
+    best_loss_ = g.losses.total;
+    best_chunk_ = chunk_;
+  }
   const std::vector<double> grad = params_.gradient(model_, g, 0, excitatory_);
   for (const double x : grad)
     if (!std::isfinite(x)) throw NonFiniteError("gradient of the " + config_.training.optimisable + " parameters", chunk_);

@@ -1,0 +1,29 @@
+// Training checkpoints: one .npz (numpy opens it) holding a TrainerState,
+// the hash of the configuration that produced it and a checksum of every
+// array. Written atomically (temporary file, fsync, rename): a crash during
+// a save leaves the previous checkpoint as it was. Refused on load, with
+// what is wrong, when an array is missing or misshapen, the checksum does not
+// match, or the configuration differs. A state with a NaN or Inf is never
+// written.
+#pragma once
+
+#include "homeostat/config.hpp"
+#include "homeostat/train.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace homeostat::io {
+
+// FNV-1a of the resolved configuration (to_toml): what the checkpoint is
+// valid for.
+std::uint64_t config_hash(const Config& config);
+
+void save_checkpoint(const std::filesystem::path& path, const TrainerState& state, const Config& config);
+
+// Loads and checks a checkpoint against `config` (hash and shapes); throws
+// std::runtime_error naming the file and the problem.
+TrainerState load_checkpoint(const std::filesystem::path& path, const Config& config);
+
+}  // namespace homeostat::io

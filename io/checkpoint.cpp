@@ -1,0 +1,182 @@
+#include "homeostat/io/checkpoint.hpp"
+
+#include "homeostat/io/config_toml.hpp"
+#include "homeostat/io/npy.hpp"
+
+#include <fmt/format.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <map>
+#include <stdexcept>
+
+namespace homeostat::io {
+
+namespace {
+
+// The arrays of a checkpoint by name, with the bytes the checksum covers.
+class Arrays {
+ public:
+  template <class T>
+  void add(const std::string& name, const std::vector<T>& values, std::vector<std::int64_t> shape) {
+    entries_[name] = {dtype_of<T>(), std::move(shape),
+                      std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T))};
+  }
+  // CRC-32 over every name and data block in name order.
+  std::uint32_t checksum() const {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (const auto& [name, e] : entries_) {
+      crc = crc32(crc, reinterpret_cast<const Bytef*>(name.data()), static_cast<uInt>(name.size()));
+      crc = crc32_z(crc, reinterpret_cast<const Bytef*>(e.data.data()), e.data.size());
+    }
+    return static_cast<std::uint32_t>(crc);
+  }
+  void write(const std::filesystem::path& path) const {
+    NpzWriter npz;
+    for (const auto& [name, e] : entries_) npz.add(name, e.dtype, e.shape, e.data.data());
+    const std::vector<std::uint32_t> crc{checksum()};
+    npz.add("checksum", crc, {1});
+    npz.write(path);
+  }
+
+ private:
+  struct Entry {
+    DType dtype;
+    std::vector<std::int64_t> shape;
+    std::string data;
+  };
+  std::map<std::string, Entry> entries_;
+};
+
+void require_finite(const std::vector<double>& v, const char* what) {
+  for (const double x : v)
+    if (!std::isfinite(x)) throw std::runtime_error(fmt::format("refusing to checkpoint a non-finite {}", what));
+}
+
+}  // namespace
+
+std::uint64_t config_hash(const Config& config) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (const unsigned char c : to_toml(config)) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+void save_checkpoint(const std::filesystem::path& path, const TrainerState& s, const Config& config) {
+  require_finite(s.parameters, "parameter");
+  require_finite(s.adam_m, "optimizer moment");
+  require_finite(s.adam_v, "optimizer moment");
+  require_finite(s.accumulated, "accumulated gradient");
+  require_finite(s.loss_history, "loss");
+  const auto b = static_cast<std::int64_t>(s.trials.size());
+  const std::int64_t n = b > 0 ? static_cast<std::int64_t>(s.trials[0].v.size()) : 0;
+  const std::int64_t gn = b > 0 ? static_cast<std::int64_t>(s.trials[0].g_rise.size()) : 0;
+  std::vector<float> v, g_rise, g_decay;
+  std::vector<std::int32_t> refractory;
+  std::vector<std::int64_t> last_spike;
+  for (const auto& t : s.trials) {
+    for (const float x : t.v)
+      if (!std::isfinite(x)) throw std::runtime_error("refusing to checkpoint a non-finite membrane potential");
+    v.insert(v.end(), t.v.begin(), t.v.end());
+    g_rise.insert(g_rise.end(), t.g_rise.begin(), t.g_rise.end());
+    g_decay.insert(g_decay.end(), t.g_decay.begin(), t.g_decay.end());
+    refractory.insert(refractory.end(), t.refractory.begin(), t.refractory.end());
+    last_spike.insert(last_spike.end(), t.last_spike.begin(), t.last_spike.end());
+  }
+  const auto p = static_cast<std::int64_t>(s.parameters.size());
+  Arrays a;
+  a.add("format_version", std::vector<std::int64_t>{1}, {1});
+  a.add("config_hash", std::vector<std::uint32_t>{static_cast<std::uint32_t>(config_hash(config)),
+                                                  static_cast<std::uint32_t>(config_hash(config) >> 32)},
+        {2});
+  a.add("chunks_done", std::vector<std::int64_t>{s.chunks_done}, {1});
+  a.add("parameters", s.parameters, {p});
+  a.add("adam_m", s.adam_m, {static_cast<std::int64_t>(s.adam_m.size())});
+  a.add("adam_v", s.adam_v, {static_cast<std::int64_t>(s.adam_v.size())});
+  a.add("adam_step", std::vector<std::int64_t>{s.adam_step}, {1});
+  a.add("accumulated_gradient", s.accumulated, {static_cast<std::int64_t>(s.accumulated.size())});
+  a.add("loss_history", s.loss_history, {static_cast<std::int64_t>(s.loss_history.size())});
+  a.add("best_loss", std::vector<double>{s.best_loss}, {1});
+  a.add("best_chunk", std::vector<std::int64_t>{s.best_chunk}, {1});
+  a.add("state_v", v, {b, n});
+  a.add("state_g_rise", g_rise, {b, gn});
+  a.add("state_g_decay", g_decay, {b, gn});
+  a.add("state_refractory", refractory, {b, n});
+  a.add("state_last_spike", last_spike, {b, n});
+  a.write(path);
+}
+
+TrainerState load_checkpoint(const std::filesystem::path& path, const Config& config) {
+  auto fail = [&](const std::string& why) {
+    throw std::runtime_error(fmt::format("{}: not a usable checkpoint: {}", path.string(), why));
+  };
+  std::map<std::string, NpyArray> arrays;
+  try {
+    arrays = read_npz(path);
+  } catch (const std::exception& e) {
+    fail(e.what());
+  }
+  auto get = [&](const std::string& name, DType dtype, std::size_t rank) -> const NpyArray& {
+    const auto it = arrays.find(name);
+    if (it == arrays.end()) fail("missing array '" + name + "'");
+    if (it->second.dtype != dtype || it->second.shape.size() != rank) fail("array '" + name + "' has the wrong type");
+    return it->second;
+  };
+  // Checksum first: everything after reads verified bytes.
+  Arrays check;
+  for (const auto& [name, arr] : arrays) {
+    if (name == "checksum") continue;
+    // Re-add the raw bytes as they were saved.
+    switch (arr.dtype) {
+      case DType::f8: check.add(name, arr.values<double>(), arr.shape); break;
+      case DType::f4: check.add(name, arr.values<float>(), arr.shape); break;
+      case DType::i8: check.add(name, arr.values<std::int64_t>(), arr.shape); break;
+      case DType::i4: check.add(name, arr.values<std::int32_t>(), arr.shape); break;
+      case DType::u4: check.add(name, arr.values<std::uint32_t>(), arr.shape); break;
+      default: fail("array '" + name + "' has an unexpected type");
+    }
+  }
+  const auto crc = get("checksum", DType::u4, 1).values<std::uint32_t>();
+  if (crc.size() != 1 || crc[0] != check.checksum()) fail("checksum mismatch (the file is damaged)");
+  if (get("format_version", DType::i8, 1).values<std::int64_t>() != std::vector<std::int64_t>{1})
+    fail("unknown format version");
+  const auto hash = get("config_hash", DType::u4, 1).values<std::uint32_t>();
+  const std::uint64_t expected = config_hash(config);
+  if (hash.size() != 2 || hash[0] != static_cast<std::uint32_t>(expected) ||
+      hash[1] != static_cast<std::uint32_t>(expected >> 32))
+    fail("it was written for a different configuration");
+
+  TrainerState s;
+  s.chunks_done = get("chunks_done", DType::i8, 1).values<std::int64_t>().at(0);
+  s.parameters = get("parameters", DType::f8, 1).values<double>();
+  s.adam_m = get("adam_m", DType::f8, 1).values<double>();
+  s.adam_v = get("adam_v", DType::f8, 1).values<double>();
+  s.adam_step = get("adam_step", DType::i8, 1).values<std::int64_t>().at(0);
+  s.accumulated = get("accumulated_gradient", DType::f8, 1).values<double>();
+  s.loss_history = get("loss_history", DType::f8, 1).values<double>();
+  s.best_loss = get("best_loss", DType::f8, 1).values<double>().at(0);
+  s.best_chunk = get("best_chunk", DType::i8, 1).values<std::int64_t>().at(0);
+  const NpyArray& v = get("state_v", DType::f4, 2);
+  const std::int64_t b = v.shape[0], n = v.shape[1];
+  const auto vv = v.values<float>();
+  const auto gr = get("state_g_rise", DType::f4, 2).values<float>();
+  const auto gd = get("state_g_decay", DType::f4, 2).values<float>();
+  const auto rf = get("state_refractory", DType::i4, 2).values<std::int32_t>();
+  const auto ls = get("state_last_spike", DType::i8, 2).values<std::int64_t>();
+  if (b != config.training.batch_size || n != config.recurrent.num_neurons) fail("state shapes do not fit the config");
+  const std::int64_t gn = b > 0 ? static_cast<std::int64_t>(gr.size()) / b : 0;
+  for (std::int64_t t = 0; t < b; ++t) {
+    TrialState<float> st;
+    st.v.assign(vv.begin() + t * n, vv.begin() + (t + 1) * n);
+    st.g_rise.assign(gr.begin() + t * gn, gr.begin() + (t + 1) * gn);
+    st.g_decay.assign(gd.begin() + t * gn, gd.begin() + (t + 1) * gn);
+    st.refractory.assign(rf.begin() + t * n, rf.begin() + (t + 1) * n);
+    st.last_spike.assign(ls.begin() + t * n, ls.begin() + (t + 1) * n);
+    s.trials.push_back(std::move(st));
+  }
+  return s;
+}
+
+}  // namespace homeostat::io
