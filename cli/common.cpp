@@ -127,6 +127,12 @@ void Progress::update(double done, const std::string& extra) {
   std::fflush(stderr);
 }
 
+void Progress::finish_line() {
+  if (!enabled_ || finished_) return;
+  fmt::print(stderr, "\r\x1b[K");
+  std::fflush(stderr);
+}
+
 void Progress::finish() {
   if (!enabled_ || finished_) return;
   finished_ = true;

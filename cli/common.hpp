@@ -61,6 +61,7 @@ class Progress {
   Progress(std::string label, double total, std::string unit);
   ~Progress();
   void update(double done, const std::string& extra = {});
+  void finish_line();  // clears the bar so that other output starts on a clean line
   void finish();
 
  private:

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   Action simulate = setup_simulate(app, argc, argv);
   Action plot = setup_plot(app);
   Action gradient = setup_gradient(app, argc, argv);
+  Action train = setup_train(app, argc, argv);
 
   try {
     app.parse(argc, argv);
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
       if (sub->get_name() == "simulate") return simulate();
       if (sub->get_name() == "plot") return plot();
       if (sub->get_name() == "gradient") return gradient();
+      if (sub->get_name() == "train") return train();
     }
   } catch (const homeostat::ConfigError& e) {
     fmt::print(stderr, "error: {}\n", e.what());

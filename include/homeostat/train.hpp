@@ -78,6 +78,8 @@ class Trainer {
   ChunkMetrics run_chunk();
 
   std::int64_t chunks_done() const { return chunk_; }
+  double best_loss() const { return best_loss_; }        // lowest total loss so far (NaN before any chunk)
+  std::int64_t best_chunk() const { return best_chunk_; }
 
   // The state to checkpoint, and continuing from one (which must come from
   // a run of the same config and network; shapes are checked).

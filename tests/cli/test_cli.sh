@@ -178,6 +178,58 @@ assert np.allclose(fr, blocks, rtol=1e-4, atol=1e-9 * np.abs(blocks).max()), (fr
 assert np.abs(fr).max() > 0
 PY
 
+echo "== train: metrics, checkpoints; Ctrl-C saves, --resume ends bit-identical to a run that never stopped"
+tr=(--set recurrent.topology.num_neurons=120 --set recurrent.topology.num_assemblies=4
+    --set feedforward.topology.num_neurons=40 --set simulation.chunk_size=400 --set simulation.num_chunks=40
+    --set training.batch_size=2 --set training.log_interval=2 --set training.checkpoint_interval=3
+    --set training.chunks_per_update=2)
+"$bin" train "${tr[@]}" -o "$work/train_straight" > "$work/train_straight.log"
+grep -q "^Chunk 40/40:" "$work/train_straight.log" || fail "no console block for the last chunk"
+"$bin" train "${tr[@]}" --threads 2 -o "$work/train_cut" > "$work/train_cut.log" 2> "$work/train_cut.err" &
+pid=$!
+for _ in $(seq 200); do [ -e "$work/train_cut/checkpoints/checkpoint_latest.npz" ] && break; sleep 0.05; done
+kill -INT $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc -eq 130 ] || fail "Ctrl-C: exit $rc, expected 130 ($(cat "$work/train_cut.err"))"
+grep -q "train --resume" "$work/train_cut.err" || fail "no resume hint: $(cat "$work/train_cut.err")"
+"$bin" train --resume "$work/train_cut/checkpoints/checkpoint_latest.npz" --threads 1 > "$work/train_resumed.log"
+cmp "$work/train_straight/final_state/network_structure.npz" "$work/train_cut/final_state/network_structure.npz" ||
+  fail "resumed run ends with different weights"
+cmp "$work/train_straight/checkpoints/checkpoint_latest.npz" "$work/train_cut/checkpoints/checkpoint_latest.npz" ||
+  fail "resumed run ends in a different state"
+"$py" - "$work" <<'PY'
+import csv, json, sys
+import numpy as np
+d = sys.argv[1]
+rows = lambda run: list(csv.DictReader(open(f"{d}/{run}/training_metrics.csv")))
+a, b = rows("train_straight"), rows("train_cut")
+assert [int(r["chunk"]) for r in a] == list(range(2, 41, 2)), [r["chunk"] for r in a]
+assert len(a) == len(b), (len(a), len(b))  # no duplicate rows after the resume
+for x, y in zip(a, b):
+    x.pop("wall_seconds"); y.pop("wall_seconds")
+    assert x == y, (x, y)
+for r in a:
+    assert all(k in r for k in ("total_loss", "cv_loss", "mean_rate_hz/excitatory", "fraction_active/inhibitory",
+                                 "membrane_ratio/excitatory", "grad_norm", "learning_rate"))
+c = np.load(f"{d}/train_straight/checkpoints/checkpoint_latest.npz")
+assert int(c["chunks_done"][0]) == 40 and len(c["loss_history"]) == 40
+best = np.load(f"{d}/train_straight/checkpoints/checkpoint_best.npz")
+assert float(best["best_loss"][0]) == float(np.min(c["loss_history"]))
+assert int(best["chunks_done"][0]) == int(best["best_chunk"][0])
+meta = json.load(open(f"{d}/train_cut/metadata.json"))
+assert meta["train"]["chunks_done"] == 40 and meta["train"]["resumed_at_chunk"] > 0, meta["train"]
+print("train checks passed")
+PY
+head -c 2000 "$work/train_straight/checkpoints/checkpoint_latest.npz" > "$work/broken.npz"
+mkdir -p "$work/train_broken/checkpoints"
+cp "$work/train_straight/parameters.toml" "$work/train_broken/"
+cp -r "$work/train_straight/initial_state" "$work/train_broken/"
+cp "$work/broken.npz" "$work/train_broken/checkpoints/checkpoint_latest.npz"
+set +e
+"$bin" train --resume "$work/train_broken/checkpoints/checkpoint_latest.npz" > /dev/null 2> "$work/broken.err"; rc=$?
+set -e
+[ $rc -ne 0 ] && grep -q "not a usable checkpoint" "$work/broken.err" || fail "damaged checkpoint: $(cat "$work/broken.err")"
+
 echo "== bad input is refused with file, key and reason; nothing is written"
 set +e
 "$bin" simulate "${small[@]}" --set recurrent.synapses.excitatory.tau_rise=[9.0,10.0] -o "$work/bad1" 2> "$work/err1"

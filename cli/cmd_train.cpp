@@ -1,0 +1,215 @@
+// `homeostat train`: stage 2, gradient-based homeostatic training, with
+// checkpoints, exact resume, Ctrl-C handling and the metrics CSV.
+#include "commands.hpp"
+#include "common.hpp"
+
+#include "homeostat/io/checkpoint.hpp"
+#include "homeostat/io/config_toml.hpp"
+#include "homeostat/io/files.hpp"
+#include "homeostat/io/network_io.hpp"
+#include "homeostat/io/npy.hpp"
+#include "homeostat/train.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+namespace homeostat::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Set by SIGINT/SIGTERM; the loop finishes the current chunk, checkpoints
+// and exits.
+std::atomic<int> stop_signal{0};
+extern "C" void on_stop_signal(int sig) { stop_signal.store(sig); }
+
+struct TrainOptions {
+  CommonOptions common;
+  std::string out;
+  std::string network;
+  std::string resume;
+  bool overwrite = false;
+  RunInfo info;
+};
+
+std::string csv_header(const Config& c) {
+  std::string h = "chunk,total_loss";
+  for (const LossTerm t : all_loss_terms) h += "," + to_string(t) + "_loss";
+  for (const char* what : {"mean_rate_hz", "std_rate_hz", "fraction_active", "mean_cv", "membrane_ratio"})
+    for (const auto& type : c.recurrent.type_names) h += fmt::format(",{}/{}", what, type);
+  return h + ",grad_norm,learning_rate,wall_seconds\n";
+}
+
+std::string csv_row(const ChunkMetrics& m, double wall) {
+  std::string r = fmt::format("{},{:.9g}", m.chunk, m.losses.total);
+  for (const LossTerm t : all_loss_terms) r += fmt::format(",{:.9g}", m.losses.term[static_cast<int>(t)]);
+  for (const auto* v : {&m.mean_rate, &m.std_rate, &m.fraction_active, &m.mean_cv, &m.membrane_ratio})
+    for (const double x : *v) r += fmt::format(",{:.9g}", x);
+  return r + fmt::format(",{:.9g},{:.9g},{:.3f}\n", m.grad_norm, m.learning_rate, wall);
+}
+
+// Keeps the CSV rows of chunks <= `upto` (a resumed run rewrites what came after).
+std::string csv_upto(const fs::path& path, std::int64_t upto) {
+  std::ifstream in(path);
+  std::string line, out;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (header) {
+      out += line + "\n";
+      header = false;
+      continue;
+    }
+    if (std::stoll(line.substr(0, line.find(','))) <= upto) out += line + "\n";
+  }
+  return out;
+}
+
+void print_block(const ChunkMetrics& m, const Config& c, std::int64_t total) {
+  fmt::print("Chunk {}/{}:\n  Loss: {:.6f}\n", m.chunk, total, m.losses.total);
+  for (const LossTerm t : all_loss_terms)
+    fmt::print("  {}_loss: {:.6f}\n", to_string(t), m.losses.term[static_cast<int>(t)]);
+  for (std::size_t t = 0; t < c.recurrent.type_names.size(); ++t)
+    fmt::print("  mean_firing_rate/{}: {:.3g} Hz (target {:.3g})\n", c.recurrent.type_names[t], m.mean_rate[t],
+               c.targets.per_type[t].firing_rate);
+  for (std::size_t t = 0; t < c.recurrent.type_names.size(); ++t)
+    fmt::print("  fraction_active/{}: {:.2f}\n", c.recurrent.type_names[t], m.fraction_active[t]);
+  std::fflush(stdout);
+}
+
+Network trained_network(Network net, const Trainer& trainer) {
+  const auto& lm = trainer.model();
+  net.recurrent.weight.assign(lm.rec_weight.begin(), lm.rec_weight.end());
+  net.feedforward.weight.assign(lm.ff_weight.begin(), lm.ff_weight.end());
+  return net;
+}
+
+int run_train(TrainOptions& o) {
+  fs::path dir = o.out;
+  Config config;
+  Network net;
+  std::optional<TrainerState> resumed;
+  if (!o.resume.empty()) {
+    // A run continues with its own configuration and network.
+    if (dir.empty()) dir = fs::path(o.resume).parent_path().parent_path();
+    if (!o.common.params.empty() || !o.common.overrides.empty())
+      throw std::invalid_argument("--resume continues with the run's own parameters.toml: no PARAMS or --set");
+    config = io::load_config(dir / "parameters.toml");
+    net = io::load_network(dir / "initial_state" / "network_structure.npz", config);
+    resumed = io::load_checkpoint(o.resume, config);
+  } else {
+    if (dir.empty()) throw std::invalid_argument("train: give the output directory with -o DIR");
+    config = resolve_config(o.common);
+    net = o.network.empty() ? generate_network(config) : io::load_network(o.network, config);
+  }
+  const int threads = apply_threads(o.common.threads);
+  Trainer trainer(config, net);
+  if (resumed) trainer.restore(*resumed);
+  const std::int64_t start_chunk = trainer.chunks_done();
+  const std::int64_t total = config.simulation.num_chunks;
+
+  if (!resumed) {
+    prepare_output_dir(dir, o.overwrite);
+    io::write_file_atomic(dir / "parameters.toml", io::to_toml(config));
+    io::save_network(dir / "initial_state" / "network_structure.npz", net);
+    io::write_npy(dir / "initial_state" / "recurrent_weights.npy", io::dense_weights_f32(net.recurrent),
+                  {net.n, net.n});
+    io::write_npy(dir / "initial_state" / "feedforward_weights.npy", io::dense_weights_f32(net.feedforward),
+                  {net.m, net.n});
+  }
+  const fs::path csv_path = dir / "training_metrics.csv";
+  std::string csv = resumed && fs::exists(csv_path) ? csv_upto(csv_path, start_chunk) : csv_header(config);
+
+  fmt::print("homeostat train: N = {}, M = {}, {} trials x {} steps per chunk, chunks {}..{} of {}, {} thread(s)\n",
+             net.n, net.m, config.training.batch_size, config.simulation.chunk_size, start_chunk + 1, total, total,
+             threads);
+  if (resumed) fmt::print("  resumed from {} (chunk {})\n", o.resume, start_chunk);
+
+  stop_signal.store(0);
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  const auto wall_start = std::chrono::steady_clock::now();
+  Progress progress("train", static_cast<double>(total - start_chunk), "chunks");
+  std::optional<TrainerState> best;  // the state at the best chunk, until written
+  std::int64_t best_written = resumed ? resumed->best_chunk : 0;
+  auto checkpoint = [&] {
+    const fs::path ck = dir / "checkpoints";
+    io::save_checkpoint(ck / "checkpoint_latest.npz", trainer.state(), config);
+    if (best && best->best_chunk > best_written) {
+      io::save_checkpoint(ck / "checkpoint_best.npz", *best, config);
+      best_written = best->best_chunk;
+    }
+  };
+
+  while (trainer.chunks_done() < total) {
+    ChunkMetrics m;
+    try {
+      m = trainer.run_chunk();
+    } catch (const NonFiniteError& e) {
+      progress.finish();
+      io::write_file_atomic(csv_path, csv);
+      fmt::print(stderr, "error: {}; stopped without writing a checkpoint (the last one, if any, is intact)\n",
+                 e.what());
+      return 3;
+    }
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+    if (trainer.best_chunk() == m.chunk) best = trainer.state();
+    progress.update(static_cast<double>(m.chunk - start_chunk), fmt::format("loss {:.4g}", m.losses.total));
+    if (m.chunk % config.training.log_interval == 0 || m.chunk == total) {
+      progress.finish_line();
+      print_block(m, config, total);
+      csv += csv_row(m, wall);
+      io::write_file_atomic(csv_path, csv);
+    }
+    const bool last = m.chunk == total;
+    if (m.chunk % config.training.checkpoint_interval == 0 || last) checkpoint();
+    if (stop_signal.load() != 0 && !last) {
+      progress.finish();
+      checkpoint();
+      io::write_file_atomic(csv_path, csv);
+      fmt::print(stderr, "Interrupted after chunk {}: checkpoint saved. Resume with:\n  homeostat train --resume {}\n",
+                 m.chunk, (dir / "checkpoints" / "checkpoint_latest.npz").string());
+      return 130;
+    }
+  }
+  progress.finish();
+  io::save_network(dir / "final_state" / "network_structure.npz", trained_network(net, trainer));
+
+  nlohmann::json meta = metadata(o.info, config, threads);
+  meta["train"] = {{"chunks_done", trainer.chunks_done()},
+                   {"best_loss", trainer.best_loss()},
+                   {"best_chunk", trainer.best_chunk()},
+                   {"resumed_from", resumed ? o.resume : ""},
+                   {"resumed_at_chunk", start_chunk}};
+  write_run_files(dir, config, meta);
+  fmt::print("✓ Trained {} chunks; best total loss {:.6g} at chunk {}. Wrote {}/\n", trainer.chunks_done(),
+             trainer.best_loss(), trainer.best_chunk(), dir.string());
+  return 0;
+}
+
+}  // namespace
+
+Action setup_train(CLI::App& app, int argc, char** argv) {
+  auto* cmd = app.add_subcommand("train", "Stage 2: train the synaptic weights to the homeostatic targets (BPTT)");
+  auto o = std::make_shared<TrainOptions>();
+  o->info.command = command_line(argc, argv);
+  add_common_options(*cmd, o->common);
+  cmd->add_option("-o,--output", o->out, "Output directory (with --resume: the run's directory, by default)");
+  cmd->add_option("--network", o->network, "Start from network_structure.npz instead of generating one")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--resume", o->resume, "Continue a run from DIR/checkpoints/checkpoint_latest.npz")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--overwrite", o->overwrite, "Write into an existing non-empty output directory");
+  cmd->footer("Not yet: TensorBoard logs, figures, weight snapshots and the 10 s initial/final simulations.");
+  return [o] { return run_train(*o); };
+}
+
+}  // namespace homeostat::cli
