@@ -8,12 +8,15 @@
 #include "homeostat/io/files.hpp"
 #include "homeostat/io/network_io.hpp"
 #include "homeostat/io/npy.hpp"
+#include "homeostat/plot/run_data.hpp"
 #include "homeostat/train.hpp"
+#include "simulate_run.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -85,6 +88,41 @@ void print_block(const ChunkMetrics& m, const Config& c, std::int64_t total) {
   std::fflush(stdout);
 }
 
+// A `simulation.duration` run of one trial with `net`, as `simulate` writes
+// it (results, analysis, network_structure.npz) plus its figures, in `dir`:
+// the initial and final states of training.
+void simulate_state(const Config& config, const Network& net, const fs::path& dir, const std::string& label) {
+  SimulateRequest req;
+  req.steps = std::llround(config.simulation.duration / config.simulation.dt);
+  req.progress_label = label;
+  req.record.voltages = req.record.conductances = req.record.currents = true;
+  std::vector<std::int64_t> all(net.n);
+  for (std::int64_t i = 0; i < net.n; ++i) all[i] = i;
+  req.record.neurons = plot::pick_per_type(all, net.cell_type, 3);
+  const SimulateSummary s = simulate_to_dir(config, net, req, dir);
+  std::string rates;
+  for (std::size_t t = 0; t < s.mean_rate_hz.size(); ++t)
+    rates += fmt::format("{}{} {:.3g} Hz", t ? ", " : "", config.recurrent.type_names[t], s.mean_rate_hz[t]);
+  fmt::print("  {}: {:.3g} s simulated: {}\n", label, config.simulation.duration / 1000.0, rates);
+  write_run_figures(dir, dir / "figures", false, {}, &config, &net);
+}
+
+// Dense weights of the model as they stand, [pre, post] float32.
+void write_weight_snapshot(const fs::path& dir, std::int64_t chunk, const Network& net, const Trainer& trainer) {
+  const auto& lm = trainer.model();
+  auto dense = [](std::int64_t rows, std::int64_t cols, const std::vector<std::int64_t>& row,
+                  const std::vector<std::int32_t>& post, const std::vector<float>& w) {
+    std::vector<float> out(static_cast<std::size_t>(rows * cols), 0.0f);
+    for (std::int64_t j = 0; j < rows; ++j)
+      for (std::int64_t e = row[j]; e < row[j + 1]; ++e) out[j * cols + post[e]] = w[e];
+    return out;
+  };
+  io::write_npy(dir / "weights" / fmt::format("recurrent_epoch_{:04}.npy", chunk),
+                dense(net.n, net.n, lm.rec_row, lm.rec_post, lm.rec_weight), {net.n, net.n});
+  io::write_npy(dir / "weights" / fmt::format("feedforward_epoch_{:04}.npy", chunk),
+                dense(net.m, net.n, lm.ff_row, lm.ff_post, lm.ff_weight), {net.m, net.n});
+}
+
 Network trained_network(Network net, const Trainer& trainer) {
   const auto& lm = trainer.model();
   net.recurrent.weight.assign(lm.rec_weight.begin(), lm.rec_weight.end());
@@ -124,6 +162,7 @@ int run_train(TrainOptions& o) {
                   {net.n, net.n});
     io::write_npy(dir / "initial_state" / "feedforward_weights.npy", io::dense_weights_f32(net.feedforward),
                   {net.m, net.n});
+    simulate_state(config, net, dir / "initial_state", "initial state");
   }
   const fs::path csv_path = dir / "training_metrics.csv";
   std::string csv = resumed && fs::exists(csv_path) ? csv_upto(csv_path, start_chunk) : csv_header(config);
@@ -168,6 +207,7 @@ int run_train(TrainOptions& o) {
       print_block(m, config, total);
       csv += csv_row(m, wall);
       io::write_file_atomic(csv_path, csv);
+      write_weight_snapshot(dir, m.chunk, net, trainer);
     }
     const bool last = m.chunk == total;
     if (m.chunk % config.training.checkpoint_interval == 0 || last) checkpoint();
@@ -181,7 +221,7 @@ int run_train(TrainOptions& o) {
     }
   }
   progress.finish();
-  io::save_network(dir / "final_state" / "network_structure.npz", trained_network(net, trainer));
+  simulate_state(config, trained_network(net, trainer), dir / "final_state", "final state");
 
   nlohmann::json meta = metadata(o.info, config, threads);
   meta["train"] = {{"chunks_done", trainer.chunks_done()},
@@ -208,7 +248,7 @@ Action setup_train(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--resume", o->resume, "Continue a run from DIR/checkpoints/checkpoint_latest.npz")
       ->check(CLI::ExistingFile);
   cmd->add_flag("--overwrite", o->overwrite, "Write into an existing non-empty output directory");
-  cmd->footer("Not yet: TensorBoard logs, figures, weight snapshots and the 10 s initial/final simulations.");
+  cmd->footer("Not yet: TensorBoard logs and training figures (loss curves, rates over chunks).");
   return [o] { return run_train(*o); };
 }
 

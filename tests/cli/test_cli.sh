@@ -182,7 +182,7 @@ echo "== train: metrics, checkpoints; Ctrl-C saves, --resume ends bit-identical 
 tr=(--set recurrent.topology.num_neurons=120 --set recurrent.topology.num_assemblies=4
     --set feedforward.topology.num_neurons=40 --set simulation.chunk_size=400 --set simulation.num_chunks=40
     --set training.batch_size=2 --set training.log_interval=2 --set training.checkpoint_interval=3
-    --set training.chunks_per_update=2)
+    --set training.chunks_per_update=2 --set simulation.duration=300.0)
 "$bin" train "${tr[@]}" -o "$work/train_straight" > "$work/train_straight.log"
 grep -q "^Chunk 40/40:" "$work/train_straight.log" || fail "no console block for the last chunk"
 "$bin" train "${tr[@]}" --threads 2 -o "$work/train_cut" > "$work/train_cut.log" 2> "$work/train_cut.err" &
@@ -197,6 +197,14 @@ cmp "$work/train_straight/final_state/network_structure.npz" "$work/train_cut/fi
   fail "resumed run ends with different weights"
 cmp "$work/train_straight/checkpoints/checkpoint_latest.npz" "$work/train_cut/checkpoints/checkpoint_latest.npz" ||
   fail "resumed run ends in a different state"
+for f in "$work"/train_straight/weights/*.npy "$work"/train_straight/final_state/results/output_spikes.npy; do
+  cmp "$f" "$work/train_cut/${f#"$work"/train_straight/}" || fail "resumed run differs in ${f#"$work"/}"
+done
+for f in initial_state/figures/output_raster.png final_state/figures/output_raster.png \
+         initial_state/analysis/firing_rate_statistics.csv final_state/analysis/firing_rate_statistics.csv \
+         weights/recurrent_epoch_0040.npy weights/feedforward_epoch_0002.npy; do
+  [ -s "$work/train_straight/$f" ] || fail "train did not write $f"
+done
 "$py" - "$work" <<'PY'
 import csv, json, sys
 import numpy as np
@@ -216,6 +224,13 @@ assert int(c["chunks_done"][0]) == 40 and len(c["loss_history"]) == 40
 best = np.load(f"{d}/train_straight/checkpoints/checkpoint_best.npz")
 assert float(best["best_loss"][0]) == float(np.min(c["loss_history"]))
 assert int(best["chunks_done"][0]) == int(best["best_chunk"][0])
+# The last weight snapshot is the trained network; the first differs from the initial one.
+final = np.load(f"{d}/train_straight/final_state/network_structure.npz")
+w40 = np.load(f"{d}/train_straight/weights/recurrent_epoch_0040.npy")
+assert (w40 == final["recurrent_weights"]).all()
+init = np.load(f"{d}/train_straight/initial_state/recurrent_weights.npy")
+assert ((init > 0) == (w40 > 0)).all(), "training changed the connectome"
+assert not (init == w40).all(), "training did not change the weights"
 meta = json.load(open(f"{d}/train_cut/metadata.json"))
 assert meta["train"]["chunks_done"] == 40 and meta["train"]["resumed_at_chunk"] > 0, meta["train"]
 print("train checks passed")
