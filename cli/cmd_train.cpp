@@ -8,6 +8,7 @@
 #include "homeostat/io/files.hpp"
 #include "homeostat/io/network_io.hpp"
 #include "homeostat/io/npy.hpp"
+#include "homeostat/io/tensorboard.hpp"
 #include "homeostat/plot/run_data.hpp"
 #include "homeostat/train.hpp"
 #include "simulate_run.hpp"
@@ -15,6 +16,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <chrono>
@@ -58,6 +60,41 @@ std::string csv_row(const ChunkMetrics& m, double wall) {
   for (const auto* v : {&m.mean_rate, &m.std_rate, &m.fraction_active, &m.mean_cv, &m.membrane_ratio})
     for (const double x : *v) r += fmt::format(",{:.9g}", x);
   return r + fmt::format(",{:.9g},{:.9g},{:.3f}\n", m.grad_norm, m.learning_rate, wall);
+}
+
+// The CSV row's values as TensorBoard scalars, under the CSV's column names.
+void log_scalars(io::TensorBoardWriter& tb, const Config& c, const ChunkMetrics& m, double wall) {
+  tb.scalar("total_loss", m.losses.total, m.chunk);
+  for (const LossTerm t : all_loss_terms) tb.scalar(to_string(t) + "_loss", m.losses.term[static_cast<int>(t)], m.chunk);
+  const std::pair<const char*, const std::vector<double>*> per_type[] = {
+      {"mean_rate_hz", &m.mean_rate}, {"std_rate_hz", &m.std_rate}, {"fraction_active", &m.fraction_active},
+      {"mean_cv", &m.mean_cv}, {"membrane_ratio", &m.membrane_ratio}};
+  for (const auto& [what, values] : per_type)
+    for (std::size_t t = 0; t < values->size(); ++t)
+      tb.scalar(fmt::format("{}/{}", what, c.recurrent.type_names[t]), (*values)[t], m.chunk);
+  tb.scalar("grad_norm", m.grad_norm, m.chunk);
+  tb.scalar("learning_rate", m.learning_rate, m.chunk);
+  tb.scalar("wall_seconds", wall, m.chunk);
+  tb.flush();
+}
+
+// Every PNG of `figures` as an image summary `prefix/<name>` at `step`.
+void log_figures(io::TensorBoardWriter& tb, const fs::path& figures, const std::string& prefix, std::int64_t step) {
+  if (!fs::exists(figures)) return;
+  std::vector<fs::path> pngs;
+  for (const auto& e : fs::directory_iterator(figures))
+    if (e.path().extension() == ".png") pngs.push_back(e.path());
+  std::sort(pngs.begin(), pngs.end());
+  for (const auto& p : pngs) {
+    const std::string png = io::read_file(p);
+    if (png.size() < 24) continue;
+    auto be32 = [&](std::size_t at) {
+      return static_cast<int>((static_cast<unsigned char>(png[at]) << 24) | (static_cast<unsigned char>(png[at + 1]) << 16) |
+                              (static_cast<unsigned char>(png[at + 2]) << 8) | static_cast<unsigned char>(png[at + 3]));
+    };
+    tb.image(prefix + "/" + p.stem().string(), png, be32(16), be32(20), step);  // IHDR width, height
+  }
+  tb.flush();
 }
 
 // Keeps the CSV rows of chunks <= `upto` (a resumed run rewrites what came after).
@@ -164,6 +201,8 @@ int run_train(TrainOptions& o) {
                   {net.m, net.n});
     simulate_state(config, net, dir / "initial_state", "initial state");
   }
+  io::TensorBoardWriter tb(dir / "tensorboard", resumed ? start_chunk : -1);
+  if (!resumed) log_figures(tb, dir / "initial_state" / "figures", "initial_state", 0);
   const fs::path csv_path = dir / "training_metrics.csv";
   std::string csv = resumed && fs::exists(csv_path) ? csv_upto(csv_path, start_chunk) : csv_header(config);
 
@@ -207,6 +246,7 @@ int run_train(TrainOptions& o) {
       print_block(m, config, total);
       csv += csv_row(m, wall);
       io::write_file_atomic(csv_path, csv);
+      log_scalars(tb, config, m, wall);
       write_weight_snapshot(dir, m.chunk, net, trainer);
     }
     const bool last = m.chunk == total;
@@ -222,6 +262,7 @@ int run_train(TrainOptions& o) {
   }
   progress.finish();
   simulate_state(config, trained_network(net, trainer), dir / "final_state", "final state");
+  log_figures(tb, dir / "final_state" / "figures", "final_state", trainer.chunks_done());
 
   nlohmann::json meta = metadata(o.info, config, threads);
   meta["train"] = {{"chunks_done", trainer.chunks_done()},
@@ -248,7 +289,7 @@ Action setup_train(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--resume", o->resume, "Continue a run from DIR/checkpoints/checkpoint_latest.npz")
       ->check(CLI::ExistingFile);
   cmd->add_flag("--overwrite", o->overwrite, "Write into an existing non-empty output directory");
-  cmd->footer("Not yet: TensorBoard logs and training figures (loss curves, rates over chunks).");
+  cmd->footer("Not yet: training figures (loss curves, rates over chunks, figures/chunk_XXXX/).");
   return [o] { return run_train(*o); };
 }
 

@@ -205,7 +205,7 @@ for f in initial_state/figures/output_raster.png final_state/figures/output_rast
          weights/recurrent_epoch_0040.npy weights/feedforward_epoch_0002.npy; do
   [ -s "$work/train_straight/$f" ] || fail "train did not write $f"
 done
-"$py" - "$work" <<'PY'
+"$py" - "$work" "$src/tests/cli/read_tensorboard.py" "$src/io/proto" <<'PY'
 import csv, json, sys
 import numpy as np
 d = sys.argv[1]
@@ -231,6 +231,25 @@ assert (w40 == final["recurrent_weights"]).all()
 init = np.load(f"{d}/train_straight/initial_state/recurrent_weights.npy")
 assert ((init > 0) == (w40 > 0)).all(), "training changed the connectome"
 assert not (init == w40).all(), "training did not change the weights"
+# TensorBoard: every CSV value is a scalar with the same tag and step (float32),
+# read back by an independent reader; the resumed run logs no step twice.
+import subprocess
+for run, rows_ in (("train_straight", a), ("train_cut", b)):
+    out = subprocess.run([sys.executable, sys.argv[2], sys.argv[3], f"{d}/{run}/tensorboard", d],
+                         check=True, capture_output=True, text=True)
+    tb = json.loads(out.stdout)
+    assert tb["files"] == 1 and tb["versions"] == 1, tb["files"]
+    for row in rows(run):
+        step = row["chunk"]
+        for key, text in row.items():
+            if key in ("chunk", "wall_seconds"):
+                continue
+            got = tb["scalars"][key][step]
+            want = float(text)
+            assert (np.isnan(got) and np.isnan(want)) or abs(got - np.float32(want)) <= 1e-6 * max(1, abs(want)), (run, key, step, got, want)
+    assert sorted(int(s) for s in tb["scalars"]["total_loss"]) == list(range(2, 41, 2))
+    assert any(t.startswith("initial_state/") for t in tb["images"]) and any(t.startswith("final_state/") for t in tb["images"])
+    assert all(v[3] and v[1] > 0 and v[2] > 0 for v in tb["images"].values())
 meta = json.load(open(f"{d}/train_cut/metadata.json"))
 assert meta["train"]["chunks_done"] == 40 and meta["train"]["resumed_at_chunk"] > 0, meta["train"]
 print("train checks passed")

@@ -1,0 +1,40 @@
+// TensorBoard event files: TFRecord framing (length, masked CRC-32C of the
+// length, an Event protobuf, masked CRC-32C of the data) of Event messages
+// with scalar and PNG image summaries. `tensorboard --logdir DIR` shows them;
+// `wandb sync --sync-tensorboard DIR` uploads them.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace homeostat::io {
+
+// CRC-32C (Castagnoli), as TFRecord uses; no Debian package provides it.
+std::uint32_t crc32c(const void* data, std::size_t size);
+
+class TensorBoardWriter {
+ public:
+  // Opens DIR/events.out.tfevents.<seconds>.homeostat. When `keep_upto` >= 0
+  // (a resumed run), the events of earlier files in DIR with step <= keep_upto
+  // are carried into the new file first and the old files removed, so that a
+  // resumed run shows no step twice.
+  TensorBoardWriter(const std::filesystem::path& dir, std::int64_t keep_upto = -1);
+
+  void scalar(const std::string& tag, double value, std::int64_t step);
+  void image(const std::string& tag, const std::string& png, int width, int height, std::int64_t step);
+  void flush();
+
+  // Every record of an event file, as raw Event bytes (checking both CRCs);
+  // throws on a damaged record.
+  static std::vector<std::string> read_records(const std::filesystem::path& file);
+
+ private:
+  void write_record(const std::string& event);
+  std::filesystem::path path_;
+  std::ofstream out_;
+};
+
+}  // namespace homeostat::io
