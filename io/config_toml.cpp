@@ -235,6 +235,7 @@ Config from_table(const toml::table& root) {
     c.training.log_interval = s.integer("log_interval");
     c.training.checkpoint_interval = s.integer("checkpoint_interval");
     c.training.optimisable = s.string("optimisable");
+    c.training.on_nan = s.has("on_nan") ? s.string("on_nan") : "stop";
     s.reject_unknown();
   }
 
@@ -464,8 +465,9 @@ std::string to_toml(const Config& c) {
                    s.seed, num(s.dt), s.chunk_size, s.num_chunks, num(s.duration), s.saturate);
   const auto& t = c.training;
   o += fmt::format(
-      "\n[training]\nbatch_size = {}\nchunks_per_update = {}\nlog_interval = {}\ncheckpoint_interval = {}\noptimisable = \"{}\"\n",
-      t.batch_size, t.chunks_per_update, t.log_interval, t.checkpoint_interval, t.optimisable);
+      "\n[training]\nbatch_size = {}\nchunks_per_update = {}\nlog_interval = {}\ncheckpoint_interval = {}\noptimisable = \"{}\"\n"
+      "on_nan = \"{}\"\n",
+      t.batch_size, t.chunks_per_update, t.log_interval, t.checkpoint_interval, t.optimisable, t.on_nan);
 
   const auto& types = c.recurrent.type_names;
   o += "\n[targets]\n";

@@ -27,6 +27,7 @@ chunks_per_update = 1    # chunks whose gradients are summed before a step
 log_interval = 5         # metrics, console block, figures, weight snapshot
 checkpoint_interval = 25 # checkpoint_latest (+ checkpoint_best when better)
 optimisable = "weights"  # or "scaling_factors", "scaling_factors_recurrent", "scaling_factors_feedforward"
+on_nan = "stop"          # NaN/Inf in a loss, gradient or parameter: "stop" (exit 3) or "skip" the update
 
 [targets]
 firing_rate.excitatory = 0.5     # Hz

@@ -35,6 +35,7 @@ struct TrainingConfig {
   std::int64_t log_interval = 5;
   std::int64_t checkpoint_interval = 50;
   std::string optimisable = "weights";
+  std::string on_nan = "stop";  // NaN/Inf in a loss, gradient or parameter: "stop" the run or "skip" the update
 
   bool operator==(const TrainingConfig&) const = default;
 };

@@ -44,6 +44,7 @@ struct ChunkMetrics {
   std::vector<double> mean_cv;     // [type] over neurons with >= 2 ISIs (pooled over trials); NaN if none
   std::vector<double> membrane_ratio;   // [type] mean sd(V) / (theta - mean(V))
   bool updated = false;            // an optimiser step followed this chunk
+  std::string skipped;             // with training.on_nan = "skip": what was not finite (the update was dropped)
   double grad_norm = 0;            // before clipping (update chunks)
   double learning_rate = 0;
 };
@@ -63,7 +64,7 @@ struct TrainerState {
   std::int64_t adam_step = 0;
   std::vector<double> accumulated;
   std::vector<TrialState<float>> trials;
-  std::vector<double> loss_history;  // total loss of every chunk so far
+  std::vector<double> loss_history;  // total loss of every chunk so far (but skipped non-finite ones)
   double best_loss = 0;              // lowest total loss so far (NaN before the first chunk)
   std::int64_t best_chunk = 0;
 };
@@ -73,8 +74,11 @@ class Trainer {
   Trainer(const Config& config, const Network& network);
 
   // Runs the next chunk forward and backward, adds its gradient, and after
-  // every `chunks_per_update`-th chunk clips and takes an Adam step. Throws
-  // NonFiniteError (and leaves the parameters unchanged) on NaN/Inf.
+  // every `chunks_per_update`-th chunk clips and takes an Adam step. On a
+  // NaN/Inf the parameters stay unchanged and, with training.on_nan = "stop"
+  // (or when the network state itself is no longer finite), NonFiniteError
+  // is thrown; with "skip" the gradient accumulated so far is dropped and
+  // ChunkMetrics::skipped says why.
   ChunkMetrics run_chunk();
 
   std::int64_t chunks_done() const { return chunk_; }
@@ -98,6 +102,8 @@ class Trainer {
   std::vector<TrialState<float>> states_;  // [batch]
   std::vector<double> accumulated_;        // dL/dparameters summed since the last step
   std::int64_t chunk_ = 0;                 // chunks done
+  bool states_finite() const;
+  ChunkMetrics skip_or_throw(ChunkMetrics m, const std::string& where);
   std::vector<double> loss_history_;
   double best_loss_;
   std::int64_t best_chunk_ = 0;

@@ -115,6 +115,8 @@ void validate(const Config& c) {
   at_least("training.checkpoint_interval", t.checkpoint_interval, 1);
   static const std::set<std::string> modes = {"weights", "scaling_factors", "scaling_factors_recurrent",
                                               "scaling_factors_feedforward"};
+  if (t.on_nan != "stop" && t.on_nan != "skip")
+    throw ConfigError("training.on_nan", "unknown value '" + t.on_nan + "' (expected \"stop\" or \"skip\")");
   if (!modes.count(t.optimisable))
     throw ConfigError("training.optimisable", "unknown value '" + t.optimisable +
                                                   "' (expected weights, scaling_factors, scaling_factors_recurrent "

@@ -59,6 +59,24 @@ Trainer::Trainer(const Config& config, const Network& network)
   adam_.learning_rate = config.hyperparameters.learning_rate;
 }
 
+bool Trainer::states_finite() const {
+  for (const auto& st : states_) {
+    for (const float x : st.v)
+      if (!std::isfinite(x)) return false;
+    for (const float x : st.g_decay)
+      if (!std::isfinite(x)) return false;
+  }
+  return true;
+}
+
+ChunkMetrics Trainer::skip_or_throw(ChunkMetrics m, const std::string& where) {
+  if (config_.training.on_nan != "skip" || !states_finite()) throw NonFiniteError(where, chunk_);
+  std::fill(accumulated_.begin(), accumulated_.end(), 0.0);
+  m.updated = false;
+  m.skipped = NonFiniteError(where, chunk_).what();
+  return m;
+}
+
 TrainerState Trainer::state() const {
   TrainerState s;
   s.chunks_done = chunk_;
@@ -88,7 +106,7 @@ void Trainer::restore(const TrainerState& s) {
         t.g_decay.size() != states_[0].g_decay.size() || t.refractory.size() != states_[0].refractory.size() ||
         t.last_spike.size() != states_[0].last_spike.size())
       fail("network state shapes");
-  if (static_cast<std::int64_t>(s.loss_history.size()) != s.chunks_done) fail("loss history length");
+  if (static_cast<std::int64_t>(s.loss_history.size()) > s.chunks_done) fail("loss history length");
   chunk_ = s.chunks_done;
   params_.values() = s.parameters;
   params_.apply(model_);
@@ -116,7 +134,7 @@ ChunkMetrics Trainer::run_chunk() {
   m.learning_rate = adam_.learning_rate;
 
   for (const LossTerm t : all_loss_terms)
-    if (!std::isfinite(g.losses.term[static_cast<int>(t)])) throw NonFiniteError("loss " + to_string(t), chunk_);
+    if (!std::isfinite(g.losses.term[static_cast<int>(t)])) return skip_or_throw(m, "loss " + to_string(t));
   loss_history_.push_back(g.losses.total);
   if (!(g.losses.total >= best_loss_)) {  // also when best_loss_ is NaN (first chunk)
     best_loss_ = g.losses.total;
@@ -124,7 +142,7 @@ ChunkMetrics Trainer::run_chunk() {
   }
   const std::vector<double> grad = params_.gradient(model_, g, 0, excitatory_);
   for (const double x : grad)
-    if (!std::isfinite(x)) throw NonFiniteError("gradient of the " + config_.training.optimisable + " parameters", chunk_);
+    if (!std::isfinite(x)) return skip_or_throw(m, "gradient of the " + config_.training.optimisable + " parameters");
   if (accumulated_.empty()) accumulated_.assign(grad.size(), 0.0);
   for (std::size_t k = 0; k < grad.size(); ++k) accumulated_[k] += grad[k];
 
@@ -139,7 +157,7 @@ ChunkMetrics Trainer::run_chunk() {
   for (const double x : values) {
     const double w = std::exp(x);
     if (!std::isfinite(w) || !(w > 0))
-      throw NonFiniteError(config_.training.optimisable + " after the update (exp of a log-parameter)", chunk_);
+      return skip_or_throw(m, config_.training.optimisable + " after the update (exp of a log-parameter)");
   }
   adam_ = std::move(next);
   params_.values() = std::move(values);
