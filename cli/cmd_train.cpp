@@ -238,6 +238,10 @@ int run_train(TrainOptions& o) {
                  e.what());
       return 3;
     }
+    if (!m.skipped.empty()) {
+      progress.finish_line();
+      fmt::print(stderr, "warning: {}; update skipped (training.on_nan = \"skip\")\n", m.skipped);
+    }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
     if (trainer.best_chunk() == m.chunk) best = trainer.state();
     progress.update(static_cast<double>(m.chunk - start_chunk), fmt::format("loss {:.4g}", m.losses.total));
@@ -246,6 +250,15 @@ int run_train(TrainOptions& o) {
       print_block(m, config, total);
       csv += csv_row(m, wall);
       io::write_file_atomic(csv_path, csv);
+      try {  // training figures from the files just written: `plot DIR [--chunk N]` redraws the same bytes
+        const plot::TrainingLog train_log = plot::load_training_log(dir);
+        const fs::path chunk_figures = dir / "figures" / fmt::format("chunk_{:04}", m.chunk);
+        plot::render_training_figures(train_log, chunk_figures);
+        log_figures(tb, chunk_figures, "figures", m.chunk);
+        if (m.chunk == total) plot::render_training_figures(train_log, dir / "figures");
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "warning: training figures of chunk {} not drawn: {}\n", m.chunk, e.what());
+      }
       log_scalars(tb, config, m, wall);
       write_weight_snapshot(dir, m.chunk, net, trainer);
     }
@@ -289,7 +302,7 @@ Action setup_train(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--resume", o->resume, "Continue a run from DIR/checkpoints/checkpoint_latest.npz")
       ->check(CLI::ExistingFile);
   cmd->add_flag("--overwrite", o->overwrite, "Write into an existing non-empty output directory");
-  cmd->footer("Not yet: training figures (loss curves, rates over chunks, figures/chunk_XXXX/).");
+  cmd->footer("Figures every log_interval chunks in DIR/figures/chunk_XXXX/; `homeostat plot DIR` redraws them.");
   return [o] { return run_train(*o); };
 }
 

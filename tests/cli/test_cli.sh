@@ -205,6 +205,15 @@ for f in initial_state/figures/output_raster.png final_state/figures/output_rast
          weights/recurrent_epoch_0040.npy weights/feedforward_epoch_0002.npy; do
   [ -s "$work/train_straight/$f" ] || fail "train did not write $f"
 done
+[ -s "$work/train_straight/figures/chunk_0002/training_losses.png" ] || fail "train did not draw figures/chunk_0002/"
+cp "$work/train_straight/figures/training_losses.png" "$work/train_losses.png"
+cp "$work/train_straight/figures/chunk_0002/training_rates.png" "$work/train_rates_0002.png"
+"$bin" plot "$work/train_straight" > "$work/train_plot.log"
+"$bin" plot "$work/train_straight" --chunk 2 >> "$work/train_plot.log"
+cmp "$work/train_losses.png" "$work/train_straight/figures/training_losses.png" ||
+  fail "plot DIR redrew training_losses.png differently from train"
+cmp "$work/train_rates_0002.png" "$work/train_straight/figures/chunk_0002/training_rates.png" ||
+  fail "plot DIR --chunk 2 redrew training_rates.png differently from train"
 "$py" - "$work" "$src/tests/cli/read_tensorboard.py" "$src/io/proto" <<'PY'
 import csv, json, sys
 import numpy as np
@@ -254,6 +263,18 @@ meta = json.load(open(f"{d}/train_cut/metadata.json"))
 assert meta["train"]["chunks_done"] == 40 and meta["train"]["resumed_at_chunk"] > 0, meta["train"]
 print("train checks passed")
 PY
+# NaN/Inf: stop (exit 3, nothing checkpointed) or skip the update.
+set +e
+"$bin" train "${tr[@]}" --set hyperparameters.learning_rate=1000.0 -o "$work/nan_stop" > /dev/null 2> "$work/nan.err"
+rc=$?
+set -e
+[ $rc -eq 3 ] && grep -q "not finite at chunk 2" "$work/nan.err" || fail "NaN stop: rc $rc, $(cat "$work/nan.err")"
+[ ! -e "$work/nan_stop/checkpoints" ] || fail "a checkpoint was written after a non-finite update"
+"$bin" train "${tr[@]}" --set hyperparameters.learning_rate=1000.0 --set training.on_nan=skip -o "$work/nan_skip" \
+  > /dev/null 2> "$work/nan_skip.err"
+grep -q "update skipped" "$work/nan_skip.err" || fail "NaN skip: $(cat "$work/nan_skip.err")"
+cmp "$work/nan_skip/initial_state/recurrent_weights.npy" "$work/nan_skip/weights/recurrent_epoch_0040.npy" ||
+  fail "skipped updates changed the weights"
 head -c 2000 "$work/train_straight/checkpoints/checkpoint_latest.npz" > "$work/broken.npz"
 mkdir -p "$work/train_broken/checkpoints"
 cp "$work/train_straight/parameters.toml" "$work/train_broken/"

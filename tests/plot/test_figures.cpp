@@ -2,7 +2,9 @@
 // 0.5 s): the PNG decodes, has the requested size, is not blank and is
 // byte-identical when drawn twice from the same data. Also: missing data
 // skips a figure, drawing from two threads at once is safe, and the slab
-// reader agrees with io::write_npy.
+// reader agrees with io::write_npy. The training figures render from a
+// synthetic metrics CSV (with and without nan cells).
+#include "homeostat/io/config_toml.hpp"
 #include "homeostat/io/npy.hpp"
 #include "homeostat/model.hpp"
 #include "homeostat/plot/figures.hpp"
@@ -207,6 +209,92 @@ TEST(NpySlabReader, ReadsSlabsOfWhatIoWrites) {
   EXPECT_EQ(r.read_f32(13, 3), (std::vector<float>{13.5f, 14.5f, 15.5f}));
   std::ofstream(dir.path() / "bad.npy", std::ios::binary) << bytes(dir.path() / "v.npy").substr(0, 100);
   EXPECT_THROW(plot::NpySlabReader(dir.path() / "bad.npy"), std::runtime_error);
+}
+
+// ---- training figures ----
+
+// A training run directory with a synthetic metrics CSV (the columns `train`
+// writes) and its parameters.toml; `nan_cells` puts nan into a few cells.
+void write_training_run(const fs::path& dir, bool nan_cells, int rows = 12) {
+  const Config c = fixture().config;
+  std::ofstream(dir / "parameters.toml") << io::to_toml(c);
+  std::string h = "chunk,total_loss";
+  for (const char* t : {"firing_rate", "cv", "silent_penalty", "membrane_variance", "weight_ratio"})
+    h += std::string(",") + t + "_loss";
+  for (const char* what : {"mean_rate_hz", "std_rate_hz", "fraction_active", "mean_cv", "membrane_ratio"})
+    for (const auto& type : c.recurrent.type_names) h += "," + std::string(what) + "/" + type;
+  h += ",grad_norm,learning_rate,wall_seconds\n";
+  std::ofstream out(dir / "training_metrics.csv");
+  out << h;
+  for (int r = 1; r <= rows; ++r) {
+    const double x = r * 5.0, decay = std::exp(-r / 4.0);
+    // Loss terms spanning several decades (log axis), one zero throughout.
+    const double fr = 2.0 * decay, cv = 0.3 * decay + 0.05, silent = 0.0, mem = 0.01 * decay, wr = 1e-4 * (1 + decay);
+    out << x << "," << (fr + 0.5 * cv + 0.1 * silent + 0.1 * mem + 0.01 * wr) << "," << fr << "," << cv << ","
+        << silent << "," << (nan_cells && r == 3 ? "nan" : std::to_string(mem)) << "," << wr;
+    out << "," << 0.5 * (1 - decay) << "," << (nan_cells && r == 5 ? "nan" : std::to_string(5.0 - 3 * decay));
+    out << ",0.2,1.5";                                                     // std_rate
+    out << "," << 0.3 + 0.5 * (1 - decay) << "," << (nan_cells && r == 7 ? "NaN" : "1");  // fraction_active
+    out << ",0.8,0.9,0.5,0.6";                                             // mean_cv, membrane_ratio
+    out << ",0.7,0.01," << r * 1.25 << "\n";
+  }
+}
+
+TEST(TrainingFigures, CatalogueAndList) {
+  ASSERT_EQ(plot::training_figures().size(), 2u);
+  EXPECT_EQ(plot::training_figures()[0].name, "training_losses");
+  EXPECT_EQ(plot::training_figures()[1].name, "training_rates");
+  EXPECT_THROW(plot::render_training_figure("output_raster", {}, "x.png"), std::invalid_argument);
+}
+
+TEST(TrainingFigures, RenderDecodeNotBlankDeterministic) {
+  for (const bool nan_cells : {false, true}) {
+    TempDir dir;
+    write_training_run(dir.path(), nan_cells);
+    ASSERT_TRUE(plot::is_training_run(dir.path()));
+    const plot::TrainingLog log = plot::load_training_log(dir.path());
+    ASSERT_EQ(log.metrics.rows.size(), 12u);
+    for (const auto& f : plot::training_figures()) {
+      const fs::path a = dir.path() / (f.name + "_a.png"), b = dir.path() / (f.name + "_b.png");
+      ASSERT_EQ(plot::render_training_figure(f.name, log, a, small()), "") << f.name;
+      ASSERT_EQ(plot::render_training_figure(f.name, log, b, small()), "") << f.name;
+      const Image img = decode_png(a);
+      EXPECT_EQ(img.width, width);
+      EXPECT_EQ(img.height, height);
+      EXPECT_GT(variance(img.gray), 150.0) << f.name;
+      EXPECT_EQ(bytes(a), bytes(b)) << f.name << ": not deterministic";
+    }
+    for (const auto& e : fs::directory_iterator(dir.path()))
+      EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << "temporary file left: " << e.path();
+  }
+}
+
+TEST(TrainingFigures, UpToChunkAndOneRow) {
+  TempDir dir;
+  write_training_run(dir.path(), false);
+  const auto log = plot::load_training_log(dir.path(), 10);
+  ASSERT_EQ(log.metrics.rows.size(), 2u);  // chunks 5 and 10
+  EXPECT_EQ(log.metrics.column("chunk"), (std::vector<double>{5, 10}));
+  const auto outcomes = plot::render_training_figures(plot::load_training_log(dir.path(), 5), dir.path() / "one", small());
+  for (const auto& o : outcomes) EXPECT_TRUE(o.skipped.empty() && fs::exists(o.path)) << o.name << ": " << o.skipped;
+  // No rows yet: skipped with a reason, nothing written.
+  const auto none = plot::render_training_figures(plot::load_training_log(dir.path(), 1), dir.path() / "none", small());
+  for (const auto& o : none) EXPECT_FALSE(o.skipped.empty()) << o.name;
+  EXPECT_TRUE(fs::is_empty(dir.path() / "none"));
+}
+
+TEST(MetricsCsv, ParsesNanEmptyAndRejectsText) {
+  const auto t = plot::parse_metrics_csv("chunk,a,b\n1,nan,2.5\n2,,-inf\n\n3,1e-3, NaN \n");
+  EXPECT_EQ(t.columns, (std::vector<std::string>{"chunk", "a", "b"}));
+  ASSERT_EQ(t.rows.size(), 3u);
+  EXPECT_TRUE(std::isnan(t.rows[0][1]) && std::isnan(t.rows[1][1]) && std::isnan(t.rows[2][2]));
+  EXPECT_EQ(t.rows[1][2], -INFINITY);
+  EXPECT_EQ(t.column("a")[2], 1e-3);
+  EXPECT_EQ(t.index("zzz"), -1);
+  EXPECT_THROW(t.column("zzz"), std::out_of_range);
+  EXPECT_THROW(plot::parse_metrics_csv("chunk,a\n1,abc\n"), std::runtime_error);
+  EXPECT_THROW(plot::parse_metrics_csv("chunk,a\n1,2,3\n"), std::runtime_error);
+  EXPECT_THROW(plot::parse_metrics_csv(""), std::runtime_error);
 }
 
 }  // namespace

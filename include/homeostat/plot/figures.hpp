@@ -4,8 +4,8 @@
 // (RunData) and FigureOptions; nothing here knows the command line. A figure
 // whose data is missing (e.g. no recorded voltages) is skipped with a reason
 // rather than drawn empty. Training figures (loss curves, rates vs targets
-// over chunks) will join as a second catalogue over a training log, drawn by
-// the same canvas.
+// over chunks) are a second catalogue over a training log (TrainingLog),
+// drawn by the same canvas.
 //
 // Threads: PLplot keeps its current stream in a process-wide variable and is
 // not thread-safe, so every figure is drawn while holding one library-wide
@@ -17,6 +17,7 @@
 #pragma once
 
 #include "homeostat/plot/run_data.hpp"
+#include "homeostat/plot/training_log.hpp"
 
 #include <filesystem>
 #include <string>
@@ -56,6 +57,17 @@ struct FigureOutcome {
 
 // Every figure of simulate_figures() into `dir` (created), as DIR/NAME.png.
 std::vector<FigureOutcome> render_simulate_figures(const RunData& data, const std::filesystem::path& dir,
+                                                   const FigureOptions& options = {});
+
+// The figures of a training run (from training_metrics.csv), in drawing order.
+const std::vector<FigureInfo>& training_figures();
+
+// As render_figure, for a figure of training_figures().
+std::string render_training_figure(const std::string& name, const TrainingLog& log, const std::filesystem::path& png,
+                                   const FigureOptions& options = {});
+
+// Every figure of training_figures() into `dir` (created), as DIR/NAME.png.
+std::vector<FigureOutcome> render_training_figures(const TrainingLog& log, const std::filesystem::path& dir,
                                                    const FigureOptions& options = {});
 
 }  // namespace homeostat::plot
