@@ -144,27 +144,20 @@ void simulate_state(const Config& config, const Network& net, const fs::path& di
   write_run_figures(dir, dir / "figures", false, {}, &config, &net);
 }
 
-// Dense weights of the model as they stand, [pre, post] float32.
-void write_weight_snapshot(const fs::path& dir, std::int64_t chunk, const Network& net, const Trainer& trainer) {
-  const auto& lm = trainer.model();
-  auto dense = [](std::int64_t rows, std::int64_t cols, const std::vector<std::int64_t>& row,
-                  const std::vector<std::int32_t>& post, const std::vector<float>& w) {
-    std::vector<float> out(static_cast<std::size_t>(rows * cols), 0.0f);
-    for (std::int64_t j = 0; j < rows; ++j)
-      for (std::int64_t e = row[j]; e < row[j + 1]; ++e) out[j * cols + post[e]] = w[e];
-    return out;
-  };
-  io::write_npy(dir / "weights" / fmt::format("recurrent_epoch_{:04}.npy", chunk),
-                dense(net.n, net.n, lm.rec_row, lm.rec_post, lm.rec_weight), {net.n, net.n});
-  io::write_npy(dir / "weights" / fmt::format("feedforward_epoch_{:04}.npy", chunk),
-                dense(net.m, net.n, lm.ff_row, lm.ff_post, lm.ff_weight), {net.m, net.n});
-}
-
 Network trained_network(Network net, const Trainer& trainer) {
   const auto& lm = trainer.model();
   net.recurrent.weight.assign(lm.rec_weight.begin(), lm.rec_weight.end());
   net.feedforward.weight.assign(lm.ff_weight.begin(), lm.ff_weight.end());
   return net;
+}
+
+// The weights as they stand, dense [pre, post] float32 (as initial_state/).
+void write_weight_snapshot(const fs::path& dir, std::int64_t chunk, const Network& net, const Trainer& trainer) {
+  const Network now = trained_network(net, trainer);
+  io::write_npy(dir / "weights" / fmt::format("recurrent_epoch_{:04}.npy", chunk), io::dense_weights_f32(now.recurrent),
+                {net.n, net.n});
+  io::write_npy(dir / "weights" / fmt::format("feedforward_epoch_{:04}.npy", chunk),
+                io::dense_weights_f32(now.feedforward), {net.m, net.n});
 }
 
 int run_train(TrainOptions& o) {

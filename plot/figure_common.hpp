@@ -11,10 +11,6 @@
 
 namespace homeostat::plot {
 
-// A figure: `missing` says why it cannot be drawn ("" = it can).
-using DrawFn = void (*)(const RunData&, const FigureOptions&, Canvas&);
-using MissingFn = std::string (*)(const RunData&);
-
 // Network structure
 void draw_assembly_graph(const RunData&, const FigureOptions&, Canvas&);
 void draw_connectivity_matrix(const RunData&, const FigureOptions&, Canvas&);

@@ -1,4 +1,5 @@
 // The catalogue of figures and the helpers they share.
+#include "catalogue.hpp"
 #include "figure_common.hpp"
 
 #include <fmt/format.h>
@@ -33,14 +34,8 @@ std::string need_voltages(const RunData& d) { return no_dynamics(d, true, false,
 std::string need_currents(const RunData& d) { return no_dynamics(d, true, false, true); }
 std::string need_conductances(const RunData& d) { return no_dynamics(d, false, true, false); }
 
-struct Entry {
-  FigureInfo info;
-  MissingFn missing;
-  DrawFn draw;
-};
-
-const std::vector<Entry>& catalogue() {
-  static const std::vector<Entry> entries = {
+const std::vector<FigureEntry<RunData>>& catalogue() {
+  static const std::vector<FigureEntry<RunData>> entries = {
       {{"network_assembly_graph", "connection probability between blocks of (cell type, assembly)"}, always,
        draw_assembly_graph},
       {{"network_connectivity", "recurrent weights, sorted by type and assembly, binned to pixels"}, always,
@@ -70,42 +65,18 @@ const std::vector<Entry>& catalogue() {
 }  // namespace
 
 const std::vector<FigureInfo>& simulate_figures() {
-  static const std::vector<FigureInfo> infos = [] {
-    std::vector<FigureInfo> out;
-    for (const auto& e : catalogue()) out.push_back(e.info);
-    return out;
-  }();
+  static const std::vector<FigureInfo> infos = infos_of(catalogue());
   return infos;
 }
 
 std::string render_figure(const std::string& name, const RunData& data, const fs::path& png,
                           const FigureOptions& options) {
-  const auto& cat = catalogue();
-  const auto it = std::find_if(cat.begin(), cat.end(), [&](const Entry& e) { return e.info.name == name; });
-  if (it == cat.end()) throw std::invalid_argument("unknown figure '" + name + "'");
-  if (std::string why = it->missing(data); !why.empty()) return why;
-  std::lock_guard lock(plot_mutex());
-  Canvas canvas(png, options.width, options.height);
-  it->draw(data, options, canvas);
-  canvas.finish();
-  return "";
+  return render_entry(catalogue(), name, data, png, options);
 }
 
 std::vector<FigureOutcome> render_simulate_figures(const RunData& data, const fs::path& dir,
                                                    const FigureOptions& options) {
-  fs::create_directories(dir);
-  std::vector<FigureOutcome> out;
-  for (const auto& info : simulate_figures()) {
-    const auto t0 = std::chrono::steady_clock::now();
-    FigureOutcome o;
-    o.name = info.name;
-    const fs::path png = dir / (info.name + ".png");
-    o.skipped = render_figure(info.name, data, png, options);
-    if (o.skipped.empty()) o.path = png;
-    o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    out.push_back(std::move(o));
-  }
-  return out;
+  return render_all(catalogue(), data, dir, options);
 }
 
 // ---- helpers ----

@@ -2,6 +2,7 @@
 // per-type rates (with their targets) and fractions of active neurons, each
 // against the training chunk.
 #include "canvas.hpp"
+#include "catalogue.hpp"
 #include "homeostat/plot/figures.hpp"
 
 #include <fmt/format.h>
@@ -17,8 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using TrainDrawFn = void (*)(const TrainingLog&, const FigureOptions&, Canvas&);
-using TrainMissingFn = std::string (*)(const TrainingLog&);
 
 constexpr const char* loss_terms[] = {"firing_rate", "cv", "silent_penalty", "membrane_variance", "weight_ratio"};
 
@@ -223,14 +222,8 @@ void draw_training_rates(const TrainingLog& log, const FigureOptions&, Canvas& c
   c.legend(legend_b, "out", 0.8);
 }
 
-struct TrainEntry {
-  FigureInfo info;
-  TrainMissingFn missing;
-  TrainDrawFn draw;
-};
-
-const std::vector<TrainEntry>& catalogue() {
-  static const std::vector<TrainEntry> entries = {
+const std::vector<FigureEntry<TrainingLog>>& catalogue() {
+  static const std::vector<FigureEntry<TrainingLog>> entries = {
       {{"training_losses", "total loss and each loss term vs training chunk"}, need_losses, draw_training_losses},
       {{"training_rates", "mean rate per type vs chunk with its target; fraction of active neurons"}, need_rates,
        draw_training_rates},
@@ -241,42 +234,18 @@ const std::vector<TrainEntry>& catalogue() {
 }  // namespace
 
 const std::vector<FigureInfo>& training_figures() {
-  static const std::vector<FigureInfo> infos = [] {
-    std::vector<FigureInfo> out;
-    for (const auto& e : catalogue()) out.push_back(e.info);
-    return out;
-  }();
+  static const std::vector<FigureInfo> infos = infos_of(catalogue());
   return infos;
 }
 
 std::string render_training_figure(const std::string& name, const TrainingLog& log, const fs::path& png,
                                    const FigureOptions& options) {
-  const auto& cat = catalogue();
-  const auto it = std::find_if(cat.begin(), cat.end(), [&](const TrainEntry& e) { return e.info.name == name; });
-  if (it == cat.end()) throw std::invalid_argument("unknown training figure '" + name + "'");
-  if (std::string why = it->missing(log); !why.empty()) return why;
-  std::lock_guard lock(plot_mutex());
-  Canvas canvas(png, options.width, options.height);
-  it->draw(log, options, canvas);
-  canvas.finish();
-  return "";
+  return render_entry(catalogue(), name, log, png, options);
 }
 
 std::vector<FigureOutcome> render_training_figures(const TrainingLog& log, const fs::path& dir,
                                                    const FigureOptions& options) {
-  fs::create_directories(dir);
-  std::vector<FigureOutcome> out;
-  for (const auto& info : training_figures()) {
-    const auto t0 = std::chrono::steady_clock::now();
-    FigureOutcome o;
-    o.name = info.name;
-    const fs::path png = dir / (info.name + ".png");
-    o.skipped = render_training_figure(info.name, log, png, options);
-    if (o.skipped.empty()) o.path = png;
-    o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    out.push_back(std::move(o));
-  }
-  return out;
+  return render_all(catalogue(), log, dir, options);
 }
 
 }  // namespace homeostat::plot
