@@ -1,5 +1,6 @@
-// `homeostat train`: stage 2, gradient-based homeostatic training, with
-// checkpoints, exact resume, Ctrl-C handling and the metrics CSV.
+// `homeostat train` and `homeostat feedback`: stage 2, homeostatic training
+// by gradients or by the feedback rule, with the same outputs: checkpoints,
+// exact resume, Ctrl-C handling, the metrics CSV, TensorBoard, figures.
 #include "commands.hpp"
 #include "common.hpp"
 
@@ -22,6 +23,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -38,6 +40,7 @@ std::atomic<int> stop_signal{0};
 extern "C" void on_stop_signal(int sig) { stop_signal.store(sig); }
 
 struct TrainOptions {
+  Method method = Method::gradient;
   CommonOptions common;
   std::string out;
   std::string network;
@@ -46,35 +49,53 @@ struct TrainOptions {
   RunInfo info;
 };
 
-std::string csv_header(const Config& c) {
-  std::string h = "chunk,total_loss";
-  for (const LossTerm t : all_loss_terms) h += "," + to_string(t) + "_loss";
-  for (const char* what : {"mean_rate_hz", "std_rate_hz", "fraction_active", "mean_cv", "membrane_ratio"})
-    for (const auto& type : c.recurrent.type_names) h += fmt::format(",{}/{}", what, type);
-  return h + ",grad_norm,learning_rate,wall_seconds\n";
-}
-
-std::string csv_row(const ChunkMetrics& m, double wall) {
-  std::string r = fmt::format("{},{:.9g}", m.chunk, m.losses.total);
-  for (const LossTerm t : all_loss_terms) r += fmt::format(",{:.9g}", m.losses.term[static_cast<int>(t)]);
-  for (const auto* v : {&m.mean_rate, &m.std_rate, &m.fraction_active, &m.mean_cv, &m.membrane_ratio})
-    for (const double x : *v) r += fmt::format(",{:.9g}", x);
-  return r + fmt::format(",{:.9g},{:.9g},{:.3f}\n", m.grad_norm, m.learning_rate, wall);
-}
-
-// The CSV row's values as TensorBoard scalars, under the CSV's column names.
-void log_scalars(io::TensorBoardWriter& tb, const Config& c, const ChunkMetrics& m, double wall) {
-  tb.scalar("total_loss", m.losses.total, m.chunk);
-  for (const LossTerm t : all_loss_terms) tb.scalar(to_string(t) + "_loss", m.losses.term[static_cast<int>(t)], m.chunk);
+// One row of the metrics CSV (and of TensorBoard) as (column, value) pairs:
+// the losses and per-type activity, then what the method did to the weights
+// (gradient: its norm and the learning rate; feedback: the mean factors
+// per postsynaptic type), then the wall time.
+std::vector<std::pair<std::string, double>> metric_columns(const Config& c, Method method, const ChunkMetrics& m,
+                                                           double wall) {
+  const std::size_t n_types = c.recurrent.type_names.size();
+  auto type_value = [&](const std::vector<double>& v, std::size_t t) {
+    return t < v.size() ? v[t] : std::numeric_limits<double>::quiet_NaN();  // empty: no update (skipped)
+  };
+  std::vector<std::pair<std::string, double>> cols{{"total_loss", m.losses.total}};
+  for (const LossTerm t : all_loss_terms) cols.emplace_back(to_string(t) + "_loss", m.losses.term[static_cast<int>(t)]);
   const std::pair<const char*, const std::vector<double>*> per_type[] = {
       {"mean_rate_hz", &m.mean_rate}, {"std_rate_hz", &m.std_rate}, {"fraction_active", &m.fraction_active},
       {"mean_cv", &m.mean_cv}, {"membrane_ratio", &m.membrane_ratio}};
   for (const auto& [what, values] : per_type)
-    for (std::size_t t = 0; t < values->size(); ++t)
-      tb.scalar(fmt::format("{}/{}", what, c.recurrent.type_names[t]), (*values)[t], m.chunk);
-  tb.scalar("grad_norm", m.grad_norm, m.chunk);
-  tb.scalar("learning_rate", m.learning_rate, m.chunk);
-  tb.scalar("wall_seconds", wall, m.chunk);
+    for (std::size_t t = 0; t < n_types; ++t)
+      cols.emplace_back(fmt::format("{}/{}", what, c.recurrent.type_names[t]), type_value(*values, t));
+  if (method == Method::gradient) {
+    cols.emplace_back("grad_norm", m.grad_norm);
+    cols.emplace_back("learning_rate", m.learning_rate);
+  } else {
+    for (std::size_t t = 0; t < n_types; ++t)
+      cols.emplace_back("excitatory_scaling/" + c.recurrent.type_names[t], type_value(m.excitatory_scaling, t));
+    for (std::size_t t = 0; t < n_types; ++t)
+      cols.emplace_back("inhibitory_scaling/" + c.recurrent.type_names[t], type_value(m.inhibitory_scaling, t));
+  }
+  cols.emplace_back("wall_seconds", wall);
+  return cols;
+}
+
+std::string csv_header(const Config& c, Method method) {
+  std::string h = "chunk";
+  for (const auto& [name, value] : metric_columns(c, method, ChunkMetrics{}, 0)) h += "," + name;
+  return h + "\n";
+}
+
+std::string csv_row(const Config& c, Method method, const ChunkMetrics& m, double wall) {
+  std::string r = fmt::format("{}", m.chunk);
+  for (const auto& [name, value] : metric_columns(c, method, m, wall))
+    r += name == "wall_seconds" ? fmt::format(",{:.3f}", value) : fmt::format(",{:.9g}", value);
+  return r + "\n";
+}
+
+// The CSV row's values as TensorBoard scalars, under the CSV's column names.
+void log_scalars(io::TensorBoardWriter& tb, const Config& c, Method method, const ChunkMetrics& m, double wall) {
+  for (const auto& [name, value] : metric_columns(c, method, m, wall)) tb.scalar(name, value, m.chunk);
   tb.flush();
 }
 
@@ -128,7 +149,7 @@ void print_block(const ChunkMetrics& m, const Config& c, std::int64_t total) {
 // A `simulation.duration` run of one trial with `net`, as `simulate` writes
 // it (results, analysis, network_structure.npz) plus its figures, in `dir`:
 // the initial and final states of training.
-void simulate_state(const Config& config, const Network& net, const fs::path& dir, const std::string& label) {
+SimulateSummary simulate_state(const Config& config, const Network& net, const fs::path& dir, const std::string& label) {
   SimulateRequest req;
   req.steps = std::llround(config.simulation.duration / config.simulation.dt);
   req.progress_label = label;
@@ -142,6 +163,25 @@ void simulate_state(const Config& config, const Network& net, const fs::path& di
     rates += fmt::format("{}{} {:.3g} Hz", t ? ", " : "", config.recurrent.type_names[t], s.mean_rate_hz[t]);
   fmt::print("  {}: {:.3g} s simulated: {}\n", label, config.simulation.duration / 1000.0, rates);
   write_run_figures(dir, dir / "figures", false, {}, &config, &net);
+  return s;
+}
+
+// Where each target stands at the end: the final state's simulation for the
+// rates, activity and CV; the last chunk for the membrane ratio.
+void print_target_summary(const Config& c, const SimulateSummary& final_state, const ChunkMetrics& last) {
+  fmt::print("Targets after training ({:.3g} s of the final state; membrane ratio from the last chunk):\n",
+             c.simulation.duration / 1000.0);
+  for (std::size_t t = 0; t < c.recurrent.type_names.size(); ++t) {
+    const CellTargets& target = c.targets.per_type[t];
+    const double rate = final_state.mean_rate_hz[t];
+    const double off = target.firing_rate > 0 ? 100.0 * (rate - target.firing_rate) / target.firing_rate : 0.0;
+    fmt::print("  {:<12} rate {:.3g} Hz (target {:.3g}, {:+.1f}%), active {:.1f}%, CV {:.2f} (target {:.2g})",
+               c.recurrent.type_names[t], rate, target.firing_rate, off, 100.0 * final_state.fraction_active[t],
+               final_state.mean_cv[t], target.cv);
+    if (t < last.membrane_ratio.size())
+      fmt::print(", membrane ratio {:.2f} (target {:.2g})", last.membrane_ratio[t], target.threshold_ratio);
+    fmt::print("\n");
+  }
 }
 
 Network trained_network(Network net, const Trainer& trainer) {
@@ -174,13 +214,14 @@ int run_train(TrainOptions& o) {
     net = io::load_network(dir / "initial_state" / "network_structure.npz", config);
     resumed = io::load_checkpoint(o.resume, config);
   } else {
-    if (dir.empty()) throw std::invalid_argument("train: give the output directory with -o DIR");
+    if (dir.empty()) throw std::invalid_argument(to_string(o.method) + ": give the output directory with -o DIR");
     config = resolve_config(o.common);
     net = o.network.empty() ? generate_network(config) : io::load_network(o.network, config);
   }
   const int threads = apply_threads(o.common.threads);
-  Trainer trainer(config, net);
+  Trainer trainer(config, net, o.method);
   if (resumed) trainer.restore(*resumed);
+  const std::string command = to_string(o.method);
   const std::int64_t start_chunk = trainer.chunks_done();
   const std::int64_t total = config.simulation.num_chunks;
 
@@ -197,10 +238,11 @@ int run_train(TrainOptions& o) {
   io::TensorBoardWriter tb(dir / "tensorboard", resumed ? start_chunk : -1);
   if (!resumed) log_figures(tb, dir / "initial_state" / "figures", "initial_state", 0);
   const fs::path csv_path = dir / "training_metrics.csv";
-  std::string csv = resumed && fs::exists(csv_path) ? csv_upto(csv_path, start_chunk) : csv_header(config);
+  std::string csv =
+      resumed && fs::exists(csv_path) ? csv_upto(csv_path, start_chunk) : csv_header(config, o.method);
 
-  fmt::print("homeostat train: N = {}, M = {}, {} trials x {} steps per chunk, chunks {}..{} of {}, {} thread(s)\n",
-             net.n, net.m, config.training.batch_size, config.simulation.chunk_size, start_chunk + 1, total, total,
+  fmt::print("homeostat {}: N = {}, M = {}, {} trials x {} steps per chunk, chunks {}..{} of {}, {} thread(s)\n",
+             command, net.n, net.m, config.training.batch_size, config.simulation.chunk_size, start_chunk + 1, total, total,
              threads);
   if (resumed) fmt::print("  resumed from {} (chunk {})\n", o.resume, start_chunk);
 
@@ -208,7 +250,7 @@ int run_train(TrainOptions& o) {
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   const auto wall_start = std::chrono::steady_clock::now();
-  Progress progress("train", static_cast<double>(total - start_chunk), "chunks");
+  Progress progress(command, static_cast<double>(total - start_chunk), "chunks");
   std::optional<TrainerState> best;  // the state at the best chunk, until written
   std::int64_t best_written = resumed ? resumed->best_chunk : 0;
   auto checkpoint = [&] {
@@ -220,6 +262,7 @@ int run_train(TrainOptions& o) {
     }
   };
 
+  ChunkMetrics last;
   while (trainer.chunks_done() < total) {
     ChunkMetrics m;
     try {
@@ -241,7 +284,7 @@ int run_train(TrainOptions& o) {
     if (m.chunk % config.training.log_interval == 0 || m.chunk == total) {
       progress.finish_line();
       print_block(m, config, total);
-      csv += csv_row(m, wall);
+      csv += csv_row(config, o.method, m, wall);
       io::write_file_atomic(csv_path, csv);
       try {  // training figures from the files just written: `plot DIR [--chunk N]` redraws the same bytes
         const plot::TrainingLog train_log = plot::load_training_log(dir);
@@ -252,41 +295,52 @@ int run_train(TrainOptions& o) {
       } catch (const std::exception& e) {
         fmt::print(stderr, "warning: training figures of chunk {} not drawn: {}\n", m.chunk, e.what());
       }
-      log_scalars(tb, config, m, wall);
+      log_scalars(tb, config, o.method, m, wall);
       write_weight_snapshot(dir, m.chunk, net, trainer);
     }
-    const bool last = m.chunk == total;
-    if (m.chunk % config.training.checkpoint_interval == 0 || last) checkpoint();
-    if (stop_signal.load() != 0 && !last) {
+    last = m;
+    const bool at_end = m.chunk == total;
+    if (m.chunk % config.training.checkpoint_interval == 0 || at_end) checkpoint();
+    if (stop_signal.load() != 0 && !at_end) {
       progress.finish();
       checkpoint();
       io::write_file_atomic(csv_path, csv);
-      fmt::print(stderr, "Interrupted after chunk {}: checkpoint saved. Resume with:\n  homeostat train --resume {}\n",
-                 m.chunk, (dir / "checkpoints" / "checkpoint_latest.npz").string());
+      fmt::print(stderr, "Interrupted after chunk {}: checkpoint saved. Resume with:\n  homeostat {} --resume {}\n",
+                 m.chunk, command, (dir / "checkpoints" / "checkpoint_latest.npz").string());
       return 130;
     }
   }
   progress.finish();
-  simulate_state(config, trained_network(net, trainer), dir / "final_state", "final state");
+  const SimulateSummary final_state =
+      simulate_state(config, trained_network(net, trainer), dir / "final_state", "final state");
   log_figures(tb, dir / "final_state" / "figures", "final_state", trainer.chunks_done());
 
   nlohmann::json meta = metadata(o.info, config, threads);
-  meta["train"] = {{"chunks_done", trainer.chunks_done()},
+  meta[command] = {{"chunks_done", trainer.chunks_done()},
                    {"best_loss", trainer.best_loss()},
                    {"best_chunk", trainer.best_chunk()},
                    {"resumed_from", resumed ? o.resume : ""},
                    {"resumed_at_chunk", start_chunk}};
   write_run_files(dir, config, meta);
-  fmt::print("✓ Trained {} chunks; best total loss {:.6g} at chunk {}. Wrote {}/\n", trainer.chunks_done(),
-             trainer.best_loss(), trainer.best_chunk(), dir.string());
+  print_target_summary(config, final_state, last);
+  fmt::print("✓ Trained {} chunks ({}); best total loss {:.6g} at chunk {}. Wrote {}/\n", trainer.chunks_done(),
+             o.method == Method::gradient ? "gradients" : "feedback rule", trainer.best_loss(), trainer.best_chunk(),
+             dir.string());
   return 0;
 }
 
 }  // namespace
 
-Action setup_train(CLI::App& app, int argc, char** argv) {
-  auto* cmd = app.add_subcommand("train", "Stage 2: train the synaptic weights to the homeostatic targets (BPTT)");
-  auto o = std::make_shared<TrainOptions>();
+namespace {
+
+CLI::App* setup_training_command(CLI::App& app, int argc, char** argv, Method method,
+                                 const std::shared_ptr<TrainOptions>& o) {
+  const bool gradient = method == Method::gradient;
+  const std::string name = to_string(method);
+  auto* cmd = app.add_subcommand(
+      name, gradient ? "Stage 2: train the synaptic weights to the homeostatic targets (BPTT)"
+                     : "Stage 2: homeostatic synaptic scaling from observed rates, no gradients ([feedback] section)");
+  o->method = method;
   o->info.command = command_line(argc, argv);
   add_common_options(*cmd, o->common);
   cmd->add_option("-o,--output", o->out, "Output directory (with --resume: the run's directory, by default)");
@@ -296,6 +350,20 @@ Action setup_train(CLI::App& app, int argc, char** argv) {
       ->check(CLI::ExistingFile);
   cmd->add_flag("--overwrite", o->overwrite, "Write into an existing non-empty output directory");
   cmd->footer("Figures every log_interval chunks in DIR/figures/chunk_XXXX/; `homeostat plot DIR` redraws them.");
+  return cmd;
+}
+
+}  // namespace
+
+Action setup_train(CLI::App& app, int argc, char** argv) {
+  auto o = std::make_shared<TrainOptions>();
+  setup_training_command(app, argc, argv, Method::gradient, o);
+  return [o] { return run_train(*o); };
+}
+
+Action setup_feedback(CLI::App& app, int argc, char** argv) {
+  auto o = std::make_shared<TrainOptions>();
+  setup_training_command(app, argc, argv, Method::feedback, o);
   return [o] { return run_train(*o); };
 }
 

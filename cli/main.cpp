@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   Action plot = setup_plot(app);
   Action gradient = setup_gradient(app, argc, argv);
   Action train = setup_train(app, argc, argv);
+  Action feedback = setup_feedback(app, argc, argv);
 
   try {
     app.parse(argc, argv);
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
       if (sub->get_name() == "plot") return plot();
       if (sub->get_name() == "gradient") return gradient();
       if (sub->get_name() == "train") return train();
+      if (sub->get_name() == "feedback") return feedback();
     }
   } catch (const homeostat::ConfigError& e) {
     fmt::print(stderr, "error: {}\n", e.what());

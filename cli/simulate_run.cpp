@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -225,17 +226,31 @@ SimulateSummary simulate_to_dir(const Config& config, const Network& net, const 
   io::write_file_atomic(dir / "analysis" / "voltage_statistics.csv",
                         voltage_statistics_csv(v_sum, v_sum_sq, steps, config, net));
 
-  summary.mean_rate_hz.assign(config.recurrent.type_names.size(), 0.0);
-  std::vector<std::int64_t> type_n(config.recurrent.type_names.size(), 0);
+  const std::size_t n_types = config.recurrent.type_names.size();
+  summary.mean_rate_hz.assign(n_types, 0.0);
+  summary.fraction_active.assign(n_types, 0.0);
+  summary.mean_cv.assign(n_types, 0.0);
+  std::vector<std::int64_t> type_n(n_types, 0), cv_n(n_types, 0);
   for (const auto& tr : trains) {
     const auto rates = firing_rates(tr);
     for (std::int64_t i = 0; i < n; ++i) {
-      summary.mean_rate_hz[net.cell_type[i]] += rates[i];
-      ++type_n[net.cell_type[i]];
+      const std::int32_t t = net.cell_type[i];
+      summary.mean_rate_hz[t] += rates[i];
+      summary.fraction_active[t] += tr.times[i].empty() ? 0.0 : 1.0;
+      ++type_n[t];
+      const double cv = isi_cv(tr.times[i]);
+      if (!std::isnan(cv)) {
+        summary.mean_cv[t] += cv;
+        ++cv_n[t];
+      }
     }
   }
-  for (std::size_t t = 0; t < type_n.size(); ++t)
-    if (type_n[t]) summary.mean_rate_hz[t] /= static_cast<double>(type_n[t]);
+  for (std::size_t t = 0; t < n_types; ++t) {
+    const double count = static_cast<double>(type_n[t]);
+    summary.mean_rate_hz[t] = type_n[t] ? summary.mean_rate_hz[t] / count : std::nan("");
+    summary.fraction_active[t] = type_n[t] ? summary.fraction_active[t] / count : std::nan("");
+    summary.mean_cv[t] = cv_n[t] ? summary.mean_cv[t] / static_cast<double>(cv_n[t]) : std::nan("");
+  }
   return summary;
 }
 

@@ -27,7 +27,9 @@ struct SimulateSummary {
   std::int64_t input_spikes = 0;
   std::int64_t synaptic_events = 0;  // spike deliveries to targets x receptors
   double wall_seconds = 0;          // the simulation loop (with its streaming writes) only
-  std::vector<double> mean_rate_hz;  // [cell type]
+  std::vector<double> mean_rate_hz;     // [cell type]
+  std::vector<double> fraction_active;  // [cell type] neuron-trials with at least one spike
+  std::vector<double> mean_cv;          // [cell type] ISI CV over neuron-trials with >= 3 spikes (NaN if none)
 };
 
 SimulateSummary simulate_to_dir(const Config& config, const Network& network, const SimulateRequest& request,

@@ -70,6 +70,7 @@ void save_checkpoint(const std::filesystem::path& path, const TrainerState& s, c
   require_finite(s.adam_v, "optimizer moment");
   require_finite(s.accumulated, "accumulated gradient");
   require_finite(s.loss_history, "loss");
+  require_finite(s.rate_estimate, "rate estimate");
   const auto b = static_cast<std::int64_t>(s.trials.size());
   const std::int64_t n = b > 0 ? static_cast<std::int64_t>(s.trials[0].v.size()) : 0;
   const std::int64_t gn = b > 0 ? static_cast<std::int64_t>(s.trials[0].g_rise.size()) : 0;
@@ -91,12 +92,14 @@ void save_checkpoint(const std::filesystem::path& path, const TrainerState& s, c
   a.add("config_hash", std::vector<std::uint32_t>{static_cast<std::uint32_t>(config_hash(config)),
                                                   static_cast<std::uint32_t>(config_hash(config) >> 32)},
         {2});
+  a.add("method", std::vector<std::int64_t>{s.method == Method::feedback ? 1 : 0}, {1});
   a.add("chunks_done", std::vector<std::int64_t>{s.chunks_done}, {1});
   a.add("parameters", s.parameters, {p});
   a.add("adam_m", s.adam_m, {static_cast<std::int64_t>(s.adam_m.size())});
   a.add("adam_v", s.adam_v, {static_cast<std::int64_t>(s.adam_v.size())});
   a.add("adam_step", std::vector<std::int64_t>{s.adam_step}, {1});
   a.add("accumulated_gradient", s.accumulated, {static_cast<std::int64_t>(s.accumulated.size())});
+  a.add("rate_estimate", s.rate_estimate, {static_cast<std::int64_t>(s.rate_estimate.size())});
   a.add("loss_history", s.loss_history, {static_cast<std::int64_t>(s.loss_history.size())});
   a.add("best_loss", std::vector<double>{s.best_loss}, {1});
   a.add("best_chunk", std::vector<std::int64_t>{s.best_chunk}, {1});
@@ -149,6 +152,13 @@ TrainerState load_checkpoint(const std::filesystem::path& path, const Config& co
     fail("it was written for a different configuration");
 
   TrainerState s;
+  // "method" and "rate_estimate" came with `homeostat feedback`: absent, the file is from `train`.
+  if (arrays.count("method")) {
+    const auto method = get("method", DType::i8, 1).values<std::int64_t>();
+    if (method.size() != 1 || (method[0] != 0 && method[0] != 1)) fail("unknown training method");
+    s.method = method[0] == 1 ? Method::feedback : Method::gradient;
+  }
+  if (arrays.count("rate_estimate")) s.rate_estimate = get("rate_estimate", DType::f8, 1).values<double>();
   s.chunks_done = get("chunks_done", DType::i8, 1).values<std::int64_t>().at(0);
   s.parameters = get("parameters", DType::f8, 1).values<double>();
   s.adam_m = get("adam_m", DType::f8, 1).values<double>();

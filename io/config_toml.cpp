@@ -319,7 +319,19 @@ Config from_table(const toml::table& root) {
     w.reject_unknown();
     s.reject_unknown();
   }
-  top.reject_unknown("top-level sections are simulation, training, targets, hyperparameters, recurrent, feedforward");
+  if (top.has("feedback")) {
+    Section s = top.table("feedback");
+    auto& f = c.feedback;
+    f.eta_excitatory = s.number_or("eta_excitatory", f.eta_excitatory);
+    f.eta_inhibitory = s.number_or("eta_inhibitory", f.eta_inhibitory);
+    f.tau_avg = s.number_or("tau_avg", f.tau_avg);
+    f.min_factor = s.number_or("min_factor", f.min_factor);
+    f.max_factor = s.number_or("max_factor", f.max_factor);
+    if (s.has("granularity")) f.granularity = s.string("granularity");
+    s.reject_unknown();
+  }
+  top.reject_unknown(
+      "top-level sections are simulation, training, targets, hyperparameters, feedback, recurrent, feedforward");
   return c;
 }
 
@@ -487,6 +499,13 @@ std::string to_toml(const Config& c) {
       "loss_weight.membrane_variance = {}\nloss_weight.weight_ratio = {}\n",
       num(h.loss_weight.firing_rate), num(h.loss_weight.cv), num(h.loss_weight.silent_penalty),
       num(h.loss_weight.membrane_variance), num(h.loss_weight.weight_ratio));
+
+  const auto& f = c.feedback;
+  o += fmt::format(
+      "\n[feedback]\neta_excitatory = {}\neta_inhibitory = {}\ntau_avg = {}\nmin_factor = {}\nmax_factor = {}\n"
+      "granularity = \"{}\"\n",
+      num(f.eta_excitatory), num(f.eta_inhibitory), num(f.tau_avg), num(f.min_factor), num(f.max_factor),
+      f.granularity);
 
   const auto& rc = c.recurrent;
   o += fmt::format("\n[recurrent.cell_types]\nnames = {}\nproportion = {}\n", list(rc.type_names), list(rc.proportion));

@@ -50,6 +50,14 @@ loss_weight.silent_penalty = 0.1
 loss_weight.membrane_variance = 0.1
 loss_weight.weight_ratio = 0.01
 
+[feedback]               # `homeostat feedback`: synaptic scaling from observed rates, no gradients
+eta_excitatory = 0.02    # excitatory inputs x (1 + eta_excitatory * (r* - r) / r*) after each chunk
+eta_inhibitory = 0.02    # inhibitory inputs x (1 - eta_inhibitory * (r* - r) / r*)
+tau_avg = 5.0            # chunks: the rate estimate r is a moving average (1 = this chunk only)
+min_factor = 0.9         # bounds of every factor per chunk
+max_factor = 1.1
+granularity = "neuron"   # or "cell_type": one factor per (input sign, postsynaptic cell type)
+
 [recurrent.cell_types]
 names = ["excitatory", "inhibitory"]
 proportion = [0.8, 0.2]

@@ -96,6 +96,22 @@ struct ReceptorConfig {
   bool operator==(const ReceptorConfig&) const = default;
 };
 
+// The feedback rule of `homeostat feedback` (multiplicative synaptic scaling,
+// no gradients): after each chunk, with r the smoothed observed rate of the
+// postsynaptic neuron (or the mean over its cell type) and r* its target,
+// excitatory inputs are scaled by 1 + eta_excitatory (r* - r) / r* and
+// inhibitory inputs by 1 - eta_inhibitory (r* - r) / r*, each factor clipped
+// to [min_factor, max_factor].
+struct FeedbackConfig {
+  double eta_excitatory = 0.02;   // gain on the excitatory inputs (recurrent E and feedforward)
+  double eta_inhibitory = 0.02;   // gain on the inhibitory inputs
+  double tau_avg = 5.0;           // chunks: rate estimate r <- r + (r_chunk - r) / tau_avg (1 = this chunk only)
+  double min_factor = 0.9;        // per-chunk bounds of every factor
+  double max_factor = 1.1;
+  std::string granularity = "neuron";  // or "cell_type": one factor per (input sign, postsynaptic type)
+  bool operator==(const FeedbackConfig&) const = default;
+};
+
 struct RecurrentConfig {
   std::vector<std::string> type_names;
   std::vector<double> proportion;
@@ -131,6 +147,7 @@ struct Config {
   TrainingConfig training;
   TargetsConfig targets;
   HyperparametersConfig hyperparameters;
+  FeedbackConfig feedback;  // optional section: these defaults when absent
   RecurrentConfig recurrent;
   FeedforwardConfig feedforward;
 

@@ -20,6 +20,8 @@ namespace homeostat {
 // loss: every receptor of the type reverses above every threshold (it can
 // drive any neuron past threshold).
 std::vector<bool> excitatory_types(const Config& config);
+// The same for the input (feedforward) types.
+std::vector<bool> excitatory_input_types(const Config& config);
 
 // Weight ratio of MODEL.md 7 in `weights` mode: mean weight of recurrent edges
 // from excitatory types / mean feedforward weight.
@@ -68,6 +70,21 @@ struct GradientOptions {
   std::int64_t checkpoint_every = 0;  // K; 0 = sqrt(steps * batch / threads), at least 16
   std::vector<LossTerm> terms;        // also differentiate each of these alone (unweighted)
 };
+
+// A chunk run forward only: its loss sums and values, and its spikes.
+struct ChunkLosses {
+  LossSums<double> sums;               // per (trial, neuron) sums of the chunk
+  LossValues<double> losses;
+  std::vector<TrialRecord> records;    // spikes of every trial (steps local to the chunk)
+};
+
+// Runs the chunk forward from `states` (advanced to the chunk's end) and
+// evaluates the losses of MODEL.md 7 as chunk_gradient does, without a
+// backward pass (the feedback rule needs no gradient).
+template <class Real>
+ChunkLosses chunk_losses(const LoweredModel<Real>& model, const InputSource& inputs,
+                         std::vector<TrialState<Real>>& states, std::int64_t trial0, std::int64_t t0,
+                         std::int64_t steps, const LossContext& context, double weight_ratio);
 
 struct ChunkGradient {
   LossSums<double> sums;               // per (trial, neuron) sums of the chunk

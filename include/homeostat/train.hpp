@@ -1,7 +1,11 @@
-// Gradient-based homeostatic training (stage 2), the library side of
-// `homeostat train`: chunk after chunk of B Poisson trials, exact BPTT
-// gradients summed over `chunks_per_update` chunks, global-norm clipping,
-// Adam on the log-parameters, network state carried across chunks.
+// Homeostatic training (stage 2), the library side of `homeostat train` and
+// `homeostat feedback`: chunk after chunk of B Poisson trials with the
+// network state carried across chunks, and after each chunk either
+//  - Method::gradient: exact BPTT gradients summed over `chunks_per_update`
+//    chunks, global-norm clipping, Adam on the log-parameters; or
+//  - Method::feedback: no backward pass; the weights are scaled from the
+//    observed rates by the rule of feedback.hpp.
+// Both evaluate the same losses on every chunk, so their runs compare.
 //
 // Everything that determines the next chunk is in the Trainer's state
 // (parameters, Adam moments and step, accumulated gradient, trial states,
@@ -9,6 +13,7 @@
 // run resumed from that state continues exactly, whatever the thread count.
 #pragma once
 
+#include "homeostat/feedback.hpp"
 #include "homeostat/grad.hpp"
 #include "homeostat/optim.hpp"
 
@@ -43,14 +48,19 @@ struct ChunkMetrics {
   std::vector<double> fraction_active;  // [type] neuron-trials with a spike
   std::vector<double> mean_cv;     // [type] over neurons with >= 2 ISIs (pooled over trials); NaN if none
   std::vector<double> membrane_ratio;   // [type] mean sd(V) / (theta - mean(V))
-  bool updated = false;            // an optimiser step followed this chunk
+  bool updated = false;            // an update of the weights followed this chunk
   std::string skipped;             // with training.on_nan = "skip": what was not finite (the update was dropped)
-  double grad_norm = 0;            // before clipping (update chunks)
-  double learning_rate = 0;
+  double grad_norm = 0;            // gradient: before clipping (update chunks)
+  double learning_rate = 0;        // gradient
+  std::vector<double> excitatory_scaling;  // feedback: [type] geometric mean factor on excitatory inputs
+  std::vector<double> inhibitory_scaling;  // feedback: [type] geometric mean factor on inhibitory inputs
 };
 
-ChunkMetrics chunk_metrics(const ChunkGradient& g, const LossContext& ctx, const std::vector<std::int32_t>& cell_type,
-                           std::int64_t n_types);
+ChunkMetrics chunk_metrics(const LossSums<double>& sums, const LossValues<double>& losses, const LossContext& ctx,
+                           const std::vector<std::int32_t>& cell_type, std::int64_t n_types);
+
+enum class Method { gradient, feedback };
+std::string to_string(Method method);  // "train", "feedback": the command that runs it
 
 // Everything that determines how a training run continues (a checkpoint's
 // content): parameters, Adam moments and step, the gradient accumulated
@@ -58,11 +68,13 @@ ChunkMetrics chunk_metrics(const ChunkGradient& g, const LossContext& ctx, const
 // the loss bookkeeping of the run. Random numbers need no state: inputs are
 // a pure function of (seed, trial, global step).
 struct TrainerState {
+  Method method = Method::gradient;
   std::int64_t chunks_done = 0;
   std::vector<double> parameters;
   std::vector<double> adam_m, adam_v;
   std::int64_t adam_step = 0;
   std::vector<double> accumulated;
+  std::vector<double> rate_estimate;  // feedback: [N] smoothed rates (empty before the first chunk)
   std::vector<TrialState<float>> trials;
   std::vector<double> loss_history;  // total loss of every chunk so far (but skipped non-finite ones)
   double best_loss = 0;              // lowest total loss so far (NaN before the first chunk)
@@ -71,15 +83,20 @@ struct TrainerState {
 
 class Trainer {
  public:
-  Trainer(const Config& config, const Network& network);
+  // Method::feedback always scales the weights themselves (whatever
+  // training.optimisable says) and needs every target rate > 0.
+  Trainer(const Config& config, const Network& network, Method method = Method::gradient);
 
-  // Runs the next chunk forward and backward, adds its gradient, and after
-  // every `chunks_per_update`-th chunk clips and takes an Adam step. On a
-  // NaN/Inf the parameters stay unchanged and, with training.on_nan = "stop"
-  // (or when the network state itself is no longer finite), NonFiniteError
-  // is thrown; with "skip" the gradient accumulated so far is dropped and
+  // Runs the next chunk and updates the weights. gradient: forward and
+  // backward, adds the chunk's gradient, and after every
+  // `chunks_per_update`-th chunk clips and takes an Adam step. feedback:
+  // forward only, then the scaling rule. On a NaN/Inf the parameters stay
+  // unchanged and, with training.on_nan = "stop" (or when the network state
+  // itself is no longer finite), NonFiniteError is thrown; with "skip" the
+  // update (and any gradient accumulated so far) is dropped and
   // ChunkMetrics::skipped says why.
   ChunkMetrics run_chunk();
+  Method method() const { return method_; }
 
   std::int64_t chunks_done() const { return chunk_; }
   double best_loss() const { return best_loss_; }        // lowest total loss so far (NaN before any chunk)
@@ -94,7 +111,10 @@ class Trainer {
 
  private:
   Config config_;
+  Method method_;
   std::vector<bool> excitatory_;
+  std::vector<double> rate_target_;        // [N] Hz
+  std::vector<double> rate_estimate_;      // feedback: [N] smoothed rates
   LoweredModel<float> model_;
   Parameters params_;
   Adam adam_;
@@ -104,6 +124,10 @@ class Trainer {
   std::int64_t chunk_ = 0;                 // chunks done
   bool states_finite() const;
   ChunkMetrics skip_or_throw(ChunkMetrics m, const std::string& where);
+  // The loss bookkeeping of a finished chunk; false (after skip_or_throw) when a loss is not finite.
+  bool record_losses(ChunkMetrics& m);
+  ChunkMetrics gradient_update(ChunkMetrics m, const ChunkGradient& g);
+  ChunkMetrics feedback_update(ChunkMetrics m, const LossSums<double>& sums, const LossContext& ctx);
   std::vector<double> loss_history_;
   double best_loss_;
   std::int64_t best_chunk_ = 0;

@@ -122,6 +122,19 @@ void validate(const Config& c) {
                                                   "' (expected weights, scaling_factors, scaling_factors_recurrent "
                                                   "or scaling_factors_feedforward)");
 
+  const auto& f = c.feedback;
+  non_negative("feedback.eta_excitatory", f.eta_excitatory);
+  non_negative("feedback.eta_inhibitory", f.eta_inhibitory);
+  finite("feedback.tau_avg", f.tau_avg);
+  if (f.tau_avg < 1) throw ConfigError("feedback.tau_avg", "must be >= 1 (chunks; 1 = no smoothing), got " + num(f.tau_avg));
+  positive("feedback.min_factor", f.min_factor);
+  if (f.min_factor > 1) throw ConfigError("feedback.min_factor", "must be <= 1, got " + num(f.min_factor));
+  finite("feedback.max_factor", f.max_factor);
+  if (f.max_factor < 1) throw ConfigError("feedback.max_factor", "must be >= 1, got " + num(f.max_factor));
+  if (f.granularity != "neuron" && f.granularity != "cell_type")
+    throw ConfigError("feedback.granularity",
+                      "unknown value '" + f.granularity + "' (expected \"neuron\" or \"cell_type\")");
+
   const auto& rc = c.recurrent;
   names("recurrent.cell_types.names", rc.type_names);
   const std::size_t nt = rc.type_names.size();

@@ -10,16 +10,26 @@
 
 namespace homeostat {
 
-std::vector<bool> excitatory_types(const Config& config) {
+namespace {
+std::vector<bool> excitatory_sources(const Config& config, const std::vector<std::vector<ReceptorConfig>>& synapses) {
   double max_theta = -INFINITY;
   for (const auto& p : config.recurrent.physiology) max_theta = std::max(max_theta, p.theta);
   std::vector<bool> out;
-  for (const auto& receptors : config.recurrent.synapses) {
+  for (const auto& receptors : synapses) {
     bool exc = !receptors.empty();
     for (const auto& r : receptors) exc = exc && r.E_syn > max_theta;
     out.push_back(exc);
   }
   return out;
+}
+}  // namespace
+
+std::vector<bool> excitatory_types(const Config& config) {
+  return excitatory_sources(config, config.recurrent.synapses);
+}
+
+std::vector<bool> excitatory_input_types(const Config& config) {
+  return excitatory_sources(config, config.feedforward.synapses);
 }
 
 template <class Real>
@@ -316,7 +326,72 @@ void backward_step(const LoweredModel<Real>& lm, const LossGradient& lg, Real su
   }
 }
 
+// The loss sums of a chunk, added up from the records of its forward pass
+// (one or several consecutive pieces of it).
+class SumAccumulator {
+ public:
+  template <class Real>
+  SumAccumulator(LossSums<double>& sums, const std::vector<TrialState<Real>>& states, double weight_ratio)
+      : sums_(sums), n_(states.empty() ? 0 : static_cast<std::int64_t>(states[0].v.size())) {
+    const auto batch = static_cast<std::int64_t>(states.size());
+    for (auto* v : {&sums.spikes, &sums.isi_count, &sums.isi_sum, &sums.isi_sum_sq, &sums.v_sum, &sums.v_sum_sq})
+      v->assign(batch * n_, 0.0);
+    sums.weight_ratio = weight_ratio;
+    last_spike_.resize(batch * n_);
+    for (std::int64_t b = 0; b < batch; ++b)
+      std::copy(states[b].last_spike.begin(), states[b].last_spike.end(), last_spike_.begin() + b * n_);
+  }
+
+  // One piece starting at global step `t_global`, local step `s0` of the
+  // chunk; its spikes are appended to `records` in chunk-local steps.
+  void add(const std::vector<TrialRecord>& piece, std::int64_t t_global, std::int64_t s0,
+           std::vector<TrialRecord>& records) {
+    for (std::size_t b = 0; b < piece.size(); ++b) {
+      const TrialRecord& r = piece[b];
+      const auto base = static_cast<std::int64_t>(b) * n_;
+      for (std::size_t e = 0; e < r.spike_step.size(); ++e) {
+        const std::int32_t j = r.spike_neuron[e];
+        const std::int64_t t = t_global + r.spike_step[e];
+        const std::int64_t bj = base + j;
+        sums_.spikes[bj] += 1;
+        if (last_spike_[bj] >= 0) {
+          const double tau = static_cast<double>(t - last_spike_[bj]);
+          sums_.isi_count[bj] += 1;
+          sums_.isi_sum[bj] += tau;
+          sums_.isi_sum_sq[bj] += tau * tau;
+        }
+        last_spike_[bj] = t;
+        records[b].spike_step.push_back(static_cast<std::int32_t>(s0 + r.spike_step[e]));
+        records[b].spike_neuron.push_back(j);
+      }
+      for (std::int64_t i = 0; i < n_; ++i) {
+        sums_.v_sum[base + i] += r.v_sum[i];
+        sums_.v_sum_sq[base + i] += r.v_sum_sq[i];
+      }
+    }
+  }
+
+ private:
+  LossSums<double>& sums_;
+  std::int64_t n_;
+  std::vector<std::int64_t> last_spike_;  // [B * N] global step of the last spike, -1 if none
+};
+
 }  // namespace
+
+template <class Real>
+ChunkLosses chunk_losses(const LoweredModel<Real>& lm, const InputSource& inputs, std::vector<TrialState<Real>>& states,
+                         std::int64_t trial0, std::int64_t t0, std::int64_t steps, const LossContext& ctx,
+                         double weight_ratio) {
+  ChunkLosses out;
+  SumAccumulator sums_acc(out.sums, states, weight_ratio);
+  out.records.resize(states.size());
+  std::vector<TrialRecord> rec;
+  run_chunk(lm, inputs, states, trial0, t0, steps, RecordSpec{}, &rec);
+  sums_acc.add(rec, t0, 0, out.records);
+  out.losses = evaluate_losses(out.sums, ctx);
+  return out;
+}
 
 template <class Real>
 ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& inputs,
@@ -334,44 +409,18 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
   ChunkGradient out;
   out.checkpoint_every = k_every;
   auto& sums = out.sums;
-  for (auto* v : {&sums.spikes, &sums.isi_count, &sums.isi_sum, &sums.isi_sum_sq, &sums.v_sum, &sums.v_sum_sq})
-    v->assign(batch * n, 0.0);
-  sums.weight_ratio = ratio.value;
+  SumAccumulator sums_acc(sums, states, ratio.value);
   out.records.resize(batch);
 
   // Forward: K steps at a time, keeping each segment's starting state.
   std::vector<std::vector<TrialState<Real>>> checkpoints(n_segments);
-  std::vector<std::int64_t> last_spike(batch * n);
-  for (std::int64_t b = 0; b < batch; ++b)
-    std::copy(states[b].last_spike.begin(), states[b].last_spike.end(), last_spike.begin() + b * n);
   RecordSpec spec;
   std::vector<TrialRecord> rec;
   for (std::int64_t seg = 0; seg < n_segments; ++seg) {
     const std::int64_t s0 = seg * k_every, len = std::min(k_every, steps - s0);
     checkpoints[seg] = states;
     run_chunk(lm, inputs, states, trial0, t0 + s0, len, spec, &rec);
-    for (std::int64_t b = 0; b < batch; ++b) {
-      const TrialRecord& r = rec[b];
-      for (std::size_t e = 0; e < r.spike_step.size(); ++e) {
-        const std::int32_t j = r.spike_neuron[e];
-        const std::int64_t t = t0 + s0 + r.spike_step[e];
-        const std::int64_t bj = b * n + j;
-        sums.spikes[bj] += 1;
-        if (last_spike[bj] >= 0) {
-          const double tau = static_cast<double>(t - last_spike[bj]);
-          sums.isi_count[bj] += 1;
-          sums.isi_sum[bj] += tau;
-          sums.isi_sum_sq[bj] += tau * tau;
-        }
-        last_spike[bj] = t;
-        out.records[b].spike_step.push_back(static_cast<std::int32_t>(s0 + r.spike_step[e]));
-        out.records[b].spike_neuron.push_back(j);
-      }
-      for (std::int64_t i = 0; i < n; ++i) {
-        sums.v_sum[b * n + i] += r.v_sum[i];
-        sums.v_sum_sq[b * n + i] += r.v_sum_sq[i];
-      }
-    }
+    sums_acc.add(rec, t0 + s0, s0, out.records);
   }
   out.losses = evaluate_losses(sums, ctx);
 
@@ -435,6 +484,10 @@ template BlockGradient block_gradient(const LoweredModel<double>&, const std::ve
                                       const std::vector<double>&);
 template WeightRatio weight_ratio(const LoweredModel<float>&, const std::vector<bool>&);
 template WeightRatio weight_ratio(const LoweredModel<double>&, const std::vector<bool>&);
+template ChunkLosses chunk_losses(const LoweredModel<float>&, const InputSource&, std::vector<TrialState<float>>&,
+                                  std::int64_t, std::int64_t, std::int64_t, const LossContext&, double);
+template ChunkLosses chunk_losses(const LoweredModel<double>&, const InputSource&, std::vector<TrialState<double>>&,
+                                  std::int64_t, std::int64_t, std::int64_t, const LossContext&, double);
 template ChunkGradient chunk_gradient(const LoweredModel<float>&, const InputSource&, std::vector<TrialState<float>>&,
                                       std::int64_t, std::int64_t, std::int64_t, const LossContext&, const WeightRatio&,
                                       const GradientOptions&);

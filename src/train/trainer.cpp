@@ -5,13 +5,15 @@
 
 namespace homeostat {
 
-ChunkMetrics chunk_metrics(const ChunkGradient& g, const LossContext& ctx, const std::vector<std::int32_t>& cell_type,
-                           std::int64_t n_types) {
+std::string to_string(Method method) { return method == Method::gradient ? "train" : "feedback"; }
+
+ChunkMetrics chunk_metrics(const LossSums<double>& sums, const LossValues<double>& losses, const LossContext& ctx,
+                           const std::vector<std::int32_t>& cell_type, std::int64_t n_types) {
   const std::int64_t n = ctx.n, batch = ctx.batch;
   const double seconds = static_cast<double>(ctx.steps) * ctx.dt / 1000.0, steps = static_cast<double>(ctx.steps);
   const double nan = std::numeric_limits<double>::quiet_NaN();
   ChunkMetrics m;
-  m.losses = g.losses;
+  m.losses = losses;
   std::vector<double> count(n_types, 0), rate_sum(n_types, 0), rate_sq(n_types, 0), active(n_types, 0),
       ratio_sum(n_types, 0), cv_sum(n_types, 0), cv_count(n_types, 0);
   for (std::int64_t i = 0; i < n; ++i) {
@@ -19,17 +21,17 @@ ChunkMetrics chunk_metrics(const ChunkGradient& g, const LossContext& ctx, const
     double isi_n = 0, isi_1 = 0, isi_2 = 0;
     for (std::int64_t b = 0; b < batch; ++b) {
       const std::int64_t bi = b * n + i;
-      const double r = g.sums.spikes[bi] / seconds;
+      const double r = sums.spikes[bi] / seconds;
       count[t] += 1;
       rate_sum[t] += r;
       rate_sq[t] += r * r;
-      active[t] += g.sums.spikes[bi] > 0;
-      const double mean = g.sums.v_sum[bi] / steps;
-      const double var = std::max(0.0, g.sums.v_sum_sq[bi] / steps - mean * mean);
+      active[t] += sums.spikes[bi] > 0;
+      const double mean = sums.v_sum[bi] / steps;
+      const double var = std::max(0.0, sums.v_sum_sq[bi] / steps - mean * mean);
       ratio_sum[t] += std::sqrt(var) / (ctx.theta[i] - mean);
-      isi_n += g.sums.isi_count[bi];
-      isi_1 += g.sums.isi_sum[bi];
-      isi_2 += g.sums.isi_sum_sq[bi];
+      isi_n += sums.isi_count[bi];
+      isi_1 += sums.isi_sum[bi];
+      isi_2 += sums.isi_sum_sq[bi];
     }
     if (isi_n >= 2) {  // as the CV loss: pooled over trials
       cv_sum[t] += std::sqrt(std::max(0.0, isi_2 * isi_n / (isi_1 * isi_1) - 1.0));
@@ -48,15 +50,49 @@ ChunkMetrics chunk_metrics(const ChunkGradient& g, const LossContext& ctx, const
   return m;
 }
 
-Trainer::Trainer(const Config& config, const Network& network)
+namespace {
+
+// Per-neuron rates of a chunk, mean over trials [N] Hz.
+std::vector<double> neuron_rates(const LossSums<double>& sums, const LossContext& ctx) {
+  const double seconds = static_cast<double>(ctx.steps) * ctx.dt / 1000.0;
+  std::vector<double> r(ctx.n, 0.0);
+  for (std::int64_t b = 0; b < ctx.batch; ++b)
+    for (std::int64_t i = 0; i < ctx.n; ++i) r[i] += sums.spikes[b * ctx.n + i];
+  for (double& x : r) x /= seconds * static_cast<double>(ctx.batch);
+  return r;
+}
+
+// Geometric mean of `factor` over the neurons of each type.
+std::vector<double> type_geometric_mean(const std::vector<double>& factor, const std::vector<std::int32_t>& cell_type,
+                                        std::int64_t n_types) {
+  std::vector<double> log_sum(n_types, 0.0), count(n_types, 0.0);
+  for (std::size_t i = 0; i < factor.size(); ++i) {
+    log_sum[cell_type[i]] += std::log(factor[i]);
+    count[cell_type[i]] += 1;
+  }
+  for (std::int64_t t = 0; t < n_types; ++t) log_sum[t] = count[t] > 0 ? std::exp(log_sum[t] / count[t]) : 1.0;
+  return log_sum;
+}
+
+}  // namespace
+
+Trainer::Trainer(const Config& config, const Network& network, Method method)
     : config_(config),
+      method_(method),
       excitatory_(excitatory_types(config)),
       model_(lower<float>(config, network)),
-      params_(parse_optimisable(config.training.optimisable), model_),
+      params_(method == Method::feedback ? Optimisable::weights : parse_optimisable(config.training.optimisable),
+              model_),
       inputs_(config.simulation.seed, network.input_type, config.feedforward.firing_rate, config.simulation.dt),
       states_(config.training.batch_size, initial_state(model_)),
       best_loss_(std::numeric_limits<double>::quiet_NaN()) {
   adam_.learning_rate = config.hyperparameters.learning_rate;
+  for (const std::int32_t t : model_.cell_type) rate_target_.push_back(config.targets.per_type[t].firing_rate);
+  if (method == Method::feedback)
+    for (std::size_t t = 0; t < config.recurrent.type_names.size(); ++t)
+      if (!(config.targets.per_type[t].firing_rate > 0))
+        throw ConfigError("targets.firing_rate." + config.recurrent.type_names[t],
+                          "must be > 0 for the feedback rule (it scales by the relative rate error)");
 }
 
 bool Trainer::states_finite() const {
@@ -73,18 +109,22 @@ ChunkMetrics Trainer::skip_or_throw(ChunkMetrics m, const std::string& where) {
   if (config_.training.on_nan != "skip" || !states_finite()) throw NonFiniteError(where, chunk_);
   std::fill(accumulated_.begin(), accumulated_.end(), 0.0);
   m.updated = false;
+  m.excitatory_scaling.clear();
+  m.inhibitory_scaling.clear();
   m.skipped = NonFiniteError(where, chunk_).what();
   return m;
 }
 
 TrainerState Trainer::state() const {
   TrainerState s;
+  s.method = method_;
   s.chunks_done = chunk_;
   s.parameters = params_.values();
   s.adam_m = adam_.m;
   s.adam_v = adam_.v;
   s.adam_step = adam_.step;
   s.accumulated = accumulated_;
+  s.rate_estimate = rate_estimate_;
   s.trials = states_;
   s.loss_history = loss_history_;
   s.best_loss = best_loss_;
@@ -96,7 +136,11 @@ void Trainer::restore(const TrainerState& s) {
   auto fail = [](const std::string& what) {
     throw std::invalid_argument("checkpoint does not fit this run: " + what);
   };
+  if (s.method != method_)
+    fail("it was written by `homeostat " + to_string(s.method) + "`; continue it with `homeostat " +
+         to_string(s.method) + " --resume`");
   if (s.parameters.size() != params_.values().size()) fail("number of parameters");
+  if (!s.rate_estimate.empty() && s.rate_estimate.size() != rate_target_.size()) fail("rate estimate");
   if (!s.adam_m.empty() && (s.adam_m.size() != s.parameters.size() || s.adam_v.size() != s.parameters.size()))
     fail("optimizer moments");
   if (!s.accumulated.empty() && s.accumulated.size() != s.parameters.size()) fail("accumulated gradient");
@@ -114,32 +158,74 @@ void Trainer::restore(const TrainerState& s) {
   adam_.v = s.adam_v;
   adam_.step = s.adam_step;
   accumulated_ = s.accumulated;
+  rate_estimate_ = s.rate_estimate;
   states_ = s.trials;
   loss_history_ = s.loss_history;
   best_loss_ = s.best_loss;
   best_chunk_ = s.best_chunk;
 }
 
+bool Trainer::record_losses(ChunkMetrics& m) {
+  for (const LossTerm t : all_loss_terms)
+    if (!std::isfinite(m.losses.term[static_cast<int>(t)])) {
+      m = skip_or_throw(m, "loss " + to_string(t));
+      return false;
+    }
+  loss_history_.push_back(m.losses.total);
+  if (!(m.losses.total >= best_loss_)) {  // also when best_loss_ is NaN (first chunk)
+    best_loss_ = m.losses.total;
+    best_chunk_ = chunk_;
+  }
+  return true;
+}
+
 ChunkMetrics Trainer::run_chunk() {
   const std::int64_t steps = config_.simulation.chunk_size, batch = config_.training.batch_size;
   const LossContext ctx = loss_context(config_, model_.cell_type, batch, steps);
+  const auto n_types = static_cast<std::int64_t>(config_.recurrent.type_names.size());
+  // Global steps continue across chunks: every chunk sees new input spikes.
+  const std::int64_t t0 = chunk_ * steps;
+  const WeightRatio ratio = params_.weight_ratio_of(model_, excitatory_);
+  if (method_ == Method::feedback) {
+    const ChunkLosses f = chunk_losses(model_, inputs_, states_, 0, t0, steps, ctx, ratio.value);
+    ++chunk_;
+    ChunkMetrics m = chunk_metrics(f.sums, f.losses, ctx, model_.cell_type, n_types);
+    m.chunk = chunk_;
+    return feedback_update(std::move(m), f.sums, ctx);
+  }
   GradientOptions options;
   options.surrogate_scale = config_.hyperparameters.surrgrad_scale;
-  // Global steps continue across chunks: every chunk sees new input spikes.
-  const ChunkGradient g = chunk_gradient(model_, inputs_, states_, 0, chunk_ * steps, steps, ctx,
-                                         params_.weight_ratio_of(model_, excitatory_), options);
+  const ChunkGradient g = chunk_gradient(model_, inputs_, states_, 0, t0, steps, ctx, ratio, options);
   ++chunk_;
-  ChunkMetrics m = chunk_metrics(g, ctx, model_.cell_type, static_cast<std::int64_t>(config_.recurrent.type_names.size()));
+  ChunkMetrics m = chunk_metrics(g.sums, g.losses, ctx, model_.cell_type, n_types);
   m.chunk = chunk_;
   m.learning_rate = adam_.learning_rate;
+  return gradient_update(std::move(m), g);
+}
 
-  for (const LossTerm t : all_loss_terms)
-    if (!std::isfinite(g.losses.term[static_cast<int>(t)])) return skip_or_throw(m, "loss " + to_string(t));
-  loss_history_.push_back(g.losses.total);
-  if (!(g.losses.total >= best_loss_)) {  // also when best_loss_ is NaN (first chunk)
-    best_loss_ = g.losses.total;
-    best_chunk_ = chunk_;
+ChunkMetrics Trainer::feedback_update(ChunkMetrics m, const LossSums<double>& sums, const LossContext& ctx) {
+  if (!record_losses(m)) return m;
+  const auto n_types = static_cast<std::int64_t>(config_.recurrent.type_names.size());
+  std::vector<double> estimate = rate_estimate_;
+  update_rate_estimate(estimate, neuron_rates(sums, ctx), config_.feedback.tau_avg);
+  const ScalingFactors f = scaling_factors(config_.feedback, estimate, rate_target_, model_.cell_type, n_types);
+  std::vector<double> values = params_.values();
+  apply_scaling(values, model_, excitatory_, excitatory_input_types(config_), f);
+  for (const double x : values) {
+    const double w = std::exp(x);
+    if (!std::isfinite(w) || !(w > 0)) return skip_or_throw(m, "weights after the scaling step");
   }
+  rate_estimate_ = std::move(estimate);
+  params_.values() = std::move(values);
+  params_.apply(model_);
+  m.updated = true;
+  m.excitatory_scaling = type_geometric_mean(f.excitatory, model_.cell_type, n_types);
+  m.inhibitory_scaling = type_geometric_mean(f.inhibitory, model_.cell_type, n_types);
+  return m;
+}
+
+ChunkMetrics Trainer::gradient_update(ChunkMetrics m, const ChunkGradient& g) {
+  if (!record_losses(m)) return m;
   const std::vector<double> grad = params_.gradient(model_, g, 0, excitatory_);
   for (const double x : grad)
     if (!std::isfinite(x)) return skip_or_throw(m, "gradient of the " + config_.training.optimisable + " parameters");

@@ -285,6 +285,53 @@ set +e
 set -e
 [ $rc -ne 0 ] && grep -q "not a usable checkpoint" "$work/broken.err" || fail "damaged checkpoint: $(cat "$work/broken.err")"
 
+echo "== feedback: the same outputs as train, exact resume, and a checkpoint that only feedback continues"
+"$bin" feedback "${tr[@]}" --set feedback.eta_excitatory=0.1 -o "$work/fb_straight" > "$work/fb_straight.log"
+grep -q "^Targets after training" "$work/fb_straight.log" || fail "feedback printed no target summary"
+for f in training_metrics.csv checkpoints/checkpoint_latest.npz checkpoints/checkpoint_best.npz \
+         final_state/network_structure.npz final_state/analysis/firing_rate_statistics.csv \
+         initial_state/network_structure.npz weights/recurrent_epoch_0040.npy figures/training_losses.png; do
+  [ -s "$work/fb_straight/$f" ] || fail "feedback did not write $f"
+done
+"$bin" feedback "${tr[@]}" --set feedback.eta_excitatory=0.1 -o "$work/fb_cut" > /dev/null 2> "$work/fb_cut.err" &
+pid=$!
+for _ in $(seq 400); do [ -e "$work/fb_cut/checkpoints/checkpoint_latest.npz" ] && break; sleep 0.01; done
+kill -INT $pid
+set +e; wait $pid; rc=$?; set -e
+if [ $rc -eq 130 ]; then
+  grep -q "feedback --resume" "$work/fb_cut.err" || fail "no feedback resume hint: $(cat "$work/fb_cut.err")"
+  set +e
+  "$bin" train --resume "$work/fb_cut/checkpoints/checkpoint_latest.npz" > /dev/null 2> "$work/fb_wrong.err"; rc=$?
+  set -e
+  [ $rc -ne 0 ] && grep -q "homeostat feedback --resume" "$work/fb_wrong.err" ||
+    fail "train continued a feedback checkpoint: rc $rc, $(cat "$work/fb_wrong.err")"
+  "$bin" feedback --resume "$work/fb_cut/checkpoints/checkpoint_latest.npz" --threads 1 > /dev/null
+else
+  [ $rc -eq 0 ] || fail "feedback Ctrl-C: exit $rc ($(cat "$work/fb_cut.err"))"  # finished before the signal
+fi
+for f in final_state/network_structure.npz checkpoints/checkpoint_latest.npz weights/recurrent_epoch_0040.npy; do
+  cmp "$work/fb_straight/$f" "$work/fb_cut/$f" || fail "resumed feedback run differs in $f"
+done
+"$py" - "$work" <<'PY'
+import csv, sys, numpy as np
+d = sys.argv[1]
+a = list(csv.DictReader(open(f"{d}/fb_straight/training_metrics.csv")))
+b = list(csv.DictReader(open(f"{d}/fb_cut/training_metrics.csv")))
+strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]
+assert strip(a) == strip(b), "resumed feedback CSV differs"
+assert [int(r["chunk"]) for r in a] == list(range(2, 41, 2))
+assert "grad_norm" not in a[0] and "excitatory_scaling/excitatory" in a[0], list(a[0])
+# The factors applied (geometric mean per postsynaptic type) stay within [min_factor, max_factor].
+f = [float(r[f"{k}_scaling/{t}"]) for r in a for k in ("excitatory", "inhibitory") for t in ("excitatory", "inhibitory")]
+assert all(0.9 <= x <= 1.1 for x in f) and any(x != 1 for x in f), f
+c = np.load(f"{d}/fb_straight/checkpoints/checkpoint_latest.npz")
+assert int(c["method"][0]) == 1 and c["rate_estimate"].shape == (120,) and c["adam_m"].shape == (0,)
+init = np.load(f"{d}/fb_straight/initial_state/recurrent_weights.npy")
+w40 = np.load(f"{d}/fb_straight/weights/recurrent_epoch_0040.npy")
+assert ((init > 0) == (w40 > 0)).all() and not (init == w40).all()
+print("feedback checks passed")
+PY
+
 echo "== bad input is refused with file, key and reason; nothing is written"
 set +e
 "$bin" simulate "${small[@]}" --set recurrent.synapses.excitatory.tau_rise=[9.0,10.0] -o "$work/bad1" 2> "$work/err1"

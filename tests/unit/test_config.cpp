@@ -107,6 +107,27 @@ TEST(Config, CvTargetsAreOptional) {
   EXPECT_DOUBLE_EQ(c.targets.per_type[1].cv, 0.7);
 }
 
+TEST(Config, FeedbackSectionIsOptionalAndEachKeyDefaults) {
+  const Config reference = load_config(reference_path);  // has no [feedback]
+  EXPECT_TRUE(reference.feedback == homeostat::FeedbackConfig{});
+  const Config c = load_config("", {"feedback.eta_inhibitory=0.0", "feedback.granularity=\"cell_type\""});
+  EXPECT_DOUBLE_EQ(c.feedback.eta_inhibitory, 0.0);
+  EXPECT_EQ(c.feedback.granularity, "cell_type");
+  std::string text = defaults();
+  text = replace(text, "tau_avg = 5.0 ", "# no tau_avg ");
+  EXPECT_DOUBLE_EQ(parse_config(text, "test.toml").feedback.tau_avg, homeostat::FeedbackConfig{}.tau_avg);
+}
+
+TEST(ConfigErrors, FeedbackValues) {
+  expect_error(defaults(), {"feedback.eta=0.1"}, "feedback.eta", "unknown key");
+  expect_error(defaults(), {"feedback.eta_excitatory=-0.1"}, "feedback.eta_excitatory", ">= 0");
+  expect_error(defaults(), {"feedback.tau_avg=0.5"}, "feedback.tau_avg", ">= 1");
+  expect_error(defaults(), {"feedback.min_factor=1.2"}, "feedback.min_factor", "<= 1");
+  expect_error(defaults(), {"feedback.min_factor=0.0"}, "feedback.min_factor", "> 0");
+  expect_error(defaults(), {"feedback.max_factor=0.9"}, "feedback.max_factor", ">= 1");
+  expect_error(defaults(), {"feedback.granularity=\"synapse\""}, "feedback.granularity", "unknown value");
+}
+
 TEST(ConfigErrors, UnknownKeys) {
   expect_error(defaults(), {"simulation.stepsize=1"}, "simulation.stepsize", "unknown key");
   expect_error(replace(defaults(), "[training]", "[trainig]\nx=1\n[training]"), {}, "trainig", "unknown key");

@@ -12,20 +12,8 @@
 
 using namespace homeostat;
 
-namespace {
-
-std::vector<std::string> small(std::vector<std::string> extra) {
-  std::vector<std::string> o = {"recurrent.topology.num_neurons=80", "recurrent.topology.num_assemblies=2",
-                                "feedforward.topology.num_neurons=30", "simulation.chunk_size=500",
-                                "training.batch_size=3"};
-  o.insert(o.end(), extra.begin(), extra.end());
-  return o;
-}
-
-}  // namespace
-
 TEST(Trainer, AccumulatesChunksThenStepsAsByHand) {
-  const Config config = homeostat::testing::defaults_with(small({"training.chunks_per_update=2"}));
+  const Config config = homeostat::testing::small_training_config({"training.chunks_per_update=2"});
   const Network net = generate_network(config);
   Trainer trainer(config, net);
   const std::vector<double> before = trainer.parameters().values();
@@ -57,7 +45,7 @@ TEST(Trainer, AccumulatesChunksThenStepsAsByHand) {
 }
 
 TEST(Trainer, BitIdenticalForOneAndTwoThreads) {
-  const Config config = homeostat::testing::defaults_with(small({}));
+  const Config config = homeostat::testing::small_training_config();
   const Network net = generate_network(config);
   auto run = [&](int threads) {
     const int saved = omp_get_max_threads();
@@ -75,7 +63,7 @@ TEST(Trainer, BitIdenticalForOneAndTwoThreads) {
 
 TEST(Trainer, NonFiniteParametersStopTheUpdate) {
   // A learning rate so large that exp(ln w - lr) overflows or vanishes.
-  const Config config = homeostat::testing::defaults_with(small({"hyperparameters.learning_rate=1000.0"}));
+  const Config config = homeostat::testing::small_training_config({"hyperparameters.learning_rate=1000.0"});
   Trainer trainer(config, generate_network(config));
   const std::vector<double> before = trainer.parameters().values();
   try {

@@ -1,4 +1,4 @@
-// Training checkpoints: one .npz (numpy opens it) holding a TrainerState,
+// Training checkpoints (of `train` and `feedback`, told apart by `method`): one .npz (numpy opens it) holding a TrainerState,
 // the hash of the configuration that produced it and a checksum of every
 // array. Written atomically (temporary file, fsync, rename): a crash during
 // a save leaves the previous checkpoint as it was. Refused on load, with
