@@ -218,38 +218,19 @@ SimulateSummary simulate_to_dir(const Config& config, const Network& net, const 
     io::write_npy(results / "recorded_neurons.npy", req.record.neurons, {n_watch});
 
   TypeGroups groups{config.recurrent.type_names, net.cell_type};
-  io::write_file_atomic(dir / "analysis" / "firing_rate_statistics.csv", firing_rate_csv(trains, groups));
-  io::write_file_atomic(dir / "analysis" / "cv_statistics.csv", cv_csv(trains, groups));
+  const std::vector<TypeActivity> activity = type_activity(trains, groups);
+  io::write_file_atomic(dir / "analysis" / "firing_rate_statistics.csv", firing_rate_csv(activity, groups));
+  io::write_file_atomic(dir / "analysis" / "cv_statistics.csv", cv_csv(activity, groups));
   io::write_file_atomic(dir / "analysis" / "fano_factor.csv",
                         fano_csv(trains, groups, {1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0}));
   io::write_file_atomic(dir / "analysis" / "isi_histogram.csv", isi_histogram_csv(trains, config, net));
   io::write_file_atomic(dir / "analysis" / "voltage_statistics.csv",
                         voltage_statistics_csv(v_sum, v_sum_sq, steps, config, net));
 
-  const std::size_t n_types = config.recurrent.type_names.size();
-  summary.mean_rate_hz.assign(n_types, 0.0);
-  summary.fraction_active.assign(n_types, 0.0);
-  summary.mean_cv.assign(n_types, 0.0);
-  std::vector<std::int64_t> type_n(n_types, 0), cv_n(n_types, 0);
-  for (const auto& tr : trains) {
-    const auto rates = firing_rates(tr);
-    for (std::int64_t i = 0; i < n; ++i) {
-      const std::int32_t t = net.cell_type[i];
-      summary.mean_rate_hz[t] += rates[i];
-      summary.fraction_active[t] += tr.times[i].empty() ? 0.0 : 1.0;
-      ++type_n[t];
-      const double cv = isi_cv(tr.times[i]);
-      if (!std::isnan(cv)) {
-        summary.mean_cv[t] += cv;
-        ++cv_n[t];
-      }
-    }
-  }
-  for (std::size_t t = 0; t < n_types; ++t) {
-    const double count = static_cast<double>(type_n[t]);
-    summary.mean_rate_hz[t] = type_n[t] ? summary.mean_rate_hz[t] / count : std::nan("");
-    summary.fraction_active[t] = type_n[t] ? summary.fraction_active[t] / count : std::nan("");
-    summary.mean_cv[t] = cv_n[t] ? summary.mean_cv[t] / static_cast<double>(cv_n[t]) : std::nan("");
+  for (const TypeActivity& a : activity) {
+    summary.mean_rate_hz.push_back(a.rate.mean);
+    summary.fraction_active.push_back(a.fraction_active());
+    summary.mean_cv.push_back(a.cv.mean);
   }
   return summary;
 }

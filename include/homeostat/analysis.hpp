@@ -51,13 +51,25 @@ struct TypeGroups {
   std::vector<std::int32_t> cell_type;   // [neuron]
 };
 
+// Activity of each cell type over neuron-trials: rates, silent ones, ISI CVs
+// (NaN, so not counted, for a neuron-trial with < 3 spikes). The numbers of
+// firing_rate_statistics.csv and cv_statistics.csv.
+struct TypeActivity {
+  std::int64_t n = 0;       // neuron-trials
+  std::int64_t silent = 0;  // neuron-trials without a spike
+  Summary rate;             // [Hz]
+  Summary cv;               // cv.count = neuron-trials with a CV
+  double fraction_active() const;  // 1 - silent / n; NaN if n == 0
+};
+std::vector<TypeActivity> type_activity(const std::vector<SpikeTrains>& trials, const TypeGroups& types);
+
 // firing_rate_statistics.csv: cell_type,n,mean_rate_hz,std_rate_hz,
 // min_rate_hz,median_rate_hz,max_rate_hz,silent_count,fraction_active
-std::string firing_rate_csv(const std::vector<SpikeTrains>& trials, const TypeGroups& types);
+std::string firing_rate_csv(const std::vector<TypeActivity>& activity, const TypeGroups& types);
 
 // cv_statistics.csv: cell_type,n,n_with_cv,mean_cv,std_cv,median_cv
 // (neurons with >= 3 spikes in a trial contribute that trial's CV).
-std::string cv_csv(const std::vector<SpikeTrains>& trials, const TypeGroups& types);
+std::string cv_csv(const std::vector<TypeActivity>& activity, const TypeGroups& types);
 
 // fano_factor.csv: window_ms,cell_type,n,mean_fano,std_fano
 std::string fano_csv(const std::vector<SpikeTrains>& trials, const TypeGroups& types,

@@ -112,7 +112,8 @@ class Trainer {
  private:
   Config config_;
   Method method_;
-  std::vector<bool> excitatory_;
+  std::vector<bool> excitatory_;           // [recurrent type]
+  std::vector<bool> excitatory_inputs_;    // [input type]
   std::vector<double> rate_target_;        // [N] Hz
   std::vector<double> rate_estimate_;      // feedback: [N] smoothed rates
   LoweredModel<float> model_;

@@ -247,60 +247,63 @@ Summary summarize(const std::vector<double>& values) {
   return s;
 }
 
-std::string firing_rate_csv(const std::vector<SpikeTrains>& trials, const TypeGroups& types) {
+double TypeActivity::fraction_active() const {
+  return n > 0 ? 1.0 - static_cast<double>(silent) / static_cast<double>(n) : nan_value;
+}
+
+std::vector<TypeActivity> type_activity(const std::vector<SpikeTrains>& trials, const TypeGroups& types) {
   check_trials(trials, types);
   const std::size_t n_types = types.names.size();
-  PerType rates(n_types);
-  std::vector<std::int64_t> silent(n_types, 0);
+  // NaN CVs (< 3 spikes) are kept in the per-type lists; summarize() drops them.
+  PerType rates(n_types), cvs(n_types);
+  std::vector<TypeActivity> out(n_types);
   for (const SpikeTrains& tr : trials) {
     const double seconds = duration_s(tr);
     for (std::size_t i = 0; i < tr.times.size(); ++i) {
       const auto t = static_cast<std::size_t>(types.cell_type[i]);
       const std::size_t count = tr.times[i].size();
       rates[t].push_back(static_cast<double>(count) / seconds);
-      if (count == 0) ++silent[t];
+      cvs[t].push_back(isi_cv(tr.times[i]));
+      if (count == 0) ++out[t].silent;
     }
   }
+  for (std::size_t t = 0; t < n_types; ++t) {
+    out[t].n = static_cast<std::int64_t>(rates[t].size());
+    out[t].rate = summarize(rates[t]);
+    out[t].cv = summarize(cvs[t]);
+  }
+  return out;
+}
+
+std::string firing_rate_csv(const std::vector<TypeActivity>& activity, const TypeGroups& types) {
   std::string out =
       "cell_type,n,mean_rate_hz,std_rate_hz,min_rate_hz,median_rate_hz,max_rate_hz,"
       "silent_count,fraction_active\n";
-  for (std::size_t t = 0; t < n_types; ++t) {
-    const Summary s = summarize(rates[t]);
-    const auto n = static_cast<std::int64_t>(rates[t].size());
+  for (std::size_t t = 0; t < activity.size(); ++t) {
+    const Summary& s = activity[t].rate;
     append_field(out, types.names[t]);
     out += ',';
-    append_number(out, n);
+    append_number(out, activity[t].n);
     for (const double x : {s.mean, s.std, s.min, s.median, s.max}) {
       out += ',';
       append_number(out, x);
     }
     out += ',';
-    append_number(out, silent[t]);
+    append_number(out, activity[t].silent);
     out += ',';
-    append_number(out, n > 0 ? 1.0 - static_cast<double>(silent[t]) / static_cast<double>(n)
-                             : nan_value);
+    append_number(out, activity[t].fraction_active());
     out += '\n';
   }
   return out;
 }
 
-std::string cv_csv(const std::vector<SpikeTrains>& trials, const TypeGroups& types) {
-  check_trials(trials, types);
-  const std::size_t n_types = types.names.size();
-  // NaN CVs (< 3 spikes) are kept in the per-type lists: their count is `n`,
-  // and summarize() drops them for n_with_cv and the statistics.
-  PerType cvs(n_types);
-  for (const SpikeTrains& tr : trials) {
-    for (std::size_t i = 0; i < tr.times.size(); ++i) {
-      cvs[static_cast<std::size_t>(types.cell_type[i])].push_back(isi_cv(tr.times[i]));
-    }
-  }
+std::string cv_csv(const std::vector<TypeActivity>& activity, const TypeGroups& types) {
   std::string out = "cell_type,n,n_with_cv,mean_cv,std_cv,median_cv\n";
-  for (std::size_t t = 0; t < n_types; ++t) {
-    const Summary s = summarize(cvs[t]);
+  for (std::size_t t = 0; t < activity.size(); ++t) {
+    const Summary& s = activity[t].cv;
     append_field(out, types.names[t]);
     out += ',';
-    append_number(out, static_cast<std::int64_t>(cvs[t].size()));
+    append_number(out, activity[t].n);
     out += ',';
     append_number(out, s.count);
     for (const double x : {s.mean, s.std, s.median}) {

@@ -80,6 +80,7 @@ Trainer::Trainer(const Config& config, const Network& network, Method method)
     : config_(config),
       method_(method),
       excitatory_(excitatory_types(config)),
+      excitatory_inputs_(excitatory_input_types(config)),
       model_(lower<float>(config, network)),
       params_(method == Method::feedback ? Optimisable::weights : parse_optimisable(config.training.optimisable),
               model_),
@@ -109,8 +110,6 @@ ChunkMetrics Trainer::skip_or_throw(ChunkMetrics m, const std::string& where) {
   if (config_.training.on_nan != "skip" || !states_finite()) throw NonFiniteError(where, chunk_);
   std::fill(accumulated_.begin(), accumulated_.end(), 0.0);
   m.updated = false;
-  m.excitatory_scaling.clear();
-  m.inhibitory_scaling.clear();
   m.skipped = NonFiniteError(where, chunk_).what();
   return m;
 }
@@ -210,7 +209,7 @@ ChunkMetrics Trainer::feedback_update(ChunkMetrics m, const LossSums<double>& su
   update_rate_estimate(estimate, neuron_rates(sums, ctx), config_.feedback.tau_avg);
   const ScalingFactors f = scaling_factors(config_.feedback, estimate, rate_target_, model_.cell_type, n_types);
   std::vector<double> values = params_.values();
-  apply_scaling(values, model_, excitatory_, excitatory_input_types(config_), f);
+  apply_scaling(values, model_, excitatory_, excitatory_inputs_, f);
   for (const double x : values) {
     const double w = std::exp(x);
     if (!std::isfinite(w) || !(w > 0)) return skip_or_throw(m, "weights after the scaling step");

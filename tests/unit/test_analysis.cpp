@@ -274,7 +274,7 @@ struct TinyExample {
 
 TEST(FiringRateCsv, ParsesBackToHandComputedValues) {
   const TinyExample ex;
-  const Table t = parse_csv(firing_rate_csv(ex.trials, ex.types));
+  const Table t = parse_csv(firing_rate_csv(type_activity(ex.trials, ex.types), ex.types));
   ASSERT_EQ(t.size(), 3u);
   EXPECT_EQ(t[0], (std::vector<std::string>{"cell_type", "n", "mean_rate_hz", "std_rate_hz",
                                             "min_rate_hz", "median_rate_hz", "max_rate_hz",
@@ -306,7 +306,7 @@ TEST(FiringRateCsv, ParsesBackToHandComputedValues) {
 TEST(FiringRateCsv, EmptyTypeGivesNanRowAndNamesAreQuoted) {
   TinyExample ex;
   ex.types.names = {"exc, layer 2", "inhibitory", "unused"};
-  const std::string csv = firing_rate_csv(ex.trials, ex.types);
+  const std::string csv = firing_rate_csv(type_activity(ex.trials, ex.types), ex.types);
   EXPECT_NE(csv.find("\n\"exc, layer 2\",4,"), std::string::npos);
   EXPECT_NE(csv.find("\nunused,0,nan,nan,nan,nan,nan,0,nan\n"), std::string::npos) << csv;
 }
@@ -316,14 +316,14 @@ TEST(FiringRateCsv, SilentMeansExactlyZeroSpikes) {
   tr.n_steps = 100;
   tr.dt = 1.0;
   tr.times = {{}, {3}, {1, 2}};  // a single spike is active, not silent
-  const Table t = parse_csv(firing_rate_csv({tr}, TypeGroups{{"x"}, {0, 0, 0}}));
+  const Table t = parse_csv(firing_rate_csv(type_activity({tr}, TypeGroups{{"x"}, {0, 0, 0}}), TypeGroups{{"x"}, {0, 0, 0}}));
   EXPECT_EQ(t[1][7], "1");
   EXPECT_DOUBLE_EQ(num(t[1][8]), 2.0 / 3.0);
 }
 
 TEST(CvCsv, ParsesBackToHandComputedValues) {
   const TinyExample ex;
-  const Table t = parse_csv(cv_csv(ex.trials, ex.types));
+  const Table t = parse_csv(cv_csv(type_activity(ex.trials, ex.types), ex.types));
   ASSERT_EQ(t.size(), 3u);
   EXPECT_EQ(t[0], (std::vector<std::string>{"cell_type", "n", "n_with_cv", "mean_cv", "std_cv",
                                             "median_cv"}));
@@ -348,7 +348,7 @@ TEST(CvCsv, ParsesBackToHandComputedValues) {
 TEST(CvCsv, NoDefinedCvWritesNan) {
   TinyExample ex;
   ex.trials[0].times[1] = {1, 2};
-  const Table t = parse_csv(cv_csv(ex.trials, ex.types));
+  const Table t = parse_csv(cv_csv(type_activity(ex.trials, ex.types), ex.types));
   EXPECT_EQ(t[2], (std::vector<std::string>{"inhibitory", "2", "0", "nan", "nan", "nan"}));
 }
 
@@ -379,9 +379,9 @@ TEST(FanoCsv, RowsPerWindowAndType) {
 TEST(Csv, InconsistentTypesAreRejected) {
   TinyExample ex;
   TypeGroups short_types{{"excitatory", "inhibitory"}, {0, 1}};
-  EXPECT_THROW(firing_rate_csv(ex.trials, short_types), std::invalid_argument);
+  EXPECT_THROW(type_activity(ex.trials, short_types), std::invalid_argument);
   TypeGroups bad_index{{"excitatory", "inhibitory"}, {0, 2, 0}};
-  EXPECT_THROW(cv_csv(ex.trials, bad_index), std::invalid_argument);
+  EXPECT_THROW(type_activity(ex.trials, bad_index), std::invalid_argument);
 }
 
 // ---------------------------------------------------------------- voltages
