@@ -14,7 +14,7 @@
 
 namespace homeostat::bench {
 
-inline const std::string reference_params = std::string(HOMEOSTAT_SHARED_DIR) + "/params/homeostatic-plasticity.toml";
+inline const std::string reference_params = std::string(HOMEOSTAT_PARAMS_DIR) + "/homeostatic-plasticity.toml";
 
 struct Setup {
   Config config;

@@ -16,9 +16,9 @@ echo "== config --defaults reloads to the same resolved config"
 "$bin" config > "$work/resolved_a.toml"
 "$bin" config "$work/defaults.toml" > "$work/resolved_b.toml"
 cmp "$work/resolved_a.toml" "$work/resolved_b.toml" || fail "defaults file does not resolve like the built-in defaults"
-"$bin" config "$src/../shared/params/homeostatic-plasticity.toml" > /dev/null || fail "reference config rejected"
+"$bin" config "$src/params/homeostatic-plasticity.toml" > /dev/null || fail "reference config rejected"
 # --set takes one KEY=VALUE: a PARAMS file after it is still the positional.
-"$bin" config --set training.batch_size=3 "$src/../shared/params/homeostatic-plasticity.toml" > "$work/ref.toml"
+"$bin" config --set training.batch_size=3 "$src/params/homeostatic-plasticity.toml" > "$work/ref.toml"
 grep -q "^batch_size = 3$" "$work/ref.toml" && grep -q "^num_neurons = 5000$" "$work/ref.toml" || fail "--set/PARAMS order"
 
 echo "== simulate writes every documented output"

@@ -14,11 +14,15 @@ using homeostat::ConfigError;
 using homeostat::io::default_config_toml;
 using homeostat::io::load_config;
 using homeostat::io::parse_config;
+using homeostat::io::read_file;
 using homeostat::io::to_toml;
 
 namespace {
 
-const std::string reference_path = std::string(HOMEOSTAT_SHARED_DIR) + "/params/homeostatic-plasticity.toml";
+// The repository's copy of the reference configuration (params/), so that a
+// clone alone tests; ReferenceCopyMatchesShared catches drift from the
+// original in ../shared where that exists.
+const std::string reference_path = std::string(HOMEOSTAT_PARAMS_DIR) + "/homeostatic-plasticity.toml";
 
 // Expects parsing to fail with an error naming `key` whose reason contains `reason`.
 void expect_error(const std::string& text, const std::vector<std::string>& overrides, const std::string& key,
@@ -62,6 +66,13 @@ TEST(Config, ReferenceFileLoadsAsIs) {
   EXPECT_DOUBLE_EQ(c.feedforward.firing_rate[0], 6.0);
   EXPECT_DOUBLE_EQ(c.targets.per_type[1].firing_rate, 5.0);
   EXPECT_DOUBLE_EQ(c.hyperparameters.loss_weight.membrane_variance, 0.1);
+}
+
+TEST(Config, ReferenceCopyMatchesShared) {
+  const std::filesystem::path original = std::string(HOMEOSTAT_SHARED_DIR) + "/params/homeostatic-plasticity.toml";
+  if (!std::filesystem::exists(original)) GTEST_SKIP() << "no " << original << " beside this checkout";
+  EXPECT_EQ(read_file(reference_path), read_file(original))
+      << "params/homeostatic-plasticity.toml differs from " << original << ": copy it again";
 }
 
 TEST(Config, ResolvedTomlReloadsToTheSameConfig) {
