@@ -59,11 +59,25 @@ template <class Real>
 std::int64_t synaptic_events(const LoweredModel<Real>& model, const TrialRecord& record);
 
 // Advances one trial by `steps` steps on the calling thread, recording
-// nothing: for callers that run trials in parallel themselves (the backward
-// pass recomputes segments this way).
+// nothing: for callers that run trials in parallel themselves.
 template <class Real>
 void run_trial_serial(const LoweredModel<Real>& model, const InputSource& inputs, TrialState<Real>& state,
                       std::int64_t trial, std::int64_t t0, std::int64_t steps);
+
+// Per-step hooks of run_trial_observed, for step t0 + s: `before` sees the
+// state at the start of the step (before its spikes), `after` the state after
+// it (increments and clamp done) and the input spikes it delivered.
+template <class Real>
+struct StepObserver {
+  std::function<void(std::int64_t s, const TrialState<Real>& state)> before;
+  std::function<void(std::int64_t s, const TrialState<Real>& state, const std::vector<std::int32_t>& input_spikes)>
+      after;
+};
+
+// run_trial_serial that shows every step to `observer` (both hooks required).
+template <class Real>
+void run_trial_observed(const LoweredModel<Real>& model, const InputSource& inputs, TrialState<Real>& state,
+                        std::int64_t trial, std::int64_t t0, std::int64_t steps, const StepObserver<Real>& observer);
 
 // Advances every trial by `steps` steps starting at global step `t0`.
 // states[b] is trial b (input trial index `trial0 + b`). records, if given,

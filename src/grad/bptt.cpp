@@ -2,11 +2,14 @@
 // section 5. The derivation and the memory scheme are in bptt.md.
 #include "homeostat/grad.hpp"
 
+#include "common/simd.hpp"
+
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 namespace homeostat {
 
@@ -147,32 +150,49 @@ void recompute_segment(const LoweredModel<Real>& lm, const InputSource& inputs,
 #pragma omp parallel for schedule(static)
   for (std::int64_t b = 0; b < batch; ++b) {
     TrialState<Real> st = checkpoint[b];
-    for (std::int64_t s = 0; s < len; ++s) {
+    StepObserver<Real> observer;
+    std::vector<Real> g_sum(n);
+    observer.before = [&](std::int64_t s, const TrialState<Real>& at_t) {
       const std::int64_t t = t_start + s;
+      std::fill(g_sum.begin(), g_sum.end(), Real(0));
+      for (std::int64_t k = 0; k < nr; ++k) {
+        const Real* __restrict d = at_t.g_decay.data() + k * n;
+        const Real* __restrict u = at_t.g_rise.data() + k * n;
+        Real* __restrict g = g_sum.data();
+        for (std::int64_t i = 0; i < n; ++i) g[i] += d[i] + u[i];
+      }
       for (std::int64_t i = 0; i < n; ++i) {
         const std::int64_t at = (s * n + i) * batch + b;
-        Real g = 0;
-        for (std::int64_t k = 0; k < nr; ++k) g += st.g_decay[k * n + i] + st.g_rise[k * n + i];
-        const bool refractory = st.refractory[i] > 0;
-        const bool spiked = !refractory && st.v[i] > lm.theta[i];
-        tr.v[at] = st.v[i];
+        const Real g = g_sum[i];
+        const bool refractory = at_t.refractory[i] > 0;
+        const bool spiked = !refractory && at_t.v[i] > lm.theta[i];
+        tr.v[at] = at_t.v[i];
         tr.g_sum[at] = g;
-        tr.tau[at] = st.last_spike[i] >= 0 ? static_cast<Real>(t - st.last_spike[i]) : Real(-1);
+        tr.tau[at] = at_t.last_spike[i] >= 0 ? static_cast<Real>(t - at_t.last_spike[i]) : Real(-1);
         tr.flags[at] = static_cast<std::uint8_t>((refractory ? refractory_bit : 0) | (spiked ? spiked_bit : 0));
       }
-      inputs.spikes(trial0 + b, t, tr.input_spikes[s * batch + b]);
-      run_trial_serial(lm, inputs, st, trial0 + b, t, 1);
-      for (std::int64_t i = 0; i < n; ++i) {
-        std::uint32_t bits = 0;
-        if (lm.saturate)
-          for (std::int64_t k = 0; k < nr; ++k) {
-            bits |= static_cast<std::uint32_t>(st.g_decay[k * n + i] == lm.g_max[k]) << k;
-            bits |= static_cast<std::uint32_t>(st.g_rise[k * n + i] == -lm.g_max[k]) << (16 + k);
-          }
-        tr.clamp[(s * n + i) * batch + b] = bits;
-        tr.v[((s + 1) * n + i) * batch + b] = st.v[i];
+    };
+    std::vector<std::uint32_t> bits(n);
+    observer.after = [&](std::int64_t s, const TrialState<Real>& next, const std::vector<std::int32_t>& in) {
+      tr.input_spikes[s * batch + b] = in;
+      std::fill(bits.begin(), bits.end(), 0u);
+      if (lm.saturate) {
+        for (std::int64_t k = 0; k < nr; ++k) {
+          const Real g_max = lm.g_max[k];
+          const Real* __restrict d = next.g_decay.data() + k * n;
+          const Real* __restrict u = next.g_rise.data() + k * n;
+          std::uint32_t* __restrict out = bits.data();
+          for (std::int64_t i = 0; i < n; ++i)
+            out[i] |= static_cast<std::uint32_t>(d[i] == g_max) << k | static_cast<std::uint32_t>(u[i] == -g_max)
+                                                                         << (16 + k);
+        }
       }
-    }
+      for (std::int64_t i = 0; i < n; ++i) {
+        tr.clamp[(s * n + i) * batch + b] = bits[i];
+        tr.v[((s + 1) * n + i) * batch + b] = next.v[i];
+      }
+    };
+    run_trial_observed(lm, inputs, st, trial0 + b, t_start, len, observer);
   }
 }
 
@@ -185,26 +205,53 @@ struct Adjoint {
   std::vector<double> d_rec, d_ff;  // dL/dw, accumulated over the chunk
 };
 
-// sum_e w[e] x[post[e]][b] for every trial b of one CSR row. Measured
-// (reference physiology, N = 2000-5000): with few trials a running sum per
-// trial is fastest; with many, the plain loop nest, which GCC vectorises
-// over synapses with gathers (a register tile of 16 trials ran 2x slower).
+// Trials [b0, b0 + width of V) of row_product, with V a vector type (or
+// Real itself for one trial).
+template <class V, class Real>
+inline void row_product_tile(const Real* __restrict w, const std::int32_t* __restrict post, std::int64_t begin,
+                             std::int64_t end, const Real* __restrict x, std::int64_t batch, std::int64_t b0,
+                             Real* __restrict out) {
+  auto at = [&](std::int64_t e) {
+    if constexpr (std::is_same_v<V, Real>) {
+      return x[static_cast<std::int64_t>(post[e]) * batch + b0];
+    } else {
+      return simd::load<V>(x + static_cast<std::int64_t>(post[e]) * batch + b0);
+    }
+  };
+  V p0{}, p1{}, p2{}, p3{};
+  std::int64_t e = begin;
+  for (; e + 4 <= end; e += 4) {
+    p0 = p0 + w[e] * at(e);
+    p1 = p1 + w[e + 1] * at(e + 1);
+    p2 = p2 + w[e + 2] * at(e + 2);
+    p3 = p3 + w[e + 3] * at(e + 3);
+  }
+  for (; e < end; ++e) p0 = p0 + w[e] * at(e);
+  const V sum = (p0 + p1) + (p2 + p3);
+  if constexpr (std::is_same_v<V, Real>) {
+    out[b0] += sum;
+  } else {
+    simd::store(out + b0, simd::load<V>(out + b0) + sum);
+  }
+}
+
+// out[b] += sum_e w[e] x[post[e]][b] for every trial b of one CSR row: the
+// step that costs one multiply-add per synapse, step and trial. Trials go 64,
+// then 32 bytes at a time (the row's weights and indices are read once per
+// block), the rest one by one; four partial sums over the synapses keep the
+// additions from waiting on each other. The order of every addition is fixed
+// by the row alone: the same bits whatever the thread count.
 template <class Real>
 inline void row_product(const Real* __restrict w, const std::int32_t* __restrict post, std::int64_t begin,
                         std::int64_t end, const Real* __restrict x, std::int64_t batch, Real* __restrict out) {
-  if (batch < 8) {
-    for (std::int64_t b = 0; b < batch; ++b) {
-      Real acc = out[b];
-      for (std::int64_t e = begin; e < end; ++e) acc += w[e] * x[static_cast<std::int64_t>(post[e]) * batch + b];
-      out[b] = acc;
-    }
-    return;
-  }
-  for (std::int64_t e = begin; e < end; ++e) {
-    const Real we = w[e];
-    const Real* __restrict xe = x + static_cast<std::int64_t>(post[e]) * batch;
-    for (std::int64_t b = 0; b < batch; ++b) out[b] += we * xe[b];
-  }
+  using V64 = typename simd::Vec64<Real>::type;
+  using V32 = typename simd::Vec32<Real>::type;
+  std::int64_t b0 = 0;
+  for (; b0 + simd::Vec64<Real>::width <= batch; b0 += simd::Vec64<Real>::width)
+    row_product_tile<V64>(w, post, begin, end, x, batch, b0, out);
+  for (; b0 + simd::Vec32<Real>::width <= batch; b0 += simd::Vec32<Real>::width)
+    row_product_tile<V32>(w, post, begin, end, x, batch, b0, out);
+  for (; b0 < batch; ++b0) row_product_tile<Real>(w, post, begin, end, x, batch, b0, out);
 }
 
 // Surrogate ds/dv = 1 / (lambda |v - theta| + 1)^2; none while refractory.
@@ -217,10 +264,33 @@ inline Real surrogate(Real v, Real theta, bool refractory, Real lambda, Real cut
   return slope < cutoff ? Real(0) : slope;
 }
 
+// The loss coefficients of LossGradient, with the per-(trial, neuron) ones
+// transposed to the adjoints' trial-minor layout [N][B].
+struct Coefficients {
+  std::vector<double> spike_const, v_const, v_lin;  // [N][B]
+  const std::vector<double>&isi_const, &isi_lin, &isi_sq;  // [N]
+
+  Coefficients(const LossGradient& lg, std::int64_t n, std::int64_t batch)
+      : spike_const(transpose(lg.spike_const, n, batch)),
+        v_const(transpose(lg.v_const, n, batch)),
+        v_lin(transpose(lg.v_lin, n, batch)),
+        isi_const(lg.isi_const),
+        isi_lin(lg.isi_lin),
+        isi_sq(lg.isi_sq) {}
+
+  static std::vector<double> transpose(const std::vector<double>& bn, std::int64_t n, std::int64_t batch) {
+    std::vector<double> nb(bn.size());
+    for (std::int64_t b = 0; b < batch; ++b)
+      for (std::int64_t i = 0; i < n; ++i) nb[i * batch + b] = bn[b * n + i];
+    return nb;
+  }
+};
+
 // Step t = t_start + s in reverse, for all trials; call from inside a
-// parallel region (work is split over neurons with `omp for`).
+// parallel region (work is split over neurons with `omp for`). Inner loops
+// run over the trials of one neuron, contiguous in every array.
 template <class Real>
-void backward_step(const LoweredModel<Real>& lm, const LossGradient& lg, Real surrogate_scale, Real sparse_cutoff,
+void backward_step(const LoweredModel<Real>& lm, const Coefficients& lg, Real surrogate_scale, Real sparse_cutoff,
                    std::int64_t batch, std::int64_t s, const SegmentTrace<Real>& tr, Adjoint<Real>& a) {
   const std::int64_t n = lm.n, nr = lm.n_receptors;
   const auto n_rtypes = static_cast<std::int64_t>(lm.rec_first.size());
@@ -236,9 +306,16 @@ void backward_step(const LoweredModel<Real>& lm, const LossGradient& lg, Real su
   // (3) nu per presynaptic type.
 #pragma omp for schedule(static)
   for (std::int64_t i = 0; i < n; ++i) {
+    {
+      Real* __restrict av = a.v.data() + i * batch;
+      const double* __restrict vc = lg.v_const.data() + i * batch;
+      const double* __restrict vl = lg.v_lin.data() + i * batch;
+      const Real* __restrict v1i = v1 + i * batch;
+      for (std::int64_t b = 0; b < batch; ++b)
+        av[b] += static_cast<Real>(vc[b] + vl[b] * static_cast<double>(v1i[b]));
+    }
     for (std::int64_t b = 0; b < batch; ++b) {
       const std::int64_t ib = i * batch + b;
-      a.v[ib] += static_cast<Real>(lg.v_const[b * n + i] + lg.v_lin[b * n + i] * static_cast<double>(v1[ib]));
       if (lm.saturate && clamp[ib] != 0) {
         for (std::int64_t k = 0; k < nr; ++k) {
           if (clamp[ib] >> k & 1u) a.d[k * n * batch + ib] = 0;
@@ -278,7 +355,7 @@ void backward_step(const LoweredModel<Real>& lm, const LossGradient& lg, Real su
                          surrogate_scale, sparse_cutoff) > 0;
     if (needed) {
       for (std::int64_t b = 0; b < batch; ++b) {
-        double x = lg.spike_const[b * n + j];
+        double x = lg.spike_const[j * batch + b];
         const double tj = tau[j * batch + b];
         if (tj >= 0) x += lg.isi_const[j] + tj * (lg.isi_lin[j] + tj * lg.isi_sq[j]);
         out[b] = static_cast<Real>(x);
@@ -309,19 +386,27 @@ void backward_step(const LoweredModel<Real>& lm, const LossGradient& lg, Real su
 #pragma omp for schedule(static)
   for (std::int64_t i = 0; i < n; ++i) {
     const Real c = lm.dt_over_cm[i], beta = lm.beta[i], theta = lm.theta[i];
-    for (std::int64_t b = 0; b < batch; ++b) {
-      const std::int64_t ib = i * batch + b;
-      const bool refractory = flags[ib] & refractory_bit;
-      const bool held = flags[ib] != 0;  // refractory or spiked
-      const Real free = held ? Real(0) : a.v[ib];
-      const Real vi = v0[ib];
-      for (std::int64_t k = 0; k < nr; ++k) {
-        const Real dg = -free * c * (vi - lm.e_syn[k]);  // dL/dg_k(t) through the current
-        a.d[k * n * batch + ib] = lm.alpha_decay[k] * a.d[k * n * batch + ib] + dg;
-        a.u[k * n * batch + ib] = lm.alpha_rise[k] * a.u[k * n * batch + ib] + dg;
+    const std::uint8_t* __restrict fl = flags + i * batch;
+    const Real* __restrict vi = v0 + i * batch;
+    Real* __restrict av = a.v.data() + i * batch;
+    // free = dL/dfree(t): zero where the neuron was held (refractory or spiked).
+    for (std::int64_t k = 0; k < nr; ++k) {
+      const Real e_k = lm.e_syn[k], a_d = lm.alpha_decay[k], a_u = lm.alpha_rise[k];
+      Real* __restrict ad = a.d.data() + (k * n + i) * batch;
+      Real* __restrict au = a.u.data() + (k * n + i) * batch;
+      for (std::int64_t b = 0; b < batch; ++b) {
+        const Real free = fl[b] != 0 ? Real(0) : av[b];
+        const Real dg = -free * c * (vi[b] - e_k);  // dL/dg_k(t) through the current
+        ad[b] = a_d * ad[b] + dg;
+        au[b] = a_u * au[b] + dg;
       }
-      const Real slope = surrogate(vi, theta, refractory, surrogate_scale, sparse_cutoff);
-      a.v[ib] = free * (beta - c * g_sum[ib]) + a.spike[ib] * slope;
+    }
+    const Real* __restrict gs = g_sum + i * batch;
+    const Real* __restrict as = a.spike.data() + i * batch;
+    for (std::int64_t b = 0; b < batch; ++b) {
+      const Real free = fl[b] != 0 ? Real(0) : av[b];
+      const Real slope = surrogate(vi[b], theta, (fl[b] & refractory_bit) != 0, surrogate_scale, sparse_cutoff);
+      av[b] = free * (beta - c * gs[b]) + as[b] * slope;
     }
   }
 }
@@ -426,8 +511,10 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
 
   // One adjoint per set of loss coefficients: the weighted total, then each
   // requested term alone (the adjoint is linear in them).
-  std::vector<LossGradient> coefficients{loss_gradient(sums, ctx)};
-  for (const LossTerm term : options.terms) coefficients.push_back(loss_gradient(sums, ctx, &term));
+  std::vector<LossGradient> gradients{loss_gradient(sums, ctx)};
+  for (const LossTerm term : options.terms) gradients.push_back(loss_gradient(sums, ctx, &term));
+  std::vector<Coefficients> coefficients;
+  for (const LossGradient& lg : gradients) coefficients.emplace_back(lg, n, batch);
   const std::size_t e_rec = lm.rec_weight.size(), e_ff = lm.ff_weight.size();
   const auto n_types = static_cast<std::int64_t>(lm.rec_first.size() + lm.ff_first.size());
   std::vector<Adjoint<Real>> adjoints(coefficients.size());
@@ -465,10 +552,10 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
   }
 
   for (std::size_t c = 0; c < coefficients.size(); ++c) {
-    out.d_weight_ratio.push_back(coefficients[c].d_weight_ratio);
+    out.d_weight_ratio.push_back(gradients[c].d_weight_ratio);
     std::vector<double> d_rec = std::move(adjoints[c].d_rec), d_ff = std::move(adjoints[c].d_ff);
     if (!ratio.d_rec.empty()) {
-      const double f = coefficients[c].d_weight_ratio;
+      const double f = gradients[c].d_weight_ratio;
       for (std::size_t e = 0; e < e_rec; ++e) d_rec[e] += f * ratio.d_rec[e];
       for (std::size_t e = 0; e < e_ff; ++e) d_ff[e] += f * ratio.d_ff[e];
     }

@@ -160,6 +160,23 @@ TEST(GradCheck, DoubleLongerChunkOneSegment) {
   expect_close(compare<double>(c), 1e-8);
 }
 
+// The backward row product takes trials 64 bytes, then 32 bytes at a time,
+// then one by one: batches that need all three (8 + 4 + 1 doubles,
+// 16 + 8 + 1 floats).
+TEST(GradCheck, DoubleEveryTrialBlockWidth) {
+  Case c{small_network({})};
+  c.batch = 13;
+  c.steps = 400;
+  expect_close(compare<double>(c), 1e-8);
+}
+
+TEST(GradCheck, FloatEveryTrialBlockWidth) {
+  Case c{small_network({})};
+  c.batch = 25;
+  c.steps = 400;
+  expect_close(compare<float>(c), 2e-3);
+}
+
 TEST(GradCheck, FloatSaturatingRefractory) {
   expect_close(compare<float>({small_network({})}), 2e-3);
 }
