@@ -130,69 +130,101 @@ struct SegmentTrace {
   std::vector<std::uint8_t> flags;   // [K][N][B] bit 0: refractory at t, bit 1: spiked at t
   std::vector<std::uint32_t> clamp;  // [K][N][B] bit k: d_k clamped after step t; bit 16 + k: u_k
   std::vector<std::vector<std::int32_t>> input_spikes;  // [K * B] inputs spiking at (t, b)
+  // The same, trial-major ([B][K(+1)][N]) as each trial writes it.
+  struct {
+    std::vector<Real> v, g_sum, tau;
+    std::vector<std::uint8_t> flags;
+    std::vector<std::uint32_t> clamp;
+  } staged;
 };
 
 constexpr std::uint8_t refractory_bit = 1, spiked_bit = 2;
 
+// src [B][S][N] -> dst [S][N][B], in tiles of 16 neurons x all trials so that
+// reads and writes both stay within a few cache lines per row.
+template <class T>
+void to_trial_minor(const std::vector<T>& src, std::vector<T>& dst, std::int64_t steps, std::int64_t n,
+                    std::int64_t batch) {
+  constexpr std::int64_t tile = 16;
+#pragma omp for schedule(static)
+  for (std::int64_t s = 0; s < steps; ++s)
+    for (std::int64_t i0 = 0; i0 < n; i0 += tile) {
+      const std::int64_t i1 = std::min(n, i0 + tile);
+      for (std::int64_t b = 0; b < batch; ++b) {
+        const T* __restrict from = src.data() + (b * steps + s) * n;
+        T* __restrict to = dst.data() + s * n * batch + b;
+        for (std::int64_t i = i0; i < i1; ++i) to[i * batch] = from[i];
+      }
+    }
+}
+
 // Recomputes steps [s0, s0 + len) of every trial from its checkpoint (trials
-// in parallel) and keeps what the backward pass needs.
+// in parallel) and keeps what the backward pass needs. Each trial writes its
+// own contiguous rows (a write with stride B per neuron would touch a new
+// cache line every time); the rows are transposed to the trial-minor layout
+// of the backward pass afterwards.
 template <class Real>
 void recompute_segment(const LoweredModel<Real>& lm, const InputSource& inputs,
                        const std::vector<TrialState<Real>>& checkpoint, std::int64_t trial0, std::int64_t t_start,
                        std::int64_t len, SegmentTrace<Real>& tr) {
   const std::int64_t n = lm.n, batch = static_cast<std::int64_t>(checkpoint.size()), nr = lm.n_receptors;
-  tr.v.resize((len + 1) * n * batch);
-  tr.g_sum.resize(len * n * batch);
-  tr.tau.resize(len * n * batch);
+  auto& st_ = tr.staged;
+  for (auto* v : {&tr.v, &st_.v}) v->resize((len + 1) * n * batch);
+  for (auto* v : {&tr.g_sum, &tr.tau, &st_.g_sum, &st_.tau}) v->resize(len * n * batch);
   tr.flags.resize(len * n * batch);
+  st_.flags.resize(len * n * batch);
   tr.clamp.resize(len * n * batch);
+  st_.clamp.resize(len * n * batch);
   tr.input_spikes.resize(len * batch);
 #pragma omp parallel for schedule(static)
   for (std::int64_t b = 0; b < batch; ++b) {
     TrialState<Real> st = checkpoint[b];
     StepObserver<Real> observer;
-    std::vector<Real> g_sum(n);
     observer.before = [&](std::int64_t s, const TrialState<Real>& at_t) {
-      const std::int64_t t = t_start + s;
-      std::fill(g_sum.begin(), g_sum.end(), Real(0));
+      const std::int64_t t = t_start + s, row = (b * len + s) * n;
+      Real* __restrict g = st_.g_sum.data() + row;
+      std::fill(g, g + n, Real(0));
       for (std::int64_t k = 0; k < nr; ++k) {
         const Real* __restrict d = at_t.g_decay.data() + k * n;
         const Real* __restrict u = at_t.g_rise.data() + k * n;
-        Real* __restrict g = g_sum.data();
         for (std::int64_t i = 0; i < n; ++i) g[i] += d[i] + u[i];
       }
+      Real* __restrict v = st_.v.data() + (b * (len + 1) + s) * n;
+      Real* __restrict tau = st_.tau.data() + row;
+      std::uint8_t* __restrict flags = st_.flags.data() + row;
       for (std::int64_t i = 0; i < n; ++i) {
-        const std::int64_t at = (s * n + i) * batch + b;
-        const Real g = g_sum[i];
         const bool refractory = at_t.refractory[i] > 0;
         const bool spiked = !refractory && at_t.v[i] > lm.theta[i];
-        tr.v[at] = at_t.v[i];
-        tr.g_sum[at] = g;
-        tr.tau[at] = at_t.last_spike[i] >= 0 ? static_cast<Real>(t - at_t.last_spike[i]) : Real(-1);
-        tr.flags[at] = static_cast<std::uint8_t>((refractory ? refractory_bit : 0) | (spiked ? spiked_bit : 0));
+        v[i] = at_t.v[i];
+        tau[i] = at_t.last_spike[i] >= 0 ? static_cast<Real>(t - at_t.last_spike[i]) : Real(-1);
+        flags[i] = static_cast<std::uint8_t>((refractory ? refractory_bit : 0) | (spiked ? spiked_bit : 0));
       }
     };
-    std::vector<std::uint32_t> bits(n);
     observer.after = [&](std::int64_t s, const TrialState<Real>& next, const std::vector<std::int32_t>& in) {
       tr.input_spikes[s * batch + b] = in;
-      std::fill(bits.begin(), bits.end(), 0u);
+      std::uint32_t* __restrict bits = st_.clamp.data() + (b * len + s) * n;
+      std::fill(bits, bits + n, 0u);
       if (lm.saturate) {
         for (std::int64_t k = 0; k < nr; ++k) {
           const Real g_max = lm.g_max[k];
           const Real* __restrict d = next.g_decay.data() + k * n;
           const Real* __restrict u = next.g_rise.data() + k * n;
-          std::uint32_t* __restrict out = bits.data();
           for (std::int64_t i = 0; i < n; ++i)
-            out[i] |= static_cast<std::uint32_t>(d[i] == g_max) << k | static_cast<std::uint32_t>(u[i] == -g_max)
-                                                                         << (16 + k);
+            bits[i] |= static_cast<std::uint32_t>(d[i] == g_max) << k | static_cast<std::uint32_t>(u[i] == -g_max)
+                                                                          << (16 + k);
         }
       }
-      for (std::int64_t i = 0; i < n; ++i) {
-        tr.clamp[(s * n + i) * batch + b] = bits[i];
-        tr.v[((s + 1) * n + i) * batch + b] = next.v[i];
-      }
+      std::copy(next.v.begin(), next.v.end(), st_.v.begin() + (b * (len + 1) + s + 1) * n);
     };
     run_trial_observed(lm, inputs, st, trial0 + b, t_start, len, observer);
+  }
+#pragma omp parallel
+  {
+    to_trial_minor(st_.v, tr.v, len + 1, n, batch);
+    to_trial_minor(st_.g_sum, tr.g_sum, len, n, batch);
+    to_trial_minor(st_.tau, tr.tau, len, n, batch);
+    to_trial_minor(st_.flags, tr.flags, len, n, batch);
+    to_trial_minor(st_.clamp, tr.clamp, len, n, batch);
   }
 }
 
@@ -530,7 +562,8 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
 
   const std::size_t state_bytes =
       n * (sizeof(Real) * (1 + 2 * nr) + sizeof(std::int32_t) + sizeof(std::int64_t));
-  const std::size_t trace_bytes_per_step = n * batch * (3 * sizeof(Real) + 1 + sizeof(std::uint32_t));
+  // Trace per step, twice: as recomputed (trial-major) and transposed.
+  const std::size_t trace_bytes_per_step = 2 * n * batch * (3 * sizeof(Real) + 1 + sizeof(std::uint32_t));
   out.peak_state_bytes = state_bytes * batch * n_segments + trace_bytes_per_step * (k_every + 1) +
                          adjoints.size() * ((3 + 2 * nr + n_types) * n * batch * sizeof(Real) +
                                             (e_rec + e_ff) * sizeof(double));
