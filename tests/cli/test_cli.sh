@@ -9,7 +9,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 small=(--set recurrent.topology.num_neurons=120 --set recurrent.topology.num_assemblies=4
-       --set feedforward.topology.num_neurons=40 --set simulation.duration=300.0 --set simulation.chunk_size=1000)
+       --set feedforward.topology.num_neurons=40 --set simulation.duration=300.0 --set simulation.chunk_size=1000
+       --set simulation.dt=0.1)
 
 echo "== config --defaults reloads to the same resolved config"
 "$bin" config --defaults > "$work/defaults.toml"
@@ -340,7 +341,7 @@ set -e
 [ $rc -ne 0 ] || fail "accepted tau_rise >= tau_decay"
 grep -q "recurrent.synapses.excitatory.tau_rise\[0\]" "$work/err1" || fail "error does not name the key: $(cat "$work/err1")"
 [ ! -e "$work/bad1" ] || fail "output directory created for a rejected config"
-sed 's/^dt = 0.1 .*/dt = -0.1/' "$work/defaults.toml" > "$work/neg.toml"
+sed 's/^dt = .*/dt = -0.1/' "$work/defaults.toml" > "$work/neg.toml"
 set +e
 "$bin" simulate "$work/neg.toml" -o "$work/bad2" 2> "$work/err2"; rc=$?
 set -e

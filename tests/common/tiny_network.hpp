@@ -14,11 +14,11 @@ namespace homeostat::testing {
 inline Config defaults_with(std::vector<std::string> overrides) { return io::load_config("", overrides); }
 
 // The built-in physiology on a network small enough for training tests:
-// 80 neurons in 2 assemblies, 30 inputs, 3 trials of 500 steps, plus `extra`.
+// 80 neurons in 2 assemblies, 30 inputs, 3 trials of 500 steps of 0.1 ms, plus `extra`.
 inline Config small_training_config(std::vector<std::string> extra = {}) {
   std::vector<std::string> o = {"recurrent.topology.num_neurons=80", "recurrent.topology.num_assemblies=2",
                                 "feedforward.topology.num_neurons=30", "simulation.chunk_size=500",
-                                "training.batch_size=3"};
+                                "training.batch_size=3", "simulation.dt=0.1"};
   o.insert(o.end(), extra.begin(), extra.end());
   return defaults_with(o);
 }

@@ -26,7 +26,7 @@ struct Case {
 };
 
 std::vector<std::string> small_network(std::vector<std::string> extra) {
-  std::vector<std::string> o = {"recurrent.topology.num_neurons=24", "recurrent.topology.num_assemblies=2",
+  std::vector<std::string> o = {"simulation.dt=0.1", "recurrent.topology.num_neurons=24", "recurrent.topology.num_assemblies=2",
                                 "feedforward.topology.num_neurons=12", "feedforward.activity.mitral.firing_rate=300.0",
                                 "recurrent.physiology.excitatory.tau_ref=2.0",
                                 "recurrent.physiology.inhibitory.tau_ref=2.0"};
@@ -185,7 +185,8 @@ TEST(GradCheck, WeightedTotalIsTheSumOfWeightedTerms) {
   const Config config = homeostat::testing::defaults_with(small_network({"training.chunks_per_update=2"}));
   const Network net = generate_network(config);
   const auto lm = lower<double>(config, net);
-  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate, 0.1);
+  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate,
+                             config.simulation.dt);
   std::vector<TrialState<double>> states(2, initial_state(lm));
   const LossContext ctx = loss_context(config, net.cell_type, 2, 600);
   GradientOptions options;
@@ -204,10 +205,11 @@ TEST(GradCheck, WeightedTotalIsTheSumOfWeightedTerms) {
 TEST(GradCheck, BitIdenticalForAnyThreadCount) {
   // Large enough (N * B >= 8192) for the backward pass to split neurons over threads.
   const Config config = homeostat::testing::defaults_with(
-      {"recurrent.topology.num_neurons=520", "recurrent.topology.num_assemblies=4", "feedforward.topology.num_neurons=150"});
+      {"simulation.dt=0.1", "recurrent.topology.num_neurons=520", "recurrent.topology.num_assemblies=4", "feedforward.topology.num_neurons=150"});
   const Network net = generate_network(config);
   const auto lm = lower<float>(config, net);
-  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate, 0.1);
+  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate,
+                             config.simulation.dt);
   const std::int64_t batch = 16, steps = 120;
   const LossContext ctx = loss_context(config, net.cell_type, batch, steps);
   const WeightRatio ratio = weight_ratio(lm, excitatory_types(config));
@@ -240,7 +242,8 @@ TEST(GradCheck, ScalingFactorsAgainstDualNumbers) {
   const Config config = homeostat::testing::defaults_with(small_network({}));
   const Network net = generate_network(config);
   const auto lm = lower<T>(config, net);
-  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate, 0.1);
+  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate,
+                             config.simulation.dt);
   const std::int64_t batch = 2, steps = 800, nt = 2;
   std::vector<TrialState<T>> states(batch, initial_state(lm));
   run_chunk(lm, inputs, states, 0, 0, 300, RecordSpec{}, nullptr);
@@ -296,10 +299,12 @@ TEST(GradCheck, FactorRatioMatchesFiniteDifferences) {
 
 TEST(GradCheck, SparseBackwardIsACloseApproximation) {
   const Config config = homeostat::testing::defaults_with(
-      {"recurrent.topology.num_neurons=300", "recurrent.topology.num_assemblies=3", "feedforward.topology.num_neurons=90"});
+      {"simulation.dt=0.1", "recurrent.topology.num_neurons=300", "recurrent.topology.num_assemblies=3",
+       "feedforward.topology.num_neurons=90"});
   const Network net = generate_network(config);
   const auto lm = lower<float>(config, net);
-  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate, 0.1);
+  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate,
+                             config.simulation.dt);
   const std::int64_t batch = 4, steps = 1000;
   const LossContext ctx = loss_context(config, net.cell_type, batch, steps);
   const WeightRatio ratio = weight_ratio(lm, excitatory_types(config));

@@ -7,6 +7,7 @@
 #include "homeostat/feedback.hpp"
 #include "homeostat/io/checkpoint.hpp"
 #include "homeostat/train.hpp"
+#include "targets.hpp"
 #include "tiny_network.hpp"
 
 #include <gtest/gtest.h>
@@ -113,7 +114,8 @@ TEST(FeedbackRule, ForwardOnlyLossesEqualThoseOfTheGradientPass) {
                                                                     "feedforward.weights.w_mu=[[0.3, 0.06]]"});
   const Network net = generate_network(config);
   const auto model = lower<float>(config, net);
-  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate, 0.1);
+  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate,
+                             config.simulation.dt);
   const LossContext ctx = loss_context(config, net.cell_type, 3, 500);
   const auto exc = excitatory_types(config);
   std::vector<TrialState<float>> a(3, initial_state(model)), b = a;
@@ -196,23 +198,6 @@ TEST(FeedbackTrainer, BringsTheDefaultNetworkToItsTargets) {
   }
   EXPECT_LT(last_losses, first_loss);
 
-  std::vector<TrialState<float>> state(1, initial_state(trainer.model()));
-  const PoissonInputs inputs(config.simulation.seed + 1, net.input_type, config.feedforward.firing_rate, 0.1);
-  std::vector<TrialRecord> records;
-  const std::int64_t steps = 100000;  // 10 s
-  run_chunk(trainer.model(), inputs, state, 0, 0, steps, RecordSpec{}, &records);
-  std::vector<double> count(net.n, 0.0);
-  for (const auto j : records[0].spike_neuron) count[j] += 1;
-  for (std::int32_t type = 0; type < 2; ++type) {
-    double sum = 0, active = 0, n = 0;
-    for (std::int64_t i = 0; i < net.n; ++i)
-      if (net.cell_type[i] == type) {
-        sum += count[i] / 10.0;
-        active += count[i] > 0;
-        n += 1;
-      }
-    const double target = config.targets.per_type[type].firing_rate;
-    EXPECT_NEAR(sum / n, target, 0.1 * target) << config.recurrent.type_names[type];
-    EXPECT_GE(active / n, 0.95) << config.recurrent.type_names[type];
-  }
+  const auto after = homeostat::testing::ten_seconds(config, net, trainer.model());
+  homeostat::testing::expect_targets_met(config, after.rate, after.active);
 }

@@ -40,6 +40,7 @@ struct Small {
                                                      "recurrent.topology.num_assemblies=2",
                                                      "feedforward.topology.num_neurons=20",
                                                      "feedforward.activity.mitral.firing_rate=200.0",
+                                                     "simulation.dt=0.1",
                                                      "hyperparameters.loss_weight.weight_ratio=0.0"});
   Network net = generate_network(config);
   LoweredModel<double> model = lower<double>(config, net);
@@ -49,7 +50,8 @@ struct Small {
 ChunkGradient gradient_of(const Small& s, const Parameters& p) {
   LoweredModel<double> m = s.model;
   p.apply(m);
-  const PoissonInputs inputs(s.config.simulation.seed, s.net.input_type, s.config.feedforward.firing_rate, 0.1);
+  const PoissonInputs inputs(s.config.simulation.seed, s.net.input_type, s.config.feedforward.firing_rate,
+                             s.config.simulation.dt);
   std::vector<TrialState<double>> states(2, initial_state(m));
   return chunk_gradient(m, inputs, states, 0, 0, 500, loss_context(s.config, s.net.cell_type, 2, 500),
                         p.weight_ratio_of(m, s.exc));

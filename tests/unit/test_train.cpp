@@ -1,8 +1,9 @@
 // The training loop's invariants (ggml test-opt style): accumulating k chunks
 // then stepping equals doing it by hand; results do not depend on threads;
-// non-finite values stop the update. (Convergence to the targets belongs
-// with `homeostat train`, issue 4: not shown yet.)
+// non-finite values stop the update; and that training works: a half-size
+// version of the built-in defaults reaches its targets.
 #include "homeostat/train.hpp"
+#include "targets.hpp"
 #include "tiny_network.hpp"
 
 #include <gtest/gtest.h>
@@ -26,7 +27,8 @@ TEST(Trainer, AccumulatesChunksThenStepsAsByHand) {
   // By hand: the two chunks' gradients (each scaled by 1/2), summed, clipped, one Adam step.
   auto model = lower<float>(config, net);
   Parameters params(Optimisable::weights, model);
-  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate, 0.1);
+  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate,
+                             config.simulation.dt);
   std::vector<TrialState<float>> states(3, initial_state(model));
   const LossContext ctx = loss_context(config, net.cell_type, 3, 500);
   const auto exc = excitatory_types(config);
@@ -74,4 +76,40 @@ TEST(Trainer, NonFiniteParametersStopTheUpdate) {
     EXPECT_NE(e.where().find("after the update"), std::string::npos) << e.what();
   }
   EXPECT_EQ(trainer.parameters().values(), before);
+}
+
+// Issue 4's acceptance check, at half the size of the built-in defaults (its
+// training settings, 500 neurons in 5 assemblies of the default size, 150
+// inputs, connection probabilities raised to keep every in-degree): 80
+// chunks of gradient training take every cell type from far below its
+// target (E ~0.01 Hz with 6% of the neurons active) to within 10% of it, with
+// >= 95% of the neurons active in a fresh 10 s trial, and halve the loss.
+// Where training ended is the mean rate of its last 10 chunks (8 trials x 4 s
+// each): one 10 s trial of 400 E neurons at 0.5 Hz varies by about +-10%
+// from run to run on its own. About 90 s on 2 cores.
+TEST(Trainer, BringsAHalfSizeDefaultNetworkToItsTargets) {
+  const Config config = homeostat::testing::defaults_with(
+      {"recurrent.topology.num_neurons=500", "recurrent.topology.num_assemblies=5",
+       "feedforward.topology.num_neurons=150", "recurrent.topology.conn_between=[[0.5625,0.5625],[0.5625,0.5625]]",
+       "feedforward.topology.conn_inputs=[[0.5,0.5]]"});
+  const Network net = generate_network(config);
+  const auto before = homeostat::testing::ten_seconds(config, net, lower<float>(config, net));
+  Trainer trainer(config, net);
+  const std::int64_t chunks = config.simulation.num_chunks;
+  const std::size_t types = config.recurrent.type_names.size();
+  double first_loss = 0, last_loss = 0;
+  std::vector<double> rate(types, 0.0);
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    const ChunkMetrics m = trainer.run_chunk();
+    if (c < 5) first_loss += m.losses.total / 5;
+    if (c >= chunks - 5) last_loss += m.losses.total / 5;
+    if (c >= chunks - 10)
+      for (std::size_t t = 0; t < types; ++t) rate[t] += m.mean_rate[t] / 10;
+  }
+  EXPECT_LT(last_loss, 0.5 * first_loss);
+  const auto after = homeostat::testing::ten_seconds(config, net, trainer.model());
+  homeostat::testing::expect_targets_met(config, rate, after.active);
+  // The check has something to show: the untrained network misses both.
+  EXPECT_LT(before.rate[0], 0.5 * config.targets.per_type[0].firing_rate);
+  EXPECT_LT(before.active[0], 0.5);
 }

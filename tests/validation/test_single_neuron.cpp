@@ -17,11 +17,19 @@ using homeostat::testing::replay;
 
 namespace {
 
+// The built-in defaults at the reference step, dt = 0.1 ms, which the closed
+// forms below assume (overrides may set another).
+Config validation_config(std::vector<std::string> extra) {
+  std::vector<std::string> o = {"simulation.dt=0.1"};
+  o.insert(o.end(), extra.begin(), extra.end());
+  return defaults_with(o);
+}
+
 // One excitatory neuron with one input whose single receptor is `receptor`.
 Config one_receptor_config(std::vector<std::string> extra) {
   std::vector<std::string> o = {"feedforward.synapses.mitral.names=[\"X\"]"};
   o.insert(o.end(), extra.begin(), extra.end());
-  return defaults_with(o);
+  return validation_config(o);
 }
 
 std::vector<TrialRecord> run(const Config& c, const Network& net, const InputSource& in, std::int64_t steps,
@@ -125,7 +133,7 @@ TEST(SingleNeuron, RefractoryNeuronNeverExceedsBound) {
   for (const double tau_ref : {0.0, 2.0, 8.0}) {
     // Unsaturated: with saturation, an input at every step pins d at +g_max
     // and u at -g_max, and their sum (the conductance) at zero.
-    const Config c = defaults_with({"recurrent.physiology.excitatory.tau_ref=" + std::to_string(tau_ref),
+    const Config c = validation_config({"recurrent.physiology.excitatory.tau_ref=" + std::to_string(tau_ref),
                                     "simulation.saturate=false"});
     const Network net = hand_network({0}, 1, {}, {{0, 0, 1.0}});
     const std::int64_t steps = 3000;
@@ -147,7 +155,7 @@ TEST(SingleNeuron, RefractoryNeuronNeverExceedsBound) {
 
 TEST(StepOrder, SpikeResetsAtNextStepAndReachesTargetsThroughTheDualExponential) {
   // Neuron 0 starts above threshold and spikes at t = 0; neuron 1 is its target.
-  const Config c = defaults_with({"simulation.saturate=false"});
+  const Config c = validation_config({"simulation.saturate=false"});
   const Network net = hand_network({0, 0}, 1, {{0, 1, 1.0}}, {});
   const auto model = lower<double>(c, net);
   std::vector<TrialState<double>> states(1, initial_state(model));
@@ -179,7 +187,7 @@ TEST(StepOrder, SpikeResetsAtNextStepAndReachesTargetsThroughTheDualExponential)
 
 TEST(Saturation, ClampBoundsEachReceptorAtItsMaximalConductance) {
   for (const bool saturate : {true, false}) {
-    const Config c = defaults_with({std::string("simulation.saturate=") + (saturate ? "true" : "false"),
+    const Config c = validation_config({std::string("simulation.saturate=") + (saturate ? "true" : "false"),
                                     "recurrent.physiology.excitatory.theta=50.0"});
     const Network net = hand_network({0}, 1, {}, {{0, 0, 0.7}});
     const std::int64_t steps = 2000;
