@@ -82,8 +82,8 @@ void x_range(const std::vector<double>& chunks, Axes& a) {
 }
 
 std::string chunk_label(const Config& c) {
-  return fmt::format("training chunk (each {} trials x {} ms)", c.training.batch_size,
-                     num(static_cast<double>(c.simulation.chunk_size) * c.simulation.dt));
+  return fmt::format("training chunk (each {} trials x {:.6g} ms)", c.training.batch_size,
+                     static_cast<double>(c.simulation.chunk_size) * c.simulation.dt);
 }
 
 std::string span_text(const std::vector<double>& chunks) {
@@ -209,7 +209,7 @@ void draw_training_rates(const TrainingLog& log, const FigureOptions&, Canvas& c
   b.x_label = chunk_label(log.config);
   b.y_label = "active [%]";
   c.panel(bottom, b);
-  c.edge_text("t", 0.8, 0.5, 0.5, "neurons of each type that fired in the chunk", 0.9);
+  c.edge_text("t", 0.8, 0.5, 0.5, "neurons of each type that fired in a trial (mean over the chunk's trials)", 0.9);
   std::vector<LegendEntry> legend_b;
   for (int t = 0; t < nt; ++t) {
     std::vector<double> percent;
