@@ -74,6 +74,15 @@ std::vector<double> type_geometric_mean(const std::vector<double>& factor, const
   return log_sum;
 }
 
+// Parameters are logarithms: each must give a finite, positive weight or factor.
+bool exp_finite_positive(const std::vector<double>& log_values) {
+  for (const double x : log_values) {
+    const double w = std::exp(x);
+    if (!std::isfinite(w) || !(w > 0)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Trainer::Trainer(const Config& config, const Network& network, Method method)
@@ -210,10 +219,7 @@ ChunkMetrics Trainer::feedback_update(ChunkMetrics m, const LossSums<double>& su
   const ScalingFactors f = scaling_factors(config_.feedback, estimate, rate_target_, model_.cell_type, n_types);
   std::vector<double> values = params_.values();
   apply_scaling(values, model_, excitatory_, excitatory_inputs_, f);
-  for (const double x : values) {
-    const double w = std::exp(x);
-    if (!std::isfinite(w) || !(w > 0)) return skip_or_throw(m, "weights after the scaling step");
-  }
+  if (!exp_finite_positive(values)) return skip_or_throw(m, "weights after the scaling step");
   rate_estimate_ = std::move(estimate);
   params_.values() = std::move(values);
   params_.apply(model_);
@@ -238,12 +244,8 @@ ChunkMetrics Trainer::gradient_update(ChunkMetrics m, const ChunkGradient& g) {
   Adam next = adam_;
   std::vector<double> values = params_.values();
   next.update(values, accumulated_);
-  // Parameters are logarithms: each must give a finite, positive weight or factor.
-  for (const double x : values) {
-    const double w = std::exp(x);
-    if (!std::isfinite(w) || !(w > 0))
-      return skip_or_throw(m, config_.training.optimisable + " after the update (exp of a log-parameter)");
-  }
+  if (!exp_finite_positive(values))
+    return skip_or_throw(m, config_.training.optimisable + " after the update (exp of a log-parameter)");
   adam_ = std::move(next);
   params_.values() = std::move(values);
   params_.apply(model_);
