@@ -34,6 +34,26 @@ std::vector<std::string> small_network(std::vector<std::string> extra) {
   return o;
 }
 
+// A float problem for the engine-level gradient tests: the built-in defaults
+// with `overrides`, their network, lowered model and Poisson inputs, and the
+// loss context and weight ratio of `batch` trials x `steps`.
+struct FloatProblem {
+  Config config;
+  Network net;
+  LoweredModel<float> lm;
+  PoissonInputs inputs;
+  LossContext ctx;
+  WeightRatio ratio;
+
+  FloatProblem(const std::vector<std::string>& overrides, std::int64_t batch, std::int64_t steps)
+      : config(homeostat::testing::defaults_with(overrides)),
+        net(generate_network(config)),
+        lm(lower<float>(config, net)),
+        inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate, config.simulation.dt),
+        ctx(loss_context(config, net.cell_type, batch, steps)),
+        ratio(weight_ratio(lm, excitatory_types(config))) {}
+};
+
 struct Compared {
   double worst_total = 0, worst_term[5] = {0, 0, 0, 0, 0};  // max |error| / max |reference|
   std::int64_t spikes = 0, exc_spikes = 0, inh_spikes = 0, cv_neurons = 0, clamped = 0;
@@ -204,22 +224,17 @@ TEST(GradCheck, WeightedTotalIsTheSumOfWeightedTerms) {
 
 TEST(GradCheck, BitIdenticalForAnyThreadCount) {
   // Large enough (N * B >= 8192) for the backward pass to split neurons over threads.
-  const Config config = homeostat::testing::defaults_with(
-      {"simulation.dt=0.1", "recurrent.topology.num_neurons=520", "recurrent.topology.num_assemblies=4", "feedforward.topology.num_neurons=150"});
-  const Network net = generate_network(config);
-  const auto lm = lower<float>(config, net);
-  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate,
-                             config.simulation.dt);
   const std::int64_t batch = 16, steps = 120;
-  const LossContext ctx = loss_context(config, net.cell_type, batch, steps);
-  const WeightRatio ratio = weight_ratio(lm, excitatory_types(config));
+  const FloatProblem p({"simulation.dt=0.1", "recurrent.topology.num_neurons=520",
+                        "recurrent.topology.num_assemblies=4", "feedforward.topology.num_neurons=150"},
+                       batch, steps);
   auto run = [&](int threads, std::int64_t every) {
     const int before = omp_get_max_threads();
     omp_set_num_threads(threads);
-    std::vector<TrialState<float>> states(batch, initial_state(lm));
+    std::vector<TrialState<float>> states(batch, initial_state(p.lm));
     GradientOptions options;
     options.checkpoint_every = every;
-    auto g = chunk_gradient(lm, inputs, states, 0, 0, steps, ctx, ratio, options);
+    auto g = chunk_gradient(p.lm, p.inputs, states, 0, 0, steps, p.ctx, p.ratio, options);
     omp_set_num_threads(before);
     return g;
   };
@@ -298,22 +313,16 @@ TEST(GradCheck, FactorRatioMatchesFiniteDifferences) {
 }
 
 TEST(GradCheck, SparseBackwardIsACloseApproximation) {
-  const Config config = homeostat::testing::defaults_with(
-      {"simulation.dt=0.1", "recurrent.topology.num_neurons=300", "recurrent.topology.num_assemblies=3",
-       "feedforward.topology.num_neurons=90"});
-  const Network net = generate_network(config);
-  const auto lm = lower<float>(config, net);
-  const PoissonInputs inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate,
-                             config.simulation.dt);
   const std::int64_t batch = 4, steps = 1000;
-  const LossContext ctx = loss_context(config, net.cell_type, batch, steps);
-  const WeightRatio ratio = weight_ratio(lm, excitatory_types(config));
+  const FloatProblem p({"simulation.dt=0.1", "recurrent.topology.num_neurons=300",
+                        "recurrent.topology.num_assemblies=3", "feedforward.topology.num_neurons=90"},
+                       batch, steps);
   auto run = [&](double cutoff) {
-    std::vector<TrialState<float>> states(batch, initial_state(lm));
-    run_chunk(lm, inputs, states, 0, 0, 2000, RecordSpec{}, nullptr);
+    std::vector<TrialState<float>> states(batch, initial_state(p.lm));
+    run_chunk(p.lm, p.inputs, states, 0, 0, 2000, RecordSpec{}, nullptr);
     GradientOptions options;
     options.sparse_cutoff = cutoff;
-    return chunk_gradient(lm, inputs, states, 0, 2000, steps, ctx, ratio, options);
+    return chunk_gradient(p.lm, p.inputs, states, 0, 2000, steps, p.ctx, p.ratio, options);
   };
   const auto exact = run(0), negligible = run(1e-30), sparse = run(1e-3);
   // A cutoff below every slope changes nothing.

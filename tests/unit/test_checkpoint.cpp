@@ -17,10 +17,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Config small_config() {
-  return homeostat::testing::defaults_with({"recurrent.topology.num_neurons=80", "recurrent.topology.num_assemblies=2",
-                                            "feedforward.topology.num_neurons=30", "simulation.chunk_size=400",
-                                            "training.batch_size=3", "training.chunks_per_update=2"});
+// The tiny training network, 400-step chunks, gradients over 2 chunks (so
+// that a checkpoint can fall in the middle of an accumulation), plus `extra`.
+Config small_config(std::vector<std::string> extra = {}) {
+  extra.insert(extra.begin(), {"simulation.chunk_size=400", "training.chunks_per_update=2"});
+  return homeostat::testing::small_training_config(extra);
 }
 
 fs::path temp_dir(const std::string& name) {
@@ -29,6 +30,21 @@ fs::path temp_dir(const std::string& name) {
   fs::create_directories(d);
   return d;
 }
+
+// A trainer one chunk in, and its checkpoint saved to DIR/checkpoint_latest.npz.
+struct SavedAfterOneChunk {
+  Config config = small_config();
+  Trainer trainer{config, generate_network(config)};
+  fs::path dir, path;
+  std::string bytes;
+
+  explicit SavedAfterOneChunk(const std::string& name) : dir(temp_dir(name)), path(dir / "checkpoint_latest.npz") {
+    trainer.run_chunk();
+    io::save_checkpoint(path, trainer.state(), config);
+    bytes = io::read_file(path);
+  }
+  ~SavedAfterOneChunk() { fs::remove_all(dir); }
+};
 
 void expect_throw_containing(const std::function<void()>& f, const std::string& text) {
   try {
@@ -80,13 +96,10 @@ TEST(Checkpoint, ResumedRunEndsBitIdenticalToAnUninterruptedOne) {
 }
 
 TEST(Checkpoint, DamagedFilesAndOtherConfigsAreRefused) {
-  const Config config = small_config();
-  Trainer trainer(config, generate_network(config));
-  trainer.run_chunk();
-  const fs::path dir = temp_dir("damaged");
-  const fs::path good = dir / "checkpoint.npz";
-  io::save_checkpoint(good, trainer.state(), config);
-  const std::string bytes = io::read_file(good);
+  const SavedAfterOneChunk saved("damaged");
+  const Config& config = saved.config;
+  const fs::path &dir = saved.dir, &good = saved.path;
+  const std::string& bytes = saved.bytes;
 
   // Truncated (a crash mid-copy by some other tool).
   io::write_file_atomic(dir / "truncated.npz", bytes.substr(0, bytes.size() / 2));
@@ -99,27 +112,20 @@ TEST(Checkpoint, DamagedFilesAndOtherConfigsAreRefused) {
   expect_throw_containing([&] { io::load_checkpoint(dir / "flipped.npz", config); }, "not a usable checkpoint");
 
   // Written for another configuration.
-  const Config other = homeostat::testing::defaults_with(
-      {"recurrent.topology.num_neurons=80", "recurrent.topology.num_assemblies=2", "feedforward.topology.num_neurons=30",
-       "simulation.chunk_size=400", "training.batch_size=3", "training.chunks_per_update=2",
-       "hyperparameters.learning_rate=0.001"});
+  const Config other = small_config({"hyperparameters.learning_rate=0.001"});
   expect_throw_containing([&] { io::load_checkpoint(good, other); }, "different configuration");
 
   // The good one still loads.
   EXPECT_EQ(io::load_checkpoint(good, config).chunks_done, 1);
-  fs::remove_all(dir);
 }
 
 TEST(Checkpoint, NonFiniteStateIsNeverWrittenAndTheOldFileSurvives) {
-  const Config config = small_config();
-  Trainer trainer(config, generate_network(config));
-  trainer.run_chunk();
-  const fs::path dir = temp_dir("nan");
-  const fs::path path = dir / "checkpoint_latest.npz";
-  io::save_checkpoint(path, trainer.state(), config);
-  const std::string before = io::read_file(path);
+  const SavedAfterOneChunk saved("nan");
+  const Config& config = saved.config;
+  const fs::path &dir = saved.dir, &path = saved.path;
+  const std::string& before = saved.bytes;
 
-  TrainerState bad = trainer.state();
+  TrainerState bad = saved.trainer.state();
   bad.parameters[0] = std::nan("");
   expect_throw_containing([&] { io::save_checkpoint(path, bad, config); }, "non-finite parameter");
   EXPECT_EQ(io::read_file(path), before);
@@ -130,5 +136,4 @@ TEST(Checkpoint, NonFiniteStateIsNeverWrittenAndTheOldFileSurvives) {
   const std::string script = "import numpy as np; c = np.load('" + path.string() +
                              "'); assert int(c['chunks_done'][0]) == 1 and c['state_v'].shape == (3, 80)";
   EXPECT_EQ(std::system(("/usr/bin/python3 -c \"" + script + "\"").c_str()), 0);
-  fs::remove_all(dir);
 }
