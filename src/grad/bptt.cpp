@@ -123,25 +123,33 @@ namespace {
 // once, trial-minor ([step][neuron][trial]) so that the per-synapse work of a
 // step is a contiguous loop over trials.
 template <class Real>
-struct SegmentTrace {
+struct TraceArrays {
   std::vector<Real> v;               // [K+1][N][B] v(t), t = s0 .. s0+K
   std::vector<Real> g_sum;           // [K][N][B] sum_k (d_k + u_k)(t)
   std::vector<Real> tau;             // [K][N][B] t - last spike before t, -1 if none
   std::vector<std::uint8_t> flags;   // [K][N][B] bit 0: refractory at t, bit 1: spiked at t
   std::vector<std::uint32_t> clamp;  // [K][N][B] bit k: d_k clamped after step t; bit 16 + k: u_k
+
+  void resize(std::int64_t len, std::int64_t n, std::int64_t batch) {
+    v.resize((len + 1) * n * batch);
+    g_sum.resize(len * n * batch);
+    tau.resize(len * n * batch);
+    flags.resize(len * n * batch);
+    clamp.resize(len * n * batch);
+  }
+};
+
+template <class Real>
+struct SegmentTrace : TraceArrays<Real> {
   std::vector<std::vector<std::int32_t>> input_spikes;  // [K * B] inputs spiking at (t, b)
-  // The same, trial-major ([B][K(+1)][N]) as each trial writes it.
-  struct {
-    std::vector<Real> v, g_sum, tau;
-    std::vector<std::uint8_t> flags;
-    std::vector<std::uint32_t> clamp;
-  } staged;
+  TraceArrays<Real> staged;  // the same, trial-major ([B][K(+1)][N]) as each trial writes it
 };
 
 constexpr std::uint8_t refractory_bit = 1, spiked_bit = 2;
 
 // src [B][S][N] -> dst [S][N][B], in tiles of 16 neurons x all trials so that
-// reads and writes both stay within a few cache lines per row.
+// reads and writes both stay within a few cache lines per row. Inside a
+// parallel region the steps are shared out; outside it one thread does all.
 template <class T>
 void to_trial_minor(const std::vector<T>& src, std::vector<T>& dst, std::int64_t steps, std::int64_t n,
                     std::int64_t batch) {
@@ -169,12 +177,8 @@ void recompute_segment(const LoweredModel<Real>& lm, const InputSource& inputs,
                        std::int64_t len, SegmentTrace<Real>& tr) {
   const std::int64_t n = lm.n, batch = static_cast<std::int64_t>(checkpoint.size()), nr = lm.n_receptors;
   auto& st_ = tr.staged;
-  for (auto* v : {&tr.v, &st_.v}) v->resize((len + 1) * n * batch);
-  for (auto* v : {&tr.g_sum, &tr.tau, &st_.g_sum, &st_.tau}) v->resize(len * n * batch);
-  tr.flags.resize(len * n * batch);
-  st_.flags.resize(len * n * batch);
-  tr.clamp.resize(len * n * batch);
-  st_.clamp.resize(len * n * batch);
+  tr.resize(len, n, batch);
+  st_.resize(len, n, batch);
   tr.input_spikes.resize(len * batch);
 #pragma omp parallel for schedule(static)
   for (std::int64_t b = 0; b < batch; ++b) {
@@ -312,8 +316,7 @@ struct Coefficients {
 
   static std::vector<double> transpose(const std::vector<double>& bn, std::int64_t n, std::int64_t batch) {
     std::vector<double> nb(bn.size());
-    for (std::int64_t b = 0; b < batch; ++b)
-      for (std::int64_t i = 0; i < n; ++i) nb[i * batch + b] = bn[b * n + i];
+    to_trial_minor(bn, nb, 1, n, batch);
     return nb;
   }
 };
