@@ -67,9 +67,21 @@ struct GradientOptions {
   // Goodman 2021): surrogate slopes below this are taken as 0, and neurons
   // with no slope left in any trial skip the backward row product.
   double sparse_cutoff = 0.0;
-  std::int64_t checkpoint_every = 0;  // K; 0 = sqrt(steps * batch / threads), at least 16
+  std::int64_t checkpoint_every = 0;  // K; 0 = sqrt(steps), at least 16
+  // Trials per group of the backward pass (0 = trial_groups' choice). Groups
+  // run in parallel; the gradient's rounding depends on the grouping, never
+  // on the thread count.
+  std::int64_t trial_group = 0;
   std::vector<LossTerm> terms;        // also differentiate each of these alone (unweighted)
 };
+
+// The groups of trials [first, first + size) that the backward pass takes
+// one at a time, in parallel: `width` trials each (the last one may have
+// fewer); width 0 chooses from the batch alone.
+struct TrialGroup {
+  std::int64_t first = 0, size = 0;
+};
+std::vector<TrialGroup> trial_groups(std::int64_t batch, std::int64_t width = 0);
 
 // A chunk run forward only: its loss sums and values, and its spikes.
 struct ChunkLosses {
@@ -95,14 +107,16 @@ struct ChunkGradient {
   std::vector<double> d_weight_ratio;  // dL/d(weight ratio) for each set (total, then terms)
   std::vector<TrialRecord> records;    // spikes of every trial (steps local to the chunk)
   std::int64_t checkpoint_every = 0;
-  std::size_t peak_state_bytes = 0;    // checkpoints + traces + per-trial gradients
+  std::size_t peak_state_bytes = 0;    // checkpoints + traces + adjoints + per-group gradient sums
 };
 
 // Runs the chunk forward from `states` (advanced to the chunk's end), then
 // backward. Gradients do not flow into the states at the chunk's start
-// (truncated BPTT per chunk, MODEL.md 4). Trials run in parallel; per-trial
-// gradients are summed in trial order, so results are bit-identical for any
-// thread count.
+// (truncated BPTT per chunk, MODEL.md 4). Trials run forward in parallel,
+// and backward in the groups of trial_groups (in parallel when there are
+// several, else with the threads sharing the group); the groups' gradients
+// are summed in group order, so results are bit-identical for any thread
+// count.
 template <class Real>
 ChunkGradient chunk_gradient(const LoweredModel<Real>& model, const InputSource& inputs,
                              std::vector<TrialState<Real>>& states, std::int64_t trial0, std::int64_t t0,

@@ -27,6 +27,13 @@ struct Vec32 {
   static constexpr std::int64_t width = 32 / static_cast<std::int64_t>(sizeof(Real));
 };
 
+// 16 bytes of Real: 4 floats or 2 doubles.
+template <class Real>
+struct Vec16 {
+  typedef Real type __attribute__((vector_size(16)));
+  static constexpr std::int64_t width = 16 / static_cast<std::int64_t>(sizeof(Real));
+};
+
 template <class V, class Real>
 inline V load(const Real* p) {
   V x;

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
+#include <mutex>
 #include <stdexcept>
 #include <type_traits>
 
@@ -166,23 +168,25 @@ void to_trial_minor(const std::vector<T>& src, std::vector<T>& dst, std::int64_t
     }
 }
 
-// Recomputes steps [s0, s0 + len) of every trial from its checkpoint (trials
-// in parallel) and keeps what the backward pass needs. Each trial writes its
-// own contiguous rows (a write with stride B per neuron would touch a new
-// cache line every time); the rows are transposed to the trial-minor layout
-// of the backward pass afterwards.
+// Recomputes steps [s0, s0 + len) of the trials `first .. first + batch` of
+// `checkpoint` (input trials trial0 + first ..) from their states at s0, on
+// `threads` threads (trials in parallel), and keeps what the backward pass
+// needs. Each trial writes its own contiguous rows (a write with stride B per
+// neuron would touch a new cache line every time); the rows are transposed to
+// the trial-minor layout of the backward pass afterwards.
 template <class Real>
 void recompute_segment(const LoweredModel<Real>& lm, const InputSource& inputs,
-                       const std::vector<TrialState<Real>>& checkpoint, std::int64_t trial0, std::int64_t t_start,
-                       std::int64_t len, SegmentTrace<Real>& tr) {
-  const std::int64_t n = lm.n, batch = static_cast<std::int64_t>(checkpoint.size()), nr = lm.n_receptors;
+                       const std::vector<TrialState<Real>>& checkpoint, std::int64_t first, std::int64_t batch,
+                       std::int64_t trial0, std::int64_t t_start, std::int64_t len, SegmentTrace<Real>& tr,
+                       int threads) {
+  const std::int64_t n = lm.n, nr = lm.n_receptors;
   auto& st_ = tr.staged;
   tr.resize(len, n, batch);
   st_.resize(len, n, batch);
   tr.input_spikes.resize(len * batch);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(threads)
   for (std::int64_t b = 0; b < batch; ++b) {
-    TrialState<Real> st = checkpoint[b];
+    TrialState<Real> st = checkpoint[first + b];
     StepObserver<Real> observer;
     observer.before = [&](std::int64_t s, const TrialState<Real>& at_t) {
       const std::int64_t t = t_start + s, row = (b * len + s) * n;
@@ -220,9 +224,9 @@ void recompute_segment(const LoweredModel<Real>& lm, const InputSource& inputs,
       }
       std::copy(next.v.begin(), next.v.end(), st_.v.begin() + (b * (len + 1) + s + 1) * n);
     };
-    run_trial_observed(lm, inputs, st, trial0 + b, t_start, len, observer);
+    run_trial_observed(lm, inputs, st, trial0 + first + b, t_start, len, observer);
   }
-#pragma omp parallel
+#pragma omp parallel num_threads(threads)
   {
     to_trial_minor(st_.v, tr.v, len + 1, n, batch);
     to_trial_minor(st_.g_sum, tr.g_sum, len, n, batch);
@@ -273,20 +277,23 @@ inline void row_product_tile(const Real* __restrict w, const std::int32_t* __res
 
 // out[b] += sum_e w[e] x[post[e]][b] for every trial b of one CSR row: the
 // step that costs one multiply-add per synapse, step and trial. Trials go 64,
-// then 32 bytes at a time (the row's weights and indices are read once per
-// block), the rest one by one; four partial sums over the synapses keep the
-// additions from waiting on each other. The order of every addition is fixed
+// 32, then 16 bytes at a time (the row's weights and indices are read once
+// per block), the rest one by one; four partial sums over the synapses keep
+// the additions from waiting on each other. The order of every addition is fixed
 // by the row alone: the same bits whatever the thread count.
 template <class Real>
 inline void row_product(const Real* __restrict w, const std::int32_t* __restrict post, std::int64_t begin,
                         std::int64_t end, const Real* __restrict x, std::int64_t batch, Real* __restrict out) {
   using V64 = typename simd::Vec64<Real>::type;
   using V32 = typename simd::Vec32<Real>::type;
+  using V16 = typename simd::Vec16<Real>::type;
   std::int64_t b0 = 0;
   for (; b0 + simd::Vec64<Real>::width <= batch; b0 += simd::Vec64<Real>::width)
     row_product_tile<V64>(w, post, begin, end, x, batch, b0, out);
   for (; b0 + simd::Vec32<Real>::width <= batch; b0 += simd::Vec32<Real>::width)
     row_product_tile<V32>(w, post, begin, end, x, batch, b0, out);
+  for (; b0 + simd::Vec16<Real>::width <= batch; b0 += simd::Vec16<Real>::width)
+    row_product_tile<V16>(w, post, begin, end, x, batch, b0, out);
   for (; b0 < batch; ++b0) row_product_tile<Real>(w, post, begin, end, x, batch, b0, out);
 }
 
@@ -300,33 +307,39 @@ inline Real surrogate(Real v, Real theta, bool refractory, Real lambda, Real cut
   return slope < cutoff ? Real(0) : slope;
 }
 
-// The loss coefficients of LossGradient, with the per-(trial, neuron) ones
-// transposed to the adjoints' trial-minor layout [N][B].
+// The loss coefficients of LossGradient for the trials [first, first + batch),
+// with the per-(trial, neuron) ones transposed to the adjoints' trial-minor
+// layout [N][batch].
 struct Coefficients {
-  std::vector<double> spike_const, v_const, v_lin;  // [N][B]
+  std::vector<double> spike_const, v_const, v_lin;  // [N][batch]
   const std::vector<double>&isi_const, &isi_lin, &isi_sq;  // [N]
 
-  Coefficients(const LossGradient& lg, std::int64_t n, std::int64_t batch)
-      : spike_const(transpose(lg.spike_const, n, batch)),
-        v_const(transpose(lg.v_const, n, batch)),
-        v_lin(transpose(lg.v_lin, n, batch)),
+  Coefficients(const LossGradient& lg, std::int64_t n, std::int64_t first, std::int64_t batch)
+      : spike_const(transpose(lg.spike_const, n, first, batch)),
+        v_const(transpose(lg.v_const, n, first, batch)),
+        v_lin(transpose(lg.v_lin, n, first, batch)),
         isi_const(lg.isi_const),
         isi_lin(lg.isi_lin),
         isi_sq(lg.isi_sq) {}
 
-  static std::vector<double> transpose(const std::vector<double>& bn, std::int64_t n, std::int64_t batch) {
-    std::vector<double> nb(bn.size());
-    to_trial_minor(bn, nb, 1, n, batch);
+  static std::vector<double> transpose(const std::vector<double>& bn, std::int64_t n, std::int64_t first,
+                                       std::int64_t batch) {
+    const std::vector<double> rows(bn.begin() + first * n, bn.begin() + (first + batch) * n);
+    std::vector<double> nb(rows.size());
+    to_trial_minor(rows, nb, 1, n, batch);
     return nb;
   }
 };
 
 // Step t = t_start + s in reverse, for all trials; call from inside a
 // parallel region (work is split over neurons with `omp for`). Inner loops
-// run over the trials of one neuron, contiguous in every array.
-template <class Real>
+// run over the trials of one neuron, contiguous in every array. W > 0 fixes
+// the number of trials at compile time (then `trials` is W), so that these
+// short loops become straight vector code; W = 0 takes `trials`.
+template <int W, class Real>
 void backward_step(const LoweredModel<Real>& lm, const Coefficients& lg, Real surrogate_scale, Real sparse_cutoff,
-                   std::int64_t batch, std::int64_t s, const SegmentTrace<Real>& tr, Adjoint<Real>& a) {
+                   std::int64_t trials, std::int64_t s, const SegmentTrace<Real>& tr, Adjoint<Real>& a) {
+  const std::int64_t batch = W > 0 ? W : trials;
   const std::int64_t n = lm.n, nr = lm.n_receptors;
   const auto n_rtypes = static_cast<std::int64_t>(lm.rec_first.size());
   const auto n_types = n_rtypes + static_cast<std::int64_t>(lm.ff_first.size());
@@ -362,13 +375,13 @@ void backward_step(const LoweredModel<Real>& lm, const Coefficients& lg, Real su
       const bool ff = p >= n_rtypes;
       const std::int32_t first = ff ? lm.ff_first[p - n_rtypes] : lm.rec_first[p];
       const std::int32_t count = ff ? lm.ff_count[p - n_rtypes] : lm.rec_count[p];
-      Real* nu = a.nu.data() + (p * n + i) * batch;
+      Real* __restrict nu = a.nu.data() + (p * n + i) * batch;
       for (std::int64_t b = 0; b < batch; ++b) nu[b] = 0;
       for (std::int32_t c = 0; c < count; ++c) {
         const std::int64_t k = first + c;
         const Real g_max = lm.g_max[k];
-        const Real* ad = a.d.data() + (k * n + i) * batch;
-        const Real* au = a.u.data() + (k * n + i) * batch;
+        const Real* __restrict ad = a.d.data() + (k * n + i) * batch;
+        const Real* __restrict au = a.u.data() + (k * n + i) * batch;
         for (std::int64_t b = 0; b < batch; ++b) nu[b] += g_max * (ad[b] - au[b]);
       }
     }
@@ -499,6 +512,18 @@ class SumAccumulator {
 
 }  // namespace
 
+std::vector<TrialGroup> trial_groups(std::int64_t batch, std::int64_t width) {
+  if (width <= 0) {
+    // Half the batch, at most 16 trials (64 bytes of float: one vector in
+    // the row product), at least 4 (narrower rows cost more per synapse
+    // than the second thread gains).
+    width = std::max(std::min<std::int64_t>(16, (batch + 1) / 2), std::min<std::int64_t>(batch, 4));
+  }
+  std::vector<TrialGroup> groups;
+  for (std::int64_t b = 0; b < batch; b += width) groups.push_back({b, std::min(width, batch - b)});
+  return groups;
+}
+
 template <class Real>
 ChunkLosses chunk_losses(const LoweredModel<Real>& lm, const InputSource& inputs, std::vector<TrialState<Real>>& states,
                          std::int64_t trial0, std::int64_t t0, std::int64_t steps, const LossContext& ctx,
@@ -548,48 +573,95 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
   // requested term alone (the adjoint is linear in them).
   std::vector<LossGradient> gradients{loss_gradient(sums, ctx)};
   for (const LossTerm term : options.terms) gradients.push_back(loss_gradient(sums, ctx, &term));
-  std::vector<Coefficients> coefficients;
-  for (const LossGradient& lg : gradients) coefficients.emplace_back(lg, n, batch);
   const std::size_t e_rec = lm.rec_weight.size(), e_ff = lm.ff_weight.size();
   const auto n_types = static_cast<std::int64_t>(lm.rec_first.size() + lm.ff_first.size());
-  std::vector<Adjoint<Real>> adjoints(coefficients.size());
-  for (auto& a : adjoints) {
-    a.v.assign(n * batch, 0);
-    a.d.assign(nr * n * batch, 0);
-    a.u.assign(nr * n * batch, 0);
-    a.spike.assign(n * batch, 0);
-    a.nu.assign(n_types * n * batch, 0);
-    a.d_rec.assign(e_rec, 0.0);
-    a.d_ff.assign(e_ff, 0.0);
-  }
+  const std::size_t n_sets = gradients.size();
+
+  // The backward pass runs in groups of trials (bptt.md, "Trial groups"): each
+  // group is recomputed and taken backward on its own, with adjoints and
+  // gradient sums of its own, and groups run in parallel. The grouping
+  // depends on the batch only, never on the thread count, and the groups'
+  // gradients are summed in group order: bit-identical for any thread count.
+  const std::vector<TrialGroup> groups = trial_groups(batch, options.trial_group);
+  const auto n_groups = static_cast<std::int64_t>(groups.size());
+  const int threads = omp_get_max_threads();
+  // Several groups: one thread per group. One group: all threads on it
+  // (trials in parallel when recomputing, neurons when going backward).
+  const bool per_group = n_groups > 1;
+  const int inner = per_group ? 1 : threads;
+  std::vector<std::vector<Coefficients>> coefficients(n_groups);
+  std::vector<std::vector<Adjoint<Real>>> adjoints(n_groups, std::vector<Adjoint<Real>>(n_sets));
+  for (std::int64_t g = 0; g < n_groups; ++g)
+    for (const LossGradient& lg : gradients) coefficients[g].emplace_back(lg, n, groups[g].first, groups[g].size);
 
   const std::size_t state_bytes =
       n * (sizeof(Real) * (1 + 2 * nr) + sizeof(std::int32_t) + sizeof(std::int64_t));
-  // Trace per step, twice: as recomputed (trial-major) and transposed.
-  const std::size_t trace_bytes_per_step = 2 * n * batch * (3 * sizeof(Real) + 1 + sizeof(std::uint32_t));
-  out.peak_state_bytes = state_bytes * batch * n_segments + trace_bytes_per_step * (k_every + 1) +
-                         adjoints.size() * ((3 + 2 * nr + n_types) * n * batch * sizeof(Real) +
-                                            (e_rec + e_ff) * sizeof(double));
+  // Trace per step and trial, twice: as recomputed (trial-major) and
+  // transposed; for the trials of the groups in flight at once.
+  const std::size_t trace_bytes_per_trial_step = 2 * n * (3 * sizeof(Real) + 1 + sizeof(std::uint32_t));
+  std::int64_t in_flight = 0;
+  for (std::int64_t g = 0; g < std::min<std::int64_t>(n_groups, per_group ? threads : 1); ++g)
+    in_flight += groups[g].size;
+  out.peak_state_bytes = state_bytes * batch * n_segments + trace_bytes_per_trial_step * in_flight * (k_every + 1) +
+                         n_sets * ((3 + 2 * nr + n_types) * n * in_flight * sizeof(Real) +
+                                   n_groups * (e_rec + e_ff) * sizeof(double));
 
   const Real lambda = static_cast<Real>(options.surrogate_scale);
   const Real cutoff = static_cast<Real>(options.sparse_cutoff);
-  SegmentTrace<Real> trace;
-  for (std::int64_t seg = n_segments - 1; seg >= 0; --seg) {
-    const std::int64_t s0 = seg * k_every, len = std::min(k_every, steps - s0);
-    recompute_segment(lm, inputs, checkpoints[seg], trial0, t0 + s0, len, trace);
-    checkpoints[seg].clear();
-    checkpoints[seg].shrink_to_fit();
-    // Small problems run on one thread: a step is then shorter than the
-    // barriers between its phases.
-#pragma omp parallel if (n * batch >= 8192)
-    for (std::int64_t s = len - 1; s >= 0; --s)
-      for (std::size_t c = 0; c < coefficients.size(); ++c)
-        backward_step(lm, coefficients[c], lambda, cutoff, batch, s, trace, adjoints[c]);
+  // Exceptions must not leave an OpenMP region: keep the first, rethrow after.
+  std::exception_ptr error;
+  std::mutex error_mutex;
+#pragma omp parallel for schedule(dynamic, 1) if (per_group)
+  for (std::int64_t g = 0; g < n_groups; ++g) {
+    try {
+      const std::int64_t first = groups[g].first, width = groups[g].size;
+      for (auto& a : adjoints[g]) {
+        a.v.assign(n * width, 0);
+        a.d.assign(nr * n * width, 0);
+        a.u.assign(nr * n * width, 0);
+        a.spike.assign(n * width, 0);
+        a.nu.assign(n_types * n * width, 0);
+        a.d_rec.assign(e_rec, 0.0);
+        a.d_ff.assign(e_ff, 0.0);
+      }
+      SegmentTrace<Real> trace;
+      for (std::int64_t seg = n_segments - 1; seg >= 0; --seg) {
+        const std::int64_t s0 = seg * k_every, len = std::min(k_every, steps - s0);
+        recompute_segment(lm, inputs, checkpoints[seg], first, width, trial0, t0 + s0, len, trace, inner);
+        for (std::int64_t b = first; b < first + width; ++b) checkpoints[seg][b] = TrialState<Real>{};
+        // Small problems run on one thread: a step is then shorter than the
+        // barriers between its phases.
+        auto steps_back = [&](auto fixed_width) {
+          constexpr int W = decltype(fixed_width)::value;
+#pragma omp parallel num_threads(inner) if (inner > 1 && n * width >= 8192)
+          for (std::int64_t s = len - 1; s >= 0; --s)
+            for (std::size_t c = 0; c < n_sets; ++c)
+              backward_step<W>(lm, coefficients[g][c], lambda, cutoff, width, s, trace, adjoints[g][c]);
+        };
+        switch (width) {  // the widths trial_groups chooses for common batches
+          case 4: steps_back(std::integral_constant<int, 4>{}); break;
+          case 8: steps_back(std::integral_constant<int, 8>{}); break;
+          case 16: steps_back(std::integral_constant<int, 16>{}); break;
+          default: steps_back(std::integral_constant<int, 0>{});
+        }
+      }
+      // Only the gradient sums are needed from here on.
+      for (auto& a : adjoints[g])
+        for (auto* x : {&a.v, &a.d, &a.u, &a.spike, &a.nu}) std::vector<Real>().swap(*x);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
   }
+  if (error) std::rethrow_exception(error);
 
-  for (std::size_t c = 0; c < coefficients.size(); ++c) {
+  for (std::size_t c = 0; c < n_sets; ++c) {
     out.d_weight_ratio.push_back(gradients[c].d_weight_ratio);
-    std::vector<double> d_rec = std::move(adjoints[c].d_rec), d_ff = std::move(adjoints[c].d_ff);
+    std::vector<double> d_rec = std::move(adjoints[0][c].d_rec), d_ff = std::move(adjoints[0][c].d_ff);
+    for (std::int64_t g = 1; g < n_groups; ++g) {
+      for (std::size_t e = 0; e < e_rec; ++e) d_rec[e] += adjoints[g][c].d_rec[e];
+      for (std::size_t e = 0; e < e_ff; ++e) d_ff[e] += adjoints[g][c].d_ff[e];
+    }
     if (!ratio.d_rec.empty()) {
       const double f = gradients[c].d_weight_ratio;
       for (std::size_t e = 0; e < e_rec; ++e) d_rec[e] += f * ratio.d_rec[e];

@@ -23,6 +23,7 @@ constexpr int K = 32;  // tangent directions per reference run
 struct Case {
   std::vector<std::string> overrides;
   std::int64_t steps = 800, batch = 2, warmup = 300, checkpoint_every = 37;
+  std::int64_t trial_group = 0;  // GradientOptions::trial_group
 };
 
 std::vector<std::string> small_network(std::vector<std::string> extra) {
@@ -77,6 +78,7 @@ Compared compare(const Case& c) {
   GradientOptions options;
   options.surrogate_scale = config.hyperparameters.surrgrad_scale;
   options.checkpoint_every = c.checkpoint_every;
+  options.trial_group = c.trial_group;
   options.terms.assign(std::begin(all_loss_terms), std::end(all_loss_terms));
   const ChunkGradient g = chunk_gradient(lm, inputs, states, 0, c.warmup, c.steps, ctx, ratio, options);
 
@@ -180,21 +182,68 @@ TEST(GradCheck, DoubleLongerChunkOneSegment) {
   expect_close(compare<double>(c), 1e-8);
 }
 
-// The backward row product takes trials 64 bytes, then 32 bytes at a time,
-// then one by one: batches that need all three (8 + 4 + 1 doubles,
-// 16 + 8 + 1 floats).
+// The backward row product takes trials 64, 32, then 16 bytes at a time,
+// then one by one: one group of trials that needs all four (8 + 4 + 2 + 1
+// doubles, 16 + 8 + 4 + 1 floats), with the number of trials known only at
+// run time.
 TEST(GradCheck, DoubleEveryTrialBlockWidth) {
   Case c{small_network({})};
-  c.batch = 13;
+  c.batch = 15;
+  c.trial_group = 15;
   c.steps = 400;
   expect_close(compare<double>(c), 1e-8);
 }
 
 TEST(GradCheck, FloatEveryTrialBlockWidth) {
   Case c{small_network({})};
-  c.batch = 25;
+  c.batch = 29;
+  c.trial_group = 29;
   c.steps = 400;
   expect_close(compare<float>(c), 2e-3);
+}
+
+// Groups of trials taken backward separately and summed, with the group
+// widths compiled in: 3 x 4 trials (double) and the default 2 x 16 for a
+// batch of 32 (float).
+TEST(GradCheck, DoubleThreeGroupsOfFour) {
+  Case c{small_network({})};
+  c.batch = 12;
+  c.trial_group = 4;
+  c.steps = 400;
+  expect_close(compare<double>(c), 1e-8);
+}
+
+TEST(GradCheck, FloatTwoGroupsOfSixteen) {
+  Case c{small_network({})};
+  c.batch = 32;
+  c.steps = 300;
+  ASSERT_EQ(trial_groups(c.batch).size(), 2u);
+  expect_close(compare<float>(c), 2e-3);
+}
+
+TEST(GradCheck, TrialGroupsCoverTheBatchInOrder) {
+  for (std::int64_t batch = 1; batch <= 40; ++batch) {
+    for (std::int64_t width : {0, 1, 3, 16}) {
+      const auto groups = trial_groups(batch, width);
+      std::int64_t next = 0;
+      for (const auto& g : groups) {
+        EXPECT_EQ(g.first, next);
+        EXPECT_GT(g.size, 0);
+        if (width > 0) {
+          EXPECT_LE(g.size, width);
+        }
+        next += g.size;
+      }
+      EXPECT_EQ(next, batch) << "batch " << batch << ", width " << width;
+    }
+  }
+  // The choice depends on the batch only: half of it, 4 to 16 trials.
+  EXPECT_EQ(trial_groups(1).size(), 1u);
+  EXPECT_EQ(trial_groups(4).size(), 1u);
+  EXPECT_EQ(trial_groups(8).size(), 2u);
+  EXPECT_EQ(trial_groups(8)[1].size, 4);
+  EXPECT_EQ(trial_groups(32)[0].size, 16);
+  EXPECT_EQ(trial_groups(64).size(), 4u);
 }
 
 TEST(GradCheck, FloatSaturatingRefractory) {
@@ -223,32 +272,43 @@ TEST(GradCheck, WeightedTotalIsTheSumOfWeightedTerms) {
 }
 
 TEST(GradCheck, BitIdenticalForAnyThreadCount) {
-  // Large enough (N * B >= 8192) for the backward pass to split neurons over threads.
   const std::int64_t batch = 16, steps = 120;
   const FloatProblem p({"simulation.dt=0.1", "recurrent.topology.num_neurons=520",
                         "recurrent.topology.num_assemblies=4", "feedforward.topology.num_neurons=150"},
                        batch, steps);
-  auto run = [&](int threads, std::int64_t every) {
+  auto run = [&](int threads, std::int64_t every, std::int64_t group) {
     const int before = omp_get_max_threads();
     omp_set_num_threads(threads);
     std::vector<TrialState<float>> states(batch, initial_state(p.lm));
     GradientOptions options;
     options.checkpoint_every = every;
+    options.trial_group = group;
     auto g = chunk_gradient(p.lm, p.inputs, states, 0, 0, steps, p.ctx, p.ratio, options);
     omp_set_num_threads(before);
     return g;
   };
-  const auto a = run(1, 0), b = run(2, 0), c = run(2, 7);
-  ASSERT_EQ(a.d_rec[0].size(), b.d_rec[0].size());
+  // Two groups of 8 trials (one per thread); then one group of 16, large
+  // enough (N * 16 >= 8192) for the threads to split its neurons.
+  for (const std::int64_t group : {0, 16}) {
+    const auto a = run(1, 0, group), b = run(2, 0, group), c = run(2, 7, group);
+    ASSERT_EQ(a.d_rec[0].size(), b.d_rec[0].size());
+    double scale = 0;
+    for (double x : a.d_rec[0]) scale = std::max(scale, std::abs(x));
+    ASSERT_GT(scale, 0.0);
+    EXPECT_TRUE(a.d_rec[0] == b.d_rec[0]) << "trial group " << group;
+    EXPECT_TRUE(a.d_ff[0] == b.d_ff[0]) << "trial group " << group;
+    // Another checkpoint interval groups the membrane sums differently: equal
+    // to rounding, not bit for bit.
+    for (std::size_t e = 0; e < a.d_rec[0].size(); ++e) ASSERT_NEAR(a.d_rec[0][e], c.d_rec[0][e], 1e-6 * scale);
+    EXPECT_NEAR(a.losses.total, c.losses.total, 1e-9 * std::abs(a.losses.total));
+  }
+  // Another grouping sums the trials' gradients in another order: equal to
+  // rounding.
+  const auto grouped = run(2, 0, 0), whole = run(2, 0, 16);
   double scale = 0;
-  for (double x : a.d_rec[0]) scale = std::max(scale, std::abs(x));
-  ASSERT_GT(scale, 0.0);
-  EXPECT_TRUE(a.d_rec[0] == b.d_rec[0]);
-  EXPECT_TRUE(a.d_ff[0] == b.d_ff[0]);
-  // Another checkpoint interval groups the membrane sums differently: equal
-  // to rounding, not bit for bit.
-  for (std::size_t e = 0; e < a.d_rec[0].size(); ++e) ASSERT_NEAR(a.d_rec[0][e], c.d_rec[0][e], 1e-6 * scale);
-  EXPECT_NEAR(a.losses.total, c.losses.total, 1e-9 * std::abs(a.losses.total));
+  for (double x : whole.d_rec[0]) scale = std::max(scale, std::abs(x));
+  for (std::size_t e = 0; e < whole.d_rec[0].size(); ++e)
+    ASSERT_NEAR(grouped.d_rec[0][e], whole.d_rec[0][e], 1e-9 * scale);
 }
 
 TEST(GradCheck, ScalingFactorsAgainstDualNumbers) {
