@@ -331,43 +331,59 @@ struct Coefficients {
   }
 };
 
-// Step t = t_start + s in reverse, for all trials; call from inside a
-// parallel region (work is split over neurons with `omp for`). Inner loops
-// run over the trials of one neuron, contiguous in every array. W > 0 fixes
-// the number of trials at compile time (then `trials` is W), so that these
-// short loops become straight vector code; W = 0 takes `trials`.
-template <int W, class Real>
-void backward_step(const LoweredModel<Real>& lm, const Coefficients& lg, Real surrogate_scale, Real sparse_cutoff,
-                   std::int64_t trials, std::int64_t s, const SegmentTrace<Real>& tr, Adjoint<Real>& a) {
-  const std::int64_t batch = W > 0 ? W : trials;
-  const std::int64_t n = lm.n, nr = lm.n_receptors;
-  const auto n_rtypes = static_cast<std::int64_t>(lm.rec_first.size());
-  const auto n_types = n_rtypes + static_cast<std::int64_t>(lm.ff_first.size());
-  const Real* v0 = tr.v.data() + s * n * batch;         // v(t)
-  const Real* v1 = tr.v.data() + (s + 1) * n * batch;   // v(t+1)
-  const Real* g_sum = tr.g_sum.data() + s * n * batch;
-  const Real* tau = tr.tau.data() + s * n * batch;
-  const std::uint8_t* flags = tr.flags.data() + s * n * batch;
-  const std::uint32_t* clamp = tr.clamp.data() + s * n * batch;
+// The trace of step t = t_start + s of a segment, trial-minor [N][B].
+template <class Real>
+struct StepTrace {
+  const Real *v0, *v1, *g_sum, *tau;  // v(t), v(t+1), sum_k g_k(t), time since the last spike
+  const std::uint8_t* flags;
+  const std::uint32_t* clamp;
 
-  // (1) Explicit loss term on v(t+1); (2) zero where the clamp acted;
-  // (3) nu per presynaptic type.
-#pragma omp for schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
+  StepTrace(const SegmentTrace<Real>& tr, std::int64_t s, std::int64_t n, std::int64_t batch)
+      : v0(tr.v.data() + s * n * batch),
+        v1(tr.v.data() + (s + 1) * n * batch),
+        g_sum(tr.g_sum.data() + s * n * batch),
+        tau(tr.tau.data() + s * n * batch),
+        flags(tr.flags.data() + s * n * batch),
+        clamp(tr.clamp.data() + s * n * batch) {}
+};
+
+// Steps t in reverse for all trials. The per-neuron parts of a step, (1-3)
+// and (6), are split over neurons, (4-5) over presynaptic rows; a step's (6)
+// and the previous step's (1-3) run in one pass over the neurons (both touch
+// only the neuron's own adjoints), so the adjoints are streamed once per step.
+// Inner loops run over the trials of one neuron, contiguous in every array.
+// W > 0 fixes the number of trials at compile time (then `trials` is W), so
+// that these short loops become straight vector code; W = 0 takes `trials`.
+template <int W, class Real>
+struct BackwardSteps {
+  const LoweredModel<Real>& lm;
+  Real surrogate_scale, sparse_cutoff;
+  std::int64_t trials;
+
+  // The number of trials, a constant where W > 0.
+  std::int64_t width() const { return W > 0 ? W : trials; }
+
+  // (1) Explicit loss term on v(t+1); (2) zero where the clamp acted after
+  // step t; (3) nu per presynaptic type; for neuron i.
+  void enter(std::int64_t i, const StepTrace<Real>& st, const Coefficients& lg, Adjoint<Real>& a) const {
+    const std::int64_t batch = width();
+    const std::int64_t n = lm.n, nr = lm.n_receptors;
+    const auto n_rtypes = static_cast<std::int64_t>(lm.rec_first.size());
+    const auto n_types = n_rtypes + static_cast<std::int64_t>(lm.ff_first.size());
     {
       Real* __restrict av = a.v.data() + i * batch;
       const double* __restrict vc = lg.v_const.data() + i * batch;
       const double* __restrict vl = lg.v_lin.data() + i * batch;
-      const Real* __restrict v1i = v1 + i * batch;
+      const Real* __restrict v1i = st.v1 + i * batch;
       for (std::int64_t b = 0; b < batch; ++b)
         av[b] += static_cast<Real>(vc[b] + vl[b] * static_cast<double>(v1i[b]));
     }
     for (std::int64_t b = 0; b < batch; ++b) {
       const std::int64_t ib = i * batch + b;
-      if (lm.saturate && clamp[ib] != 0) {
+      if (lm.saturate && st.clamp[ib] != 0) {
         for (std::int64_t k = 0; k < nr; ++k) {
-          if (clamp[ib] >> k & 1u) a.d[k * n * batch + ib] = 0;
-          if (clamp[ib] >> (16 + k) & 1u) a.u[k * n * batch + ib] = 0;
+          if (st.clamp[ib] >> k & 1u) a.d[k * n * batch + ib] = 0;
+          if (st.clamp[ib] >> (16 + k) & 1u) a.u[k * n * batch + ib] = 0;
         }
       }
     }
@@ -386,56 +402,64 @@ void backward_step(const LoweredModel<Real>& lm, const Coefficients& lg, Real su
       }
     }
   }
-  // implicit barrier: nu complete
 
   // (4) dL/ds_j(t) for every recurrent j (the surrogate makes every neuron
-  // count), and (5) the weight gradients of the presynaptic neurons that
-  // spiked. Rows are split over threads: each edge and each j is one thread's.
+  // count), and (5) the weight gradients of the presynaptic neurons (and
+  // inputs) that spiked at t. Rows are split over threads: each edge and
+  // each j is one thread's. Needs nu of every neuron (a barrier before).
+  void propagate(std::int64_t s, const SegmentTrace<Real>& tr, const StepTrace<Real>& st, const Coefficients& lg,
+                 Adjoint<Real>& a) const {
+    const std::int64_t batch = width();
+    const std::int64_t n = lm.n;
+    const auto n_rtypes = static_cast<std::int64_t>(lm.rec_first.size());
 #pragma omp for schedule(dynamic, 64)
-  for (std::int64_t j = 0; j < n; ++j) {
-    const Real* nu = a.nu.data() + static_cast<std::int64_t>(lm.cell_type[j]) * n * batch;
-    Real* out = a.spike.data() + j * batch;
-    // dL/ds_j only matters through ds_j/dv_j: with the sparse approximation,
-    // a row whose every trial has a dropped slope is not computed at all.
-    bool needed = sparse_cutoff <= 0;
-    for (std::int64_t b = 0; b < batch && !needed; ++b)
-      needed = surrogate(v0[j * batch + b], lm.theta[j], (flags[j * batch + b] & refractory_bit) != 0,
-                         surrogate_scale, sparse_cutoff) > 0;
-    if (needed) {
-      for (std::int64_t b = 0; b < batch; ++b) {
-        double x = lg.spike_const[j * batch + b];
-        const double tj = tau[j * batch + b];
-        if (tj >= 0) x += lg.isi_const[j] + tj * (lg.isi_lin[j] + tj * lg.isi_sq[j]);
-        out[b] = static_cast<Real>(x);
+    for (std::int64_t j = 0; j < n; ++j) {
+      const Real* nu = a.nu.data() + static_cast<std::int64_t>(lm.cell_type[j]) * n * batch;
+      Real* out = a.spike.data() + j * batch;
+      // dL/ds_j only matters through ds_j/dv_j: with the sparse approximation,
+      // a row whose every trial has a dropped slope is not computed at all.
+      bool needed = sparse_cutoff <= 0;
+      for (std::int64_t b = 0; b < batch && !needed; ++b)
+        needed = surrogate(st.v0[j * batch + b], lm.theta[j], (st.flags[j * batch + b] & refractory_bit) != 0,
+                           surrogate_scale, sparse_cutoff) > 0;
+      if (needed) {
+        for (std::int64_t b = 0; b < batch; ++b) {
+          double x = lg.spike_const[j * batch + b];
+          const double tj = st.tau[j * batch + b];
+          if (tj >= 0) x += lg.isi_const[j] + tj * (lg.isi_lin[j] + tj * lg.isi_sq[j]);
+          out[b] = static_cast<Real>(x);
+        }
+        row_product(lm.rec_weight.data(), lm.rec_post.data(), lm.rec_row[j], lm.rec_row[j + 1], nu, batch, out);
+      } else {
+        std::fill(out, out + batch, Real(0));
       }
-      row_product(lm.rec_weight.data(), lm.rec_post.data(), lm.rec_row[j], lm.rec_row[j + 1], nu, batch, out);
-    } else {
-      std::fill(out, out + batch, Real(0));
+      for (std::int64_t b = 0; b < batch; ++b) {
+        if (!(st.flags[j * batch + b] & spiked_bit)) continue;
+        for (std::int64_t e = lm.rec_row[j]; e < lm.rec_row[j + 1]; ++e)
+          a.d_rec[e] += nu[static_cast<std::int64_t>(lm.rec_post[e]) * batch + b];
+      }
     }
-    for (std::int64_t b = 0; b < batch; ++b) {
-      if (!(flags[j * batch + b] & spiked_bit)) continue;
-      for (std::int64_t e = lm.rec_row[j]; e < lm.rec_row[j + 1]; ++e)
-        a.d_rec[e] += nu[static_cast<std::int64_t>(lm.rec_post[e]) * batch + b];
-    }
-  }
-  // Inputs: few spikes per step; one thread, trials in order.
+    // Inputs: few spikes per step; one thread, trials in order.
 #pragma omp single
-  for (std::int64_t b = 0; b < batch; ++b) {
-    for (const std::int32_t j : tr.input_spikes[s * batch + b]) {
-      const Real* nu = a.nu.data() + (n_rtypes + lm.input_type[j]) * n * batch;
-      for (std::int64_t e = lm.ff_row[j]; e < lm.ff_row[j + 1]; ++e)
-        a.d_ff[e] += nu[static_cast<std::int64_t>(lm.ff_post[e]) * batch + b];
+    for (std::int64_t b = 0; b < batch; ++b) {
+      for (const std::int32_t j : tr.input_spikes[s * batch + b]) {
+        const Real* nu = a.nu.data() + (n_rtypes + lm.input_type[j]) * n * batch;
+        for (std::int64_t e = lm.ff_row[j]; e < lm.ff_row[j + 1]; ++e)
+          a.d_ff[e] += nu[static_cast<std::int64_t>(lm.ff_post[e]) * batch + b];
+      }
     }
+    // implicit barriers: dL/ds complete
   }
-  // implicit barriers: dL/ds complete
 
-  // (6) Membrane and decay in reverse. v(t+1) = m free(t) + (1 - m) U_reset
-  // with m = (1 - s)(1 - refractory) held constant (detached reset).
-#pragma omp for schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
+  // (6) Membrane and decay of neuron i in reverse. v(t+1) = m free(t) +
+  // (1 - m) U_reset with m = (1 - s)(1 - refractory) held constant (detached
+  // reset).
+  void leave(std::int64_t i, const StepTrace<Real>& st, Adjoint<Real>& a) const {
+    const std::int64_t batch = width();
+    const std::int64_t n = lm.n, nr = lm.n_receptors;
     const Real c = lm.dt_over_cm[i], beta = lm.beta[i], theta = lm.theta[i];
-    const std::uint8_t* __restrict fl = flags + i * batch;
-    const Real* __restrict vi = v0 + i * batch;
+    const std::uint8_t* __restrict fl = st.flags + i * batch;
+    const Real* __restrict vi = st.v0 + i * batch;
     Real* __restrict av = a.v.data() + i * batch;
     // free = dL/dfree(t): zero where the neuron was held (refractory or spiked).
     for (std::int64_t k = 0; k < nr; ++k) {
@@ -449,7 +473,7 @@ void backward_step(const LoweredModel<Real>& lm, const Coefficients& lg, Real su
         au[b] = a_u * au[b] + dg;
       }
     }
-    const Real* __restrict gs = g_sum + i * batch;
+    const Real* __restrict gs = st.g_sum + i * batch;
     const Real* __restrict as = a.spike.data() + i * batch;
     for (std::int64_t b = 0; b < batch; ++b) {
       const Real free = fl[b] != 0 ? Real(0) : av[b];
@@ -457,7 +481,37 @@ void backward_step(const LoweredModel<Real>& lm, const Coefficients& lg, Real su
       av[b] = free * (beta - c * gs[b]) + as[b] * slope;
     }
   }
-}
+
+  // Every step of a recomputed segment of `len` steps, last to first, for
+  // each set of loss coefficients; call from inside a parallel region.
+  void segment(std::int64_t len, const SegmentTrace<Real>& tr, const std::vector<Coefficients>& sets,
+               std::vector<Adjoint<Real>>& adjoints) const {
+    const std::int64_t batch = width();
+    const std::int64_t n = lm.n;
+    const StepTrace<Real> last(tr, len - 1, n, batch);
+#pragma omp for schedule(static)
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < sets.size(); ++c) enter(i, last, sets[c], adjoints[c]);
+    // implicit barrier: nu complete
+    for (std::int64_t s = len - 1; s >= 0; --s) {
+      const StepTrace<Real> st(tr, s, n, batch);
+      for (std::size_t c = 0; c < sets.size(); ++c) propagate(s, tr, st, sets[c], adjoints[c]);
+      const StepTrace<Real> before(tr, std::max<std::int64_t>(s - 1, 0), n, batch);
+      // In blocks of neurons whose adjoints stay in L1 between the two parts.
+      constexpr std::int64_t block = 16;
+#pragma omp for schedule(static)
+      for (std::int64_t i0 = 0; i0 < n; i0 += block) {
+        const std::int64_t i1 = std::min(n, i0 + block);
+        for (std::size_t c = 0; c < sets.size(); ++c) {
+          for (std::int64_t i = i0; i < i1; ++i) leave(i, st, adjoints[c]);
+          if (s > 0)
+            for (std::int64_t i = i0; i < i1; ++i) enter(i, before, sets[c], adjoints[c]);
+        }
+      }
+      // implicit barrier: nu of step s - 1 complete
+    }
+  }
+};
 
 // The loss sums of a chunk, added up from the records of its forward pass
 // (one or several consecutive pieces of it).
@@ -632,11 +686,9 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
         // Small problems run on one thread: a step is then shorter than the
         // barriers between its phases.
         auto steps_back = [&](auto fixed_width) {
-          constexpr int W = decltype(fixed_width)::value;
+          const BackwardSteps<decltype(fixed_width)::value, Real> back{lm, lambda, cutoff, width};
 #pragma omp parallel num_threads(inner) if (inner > 1 && n * width >= 8192)
-          for (std::int64_t s = len - 1; s >= 0; --s)
-            for (std::size_t c = 0; c < n_sets; ++c)
-              backward_step<W>(lm, coefficients[g][c], lambda, cutoff, width, s, trace, adjoints[g][c]);
+          back.segment(len, trace, coefficients[g], adjoints[g]);
         };
         switch (width) {  // the widths trial_groups chooses for common batches
           case 4: steps_back(std::integral_constant<int, 4>{}); break;
