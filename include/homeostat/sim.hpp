@@ -83,13 +83,14 @@ void run_trial_observed(const LoweredModel<Real>& model, const InputSource& inpu
 // states[b] is trial b (input trial index `trial0 + b`). records, if given,
 // is resized to the batch and filled.
 // With fewer trials than threads, the threads share each trial by ranges of
-// at least `min_neurons_per_thread` neurons. Below that a step is shorter
-// than what sharing costs (on the 2-core development VM N = 5000 ran slower
-// on 2 threads than on 1, N = 20000 1.15-1.7x faster); tests lower it to
-// exercise the path.
+// at least `min_neurons_per_thread` neurons, sized to each thread's measured
+// speed. Below that a step is shorter than what sharing costs (a barrier per
+// step; on the 2-core development VM N = 5000 one trial runs 1.15-2x faster
+// on 2 threads since the ranges follow the threads' speeds); tests lower it
+// to exercise the path.
 template <class Real>
 void run_chunk(const LoweredModel<Real>& model, const InputSource& inputs, std::vector<TrialState<Real>>& states,
                std::int64_t trial0, std::int64_t t0, std::int64_t steps, const RecordSpec& spec,
-               std::vector<TrialRecord>* records, std::int64_t min_neurons_per_thread = 4096);
+               std::vector<TrialRecord>* records, std::int64_t min_neurons_per_thread = 2048);
 
 }  // namespace homeostat

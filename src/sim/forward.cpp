@@ -8,8 +8,12 @@
 #include "common/simd.hpp"
 
 #include <omp.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 #include <algorithm>
+#include <cmath>
 #include <exception>
 #include <mutex>
 
@@ -28,6 +32,22 @@ TrialState<Real> initial_state(const LoweredModel<Real>& lm) {
 
 namespace {
 
+// Flushes subnormal results and operands of float and double arithmetic to
+// zero on this thread while it lives (x86: MXCSR FTZ and DAZ), restoring the
+// previous mode after. The rise parts of fast receptors (AMPA: a factor e^-1
+// per 0.1 ms step) pass through the subnormal range, below 1.2e-38 nS, after
+// every gap of ~9 ms between inputs, and arithmetic on subnormals is slow.
+class FlushSubnormals {
+ public:
+#if defined(__SSE__)
+  FlushSubnormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }
+  ~FlushSubnormals() { _mm_setcsr(saved_); }
+
+ private:
+  unsigned saved_;
+#endif
+};
+
 // Step 5 + 6 for one presynaptic spike, restricted to targets in [lo, hi):
 // every receptor column of the presynaptic type on every target gets +w*g_max
 // on d and -w*g_max on u, clamped at +-g_max when saturating. Weights are > 0,
@@ -44,43 +64,77 @@ inline void deliver(const LoweredModel<Real>& lm, TrialState<Real>& st, const st
     end = std::lower_bound(post + begin, post + end, hi) - post;
   }
   const std::int64_t n = lm.n;
-  for (std::int32_t c = 0; c < count; ++c) {
-    const std::int32_t k = first + c;
-    const Real g_max = lm.g_max[k];
-    Real* d = st.g_decay.data() + k * n;
-    Real* u = st.g_rise.data() + k * n;
-    if (lm.saturate) {
-      for (std::int64_t e = begin; e < end; ++e) {
-        const std::int32_t i = post[e];
-        const Real inc = weight[e] * g_max;
-        d[i] = std::min(d[i] + inc, g_max);
-        u[i] = std::max(u[i] - inc, -g_max);
-      }
-    } else {
-      for (std::int64_t e = begin; e < end; ++e) {
-        const std::int32_t i = post[e];
-        const Real inc = weight[e] * g_max;
-        d[i] += inc;
-        u[i] -= inc;
+  // One walk of the row for up to 4 columns at a time (the same increments,
+  // in the same order, as one walk per column).
+  constexpr std::int32_t per_walk = 4;
+  for (std::int32_t c0 = 0; c0 < count; c0 += per_walk) {
+    const std::int32_t cols = std::min(per_walk, count - c0);
+    Real* d[per_walk];
+    Real* u[per_walk];
+    Real g_max[per_walk];
+    for (std::int32_t c = 0; c < cols; ++c) {
+      d[c] = st.g_decay.data() + (first + c0 + c) * n;
+      u[c] = st.g_rise.data() + (first + c0 + c) * n;
+      g_max[c] = lm.g_max[first + c0 + c];
+    }
+    for (std::int64_t e = begin; e < end; ++e) {
+      const std::int32_t i = post[e];
+      const Real w = weight[e];
+      for (std::int32_t c = 0; c < cols; ++c) {
+        const Real inc = w * g_max[c];
+        if (lm.saturate) {
+          d[c][i] = std::min(d[c][i] + inc, g_max[c]);
+          u[c][i] = std::max(u[c][i] - inc, -g_max[c]);
+        } else {
+          d[c][i] += inc;
+          u[c][i] -= inc;
+        }
       }
     }
   }
 }
 
-// Indices in [lo, hi) of the nonzero flags, ascending. Spikes are rare: skip
-// 8 flags at a time while they are all zero.
-inline void collect_flags(const std::int32_t* flag, std::int64_t lo, std::int64_t hi, std::vector<std::int32_t>& out) {
+// Indices in [lo, hi) of the nonzero flags, ascending; there are `count` of
+// them. Spikes are rare: skip 8 flags at a time while they are all zero, and
+// stop after the last one.
+inline void collect_flags(const std::int32_t* flag, std::int64_t lo, std::int64_t hi, std::int64_t count,
+                          std::vector<std::int32_t>& out) {
   out.clear();
   std::int64_t i = lo;
-  for (; i + 8 <= hi; i += 8) {
+  for (; i + 8 <= hi && static_cast<std::int64_t>(out.size()) < count; i += 8) {
     std::int32_t any = 0;
     for (std::int64_t k = i; k < i + 8; ++k) any |= flag[k];
     if (any == 0) continue;
     for (std::int64_t k = i; k < i + 8; ++k)
       if (flag[k]) out.push_back(static_cast<std::int32_t>(k));
   }
-  for (; i < hi; ++i)
+  for (; i < hi && static_cast<std::int64_t>(out.size()) < count; ++i)
     if (flag[i]) out.push_back(static_cast<std::int32_t>(i));
+}
+
+// Moves the bounds of the threads' ranges halfway towards shares of the
+// neurons proportional to each thread's measured speed (neurons per second
+// of `busy`), keeping them 16-aligned with at least 16 neurons each, and
+// clears `busy`. Threads sharing a trial wait for the slowest one at every
+// step; on a virtual machine two cores can differ in speed by 40%.
+inline void rebalance(std::vector<std::int64_t>& bounds, std::vector<double>& busy) {
+  const auto threads = static_cast<std::int64_t>(busy.size());
+  const std::int64_t n = bounds[threads];
+  std::vector<double> speed(threads);
+  double total = 0;
+  for (std::int64_t k = 0; k < threads; ++k) {
+    if (!(busy[k] > 0)) return;  // nothing measured: keep the bounds
+    speed[k] = static_cast<double>(bounds[k + 1] - bounds[k]) / busy[k];
+    total += speed[k];
+  }
+  double at = 0;
+  for (std::int64_t k = 1; k < threads; ++k) {
+    at += speed[k - 1] / total * static_cast<double>(n);
+    const double target = 0.5 * (static_cast<double>(bounds[k]) + at);
+    const std::int64_t low = bounds[k - 1] + 16, high = n - 16 * (threads - k);
+    bounds[k] = std::clamp<std::int64_t>(std::llround(target / 16) * 16, low, high);
+  }
+  std::fill(busy.begin(), busy.end(), 0.0);
 }
 
 // Steps 2 and 4 on neurons [lo, hi): I_syn = sum_k (d_k + u_k)(v - E_k),
@@ -166,18 +220,35 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
     rec->v_sum_sq.assign(n, 0.0);
   }
 
+  // Thread k owns neurons [bounds[k], bounds[k + 1]), 16-aligned (64 bytes
+  // of float: no false sharing). The bounds follow each thread's measured
+  // speed (see rebalance); which thread computes an element never changes
+  // what is computed.
+  std::vector<std::int64_t> bounds(n_threads + 1);
+  for (int k = 0; k <= n_threads; ++k)
+    bounds[k] = k == n_threads ? n : std::min<std::int64_t>(n, (n * k / n_threads) / 16 * 16);
+  std::vector<double> busy(n_threads, 0.0);  // seconds of work of each thread since the last rebalance
+  constexpr std::int64_t rebalance_every = 128;
+
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1)
   {
     const int tid = omp_get_thread_num();
-    // Ranges aligned to 16 elements (64 bytes of float): no false sharing.
-    auto bound = [&](int k) {
-      return k == n_threads ? n : std::min<std::int64_t>(n, (n * k / n_threads) / 16 * 16);
-    };
-    const std::int64_t lo = bound(tid), hi = bound(tid + 1);
+    const FlushSubnormals flush;
     const bool whole = n_threads == 1;
-    // Watched neurons in this range: [w_lo, w_hi) of spec.neurons.
-    const std::int64_t w_lo = std::lower_bound(spec.neurons.begin(), spec.neurons.end(), lo) - spec.neurons.begin();
-    const std::int64_t w_hi = std::lower_bound(spec.neurons.begin(), spec.neurons.end(), hi) - spec.neurons.begin();
+    std::int64_t lo = 0, hi = 0, w_lo = 0, w_hi = 0;
+    // Neurons of [lo, hi) flagged to spike at the next step.
+    std::int64_t flagged = 0;
+    auto take_range = [&] {
+      lo = bounds[tid];
+      hi = bounds[tid + 1];
+      // Watched neurons in this range: [w_lo, w_hi) of spec.neurons.
+      w_lo = std::lower_bound(spec.neurons.begin(), spec.neurons.end(), lo) - spec.neurons.begin();
+      w_hi = std::lower_bound(spec.neurons.begin(), spec.neurons.end(), hi) - spec.neurons.begin();
+      flagged = 0;
+      for (std::int64_t i = lo; i < hi; ++i) flagged += can_spike[i];
+    };
+    take_range();
+    double since = omp_get_wtime();
     std::vector<std::int32_t> input_spikes;
     Real* v = st.v.data();
     std::int32_t* ref = st.refractory.data();
@@ -189,7 +260,7 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
 
       // 1. Spike: above threshold and not refractory (flagged by the
       // previous step's membrane pass).
-      collect_flags(can_spike.data(), lo, hi, mine);
+      collect_flags(can_spike.data(), lo, hi, flagged, mine);
 
       if (rec && spec.currents) {
         for (std::int64_t w = w_lo; w < w_hi; ++w) {
@@ -217,6 +288,7 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
         std::int32_t* __restrict flag = can_spike.data();
         Real* __restrict vm = v;
         std::int32_t* __restrict rm = ref;
+        std::int64_t count = 0;
         for (std::int64_t i = lo; i < hi; ++i) {
           const Real free = e_leak[i] + (vm[i] - e_leak[i]) * beta[i] - dt_cm[i] * cur[i];
           const std::int32_t r = rm[i];
@@ -225,10 +297,14 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
           const std::int32_t rn = r > 0 ? r - 1 : 0;
           vm[i] = vn;
           rm[i] = rn;
-          flag[i] = (rn == 0) & (vn > threshold);
+          const std::int32_t f = (rn == 0) & (vn > threshold);
+          flag[i] = f;
+          count += f;
         }
+        flagged = count;
       }
       for (const std::int32_t j : mine) {
+        flagged -= can_spike[j];
         v[j] = lm.u_reset[j];
         ref[j] = lm.n_ref[j];
         st.last_spike[j] = t;
@@ -248,7 +324,15 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
       }
 
       // Every range's spikes of this step are needed by every thread below.
+      if (!whole) busy[tid] += omp_get_wtime() - since;
 #pragma omp barrier
+      if (!whole && (s + 1) % rebalance_every == 0 && s + 1 < steps) {
+#pragma omp single
+        rebalance(bounds, busy);
+        // implicit barrier: the new bounds are seen by every thread
+        take_range();
+      }
+      if (!whole) since = omp_get_wtime();
 
       // 5 + 6. Increment (and clamp) from this step's recurrent and input
       // spikes, in a fixed order: recurrent ascending, then inputs ascending.

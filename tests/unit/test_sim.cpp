@@ -107,6 +107,36 @@ TEST(Forward, BitIdenticalWhenThreadsShareOneTrial) {
   }
 }
 
+TEST(Forward, RecordingIdenticalWhenThreadsShareOneTrial) {
+  // The threads' ranges move with their measured speed every 128 steps:
+  // what each thread records must not depend on where the bounds are.
+  const Fixture f;
+  RecordSpec spec;
+  spec.neurons = {0, 7, 150, 151, 299};
+  spec.voltages = spec.conductances = spec.currents = spec.input_spikes = true;
+  const int before = omp_get_max_threads();
+  std::vector<TrialRecord> records;
+  for (const int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    std::vector<TrialState<float>> states(1, initial_state(f.model));
+    std::vector<TrialRecord> rec;
+    run_chunk(f.model, f.inputs, states, 0, 0, 1000, spec, &rec, 64);
+    records.push_back(rec[0]);
+  }
+  omp_set_num_threads(before);
+  ASSERT_GT(records[0].spike_step.size(), 0u);
+  for (std::size_t k = 1; k < records.size(); ++k) {
+    EXPECT_EQ(records[0].spike_step, records[k].spike_step);
+    EXPECT_EQ(records[0].spike_neuron, records[k].spike_neuron);
+    EXPECT_EQ(records[0].input_neuron, records[k].input_neuron);
+    EXPECT_TRUE(bitwise_equal(records[0].voltages, records[k].voltages));
+    EXPECT_TRUE(bitwise_equal(records[0].conductances, records[k].conductances));
+    EXPECT_TRUE(bitwise_equal(records[0].currents, records[k].currents));
+    EXPECT_TRUE(bitwise_equal(records[0].v_sum, records[k].v_sum));
+    EXPECT_TRUE(bitwise_equal(records[0].v_sum_sq, records[k].v_sum_sq));
+  }
+}
+
 TEST(Forward, ChunkBoundariesDoNotChangeTheRun) {
   const Fixture f;
   const Outcome whole = simulate(f, 2, 0, {3000});
