@@ -3,6 +3,7 @@
 #include "homeostat/grad.hpp"
 
 #include "common/simd.hpp"
+#include "common/subnormals.hpp"
 
 #include <omp.h>
 
@@ -488,6 +489,7 @@ struct BackwardSteps {
                std::vector<Adjoint<Real>>& adjoints) const {
     const std::int64_t batch = width();
     const std::int64_t n = lm.n;
+    const simd::FlushSubnormals flush;  // adjoints decaying towards 0 (see forward.md)
     const StepTrace<Real> last(tr, len - 1, n, batch);
 #pragma omp for schedule(static)
     for (std::int64_t i = 0; i < n; ++i)

@@ -6,11 +6,9 @@
 #include "homeostat/sim.hpp"
 
 #include "common/simd.hpp"
+#include "common/subnormals.hpp"
 
 #include <omp.h>
-#if defined(__SSE__)
-#include <xmmintrin.h>
-#endif
 
 #include <algorithm>
 #include <cmath>
@@ -31,22 +29,6 @@ TrialState<Real> initial_state(const LoweredModel<Real>& lm) {
 }
 
 namespace {
-
-// Flushes subnormal results and operands of float and double arithmetic to
-// zero on this thread while it lives (x86: MXCSR FTZ and DAZ), restoring the
-// previous mode after. The rise parts of fast receptors (AMPA: a factor e^-1
-// per 0.1 ms step) pass through the subnormal range, below 1.2e-38 nS, after
-// every gap of ~9 ms between inputs, and arithmetic on subnormals is slow.
-class FlushSubnormals {
- public:
-#if defined(__SSE__)
-  FlushSubnormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }
-  ~FlushSubnormals() { _mm_setcsr(saved_); }
-
- private:
-  unsigned saved_;
-#endif
-};
 
 // Step 5 + 6 for one presynaptic spike, restricted to targets in [lo, hi):
 // every receptor column of the presynaptic type on every target gets +w*g_max
@@ -233,7 +215,7 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1)
   {
     const int tid = omp_get_thread_num();
-    const FlushSubnormals flush;
+    const simd::FlushSubnormals flush;
     const bool whole = n_threads == 1;
     std::int64_t lo = 0, hi = 0, w_lo = 0, w_hi = 0;
     // Neurons of [lo, hi) flagged to spike at the next step.
