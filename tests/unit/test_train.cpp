@@ -86,7 +86,7 @@ TEST(Trainer, NonFiniteParametersStopTheUpdate) {
 // >= 95% of the neurons active in a fresh 10 s trial, and halve the loss.
 // Where training ended is the mean rate of its last 10 chunks (8 trials x 4 s
 // each): one 10 s trial of 400 E neurons at 0.5 Hz varies by about +-10%
-// from run to run on its own. About 90 s on 2 cores.
+// from run to run on its own. About 50 s on 2 cores.
 TEST(Trainer, BringsAHalfSizeDefaultNetworkToItsTargets) {
   const Config config = homeostat::testing::defaults_with(
       {"recurrent.topology.num_neurons=500", "recurrent.topology.num_assemblies=5",
