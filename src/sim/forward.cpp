@@ -98,7 +98,7 @@ inline void collect_flags(const std::int32_t* flag, std::int64_t lo, std::int64_
 // neurons proportional to each thread's measured speed (neurons per second
 // of `busy`), keeping them 16-aligned with at least 16 neurons each, and
 // clears `busy`. Threads sharing a trial wait for the slowest one at every
-// step; on a virtual machine two cores can differ in speed by 40%.
+// step; on a virtual machine two cores can differ in speed by up to 2x.
 inline void rebalance(std::vector<std::int64_t>& bounds, std::vector<double>& busy) {
   const auto threads = static_cast<std::int64_t>(busy.size());
   const std::int64_t n = bounds[threads];
