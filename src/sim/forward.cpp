@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <type_traits>
@@ -163,13 +164,15 @@ void current_and_decay(const LoweredModel<Real>& lm, TrialState<Real>& st, Real*
 
 // The membrane constants of every cell type as 16-lane tables, for the
 // float membrane pass to look up by the neuron's type (one int32 stream
-// instead of five per-neuron parameter streams). Empty for double or more
+// instead of six per-neuron parameter streams). Empty for double or more
 // than 16 types.
 template <class Real>
 struct TypeTables {
   using V = typename simd::Vec64<float>::type;
+  using I = simd::Vec64<std::int32_t>::type;
   bool usable = false;
   V e_leak{}, beta{}, dt_cm{}, u_reset{}, theta{};
+  I n_ref{};
 
   explicit TypeTables(const LoweredModel<Real>& lm) {
     if constexpr (std::is_same_v<Real, float>) {
@@ -182,6 +185,7 @@ struct TypeTables {
         dt_cm[t] = lm.dt_over_cm[i];
         u_reset[t] = lm.u_reset[i];
         theta[t] = lm.theta[i];
+        n_ref[t] = lm.n_ref[i];
       }
       usable = true;
     }
@@ -189,34 +193,47 @@ struct TypeTables {
 };
 
 // Step 3 on neurons [lo, hi): exact leak, forward-Euler synaptic current;
-// held at U_reset while refractory (this step's spikes are reset after). It
-// flags who may spike at the next step and returns how many. Branch-free;
-// for float 16 neurons at a time with the constants from `types`, the rest
-// with unconditional loads (if-convertible): the same operations either way.
+// held at U_reset while refractory; reset to U_reset and made refractory
+// where `flag` (set by the previous step's pass) says the neuron spikes now.
+// It then flags who may spike at the next step (returning how many) and adds
+// v and v^2 to the membrane moments `vs`, `vs2` if given. Branch-free; for
+// float 16 neurons at a time with the constants from `types`, the rest with
+// unconditional loads (if-convertible): the same operations either way.
 template <class Real>
 std::int64_t membrane_pass(const LoweredModel<Real>& lm, const TypeTables<Real>& types, Real* __restrict v,
                            std::int32_t* __restrict ref, const Real* __restrict cur, std::int32_t* __restrict flag,
-                           std::int64_t lo, std::int64_t hi) {
+                           double* __restrict vs, double* __restrict vs2, std::int64_t lo, std::int64_t hi) {
   std::int64_t i = lo, count = 0;
   if constexpr (std::is_same_v<Real, float>) {
     if (types.usable) {
       using V = typename simd::Vec64<float>::type;
       using I = simd::Vec64<std::int32_t>::type;
+      using H = simd::Vec32<float>::type;
+      using D = simd::Vec64<double>::type;
       I counts = {};
       for (; i + 16 <= hi; i += 16) {
         const I type = simd::load<I>(lm.cell_type.data() + i);
         const V e_leak = __builtin_shuffle(types.e_leak, type);
         const V free = e_leak + (simd::load<V>(v + i) - e_leak) * __builtin_shuffle(types.beta, type) -
                        __builtin_shuffle(types.dt_cm, type) * simd::load<V>(cur + i);
-        const I r = simd::load<I>(ref + i);
+        const I r = simd::load<I>(ref + i), spikes = simd::load<I>(flag + i) != 0;
         const I refractory = r > 0;
-        const V vn = refractory ? __builtin_shuffle(types.u_reset, type) : free;
-        const I rn = refractory ? r - 1 : I{};
+        const V vn = (refractory | spikes) ? __builtin_shuffle(types.u_reset, type) : free;
+        const I rn = spikes ? __builtin_shuffle(types.n_ref, type) : (refractory ? r - 1 : I{});
         simd::store(v + i, vn);
         simd::store(ref + i, rn);
         const I f = (rn == 0) & (vn > __builtin_shuffle(types.theta, type)) & 1;
         simd::store(flag + i, f);
         counts += f;
+        if (vs) {
+          for (int h = 0; h < 2; ++h) {
+            H half;
+            std::memcpy(&half, reinterpret_cast<const char*>(&vn) + 32 * h, sizeof half);
+            const D y = __builtin_convertvector(half, D);
+            simd::store(vs + i + 8 * h, simd::load<D>(vs + i + 8 * h) + y);
+            simd::store(vs2 + i + 8 * h, simd::load<D>(vs2 + i + 8 * h) + y * y);
+          }
+        }
       }
       for (int q = 0; q < 16; ++q) count += counts[q];
     }
@@ -226,17 +243,24 @@ std::int64_t membrane_pass(const LoweredModel<Real>& lm, const TypeTables<Real>&
   const Real* __restrict dt_cm = lm.dt_over_cm.data();
   const Real* __restrict u_reset = lm.u_reset.data();
   const Real* __restrict theta = lm.theta.data();
+  const std::int32_t* __restrict n_ref = lm.n_ref.data();
   for (; i < hi; ++i) {
     const Real free = e_leak[i] + (v[i] - e_leak[i]) * beta[i] - dt_cm[i] * cur[i];
-    const std::int32_t r = ref[i];
+    const std::int32_t r = ref[i], spikes = flag[i];
     const Real reset = u_reset[i], threshold = theta[i];  // unconditional loads: if-convertible
-    const Real vn = r > 0 ? reset : free;
-    const std::int32_t rn = r > 0 ? r - 1 : 0;
+    const std::int32_t refractory_steps = n_ref[i];
+    const Real vn = r > 0 || spikes ? reset : free;
+    const std::int32_t rn = spikes ? refractory_steps : (r > 0 ? r - 1 : 0);
     v[i] = vn;
     ref[i] = rn;
-    const std::int32_t f = (rn == 0) & (vn > threshold);
+    const std::int32_t f = rn == 0 && vn > threshold;  // U_reset < theta (validated): never a spiker
     flag[i] = f;
     count += f;
+    if (vs) {
+      const double y = static_cast<double>(vn);
+      vs[i] += y;
+      vs2[i] += y * y;
+    }
   }
   return count;
 }
@@ -342,26 +366,12 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
       // 3. Membrane: exact leak, forward-Euler synaptic current; held at
       // U_reset while refractory; reset on a spike. Branch-free so that it
       // vectorises; it also flags who may spike at the next step's step 1.
-      flagged = membrane_pass(lm, types, v, ref, i_syn.data(), can_spike.data(), lo, hi);
-      for (const std::int32_t j : mine) {
-        flagged -= can_spike[j];
-        v[j] = lm.u_reset[j];
-        ref[j] = lm.n_ref[j];
-        st.last_spike[j] = t;
-        can_spike[j] = 0;  // U_reset < theta (validated)
-      }
-      if (rec) {
-        double* vs = rec->v_sum.data();
-        double* vs2 = rec->v_sum_sq.data();
-        for (std::int64_t i = lo; i < hi; ++i) {
-          const double x = static_cast<double>(v[i]);
-          vs[i] += x;
-          vs2[i] += x * x;
-        }
-        if (spec.voltages)
-          for (std::int64_t w = w_lo; w < w_hi; ++w)
-            rec->voltages[s * n_watch + w] = static_cast<float>(v[spec.neurons[w]]);
-      }
+      flagged = membrane_pass(lm, types, v, ref, i_syn.data(), can_spike.data(), rec ? rec->v_sum.data() : nullptr,
+                              rec ? rec->v_sum_sq.data() : nullptr, lo, hi);
+      for (const std::int32_t j : mine) st.last_spike[j] = t;
+      if (rec && spec.voltages)
+        for (std::int64_t w = w_lo; w < w_hi; ++w)
+          rec->voltages[s * n_watch + w] = static_cast<float>(v[spec.neurons[w]]);
 
       // Every range's spikes of this step are needed by every thread below.
       if (!whole) busy[tid] += omp_get_wtime() - since;
