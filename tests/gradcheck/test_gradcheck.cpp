@@ -156,6 +156,16 @@ void expect_close(const Compared& r, double tol) {
   EXPECT_GT(r.cv_neurons, 0);
 }
 
+// The small network with `batch` trials of `steps` steps, taken backward in
+// groups of `trial_group` trials (0: trial_groups' choice).
+Case trials(std::int64_t batch, std::int64_t trial_group, std::int64_t steps) {
+  Case c{small_network({})};
+  c.batch = batch;
+  c.trial_group = trial_group;
+  c.steps = steps;
+  return c;
+}
+
 }  // namespace
 
 TEST(GradCheck, DoubleSaturatingRefractory) {
@@ -186,39 +196,18 @@ TEST(GradCheck, DoubleLongerChunkOneSegment) {
 // then one by one: one group of trials that needs all four (8 + 4 + 2 + 1
 // doubles, 16 + 8 + 4 + 1 floats), with the number of trials known only at
 // run time.
-TEST(GradCheck, DoubleEveryTrialBlockWidth) {
-  Case c{small_network({})};
-  c.batch = 15;
-  c.trial_group = 15;
-  c.steps = 400;
-  expect_close(compare<double>(c), 1e-8);
-}
+TEST(GradCheck, DoubleEveryTrialBlockWidth) { expect_close(compare<double>(trials(15, 15, 400)), 1e-8); }
 
-TEST(GradCheck, FloatEveryTrialBlockWidth) {
-  Case c{small_network({})};
-  c.batch = 29;
-  c.trial_group = 29;
-  c.steps = 400;
-  expect_close(compare<float>(c), 2e-3);
-}
+TEST(GradCheck, FloatEveryTrialBlockWidth) { expect_close(compare<float>(trials(29, 29, 400)), 2e-3); }
 
 // Groups of trials taken backward separately and summed, with the group
 // widths compiled in: 3 x 4 trials (double) and the default 2 x 16 for a
 // batch of 32 (float).
-TEST(GradCheck, DoubleThreeGroupsOfFour) {
-  Case c{small_network({})};
-  c.batch = 12;
-  c.trial_group = 4;
-  c.steps = 400;
-  expect_close(compare<double>(c), 1e-8);
-}
+TEST(GradCheck, DoubleThreeGroupsOfFour) { expect_close(compare<double>(trials(12, 4, 400)), 1e-8); }
 
 TEST(GradCheck, FloatTwoGroupsOfSixteen) {
-  Case c{small_network({})};
-  c.batch = 32;
-  c.steps = 300;
-  ASSERT_EQ(trial_groups(c.batch).size(), 2u);
-  expect_close(compare<float>(c), 2e-3);
+  ASSERT_EQ(trial_groups(32).size(), 2u);
+  expect_close(compare<float>(trials(32, 0, 300)), 2e-3);
 }
 
 TEST(GradCheck, TrialGroupsCoverTheBatchInOrder) {
