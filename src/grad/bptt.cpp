@@ -2,6 +2,7 @@
 // section 5. The derivation and the memory scheme are in bptt.md.
 #include "homeostat/grad.hpp"
 
+#include "common/first_error.hpp"
 #include "common/simd.hpp"
 #include "common/subnormals.hpp"
 
@@ -9,8 +10,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
-#include <mutex>
 #include <stdexcept>
 #include <type_traits>
 
@@ -664,12 +663,10 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
 
   const Real lambda = static_cast<Real>(options.surrogate_scale);
   const Real cutoff = static_cast<Real>(options.sparse_cutoff);
-  // Exceptions must not leave an OpenMP region: keep the first, rethrow after.
-  std::exception_ptr error;
-  std::mutex error_mutex;
+  FirstError error;
 #pragma omp parallel for schedule(dynamic, 1) if (per_group)
   for (std::int64_t g = 0; g < n_groups; ++g) {
-    try {
+    error.guard([&] {
       const std::int64_t first = groups[g].first, width = groups[g].size;
       for (auto& a : adjoints[g]) {
         a.v.assign(n * width, 0);
@@ -702,12 +699,9 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
       // Only the gradient sums are needed from here on.
       for (auto& a : adjoints[g])
         for (auto* x : {&a.v, &a.d, &a.u, &a.spike, &a.nu}) std::vector<Real>().swap(*x);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-    }
+    });
   }
-  if (error) std::rethrow_exception(error);
+  error.rethrow();
 
   for (std::size_t c = 0; c < n_sets; ++c) {
     out.d_weight_ratio.push_back(gradients[c].d_weight_ratio);

@@ -5,6 +5,7 @@
 // into it along one CSR row per spike.
 #include "homeostat/sim.hpp"
 
+#include "common/first_error.hpp"
 #include "common/simd.hpp"
 #include "common/subnormals.hpp"
 
@@ -13,8 +14,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <exception>
-#include <mutex>
 #include <type_traits>
 
 namespace homeostat {
@@ -441,17 +440,12 @@ void run_chunk(const LoweredModel<Real>& lm, const InputSource& inputs, std::vec
   const auto batch = static_cast<std::int64_t>(states.size());
   if (records) records->resize(batch);
   const int threads = omp_get_max_threads();
-  // Exceptions must not leave an OpenMP region: keep the first, rethrow after.
-  std::exception_ptr error;
-  std::mutex error_mutex;
+  FirstError error;
   auto one = [&](std::int64_t b, int inner_threads) {
-    try {
+    error.guard([&] {
       run_trial(lm, inputs, states[b], trial0 + b, t0, steps, spec, records ? &(*records)[b] : nullptr, inner_threads,
                 min_neurons_per_thread);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-    }
+    });
   };
   if (batch >= threads) {
     // Enough trials to keep every thread busy: one trial per thread.
@@ -461,7 +455,7 @@ void run_chunk(const LoweredModel<Real>& lm, const InputSource& inputs, std::vec
     // Fewer trials than threads: all threads on one trial at a time.
     for (std::int64_t b = 0; b < batch; ++b) one(b, threads);
   }
-  if (error) std::rethrow_exception(error);
+  error.rethrow();
 }
 
 template <class Real>
