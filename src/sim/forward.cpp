@@ -175,10 +175,9 @@ struct TypeTables {
 
   explicit TypeTables(const LoweredModel<Real>& lm) {
     if constexpr (std::is_same_v<Real, float>) {
-      for (std::int64_t i = 0; i < lm.n; ++i)
-        if (lm.cell_type[i] < 0 || lm.cell_type[i] >= 16) return;
       for (std::int64_t i = 0; i < lm.n; ++i) {
         const std::int32_t t = lm.cell_type[i];
+        if (t < 0 || t >= 16) return;  // not usable
         e_leak[t] = lm.e_leak[i];
         beta[t] = lm.beta[i];
         dt_cm[t] = lm.dt_over_cm[i];
