@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace homeostat::simd {
 
@@ -45,5 +46,57 @@ template <class V, class Real>
 inline void store(Real* p, const V& x) {
   std::memcpy(p, &x, sizeof x);
 }
+
+// The trials of one neuron in a kernel whose trial count W is fixed at
+// compile time: one vector of W lanes (V of Real, D of double, I of integers
+// as wide as Real: the masks of V's comparisons). W = 0 stands for a count
+// known only at run time: then the lanes are single values (Real, double,
+// std::int32_t) and the kernel loops over the trials one at a time. A kernel
+// written once with these types gives the same bits for both.
+template <int W, class Real>
+struct Lanes {
+  using Int = std::conditional_t<sizeof(Real) == 4, std::int32_t, std::int64_t>;
+  static constexpr std::int64_t width = W;
+  typedef Real V __attribute__((vector_size(W * sizeof(Real))));
+  typedef double D __attribute__((vector_size(W * sizeof(double))));
+  typedef Int I __attribute__((vector_size(W * sizeof(Int))));
+
+  // Real lanes from Real, double lanes from double.
+  template <class T>
+  static auto load(const T* p) {
+    // (not std::conditional_t: template arguments drop vector attributes)
+    if constexpr (std::is_same_v<T, double>) {
+      return simd::load<D>(p);
+    } else {
+      return simd::load<V>(p);
+    }
+  }
+  static void store(Real* p, const V& x) { simd::store(p, x); }
+  // Narrow integers (flags, bit sets) widened to mask lanes.
+  template <class T>
+  static I widen(const T* __restrict p) {
+    I x;
+    for (int b = 0; b < W; ++b) x[b] = static_cast<Int>(p[b]);
+    return x;
+  }
+  static D to_double(const V& x) { return __builtin_convertvector(x, D); }
+  static V to_real(const D& x) { return __builtin_convertvector(x, V); }
+};
+
+template <class Real>
+struct Lanes<0, Real> {
+  static constexpr std::int64_t width = 1;
+  using V = Real;
+  using D = double;
+  using I = std::int32_t;
+
+  template <class T>
+  static T load(const T* p) { return *p; }
+  static void store(Real* p, Real x) { *p = x; }
+  template <class T>
+  static I widen(const T* p) { return static_cast<I>(*p); }
+  static double to_double(Real x) { return static_cast<double>(x); }
+  static Real to_real(double x) { return static_cast<Real>(x); }
+};
 
 }  // namespace homeostat::simd

@@ -300,10 +300,12 @@ inline void row_product(const Real* __restrict w, const std::int32_t* __restrict
 // Surrogate ds/dv = 1 / (lambda |v - theta| + 1)^2; none while refractory.
 // The optional sparse approximation (Perez-Nieves & Goodman 2021) drops
 // slopes below `cutoff`, so that whole rows of step (4) can be skipped.
-template <class Real>
-inline Real surrogate(Real v, Real theta, bool refractory, Real lambda, Real cutoff) {
-  const Real x = lambda * std::abs(v - theta) + Real(1);
-  const Real slope = refractory ? Real(0) : Real(1) / (x * x);
+// V is Real or a vector of trials (simd::Lanes), M the matching mask.
+template <class V, class M, class Real>
+inline V surrogate(V v, Real theta, M refractory, Real lambda, Real cutoff) {
+  const V d = v - theta;
+  const V x = lambda * (d < Real(0) ? -d : d) + Real(1);  // |d|, the same value for d = -0
+  const V slope = refractory ? Real(0) : Real(1) / (x * x);
   return slope < cutoff ? Real(0) : slope;
 }
 
@@ -351,11 +353,16 @@ struct StepTrace {
 // and (6), are split over neurons, (4-5) over presynaptic rows; a step's (6)
 // and the previous step's (1-3) run in one pass over the neurons (both touch
 // only the neuron's own adjoints), so the adjoints are streamed once per step.
-// Inner loops run over the trials of one neuron, contiguous in every array.
-// W > 0 fixes the number of trials at compile time (then `trials` is W), so
-// that these short loops become straight vector code; W = 0 takes `trials`.
+// The trials of one neuron are contiguous in every array. W > 0 fixes their
+// number at compile time (then `trials` is W): the dense steps then take
+// them as one vector of W lanes (simd::Lanes; GCC's own vectorisation gave
+// up on these loops); W = 0 takes `trials`, one at a time.
 template <int W, class Real>
 struct BackwardSteps {
+  using L = simd::Lanes<W, Real>;  // the trials of one neuron
+  using V = typename L::V;
+  using D = typename L::D;
+  using I = typename L::I;
   const LoweredModel<Real>& lm;
   Real surrogate_scale, sparse_cutoff;
   std::int64_t trials;
@@ -370,35 +377,30 @@ struct BackwardSteps {
     const std::int64_t n = lm.n, nr = lm.n_receptors;
     const auto n_rtypes = static_cast<std::int64_t>(lm.rec_first.size());
     const auto n_types = n_rtypes + static_cast<std::int64_t>(lm.ff_first.size());
-    {
-      Real* __restrict av = a.v.data() + i * batch;
-      const double* __restrict vc = lg.v_const.data() + i * batch;
-      const double* __restrict vl = lg.v_lin.data() + i * batch;
-      const Real* __restrict v1i = st.v1 + i * batch;
-      for (std::int64_t b = 0; b < batch; ++b)
-        av[b] += static_cast<Real>(vc[b] + vl[b] * static_cast<double>(v1i[b]));
-    }
-    for (std::int64_t b = 0; b < batch; ++b) {
+    for (std::int64_t b = 0; b < batch; b += L::width) {
       const std::int64_t ib = i * batch + b;
-      if (lm.saturate && st.clamp[ib] != 0) {
+      Real* av = a.v.data() + ib;
+      L::store(av, L::load(av) + L::to_real(L::load(lg.v_const.data() + ib) +
+                                            L::load(lg.v_lin.data() + ib) * L::to_double(L::load(st.v1 + ib))));
+      if (lm.saturate) {
+        const I clamp = L::widen(st.clamp + ib);
         for (std::int64_t k = 0; k < nr; ++k) {
-          if (st.clamp[ib] >> k & 1u) a.d[k * n * batch + ib] = 0;
-          if (st.clamp[ib] >> (16 + k) & 1u) a.u[k * n * batch + ib] = 0;
+          Real* ad = a.d.data() + k * n * batch + ib;
+          Real* au = a.u.data() + k * n * batch + ib;
+          L::store(ad, (clamp >> k & 1) != 0 ? Real(0) : L::load(ad));
+          L::store(au, (clamp >> (16 + k) & 1) != 0 ? Real(0) : L::load(au));
         }
       }
-    }
-    for (std::int64_t p = 0; p < n_types; ++p) {
-      const bool ff = p >= n_rtypes;
-      const std::int32_t first = ff ? lm.ff_first[p - n_rtypes] : lm.rec_first[p];
-      const std::int32_t count = ff ? lm.ff_count[p - n_rtypes] : lm.rec_count[p];
-      Real* __restrict nu = a.nu.data() + (p * n + i) * batch;
-      for (std::int64_t b = 0; b < batch; ++b) nu[b] = 0;
-      for (std::int32_t c = 0; c < count; ++c) {
-        const std::int64_t k = first + c;
-        const Real g_max = lm.g_max[k];
-        const Real* __restrict ad = a.d.data() + (k * n + i) * batch;
-        const Real* __restrict au = a.u.data() + (k * n + i) * batch;
-        for (std::int64_t b = 0; b < batch; ++b) nu[b] += g_max * (ad[b] - au[b]);
+      for (std::int64_t p = 0; p < n_types; ++p) {
+        const bool ff = p >= n_rtypes;
+        const std::int32_t first = ff ? lm.ff_first[p - n_rtypes] : lm.rec_first[p];
+        const std::int32_t count = ff ? lm.ff_count[p - n_rtypes] : lm.rec_count[p];
+        V nu{};
+        for (std::int32_t c = 0; c < count; ++c) {
+          const std::int64_t k = first + c;
+          nu = nu + lm.g_max[k] * (L::load(a.d.data() + k * n * batch + ib) - L::load(a.u.data() + k * n * batch + ib));
+        }
+        L::store(a.nu.data() + p * n * batch + ib, nu);
       }
     }
   }
@@ -423,11 +425,11 @@ struct BackwardSteps {
         needed = surrogate(st.v0[j * batch + b], lm.theta[j], (st.flags[j * batch + b] & refractory_bit) != 0,
                            surrogate_scale, sparse_cutoff) > 0;
       if (needed) {
-        for (std::int64_t b = 0; b < batch; ++b) {
-          double x = lg.spike_const[j * batch + b];
-          const double tj = st.tau[j * batch + b];
-          if (tj >= 0) x += lg.isi_const[j] + tj * (lg.isi_lin[j] + tj * lg.isi_sq[j]);
-          out[b] = static_cast<Real>(x);
+        // dL/ds_j(t) explicit: spike_const + h (isi_const + isi_lin tau + isi_sq tau^2)
+        for (std::int64_t b = 0; b < batch; b += L::width) {
+          const D x = L::load(lg.spike_const.data() + j * batch + b);
+          const D tj = L::to_double(L::load(st.tau + j * batch + b));
+          L::store(out + b, L::to_real(tj >= 0 ? x + (lg.isi_const[j] + tj * (lg.isi_lin[j] + tj * lg.isi_sq[j])) : x));
         }
         row_product(lm.rec_weight.data(), lm.rec_post.data(), lm.rec_row[j], lm.rec_row[j + 1], nu, batch, out);
       } else {
@@ -458,27 +460,22 @@ struct BackwardSteps {
     const std::int64_t batch = width();
     const std::int64_t n = lm.n, nr = lm.n_receptors;
     const Real c = lm.dt_over_cm[i], beta = lm.beta[i], theta = lm.theta[i];
-    const std::uint8_t* __restrict fl = st.flags + i * batch;
-    const Real* __restrict vi = st.v0 + i * batch;
-    Real* __restrict av = a.v.data() + i * batch;
-    // free = dL/dfree(t): zero where the neuron was held (refractory or spiked).
-    for (std::int64_t k = 0; k < nr; ++k) {
-      const Real e_k = lm.e_syn[k], a_d = lm.alpha_decay[k], a_u = lm.alpha_rise[k];
-      Real* __restrict ad = a.d.data() + (k * n + i) * batch;
-      Real* __restrict au = a.u.data() + (k * n + i) * batch;
-      for (std::int64_t b = 0; b < batch; ++b) {
-        const Real free = fl[b] != 0 ? Real(0) : av[b];
-        const Real dg = -free * c * (vi[b] - e_k);  // dL/dg_k(t) through the current
-        ad[b] = a_d * ad[b] + dg;
-        au[b] = a_u * au[b] + dg;
+    for (std::int64_t b = 0; b < batch; b += L::width) {
+      const std::int64_t ib = i * batch + b;
+      const I fl = L::widen(st.flags + ib);
+      const V vi = L::load(st.v0 + ib);
+      // dL/dfree(t): zero where the neuron was held (refractory or spiked).
+      const V free = fl != 0 ? Real(0) : L::load(a.v.data() + ib);
+      for (std::int64_t k = 0; k < nr; ++k) {
+        Real* ad = a.d.data() + k * n * batch + ib;
+        Real* au = a.u.data() + k * n * batch + ib;
+        const V dg = -free * c * (vi - lm.e_syn[k]);  // dL/dg_k(t) through the current
+        L::store(ad, lm.alpha_decay[k] * L::load(ad) + dg);
+        L::store(au, lm.alpha_rise[k] * L::load(au) + dg);
       }
-    }
-    const Real* __restrict gs = st.g_sum + i * batch;
-    const Real* __restrict as = a.spike.data() + i * batch;
-    for (std::int64_t b = 0; b < batch; ++b) {
-      const Real free = fl[b] != 0 ? Real(0) : av[b];
-      const Real slope = surrogate(vi[b], theta, (fl[b] & refractory_bit) != 0, surrogate_scale, sparse_cutoff);
-      av[b] = free * (beta - c * gs[b]) + as[b] * slope;
+      const V slope = surrogate(vi, theta, (fl & refractory_bit) != 0, surrogate_scale, sparse_cutoff);
+      L::store(a.v.data() + ib,
+               free * (beta - c * L::load(st.g_sum + ib)) + L::load(a.spike.data() + ib) * slope);
     }
   }
 
