@@ -57,17 +57,20 @@ void run(benchmark::State& state, std::int64_t n, std::int64_t batch, std::int64
     state.counters["cosine"] = dot / std::sqrt(na * nb);
   }
   std::int64_t t0 = 2000;
-  // One untimed chunk first: a training run maps its buffers once, and on
-  // the development VM first-touching a page costs ~2-4 us (about 1 s per
-  // chunk of the seed configuration), which every later chunk is spared.
+  // One untimed chunk first: a training run maps its buffers once (one
+  // GradientWorkspace for all its chunks), and on the development VM
+  // first-touching a page costs ~2-4 us (about 1 s per chunk of the seed
+  // configuration), which every later chunk is spared.
+  GradientWorkspace<float> workspace;
   {
-    const ChunkGradient warm = chunk_gradient(s.model, *s.inputs, states, 0, t0, steps, ctx, ratio, options);
+    const ChunkGradient warm =
+        chunk_gradient(s.model, *s.inputs, states, 0, t0, steps, ctx, ratio, options, &workspace);
     benchmark::DoNotOptimize(warm.d_rec[0].data());
     t0 += steps;
   }
   std::size_t bytes = 0;
   for (auto _ : state) {
-    const ChunkGradient g = chunk_gradient(s.model, *s.inputs, states, 0, t0, steps, ctx, ratio, options);
+    const ChunkGradient g = chunk_gradient(s.model, *s.inputs, states, 0, t0, steps, ctx, ratio, options, &workspace);
     benchmark::DoNotOptimize(g.d_rec[0].data());
     bytes = g.peak_state_bytes;
     t0 += steps;

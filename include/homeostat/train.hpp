@@ -121,6 +121,7 @@ class Trainer {
   Adam adam_;
   PoissonInputs inputs_;
   std::vector<TrialState<float>> states_;  // [batch]
+  GradientWorkspace<float> workspace_;     // chunk_gradient's buffers, mapped once for the run
   std::vector<double> accumulated_;        // dL/dparameters summed since the last step
   std::int64_t chunk_ = 0;                 // chunks done
   bool states_finite() const;

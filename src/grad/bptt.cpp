@@ -169,14 +169,15 @@ void to_trial_minor(const std::vector<T>& src, std::vector<T>& dst, std::int64_t
 }
 
 // Recomputes steps [s0, s0 + len) of the trials `first .. first + batch` of
-// `checkpoint` (input trials trial0 + first ..) from their states at s0, on
+// `checkpoint` (input trials trial0 + first ..) from their states at s0
+// (which it advances to s0 + len), on
 // `threads` threads (trials in parallel), and keeps what the backward pass
 // needs. Each trial writes its own contiguous rows (a write with stride B per
 // neuron would touch a new cache line every time); the rows are transposed to
 // the trial-minor layout of the backward pass afterwards.
 template <class Real>
 void recompute_segment(const LoweredModel<Real>& lm, const InputSource& inputs,
-                       const std::vector<TrialState<Real>>& checkpoint, std::int64_t first, std::int64_t batch,
+                       std::vector<TrialState<Real>>& checkpoint, std::int64_t first, std::int64_t batch,
                        std::int64_t trial0, std::int64_t t_start, std::int64_t len, SegmentTrace<Real>& tr,
                        int threads) {
   const std::int64_t n = lm.n, nr = lm.n_receptors;
@@ -186,7 +187,7 @@ void recompute_segment(const LoweredModel<Real>& lm, const InputSource& inputs,
   tr.input_spikes.resize(len * batch);
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (std::int64_t b = 0; b < batch; ++b) {
-    TrialState<Real> st = checkpoint[first + b];
+    TrialState<Real>& st = checkpoint[first + b];  // advanced in place: not needed again
     StepObserver<Real> observer;
     observer.before = [&](std::int64_t s, const TrialState<Real>& at_t) {
       const std::int64_t t = t_start + s, row = (b * len + s) * n;
@@ -564,6 +565,14 @@ class SumAccumulator {
 
 }  // namespace
 
+// What chunk_gradient keeps between calls (GradientWorkspace).
+template <class Real>
+struct GradientBuffers {
+  std::vector<std::vector<TrialState<Real>>> checkpoints;  // [segment][trial]
+  std::vector<SegmentTrace<Real>> traces;                  // [group]
+  std::vector<std::vector<Adjoint<Real>>> adjoints;        // [group][set of loss coefficients]
+};
+
 std::vector<TrialGroup> trial_groups(std::int64_t batch, std::int64_t width) {
   if (width <= 0) {
     // Half the batch, at most 16 trials (64 bytes of float: one vector in
@@ -594,7 +603,7 @@ template <class Real>
 ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& inputs,
                              std::vector<TrialState<Real>>& states, std::int64_t trial0, std::int64_t t0,
                              std::int64_t steps, const LossContext& ctx, const WeightRatio& ratio,
-                             const GradientOptions& options) {
+                             const GradientOptions& options, GradientWorkspace<Real>* workspace) {
   const auto batch = static_cast<std::int64_t>(states.size());
   const std::int64_t n = lm.n, nr = lm.n_receptors;
   // Checkpoints cost B T/K states, traces K steps of every trial: K ~ sqrt(T).
@@ -609,8 +618,14 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
   SumAccumulator sums_acc(sums, states, ratio.value);
   out.records.resize(batch);
 
+  GradientWorkspace<Real> local;
+  if (workspace == nullptr) workspace = &local;
+  if (!workspace->buffers) workspace->buffers = std::make_shared<GradientBuffers<Real>>();
+  GradientBuffers<Real>& buffers = *workspace->buffers;
+
   // Forward: K steps at a time, keeping each segment's starting state.
-  std::vector<std::vector<TrialState<Real>>> checkpoints(n_segments);
+  auto& checkpoints = buffers.checkpoints;
+  checkpoints.resize(n_segments);
   RecordSpec spec;
   std::vector<TrialRecord> rec;
   for (std::int64_t seg = 0; seg < n_segments; ++seg) {
@@ -642,7 +657,10 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
   const bool per_group = n_groups > 1;
   const int inner = per_group ? 1 : threads;
   std::vector<std::vector<Coefficients>> coefficients(n_groups);
-  std::vector<std::vector<Adjoint<Real>>> adjoints(n_groups, std::vector<Adjoint<Real>>(n_sets));
+  auto& adjoints = buffers.adjoints;
+  adjoints.resize(n_groups);
+  for (auto& a : adjoints) a.resize(n_sets);
+  buffers.traces.resize(n_groups);
   for (std::int64_t g = 0; g < n_groups; ++g)
     for (const LossGradient& lg : gradients) coefficients[g].emplace_back(lg, n, groups[g].first, groups[g].size);
 
@@ -674,11 +692,13 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
         a.d_rec.assign(e_rec, 0.0);
         a.d_ff.assign(e_ff, 0.0);
       }
-      SegmentTrace<Real> trace;
+      SegmentTrace<Real>& trace = buffers.traces[g];
+      // Sized for the longest segment at once (the last one, taken first, may be shorter).
+      trace.resize(k_every, n, width);
+      trace.staged.resize(k_every, n, width);
       for (std::int64_t seg = n_segments - 1; seg >= 0; --seg) {
         const std::int64_t s0 = seg * k_every, len = std::min(k_every, steps - s0);
         recompute_segment(lm, inputs, checkpoints[seg], first, width, trial0, t0 + s0, len, trace, inner);
-        for (std::int64_t b = first; b < first + width; ++b) checkpoints[seg][b] = TrialState<Real>{};
         // Small problems run on one thread: a step is then shorter than the
         // barriers between its phases.
         auto steps_back = [&](auto fixed_width) {
@@ -693,9 +713,6 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
           default: steps_back(std::integral_constant<int, 0>{});
         }
       }
-      // Only the gradient sums are needed from here on.
-      for (auto& a : adjoints[g])
-        for (auto* x : {&a.v, &a.d, &a.u, &a.spike, &a.nu}) std::vector<Real>().swap(*x);
     });
   }
   error.rethrow();
@@ -730,9 +747,10 @@ template ChunkLosses chunk_losses(const LoweredModel<double>&, const InputSource
                                   std::int64_t, std::int64_t, std::int64_t, const LossContext&, double);
 template ChunkGradient chunk_gradient(const LoweredModel<float>&, const InputSource&, std::vector<TrialState<float>>&,
                                       std::int64_t, std::int64_t, std::int64_t, const LossContext&, const WeightRatio&,
-                                      const GradientOptions&);
+                                      const GradientOptions&, GradientWorkspace<float>*);
 template ChunkGradient chunk_gradient(const LoweredModel<double>&, const InputSource&,
                                       std::vector<TrialState<double>>&, std::int64_t, std::int64_t, std::int64_t,
-                                      const LossContext&, const WeightRatio&, const GradientOptions&);
+                                      const LossContext&, const WeightRatio&, const GradientOptions&,
+                                      GradientWorkspace<double>*);
 
 }  // namespace homeostat

@@ -203,7 +203,7 @@ ChunkMetrics Trainer::run_chunk() {
   }
   GradientOptions options;
   options.surrogate_scale = config_.hyperparameters.surrgrad_scale;
-  const ChunkGradient g = chunk_gradient(model_, inputs_, states_, 0, t0, steps, ctx, ratio, options);
+  const ChunkGradient g = chunk_gradient(model_, inputs_, states_, 0, t0, steps, ctx, ratio, options, &workspace_);
   ++chunk_;
   ChunkMetrics m = chunk_metrics(g.sums, g.losses, ctx, model_.cell_type, n_types);
   m.chunk = chunk_;

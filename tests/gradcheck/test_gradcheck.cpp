@@ -300,6 +300,35 @@ TEST(GradCheck, BitIdenticalForAnyThreadCount) {
     ASSERT_NEAR(grouped.d_rec[0][e], whole.d_rec[0][e], 1e-9 * scale);
 }
 
+TEST(GradCheck, AReusedWorkspaceChangesNothing) {
+  // One workspace through chunks of other shapes (trials, segments, groups)
+  // gives the bits of a fresh one each time.
+  const std::int64_t steps = 120;
+  const FloatProblem p({"simulation.dt=0.1", "recurrent.topology.num_neurons=520",
+                        "recurrent.topology.num_assemblies=4", "feedforward.topology.num_neurons=150"},
+                       16, steps);
+  auto run = [&](std::int64_t batch, std::int64_t every, std::int64_t group, GradientWorkspace<float>* workspace) {
+    std::vector<TrialState<float>> states(batch, initial_state(p.lm));
+    GradientOptions options;
+    options.checkpoint_every = every;
+    options.trial_group = group;
+    const LossContext ctx = loss_context(p.config, p.net.cell_type, batch, steps);
+    return chunk_gradient(p.lm, p.inputs, states, 0, 0, steps, ctx, p.ratio, options, workspace);
+  };
+  GradientWorkspace<float> workspace;
+  const std::int64_t shapes[][3] = {{16, 0, 0}, {5, 7, 0}, {16, 50, 16}, {16, 0, 0}};
+  for (const auto& [batch, every, group] : shapes) {
+    const auto fresh = run(batch, every, group, nullptr), reused = run(batch, every, group, &workspace);
+    double scale = 0;
+    for (double x : fresh.d_rec[0]) scale = std::max(scale, std::abs(x));
+    ASSERT_GT(scale, 0.0);
+    EXPECT_TRUE(fresh.d_rec[0] == reused.d_rec[0]) << batch << " trials, K = " << every << ", group " << group;
+    EXPECT_TRUE(fresh.d_ff[0] == reused.d_ff[0]) << batch << " trials, K = " << every << ", group " << group;
+    EXPECT_EQ(fresh.losses.total, reused.losses.total);
+  }
+  EXPECT_TRUE(workspace.buffers != nullptr);
+}
+
 TEST(GradCheck, ScalingFactorsAgainstDualNumbers) {
   // w = f_ab w_base on every edge of block (a, b): one tangent per block.
   using T = double;
