@@ -96,6 +96,11 @@ struct ReceptorConfig {
   bool operator==(const ReceptorConfig&) const = default;
 };
 
+// Receptor columns (every receptor of every presynaptic type, recurrent and
+// feedforward together) that a model may have: the gradient engine keeps
+// where each one saturated in one 32-bit word per neuron and step.
+inline constexpr int max_receptor_columns = 15;
+
 // The feedback rule of `homeostat feedback` (multiplicative synaptic scaling,
 // no gradients): after each chunk, with r the smoothed observed rate of the
 // postsynaptic neuron (or the mean over its cell type) and r* its target,

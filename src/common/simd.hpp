@@ -47,6 +47,29 @@ inline void store(Real* p, const V& x) {
   std::memcpy(p, &x, sizeof x);
 }
 
+// Transposes R rows of 16 four-byte values (R = 2, 4, 8 or 16) in
+// registers: on return x[0..R) hold element i of row r at flat position
+// i R + r (row-major [16][R]). log2(R) rounds; each zips rows j and
+// j + R/2 lane by lane into rows 2j (their first halves) and 2j + 1.
+using U32x16 = std::uint32_t __attribute__((vector_size(64)));
+template <int R>
+inline void zip_transpose(U32x16 (&x)[R]) {
+  static_assert(R == 2 || R == 4 || R == 8 || R == 16);
+  U32x16 lo, hi;
+  for (std::uint32_t l = 0; l < 16; ++l) {
+    lo[l] = l / 2 + (l % 2) * 16;
+    hi[l] = 8 + l / 2 + (l % 2) * 16;
+  }
+  for (int round = 1; round < R; round *= 2) {
+    U32x16 y[R];
+    for (int j = 0; j < R / 2; ++j) {
+      y[2 * j] = __builtin_shuffle(x[j], x[j + R / 2], lo);
+      y[2 * j + 1] = __builtin_shuffle(x[j], x[j + R / 2], hi);
+    }
+    for (int j = 0; j < R; ++j) x[j] = y[j];
+  }
+}
+
 // The trials of one neuron in a kernel whose trial count W is fixed at
 // compile time: one vector of W lanes (V of Real, D of double, I of integers
 // as wide as Real: the masks of V's comparisons). W = 0 stands for a count
@@ -85,10 +108,11 @@ struct Lanes {
 
 template <class Real>
 struct Lanes<0, Real> {
+  using Int = std::int32_t;
   static constexpr std::int64_t width = 1;
   using V = Real;
   using D = double;
-  using I = std::int32_t;
+  using I = Int;
 
   template <class T>
   static T load(const T* p) { return *p; }

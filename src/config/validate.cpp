@@ -178,6 +178,17 @@ void validate(const Config& c) {
     receptors("feedforward.synapses." + fc.type_names[i], fc.synapses.at(i));
   }
 
+  std::size_t columns = 0;
+  auto count_columns = [&](const std::string& key, const std::vector<ReceptorConfig>& rs) {
+    columns += rs.size();
+    if (columns > static_cast<std::size_t>(max_receptor_columns))
+      throw ConfigError(key + ".names", std::to_string(columns) + " receptor columns so far: at most " +
+                                            std::to_string(max_receptor_columns) +
+                                            " (every receptor of every presynaptic type, recurrent and feedforward)");
+  };
+  for (std::size_t i = 0; i < nt; ++i) count_columns("recurrent.synapses." + rc.type_names[i], rc.synapses.at(i));
+  for (std::size_t i = 0; i < ni; ++i) count_columns("feedforward.synapses." + fc.type_names[i], fc.synapses.at(i));
+
   if (c.targets.per_type.size() != nt) throw ConfigError("targets", "needs one entry per recurrent cell type");
   for (std::size_t i = 0; i < nt; ++i) {
     const auto& x = c.targets.per_type[i];

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <type_traits>
 
@@ -121,42 +122,38 @@ FactorRatio factor_ratio(const std::vector<double>& f_rec, const std::vector<dou
 
 namespace {
 
-// What the backward pass needs of one recomputed segment, for all trials at
-// once, trial-minor ([step][neuron][trial]) so that the per-synapse work of a
-// step is a contiguous loop over trials.
+// What the backward pass needs of one recomputed segment, for the trials of a
+// group, as each trial records it (trial-major: [B][K][N], v [B][K+1][N]).
+// The backward pass gathers each step's values for a block of neurons into
+// its own trial-minor layout while they are in L1 (StepTile).
 template <class Real>
-struct TraceArrays {
-  std::vector<Real> v;               // [K+1][N][B] v(t), t = s0 .. s0+K
-  std::vector<Real> g_sum;           // [K][N][B] sum_k (d_k + u_k)(t)
-  std::vector<Real> tau;             // [K][N][B] t - last spike before t, -1 if none
-  std::vector<std::uint8_t> flags;   // [K][N][B] bit 0: refractory at t, bit 1: spiked at t
-  std::vector<std::uint32_t> clamp;  // [K][N][B] bit k: d_k clamped after step t; bit 16 + k: u_k
+struct SegmentTrace {
+  std::vector<Real> v;               // v(t), t = s0 .. s0+K
+  std::vector<Real> g_sum;           // sum_k (d_k + u_k)(t)
+  std::vector<Real> tau;             // t - last spike before t, -1 if none
+  std::vector<std::uint32_t> bits;   // refractory_bit, spiked_bit at t; clamp bits after step t
+  std::vector<std::vector<std::int32_t>> input_spikes;  // [K * B] inputs spiking at (t, b)
 
   void resize(std::int64_t len, std::int64_t n, std::int64_t batch) {
     v.resize((len + 1) * n * batch);
     g_sum.resize(len * n * batch);
     tau.resize(len * n * batch);
-    flags.resize(len * n * batch);
-    clamp.resize(len * n * batch);
+    bits.resize(len * n * batch);
+    input_spikes.resize(len * batch);
   }
 };
 
-template <class Real>
-struct SegmentTrace : TraceArrays<Real> {
-  std::vector<std::vector<std::int32_t>> input_spikes;  // [K * B] inputs spiking at (t, b)
-  TraceArrays<Real> staged;  // the same, trial-major ([B][K(+1)][N]) as each trial writes it
-};
-
-constexpr std::uint8_t refractory_bit = 1, spiked_bit = 2;
+// SegmentTrace::bits: the refractory and spike flags of step t, and where the
+// clamp acted after it (d_k: clamp_d_bit << k, u_k: clamp_u_bit << k; at
+// most max_receptor_columns columns, checked by lower()).
+constexpr std::uint32_t refractory_bit = 1, spiked_bit = 2, clamp_d_bit = 4, clamp_u_bit = 1u << 17;
 
 // src [B][S][N] -> dst [S][N][B], in tiles of 16 neurons x all trials so that
-// reads and writes both stay within a few cache lines per row. Inside a
-// parallel region the steps are shared out; outside it one thread does all.
+// reads and writes both stay within a few cache lines per row.
 template <class T>
 void to_trial_minor(const std::vector<T>& src, std::vector<T>& dst, std::int64_t steps, std::int64_t n,
                     std::int64_t batch) {
   constexpr std::int64_t tile = 16;
-#pragma omp for schedule(static)
   for (std::int64_t s = 0; s < steps; ++s)
     for (std::int64_t i0 = 0; i0 < n; i0 += tile) {
       const std::int64_t i1 = std::min(n, i0 + tile);
@@ -170,70 +167,55 @@ void to_trial_minor(const std::vector<T>& src, std::vector<T>& dst, std::int64_t
 
 // Recomputes steps [s0, s0 + len) of the trials `first .. first + batch` of
 // `checkpoint` (input trials trial0 + first ..) from their states at s0
-// (which it advances to s0 + len), on
-// `threads` threads (trials in parallel), and keeps what the backward pass
-// needs. Each trial writes its own contiguous rows (a write with stride B per
-// neuron would touch a new cache line every time); the rows are transposed to
-// the trial-minor layout of the backward pass afterwards.
+// (which it advances to s0 + len), on `threads` threads (trials in
+// parallel), and records what the backward pass needs: each trial writes its
+// own contiguous rows.
 template <class Real>
 void recompute_segment(const LoweredModel<Real>& lm, const InputSource& inputs,
                        std::vector<TrialState<Real>>& checkpoint, std::int64_t first, std::int64_t batch,
                        std::int64_t trial0, std::int64_t t_start, std::int64_t len, SegmentTrace<Real>& tr,
                        int threads) {
   const std::int64_t n = lm.n, nr = lm.n_receptors;
-  auto& st_ = tr.staged;
   tr.resize(len, n, batch);
-  st_.resize(len, n, batch);
-  tr.input_spikes.resize(len * batch);
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (std::int64_t b = 0; b < batch; ++b) {
     TrialState<Real>& st = checkpoint[first + b];  // advanced in place: not needed again
     StepObserver<Real> observer;
     observer.before = [&](std::int64_t s, const TrialState<Real>& at_t) {
       const std::int64_t t = t_start + s, row = (b * len + s) * n;
-      Real* __restrict g = st_.g_sum.data() + row;
+      Real* __restrict g = tr.g_sum.data() + row;
       std::fill(g, g + n, Real(0));
       for (std::int64_t k = 0; k < nr; ++k) {
         const Real* __restrict d = at_t.g_decay.data() + k * n;
         const Real* __restrict u = at_t.g_rise.data() + k * n;
         for (std::int64_t i = 0; i < n; ++i) g[i] += d[i] + u[i];
       }
-      Real* __restrict v = st_.v.data() + (b * (len + 1) + s) * n;
-      Real* __restrict tau = st_.tau.data() + row;
-      std::uint8_t* __restrict flags = st_.flags.data() + row;
+      Real* __restrict v = tr.v.data() + (b * (len + 1) + s) * n;
+      Real* __restrict tau = tr.tau.data() + row;
+      std::uint32_t* __restrict bits = tr.bits.data() + row;
       for (std::int64_t i = 0; i < n; ++i) {
         const bool refractory = at_t.refractory[i] > 0;
         const bool spiked = !refractory && at_t.v[i] > lm.theta[i];
         v[i] = at_t.v[i];
         tau[i] = at_t.last_spike[i] >= 0 ? static_cast<Real>(t - at_t.last_spike[i]) : Real(-1);
-        flags[i] = static_cast<std::uint8_t>((refractory ? refractory_bit : 0) | (spiked ? spiked_bit : 0));
+        bits[i] = (refractory ? refractory_bit : 0) | (spiked ? spiked_bit : 0);
       }
     };
     observer.after = [&](std::int64_t s, const TrialState<Real>& next, const std::vector<std::int32_t>& in) {
       tr.input_spikes[s * batch + b] = in;
-      std::uint32_t* __restrict bits = st_.clamp.data() + (b * len + s) * n;
-      std::fill(bits, bits + n, 0u);
+      std::uint32_t* __restrict bits = tr.bits.data() + (b * len + s) * n;
       if (lm.saturate) {
         for (std::int64_t k = 0; k < nr; ++k) {
           const Real g_max = lm.g_max[k];
           const Real* __restrict d = next.g_decay.data() + k * n;
           const Real* __restrict u = next.g_rise.data() + k * n;
           for (std::int64_t i = 0; i < n; ++i)
-            bits[i] |= static_cast<std::uint32_t>(d[i] == g_max) << k | static_cast<std::uint32_t>(u[i] == -g_max)
-                                                                          << (16 + k);
+            bits[i] |= (d[i] == g_max ? clamp_d_bit << k : 0) | (u[i] == -g_max ? clamp_u_bit << k : 0);
         }
       }
-      std::copy(next.v.begin(), next.v.end(), st_.v.begin() + (b * (len + 1) + s + 1) * n);
+      std::copy(next.v.begin(), next.v.end(), tr.v.begin() + (b * (len + 1) + s + 1) * n);
     };
     run_trial_observed(lm, inputs, st, trial0 + first + b, t_start, len, observer);
-  }
-#pragma omp parallel num_threads(threads)
-  {
-    to_trial_minor(st_.v, tr.v, len + 1, n, batch);
-    to_trial_minor(st_.g_sum, tr.g_sum, len, n, batch);
-    to_trial_minor(st_.tau, tr.tau, len, n, batch);
-    to_trial_minor(st_.flags, tr.flags, len, n, batch);
-    to_trial_minor(st_.clamp, tr.clamp, len, n, batch);
   }
 }
 
@@ -243,6 +225,8 @@ struct Adjoint {
   std::vector<Real> v, d, u;     // [N][B], [R][N][B], [R][N][B]
   std::vector<Real> spike;       // [N][B] dL/ds_j(t)
   std::vector<Real> nu;          // [types][N][B]: sum over the type's receptors of g_max (dL/dd - dL/du)
+  std::vector<std::uint8_t> spiked;  // [N][B] the spikes of step t (for step 5)
+  std::vector<std::uint8_t> needed;  // [N] whether row j's product is needed (sparse approximation)
   std::vector<double> d_rec, d_ff;  // dL/dw, accumulated over the chunk
 };
 
@@ -334,20 +318,13 @@ struct Coefficients {
   }
 };
 
-// The trace of step t = t_start + s of a segment, trial-minor [N][B].
+// A step's trace for a block of at most 16 neurons [i0, i0 + count),
+// gathered into the adjoints' trial-minor layout: element (i, b) at
+// (i - i0) B + b. Each part reads the fields it needs.
 template <class Real>
-struct StepTrace {
+struct StepTile {
   const Real *v0, *v1, *g_sum, *tau;  // v(t), v(t+1), sum_k g_k(t), time since the last spike
-  const std::uint8_t* flags;
-  const std::uint32_t* clamp;
-
-  StepTrace(const SegmentTrace<Real>& tr, std::int64_t s, std::int64_t n, std::int64_t batch)
-      : v0(tr.v.data() + s * n * batch),
-        v1(tr.v.data() + (s + 1) * n * batch),
-        g_sum(tr.g_sum.data() + s * n * batch),
-        tau(tr.tau.data() + s * n * batch),
-        flags(tr.flags.data() + s * n * batch),
-        clamp(tr.clamp.data() + s * n * batch) {}
+  const std::uint32_t* bits;          // SegmentTrace::bits of step t
 };
 
 // Steps t in reverse for all trials. The per-neuron parts of a step, (1-3)
@@ -372,24 +349,28 @@ struct BackwardSteps {
   std::int64_t width() const { return W > 0 ? W : trials; }
 
   // (1) Explicit loss term on v(t+1); (2) zero where the clamp acted after
-  // step t; (3) nu per presynaptic type; for neuron i.
-  void enter(std::int64_t i, const StepTrace<Real>& st, const Coefficients& lg, Adjoint<Real>& a) const {
+  // step t; (3) nu per presynaptic type; for neuron i (li = i - i0 in the
+  // tile). Also prepares step (4-5) of t: dL/ds_i(t)'s explicit part, the
+  // spikes of t and, with the sparse approximation, whether the row counts.
+  void enter(std::int64_t i, std::int64_t li, const StepTile<Real>& st, const Coefficients& lg,
+             Adjoint<Real>& a) const {
+    using Int = typename L::Int;
     const std::int64_t batch = width();
     const std::int64_t n = lm.n, nr = lm.n_receptors;
     const auto n_rtypes = static_cast<std::int64_t>(lm.rec_first.size());
     const auto n_types = n_rtypes + static_cast<std::int64_t>(lm.ff_first.size());
     for (std::int64_t b = 0; b < batch; b += L::width) {
-      const std::int64_t ib = i * batch + b;
+      const std::int64_t ib = i * batch + b, lb = li * batch + b;
       Real* av = a.v.data() + ib;
       L::store(av, L::load(av) + L::to_real(L::load(lg.v_const.data() + ib) +
-                                            L::load(lg.v_lin.data() + ib) * L::to_double(L::load(st.v1 + ib))));
+                                            L::load(lg.v_lin.data() + ib) * L::to_double(L::load(st.v1 + lb))));
+      const I bits = L::widen(st.bits + lb);
       if (lm.saturate) {
-        const I clamp = L::widen(st.clamp + ib);
         for (std::int64_t k = 0; k < nr; ++k) {
           Real* ad = a.d.data() + k * n * batch + ib;
           Real* au = a.u.data() + k * n * batch + ib;
-          L::store(ad, (clamp >> k & 1) != 0 ? Real(0) : L::load(ad));
-          L::store(au, (clamp >> (16 + k) & 1) != 0 ? Real(0) : L::load(au));
+          L::store(ad, (bits & static_cast<Int>(clamp_d_bit << k)) != 0 ? Real(0) : L::load(ad));
+          L::store(au, (bits & static_cast<Int>(clamp_u_bit << k)) != 0 ? Real(0) : L::load(au));
         }
       }
       for (std::int64_t p = 0; p < n_types; ++p) {
@@ -403,6 +384,22 @@ struct BackwardSteps {
         }
         L::store(a.nu.data() + p * n * batch + ib, nu);
       }
+      // dL/ds_i(t) explicit: spike_const + h (isi_const + isi_lin tau + isi_sq tau^2)
+      const D x = L::load(lg.spike_const.data() + ib);
+      const D tau = L::to_double(L::load(st.tau + lb));
+      L::store(a.spike.data() + ib,
+               L::to_real(tau >= 0 ? x + (lg.isi_const[i] + tau * (lg.isi_lin[i] + tau * lg.isi_sq[i])) : x));
+    }
+    for (std::int64_t b = 0; b < batch; ++b) a.spiked[i * batch + b] = (st.bits[li * batch + b] & spiked_bit) != 0;
+    if (sparse_cutoff > 0) {
+      // dL/ds_i only matters through ds_i/dv_i: a row whose every trial has
+      // a dropped slope is not computed at all.
+      bool needed = false;
+      for (std::int64_t b = 0; b < batch && !needed; ++b)
+        needed = surrogate(st.v0[li * batch + b], lm.theta[i], (st.bits[li * batch + b] & refractory_bit) != 0,
+                           surrogate_scale, sparse_cutoff) > 0;
+      a.needed[i] = needed;
+      if (!needed) std::fill(a.spike.data() + i * batch, a.spike.data() + (i + 1) * batch, Real(0));
     }
   }
 
@@ -410,34 +407,18 @@ struct BackwardSteps {
   // count), and (5) the weight gradients of the presynaptic neurons (and
   // inputs) that spiked at t. Rows are split over threads: each edge and
   // each j is one thread's. Needs nu of every neuron (a barrier before).
-  void propagate(std::int64_t s, const SegmentTrace<Real>& tr, const StepTrace<Real>& st, const Coefficients& lg,
-                 Adjoint<Real>& a) const {
+  void propagate(std::int64_t s, const SegmentTrace<Real>& tr, Adjoint<Real>& a) const {
     const std::int64_t batch = width();
     const std::int64_t n = lm.n;
     const auto n_rtypes = static_cast<std::int64_t>(lm.rec_first.size());
 #pragma omp for schedule(dynamic, 64)
     for (std::int64_t j = 0; j < n; ++j) {
       const Real* nu = a.nu.data() + static_cast<std::int64_t>(lm.cell_type[j]) * n * batch;
-      Real* out = a.spike.data() + j * batch;
-      // dL/ds_j only matters through ds_j/dv_j: with the sparse approximation,
-      // a row whose every trial has a dropped slope is not computed at all.
-      bool needed = sparse_cutoff <= 0;
-      for (std::int64_t b = 0; b < batch && !needed; ++b)
-        needed = surrogate(st.v0[j * batch + b], lm.theta[j], (st.flags[j * batch + b] & refractory_bit) != 0,
-                           surrogate_scale, sparse_cutoff) > 0;
-      if (needed) {
-        // dL/ds_j(t) explicit: spike_const + h (isi_const + isi_lin tau + isi_sq tau^2)
-        for (std::int64_t b = 0; b < batch; b += L::width) {
-          const D x = L::load(lg.spike_const.data() + j * batch + b);
-          const D tj = L::to_double(L::load(st.tau + j * batch + b));
-          L::store(out + b, L::to_real(tj >= 0 ? x + (lg.isi_const[j] + tj * (lg.isi_lin[j] + tj * lg.isi_sq[j])) : x));
-        }
-        row_product(lm.rec_weight.data(), lm.rec_post.data(), lm.rec_row[j], lm.rec_row[j + 1], nu, batch, out);
-      } else {
-        std::fill(out, out + batch, Real(0));
-      }
+      if (sparse_cutoff <= 0 || a.needed[j])
+        row_product(lm.rec_weight.data(), lm.rec_post.data(), lm.rec_row[j], lm.rec_row[j + 1], nu, batch,
+                    a.spike.data() + j * batch);
       for (std::int64_t b = 0; b < batch; ++b) {
-        if (!(st.flags[j * batch + b] & spiked_bit)) continue;
+        if (!a.spiked[j * batch + b]) continue;
         for (std::int64_t e = lm.rec_row[j]; e < lm.rec_row[j + 1]; ++e)
           a.d_rec[e] += nu[static_cast<std::int64_t>(lm.rec_post[e]) * batch + b];
       }
@@ -457,16 +438,17 @@ struct BackwardSteps {
   // (6) Membrane and decay of neuron i in reverse. v(t+1) = m free(t) +
   // (1 - m) U_reset with m = (1 - s)(1 - refractory) held constant (detached
   // reset).
-  void leave(std::int64_t i, const StepTrace<Real>& st, Adjoint<Real>& a) const {
+  void leave(std::int64_t i, std::int64_t li, const StepTile<Real>& st, Adjoint<Real>& a) const {
+    using Int = typename L::Int;
     const std::int64_t batch = width();
     const std::int64_t n = lm.n, nr = lm.n_receptors;
     const Real c = lm.dt_over_cm[i], beta = lm.beta[i], theta = lm.theta[i];
     for (std::int64_t b = 0; b < batch; b += L::width) {
-      const std::int64_t ib = i * batch + b;
-      const I fl = L::widen(st.flags + ib);
-      const V vi = L::load(st.v0 + ib);
+      const std::int64_t ib = i * batch + b, lb = li * batch + b;
+      const I bits = L::widen(st.bits + lb);
+      const V vi = L::load(st.v0 + lb);
       // dL/dfree(t): zero where the neuron was held (refractory or spiked).
-      const V free = fl != 0 ? Real(0) : L::load(a.v.data() + ib);
+      const V free = (bits & static_cast<Int>(refractory_bit | spiked_bit)) != 0 ? Real(0) : L::load(a.v.data() + ib);
       for (std::int64_t k = 0; k < nr; ++k) {
         Real* ad = a.d.data() + k * n * batch + ib;
         Real* au = a.u.data() + k * n * batch + ib;
@@ -474,37 +456,75 @@ struct BackwardSteps {
         L::store(ad, lm.alpha_decay[k] * L::load(ad) + dg);
         L::store(au, lm.alpha_rise[k] * L::load(au) + dg);
       }
-      const V slope = surrogate(vi, theta, (fl & refractory_bit) != 0, surrogate_scale, sparse_cutoff);
-      L::store(a.v.data() + ib,
-               free * (beta - c * L::load(st.g_sum + ib)) + L::load(a.spike.data() + ib) * slope);
+      const V slope =
+          surrogate(vi, theta, (bits & static_cast<Int>(refractory_bit)) != 0, surrogate_scale, sparse_cutoff);
+      L::store(a.v.data() + ib, free * (beta - c * L::load(st.g_sum + lb)) + L::load(a.spike.data() + ib) * slope);
     }
   }
 
+  // Trial b's row of the step that starts at `rows` is rows + b * stride: the
+  // values of neurons [i0, i0 + count) go to `tile` trial-minor. Four-byte
+  // values of 4, 8 or 16 trials go through registers (simd::zip_transpose).
+  template <class T>
+  void gather(const T* rows, std::int64_t stride, std::int64_t i0, std::int64_t count, T* __restrict tile) const {
+    const std::int64_t batch = width();
+    if constexpr ((W == 4 || W == 8 || W == 16) && sizeof(T) == 4) {
+      if (count == 16) {
+        simd::U32x16 x[W];
+        for (std::int64_t b = 0; b < W; ++b) std::memcpy(&x[b], rows + b * stride + i0, sizeof x[b]);
+        simd::zip_transpose<W>(x);
+        std::memcpy(tile, x, sizeof x);
+        return;
+      }
+    }
+    for (std::int64_t b = 0; b < batch; ++b)
+      for (std::int64_t li = 0; li < count; ++li) tile[li * batch + b] = rows[b * stride + i0 + li];
+  }
+
   // Every step of a recomputed segment of `len` steps, last to first, for
-  // each set of loss coefficients; call from inside a parallel region.
+  // each set of loss coefficients; call from inside a parallel region. The
+  // neurons go in blocks of 16, whose trace is gathered into tiles (this
+  // thread's) and whose adjoints stay in L1 between the parts of a step.
   void segment(std::int64_t len, const SegmentTrace<Real>& tr, const std::vector<Coefficients>& sets,
                std::vector<Adjoint<Real>>& adjoints) const {
+    constexpr std::int64_t block = 16;
     const std::int64_t batch = width();
     const std::int64_t n = lm.n;
+    const std::int64_t stride = len * n, stride_v = (len + 1) * n;  // from one trial's rows to the next
     const simd::FlushSubnormals flush;  // adjoints decaying towards 0 (see forward.md)
-    const StepTrace<Real> last(tr, len - 1, n, batch);
+    // Step t's v, g_sum, bits (for step 6 of t); step t - 1's v, tau, bits
+    // (for steps 1-3 of t - 1; v only for the sparse approximation).
+    std::vector<Real> v_t(block * batch), g_t(block * batch), v_e(block * batch), tau_e(block * batch);
+    std::vector<std::uint32_t> bits_t(block * batch), bits_e(block * batch);
+    auto gather_entry = [&](std::int64_t t, std::int64_t i0, std::int64_t count) {
+      gather(tr.tau.data() + t * n, stride, i0, count, tau_e.data());
+      gather(tr.bits.data() + t * n, stride, i0, count, bits_e.data());
+      if (sparse_cutoff > 0) gather(tr.v.data() + t * n, stride_v, i0, count, v_e.data());
+    };
+    const StepTile<Real> now{v_t.data(), nullptr, g_t.data(), nullptr, bits_t.data()};
+    const StepTile<Real> entry{v_e.data(), v_t.data(), nullptr, tau_e.data(), bits_e.data()};
 #pragma omp for schedule(static)
-    for (std::int64_t i = 0; i < n; ++i)
-      for (std::size_t c = 0; c < sets.size(); ++c) enter(i, last, sets[c], adjoints[c]);
+    for (std::int64_t i0 = 0; i0 < n; i0 += block) {
+      const std::int64_t count = std::min(block, n - i0);
+      gather(tr.v.data() + len * n, stride_v, i0, count, v_t.data());  // v(t + 1) of the last step
+      gather_entry(len - 1, i0, count);
+      for (std::size_t c = 0; c < sets.size(); ++c)
+        for (std::int64_t i = i0; i < i0 + count; ++i) enter(i, i - i0, entry, sets[c], adjoints[c]);
+    }
     // implicit barrier: nu complete
     for (std::int64_t s = len - 1; s >= 0; --s) {
-      const StepTrace<Real> st(tr, s, n, batch);
-      for (std::size_t c = 0; c < sets.size(); ++c) propagate(s, tr, st, sets[c], adjoints[c]);
-      const StepTrace<Real> before(tr, std::max<std::int64_t>(s - 1, 0), n, batch);
-      // In blocks of neurons whose adjoints stay in L1 between the two parts.
-      constexpr std::int64_t block = 16;
+      for (std::size_t c = 0; c < sets.size(); ++c) propagate(s, tr, adjoints[c]);
 #pragma omp for schedule(static)
       for (std::int64_t i0 = 0; i0 < n; i0 += block) {
-        const std::int64_t i1 = std::min(n, i0 + block);
+        const std::int64_t count = std::min(block, n - i0);
+        gather(tr.v.data() + s * n, stride_v, i0, count, v_t.data());
+        gather(tr.g_sum.data() + s * n, stride, i0, count, g_t.data());
+        gather(tr.bits.data() + s * n, stride, i0, count, bits_t.data());
+        if (s > 0) gather_entry(s - 1, i0, count);
         for (std::size_t c = 0; c < sets.size(); ++c) {
-          for (std::int64_t i = i0; i < i1; ++i) leave(i, st, adjoints[c]);
+          for (std::int64_t i = i0; i < i0 + count; ++i) leave(i, i - i0, now, adjoints[c]);
           if (s > 0)
-            for (std::int64_t i = i0; i < i1; ++i) enter(i, before, sets[c], adjoints[c]);
+            for (std::int64_t i = i0; i < i0 + count; ++i) enter(i, i - i0, entry, sets[c], adjoints[c]);
         }
       }
       // implicit barrier: nu of step s - 1 complete
@@ -666,14 +686,13 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
 
   const std::size_t state_bytes =
       n * (sizeof(Real) * (1 + 2 * nr) + sizeof(std::int32_t) + sizeof(std::int64_t));
-  // Trace per step and trial, twice: as recomputed (trial-major) and
-  // transposed; for the trials of the groups in flight at once.
-  const std::size_t trace_bytes_per_trial_step = 2 * n * (3 * sizeof(Real) + 1 + sizeof(std::uint32_t));
+  // Trace per step and trial, for the trials of the groups in flight at once.
+  const std::size_t trace_bytes_per_trial_step = n * (3 * sizeof(Real) + sizeof(std::uint32_t));
   std::int64_t in_flight = 0;
   for (std::int64_t g = 0; g < std::min<std::int64_t>(n_groups, per_group ? threads : 1); ++g)
     in_flight += groups[g].size;
   out.peak_state_bytes = state_bytes * batch * n_segments + trace_bytes_per_trial_step * in_flight * (k_every + 1) +
-                         n_sets * ((3 + 2 * nr + n_types) * n * in_flight * sizeof(Real) +
+                         n_sets * ((3 + 2 * nr + n_types) * n * in_flight * sizeof(Real) + n * (in_flight + 1) +
                                    n_groups * (e_rec + e_ff) * sizeof(double));
 
   const Real lambda = static_cast<Real>(options.surrogate_scale);
@@ -689,13 +708,14 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
         a.u.assign(nr * n * width, 0);
         a.spike.assign(n * width, 0);
         a.nu.assign(n_types * n * width, 0);
+        a.spiked.assign(n * width, 0);
+        a.needed.assign(n, 1);
         a.d_rec.assign(e_rec, 0.0);
         a.d_ff.assign(e_ff, 0.0);
       }
       SegmentTrace<Real>& trace = buffers.traces[g];
       // Sized for the longest segment at once (the last one, taken first, may be shorter).
       trace.resize(k_every, n, width);
-      trace.staged.resize(k_every, n, width);
       for (std::int64_t seg = n_segments - 1; seg >= 0; --seg) {
         const std::int64_t s0 = seg * k_every, len = std::min(k_every, steps - s0);
         recompute_segment(lm, inputs, checkpoints[seg], first, width, trial0, t0 + s0, len, trace, inner);

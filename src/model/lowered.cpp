@@ -60,6 +60,9 @@ LoweredModel<Real> lower(const Config& config, const Network& net) {
   }
 
   const auto cols = receptor_columns(config);
+  if (cols.size() > static_cast<std::size_t>(max_receptor_columns))
+    throw std::invalid_argument(std::to_string(cols.size()) + " receptor columns: at most " +
+                                std::to_string(max_receptor_columns));
   lm.n_receptors = static_cast<std::int64_t>(cols.size());
   lm.rec_first.assign(config.recurrent.type_names.size(), 0);
   lm.rec_count.assign(config.recurrent.type_names.size(), 0);

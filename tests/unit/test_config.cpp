@@ -1,6 +1,7 @@
 // Config: the reference file loads as is, defaults round-trip through
 // parameters.toml, --set overrides apply, and every kind of bad input is
 // rejected with the source, the key and the reason.
+#include "homeostat/model.hpp"
 #include "homeostat/io/config_toml.hpp"
 #include "homeostat/io/files.hpp"
 
@@ -193,6 +194,28 @@ TEST(ConfigErrors, ShapesMustMatchCellTypes) {
   expect_error(defaults(), {"feedforward.weights.w_mu=[[0.05]]"}, "feedforward.weights.w_mu[0]", "expected 2");
   expect_error(defaults(), {"recurrent.synapses.excitatory.g_bar=[1.0]"}, "recurrent.synapses.excitatory.g_bar",
                "one per receptor");
+}
+
+TEST(ConfigErrors, AtMostFifteenReceptorColumns) {
+  // The excitatory type with k receptors; with the inhibitory type's one and
+  // the mitral type's two, k + 3 columns.
+  auto receptors = [](int k) {
+    std::string names, rise, decay, e_syn, g_bar;
+    for (int r = 0; r < k; ++r) {
+      const std::string sep = r == 0 ? "" : ", ";
+      names += sep + "\"R" + std::to_string(r) + "\"";
+      rise += sep + "0.5";
+      decay += sep + "5.0";
+      e_syn += sep + "0.0";
+      g_bar += sep + "1.0";
+    }
+    const std::string key = "recurrent.synapses.excitatory.";
+    return std::vector<std::string>{key + "names=[" + names + "]", key + "tau_rise=[" + rise + "]",
+                                    key + "tau_decay=[" + decay + "]", key + "E_syn=[" + e_syn + "]",
+                                    key + "g_bar=[" + g_bar + "]"};
+  };
+  EXPECT_EQ(receptor_columns(parse_config(defaults(), "test.toml", receptors(12))).size(), 15u);
+  expect_error(defaults(), receptors(13), "feedforward.synapses.mitral.names", "at most 15");
 }
 
 TEST(ConfigErrors, TargetsForUnknownCellTypes) {
