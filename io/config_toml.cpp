@@ -24,8 +24,11 @@ std::string join(const std::vector<std::string>& items) {
   return s;
 }
 
+// Where a value came from: its line in the file, or the --set argument
+// (apply_override parses each one as a one-line document of its own).
 std::string where(const toml::node& node) {
   const auto& src = node.source();
+  if (src.path && src.path->rfind("--set ", 0) == 0) return fmt::format(" (from {})", *src.path);
   return src.begin.line > 0 ? fmt::format(" (line {})", src.begin.line) : std::string();
 }
 

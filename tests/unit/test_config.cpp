@@ -105,6 +105,15 @@ TEST(Config, OverrideErrorsNameTheArgument) {
   } catch (const ConfigError& e) {
     EXPECT_EQ(e.key(), "training.batch_sise");
     EXPECT_NE(std::string(e.what()).find("--set"), std::string::npos) << e.what();
+    // Not the line of the one-line document the override was parsed as.
+    EXPECT_EQ(e.reason(), "unknown key (from --set training.batch_sise=3)");
+  }
+  try {
+    load_config("", {"simulation.dt=[0.1]"});
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), "simulation.dt");
+    EXPECT_EQ(e.reason(), "expected a number, got an array (from --set simulation.dt=[0.1])");
   }
   EXPECT_THROW(load_config("", {"no_equals_sign"}), ConfigError);
   EXPECT_THROW(load_config("", {"simulation.dt.x=1"}), ConfigError);
