@@ -222,7 +222,7 @@ void write_training_run(const fs::path& dir, bool nan_cells, int rows = 12) {
   for (const char* t : {"firing_rate", "cv", "silent_penalty", "membrane_variance", "weight_ratio"})
     h += std::string(",") + t + "_loss";
   for (const char* what : {"mean_rate_hz", "std_rate_hz", "fraction_active", "mean_cv", "membrane_ratio"})
-    for (const auto& type : c.recurrent.type_names) h += "," + std::string(what) + "/" + type;
+    for (const auto& type : c.recurrent.type_names) h.append(",").append(what).append("/").append(type);
   h += ",grad_norm,learning_rate,wall_seconds\n";
   std::ofstream out(dir / "training_metrics.csv");
   out << h;
