@@ -175,7 +175,7 @@ Action setup_gradient(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--trials", o->trials, "Trials (default training.batch_size, or all trials in --inputs)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--checkpoint-every", o->checkpoint_every,
-                  "Keep the state every K steps (default sqrt(steps * trials / threads))")
+                  "Keep the state every K steps (default sqrt(steps), at least 16)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--double", o->double_precision, "Simulate and differentiate in double precision (default float)");
   cmd->add_option("--sparse-cutoff", o->sparse_cutoff,
