@@ -1,6 +1,8 @@
 #include "homeostat/model.hpp"
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 namespace homeostat {
 
