@@ -181,15 +181,9 @@ void recompute_segment(const LoweredModel<Real>& lm, const InputSource& inputs,
   for (std::int64_t b = 0; b < batch; ++b) {
     TrialState<Real>& st = checkpoint[first + b];  // advanced in place: not needed again
     StepObserver<Real> observer;
-    observer.before = [&](std::int64_t s, const TrialState<Real>& at_t) {
+    // Row s of v, tau and the flags, from the state before step s.
+    auto record = [&](std::int64_t s, const TrialState<Real>& at_t) {
       const std::int64_t t = t_start + s, row = (b * len + s) * n;
-      Real* __restrict g = tr.g_sum.data() + row;
-      std::fill(g, g + n, Real(0));
-      for (std::int64_t k = 0; k < nr; ++k) {
-        const Real* __restrict d = at_t.g_decay.data() + k * n;
-        const Real* __restrict u = at_t.g_rise.data() + k * n;
-        for (std::int64_t i = 0; i < n; ++i) g[i] += d[i] + u[i];
-      }
       Real* __restrict v = tr.v.data() + (b * (len + 1) + s) * n;
       Real* __restrict tau = tr.tau.data() + row;
       std::uint32_t* __restrict bits = tr.bits.data() + row;
@@ -201,19 +195,46 @@ void recompute_segment(const LoweredModel<Real>& lm, const InputSource& inputs,
         bits[i] = (refractory ? refractory_bit : 0) | (spiked ? spiked_bit : 0);
       }
     };
+    observer.before = [&](std::int64_t s, const TrialState<Real>& at_t) {
+      if (s > 0) return;  // rows after the first come from the previous step's `after`
+      record(0, at_t);
+      Real* __restrict g = tr.g_sum.data() + b * len * n;
+      std::fill(g, g + n, Real(0));
+      for (std::int64_t k = 0; k < nr; ++k) {
+        const Real* __restrict d = at_t.g_decay.data() + k * n;
+        const Real* __restrict u = at_t.g_rise.data() + k * n;
+        for (std::int64_t i = 0; i < n; ++i) g[i] += d[i] + u[i];
+      }
+    };
+    // After step s: where it clamped (row s) and, in the same pass over the
+    // conductances, sum_k g_k of step s + 1; then row s + 1 of the rest.
     observer.after = [&](std::int64_t s, const TrialState<Real>& next, const std::vector<std::int32_t>& in) {
       tr.input_spikes[s * batch + b] = in;
+      const bool more = s + 1 < len;
       std::uint32_t* __restrict bits = tr.bits.data() + (b * len + s) * n;
-      if (lm.saturate) {
-        for (std::int64_t k = 0; k < nr; ++k) {
-          const Real g_max = lm.g_max[k];
-          const Real* __restrict d = next.g_decay.data() + k * n;
-          const Real* __restrict u = next.g_rise.data() + k * n;
+      Real* __restrict g = tr.g_sum.data() + (b * len + std::min(s + 1, len - 1)) * n;
+      if (more) std::fill(g, g + n, Real(0));
+      for (std::int64_t k = 0; k < nr; ++k) {
+        const Real g_max = lm.g_max[k];
+        const Real* __restrict d = next.g_decay.data() + k * n;
+        const Real* __restrict u = next.g_rise.data() + k * n;
+        if (lm.saturate && more) {
+          for (std::int64_t i = 0; i < n; ++i) {
+            bits[i] |= (d[i] == g_max ? clamp_d_bit << k : 0) | (u[i] == -g_max ? clamp_u_bit << k : 0);
+            g[i] += d[i] + u[i];
+          }
+        } else if (lm.saturate) {
           for (std::int64_t i = 0; i < n; ++i)
             bits[i] |= (d[i] == g_max ? clamp_d_bit << k : 0) | (u[i] == -g_max ? clamp_u_bit << k : 0);
+        } else if (more) {
+          for (std::int64_t i = 0; i < n; ++i) g[i] += d[i] + u[i];
         }
       }
-      std::copy(next.v.begin(), next.v.end(), tr.v.begin() + (b * (len + 1) + s + 1) * n);
+      if (more) {
+        record(s + 1, next);
+      } else {
+        std::copy(next.v.begin(), next.v.end(), tr.v.begin() + (b * (len + 1) + len) * n);
+      }
     };
     run_trial_observed(lm, inputs, st, trial0 + first + b, t_start, len, observer);
   }
