@@ -148,21 +148,24 @@ struct SegmentTrace {
 // most max_receptor_columns columns, checked by lower()).
 constexpr std::uint32_t refractory_bit = 1, spiked_bit = 2, clamp_d_bit = 4, clamp_u_bit = 1u << 17;
 
-// src [B][S][N] -> dst [S][N][B], in tiles of 16 neurons x all trials so that
-// reads and writes both stay within a few cache lines per row.
-template <class T>
-void to_trial_minor(const std::vector<T>& src, std::vector<T>& dst, std::int64_t steps, std::int64_t n,
-                    std::int64_t batch) {
-  constexpr std::int64_t tile = 16;
-  for (std::int64_t s = 0; s < steps; ++s)
-    for (std::int64_t i0 = 0; i0 < n; i0 += tile) {
-      const std::int64_t i1 = std::min(n, i0 + tile);
-      for (std::int64_t b = 0; b < batch; ++b) {
-        const T* __restrict from = src.data() + (b * steps + s) * n;
-        T* __restrict to = dst.data() + s * n * batch + b;
-        for (std::int64_t i = i0; i < i1; ++i) to[i * batch] = from[i];
-      }
+// Trial b's values of neurons [i0, i0 + count) start at rows + b * stride;
+// they go to `out` trial-minor: element (i, b) at (i - i0) batch + b. With W
+// = 4, 8 or 16 trials (then batch is W) of four-byte values and a block of
+// 16 neurons, through registers (simd::zip_transpose).
+template <int W, class T>
+void gather_trials(const T* rows, std::int64_t stride, std::int64_t batch, std::int64_t i0, std::int64_t count,
+                   T* __restrict out) {
+  if constexpr ((W == 4 || W == 8 || W == 16) && sizeof(T) == 4) {
+    if (count == 16) {
+      simd::U32x16 x[W];
+      for (std::int64_t b = 0; b < W; ++b) std::memcpy(&x[b], rows + b * stride + i0, sizeof x[b]);
+      simd::zip_transpose<W>(x);
+      std::memcpy(out, x, sizeof x);
+      return;
     }
+  }
+  for (std::int64_t b = 0; b < batch; ++b)
+    for (std::int64_t li = 0; li < count; ++li) out[li * batch + b] = rows[b * stride + i0 + li];
 }
 
 // Recomputes steps [s0, s0 + len) of the trials `first .. first + batch` of
@@ -332,9 +335,9 @@ struct Coefficients {
 
   static std::vector<double> transpose(const std::vector<double>& bn, std::int64_t n, std::int64_t first,
                                        std::int64_t batch) {
-    const std::vector<double> rows(bn.begin() + first * n, bn.begin() + (first + batch) * n);
-    std::vector<double> nb(rows.size());
-    to_trial_minor(rows, nb, 1, n, batch);
+    std::vector<double> nb(n * batch);
+    for (std::int64_t i0 = 0; i0 < n; i0 += 16)
+      gather_trials<0>(bn.data() + first * n, n, batch, i0, std::min<std::int64_t>(16, n - i0), nb.data() + i0 * batch);
     return nb;
   }
 };
@@ -483,23 +486,11 @@ struct BackwardSteps {
     }
   }
 
-  // Trial b's row of the step that starts at `rows` is rows + b * stride: the
-  // values of neurons [i0, i0 + count) go to `tile` trial-minor. Four-byte
-  // values of 4, 8 or 16 trials go through registers (simd::zip_transpose).
+  // The step's values (trial b's at rows + b * stride) of neurons [i0, i0 +
+  // count) into a tile.
   template <class T>
   void gather(const T* rows, std::int64_t stride, std::int64_t i0, std::int64_t count, T* __restrict tile) const {
-    const std::int64_t batch = width();
-    if constexpr ((W == 4 || W == 8 || W == 16) && sizeof(T) == 4) {
-      if (count == 16) {
-        simd::U32x16 x[W];
-        for (std::int64_t b = 0; b < W; ++b) std::memcpy(&x[b], rows + b * stride + i0, sizeof x[b]);
-        simd::zip_transpose<W>(x);
-        std::memcpy(tile, x, sizeof x);
-        return;
-      }
-    }
-    for (std::int64_t b = 0; b < batch; ++b)
-      for (std::int64_t li = 0; li < count; ++li) tile[li * batch + b] = rows[b * stride + i0 + li];
+    gather_trials<W>(rows, stride, width(), i0, count, tile);
   }
 
   // Every step of a recomputed segment of `len` steps, last to first, for
