@@ -19,18 +19,6 @@ namespace fs = std::filesystem;
 namespace {
 
 
-constexpr const char* loss_terms[] = {"firing_rate", "cv", "silent_penalty", "membrane_variance", "weight_ratio"};
-
-double loss_weight(const Config& c, const std::string& term) {
-  const LossWeights& w = c.hyperparameters.loss_weight;
-  if (term == "firing_rate") return w.firing_rate;
-  if (term == "cv") return w.cv;
-  if (term == "silent_penalty") return w.silent_penalty;
-  if (term == "membrane_variance") return w.membrane_variance;
-  if (term == "weight_ratio") return w.weight_ratio;
-  return NAN;
-}
-
 double nice_up(double x) {
   if (!(x > 0) || !std::isfinite(x)) return 1.0;
   const double p = std::pow(10.0, std::floor(std::log10(x)));
@@ -137,10 +125,10 @@ void draw_training_losses(const TrainingLog& log, const FigureOptions&, Canvas& 
                          palette::orange, palette::sky_blue};
   const int styles[] = {1, 2, 1, 2, 1, 2};
   int k = 0;
-  for (const char* term : loss_terms) {
-    const std::string col = std::string(term) + "_loss";
+  for (const LossTermInfo& term : loss_terms) {
+    const std::string col = std::string(term.name) + "_loss";
     if (!m.has(col)) continue;
-    curves.push_back({fmt::format("{} (x {})", term, num(loss_weight(log.config, term))), m.column(col),
+    curves.push_back({fmt::format("{} (x {})", term.name, num(log.config.hyperparameters.loss_weight[term.term])), m.column(col),
                       colours[k % 6], styles[k % 6], 1.8});
     ++k;
   }

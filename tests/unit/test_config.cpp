@@ -66,7 +66,7 @@ TEST(Config, ReferenceFileLoadsAsIs) {
   EXPECT_DOUBLE_EQ(c.recurrent.synapses[0][1].tau_decay, 70.0);
   EXPECT_DOUBLE_EQ(c.feedforward.firing_rate[0], 6.0);
   EXPECT_DOUBLE_EQ(c.targets.per_type[1].firing_rate, 5.0);
-  EXPECT_DOUBLE_EQ(c.hyperparameters.loss_weight.membrane_variance, 0.1);
+  EXPECT_DOUBLE_EQ(c.hyperparameters.loss_weight[homeostat::LossTerm::membrane_variance], 0.1);
 }
 
 TEST(Config, ReferenceCopyMatchesShared) {

@@ -116,7 +116,7 @@ TEST(Loss, TotalIsTheWeightedScaledSum) {
   const auto s = sums_of({{regular(0, 300, 4), regular(7, 90, 9)}}, {{-60, -55}}, 10000);
   const auto v = evaluate_losses(s, c);
   double expected = 0;
-  for (int k = 0; k < 5; ++k) expected += c.weights[k] * 0.25 * v.term[k];
+  for (std::size_t k = 0; k < n_loss_terms; ++k) expected += c.weights[k] * 0.25 * v.term[k];
   EXPECT_NEAR(v.total, expected, 1e-12);
   EXPECT_GT(v.term[1], 0.0);
 }
