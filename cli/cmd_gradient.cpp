@@ -76,6 +76,7 @@ int run(GradientCliOptions& o, const Config& config, const Network& net, const I
 
   fmt::print("homeostat gradient: N = {}, M = {}, {} trial(s) x {} steps, {} precision, {} thread(s), trains {}\n",
              net.n, net.m, batch, steps, o.double_precision ? "double" : "float", threads, config.training.optimisable);
+  fmt::print("  rate loss: {}\n", describe_rate_loss(ctx.rate_loss, batch));
   const auto start = std::chrono::steady_clock::now();
   const ChunkGradient g = chunk_gradient(model, inputs, states, 0, 0, steps, ctx, ratio, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

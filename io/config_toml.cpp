@@ -314,8 +314,18 @@ Config from_table(const toml::table& root) {
     h.grad_norm_clip = s.number("grad_norm_clip");
     h.surrgrad_scale = s.number("surrgrad_scale");
     Section w = s.table("loss_weight");
-    for (const LossTermInfo& t : loss_terms) h.loss_weight[t.term] = w.number(std::string(t.name));
+    // Each weight is optional, defaulting to the term's weight in the reference
+    // configuration (a term added later has 0 there, so older files still load).
+    for (const LossTermInfo& t : loss_terms) h.loss_weight[t.term] = w.number_or(t.name, t.reference_weight);
     w.reject_unknown();
+    if (s.has("rate_loss")) {  // optional: "split" (default) or "plain"
+      const std::string r = s.string("rate_loss");
+      try {
+        h.rate_loss = parse_rate_loss(r);
+      } catch (const std::invalid_argument&) {
+        throw ConfigError(s.key("rate_loss"), fmt::format("unknown value '{}' (expected \"split\" or \"plain\")", r));
+      }
+    }
     s.reject_unknown();
   }
   if (top.has("feedback")) {
@@ -494,6 +504,7 @@ std::string to_toml(const Config& c) {
   o += fmt::format("\n[hyperparameters]\nlearning_rate = {}\ngrad_norm_clip = {}\nsurrgrad_scale = {}\n",
                    num(h.learning_rate), num(h.grad_norm_clip), num(h.surrgrad_scale));
   for (const LossTermInfo& t : loss_terms) o += fmt::format("loss_weight.{} = {}\n", t.name, num(h.loss_weight[t.term]));
+  o += fmt::format("rate_loss = \"{}\"\n", to_string(h.rate_loss));
 
   const auto& f = c.feedback;
   o += fmt::format(

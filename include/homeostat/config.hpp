@@ -73,6 +73,7 @@ struct HyperparametersConfig {
   double grad_norm_clip = 1.0;
   double surrgrad_scale = 200.0;  // 1/mV
   LossWeights loss_weight;
+  RateLoss rate_loss = RateLoss::split;  // optional key; with batch_size = 1 the plain form is used
 
   bool operator==(const HyperparametersConfig&) const = default;
 };

@@ -205,6 +205,9 @@ void validate(const Config& c) {
   positive("hyperparameters.grad_norm_clip", h.grad_norm_clip);
   positive("hyperparameters.surrgrad_scale", h.surrgrad_scale);
   for (const LossTerm t : all_loss_terms) non_negative(loss_weight_key(t), h.loss_weight[t]);
+  // hyperparameters.rate_loss = "split" with training.batch_size = 1 is not an
+  // error: the split form needs two trials, so the plain form is used
+  // (LossTargets::split_rate), and `train` says so in its header.
 }
 
 }  // namespace homeostat

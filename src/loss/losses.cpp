@@ -21,6 +21,19 @@ LossTerm parse_loss_term(const std::string& name) {
 
 std::string loss_weight_key(LossTerm term) { return "hyperparameters.loss_weight." + to_string(term); }
 
+std::string to_string(RateLoss kind) { return kind == RateLoss::split ? "split" : "plain"; }
+
+RateLoss parse_rate_loss(const std::string& name) {
+  if (name == "split") return RateLoss::split;
+  if (name == "plain") return RateLoss::plain;
+  throw std::invalid_argument("unknown rate loss '" + name + "' (split, plain)");
+}
+
+std::string describe_rate_loss(RateLoss kind, std::int64_t batch) {
+  if (kind == RateLoss::plain) return "plain";
+  return batch >= 2 ? "split (unbiased)" : "plain (split needs training.batch_size >= 2)";
+}
+
 LossContext loss_context(const Config& config, const std::vector<std::int32_t>& cell_type, std::int64_t batch,
                          std::int64_t steps) {
   LossContext c;
@@ -37,6 +50,7 @@ LossContext loss_context(const Config& config, const std::vector<std::int32_t>& 
     c.ratio_target.push_back(x.threshold_ratio);
   }
   c.weight_ratio_target = config.targets.weight_ratio;
+  c.rate_loss = config.hyperparameters.rate_loss;
   c.weights = config.hyperparameters.loss_weight.by_term;
   c.scale = 1.0 / static_cast<double>(config.training.chunks_per_update);
   return c;

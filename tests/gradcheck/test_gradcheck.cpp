@@ -210,6 +210,26 @@ TEST(GradCheck, FloatTwoGroupsOfSixteen) {
   expect_close(compare<float>(trials(32, 0, 300)), 2e-3);
 }
 
+// The firing-rate loss in both forms of MODEL.md 7 (hyperparameters.rate_loss):
+// the split form with an even and an odd batch (halves of equal and unequal
+// size), and the plain form. (The cases above run the default, split; the one
+// with one trial, the plain form it falls back to.)
+namespace {
+Case rate_loss_case(const char* kind, std::int64_t batch, std::int64_t steps) {
+  Case c = trials(batch, 0, steps);
+  c.overrides.push_back(std::string("hyperparameters.rate_loss=") + kind);
+  return c;
+}
+}  // namespace
+
+TEST(GradCheck, DoubleSplitRateLossEvenBatch) { expect_close(compare<double>(rate_loss_case("split", 4, 500)), 1e-8); }
+
+TEST(GradCheck, DoubleSplitRateLossOddBatch) { expect_close(compare<double>(rate_loss_case("split", 5, 500)), 1e-8); }
+
+TEST(GradCheck, DoublePlainRateLoss) { expect_close(compare<double>(rate_loss_case("plain", 3, 500)), 1e-8); }
+
+TEST(GradCheck, FloatSplitRateLossOddBatch) { expect_close(compare<float>(rate_loss_case("split", 7, 400)), 2e-3); }
+
 TEST(GradCheck, TrialGroupsCoverTheBatchInOrder) {
   for (std::int64_t batch = 1; batch <= 40; ++batch) {
     for (std::int64_t width : {0, 1, 3, 16}) {

@@ -20,6 +20,15 @@
 
 namespace homeostat {
 
+// hyperparameters.rate_loss: the firing-rate loss on the batch's mean rate
+// ("plain"), or its unbiased form on two fixed halves of the batch ("split",
+// MODEL.md section 7; with one trial the plain form is used).
+enum class RateLoss { split, plain };
+std::string to_string(RateLoss kind);           // "split", "plain"
+RateLoss parse_rate_loss(const std::string& name);  // throws std::invalid_argument
+// The form used with `batch` trials, for the console: "split (unbiased)", "plain", ...
+std::string describe_rate_loss(RateLoss kind, std::int64_t batch);
+
 // Per-neuron constants of the losses, lowered from the config (the part of
 // LossContext the terms read).
 struct LossTargets {
@@ -31,8 +40,11 @@ struct LossTargets {
   std::vector<double> theta;            // [N] mV
   std::vector<double> ratio_target;     // [N] sd(V) / (theta - mean(V))
   double weight_ratio_target = 2.0;
+  RateLoss rate_loss = RateLoss::split;  // as configured; see split_rate()
 
   double seconds() const { return static_cast<double>(steps) * dt / 1000.0; }  // of one trial's chunk
+  // The split rate loss needs two trials: with one, the plain form is used.
+  bool split_rate() const { return rate_loss == RateLoss::split && batch >= 2; }
 };
 
 // Sums of one chunk, [B * N] (trial-major).
