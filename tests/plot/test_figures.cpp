@@ -10,6 +10,7 @@
 #include "homeostat/plot/figures.hpp"
 #include "homeostat/plot/run_data.hpp"
 #include "homeostat/sim.hpp"
+#include "figure_common.hpp"
 #include "npy_slab.hpp"
 #include "tiny_network.hpp"
 
@@ -197,6 +198,69 @@ TEST(Figures, PickPerTypeSpreadsEvenly) {
   std::iota(all.begin(), all.end(), 0);
   EXPECT_EQ(plot::pick_per_type(all, type, 2), (std::vector<std::int64_t>{1, 4, 7, 9}));
   EXPECT_EQ(plot::pick_per_type({0, 7}, type, 3), (std::vector<std::int64_t>{0, 7}));
+}
+
+// Rates counted over a trial are multiples of q = 1000 / T Hz: every edge
+// lies half way between two of them, so each bin holds whole counts and no
+// bin between two occupied ones is empty (log bins on such rates leave a comb).
+TEST(FiringRateBins, EdgesAlignedToTheRateQuantum) {
+  for (const double duration : {10000.0, 2000.0, 500.0, 4000.0}) {
+    const double q = 1000.0 / duration, hi = 125.0;
+    const auto e = plot::rate_edges(duration, hi);
+    ASSERT_GE(e.size(), 2u);
+    EXPECT_DOUBLE_EQ(e.front(), q / 2) << duration;
+    EXPECT_GE(e.back(), hi);
+    for (std::size_t k = 0; k < e.size(); ++k) {
+      const double half = e[k] / q - 0.5;
+      EXPECT_NEAR(half, std::round(half), 1e-9) << "edge " << e[k] << " of T = " << duration;
+      if (k > 0) {
+        EXPECT_GT(e[k], e[k - 1]);
+      }
+    }
+    // Every possible rate 1..K quanta up to hi: no empty bin anywhere.
+    std::vector<double> rates;
+    for (double r = q; r <= e.back(); r += q) rates.push_back(std::round(r / q) * q);
+    const auto h = plot::histogram_fractions(rates, e);
+    for (std::size_t k = 0; k < h.size(); ++k) EXPECT_GT(h[k], 0.0) << "empty bin " << e[k] << "-" << e[k + 1];
+    // Where quanta are dense the bins are log-spaced, not one per quantum.
+    EXPECT_LT(e.size(), 12 * std::log10(2 * hi / q) + 3);
+  }
+}
+
+TEST(FiringRateBins, AxisEndsAtTheRefractoryLimitOfTheConfiguration) {
+  Config c = fixture().config;
+  for (auto& p : c.recurrent.physiology) p.tau_ref = 8.0;
+  c.recurrent.physiology.back().tau_ref = 4.0;
+  EXPECT_DOUBLE_EQ(plot::max_rate_hz(c), 250.0);  // the shortest refractory period bounds every rate
+  for (auto& p : c.recurrent.physiology) p.tau_ref = 0.0;
+  EXPECT_DOUBLE_EQ(plot::max_rate_hz(c), 1000.0 / c.simulation.dt);  // one spike per step
+}
+
+TEST(Axes, FractionAxisNeverPastOne) {
+  for (const double f : {0.0, 1e-4, 0.03, 0.5, 0.8, 0.87, 0.9, 0.99, 1.0}) {
+    const double top = plot::fraction_axis_max(f);
+    EXPECT_LE(top, 1.0) << f;
+    EXPECT_GE(top, f) << f;
+  }
+  EXPECT_DOUBLE_EQ(plot::fraction_axis_max(0.3), 0.4);  // room above the data when it is small
+  EXPECT_DOUBLE_EQ(plot::nice_step(3.3), 5.0);
+  EXPECT_DOUBLE_EQ(plot::nice_step(0.15), 0.2);
+  EXPECT_DOUBLE_EQ(plot::nice_step(1.0), 1.0);
+}
+
+// A training run's initial_state/ and final_state/ have no parameters.toml
+// of their own: they were simulated with the run's.
+TEST(RunData, StateDirectoryUsesTheRunsParameters) {
+  TempDir dir;
+  std::ofstream(dir.path() / "parameters.toml") << io::to_toml(fixture().config);
+  fs::create_directories(dir.path() / "final_state" / "results");
+  std::ofstream(dir.path() / "final_state" / "network_structure.npz") << "x";
+  EXPECT_EQ(fs::canonical(plot::run_parameters(dir.path() / "final_state")), fs::canonical(dir.path() / "parameters.toml"));
+  EXPECT_EQ(fs::canonical(plot::run_parameters(dir.path() / "final_state/")), fs::canonical(dir.path() / "parameters.toml"));
+  EXPECT_EQ(plot::run_parameters(dir.path()), dir.path() / "parameters.toml");
+  // Not a state directory (no network): the error will name its own file.
+  fs::create_directories(dir.path() / "other");
+  EXPECT_EQ(plot::run_parameters(dir.path() / "other"), dir.path() / "other" / "parameters.toml");
 }
 
 TEST(NpySlabReader, ReadsSlabsOfWhatIoWrites) {
