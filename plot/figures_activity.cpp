@@ -120,7 +120,7 @@ void draw_output_raster(const RunData& d, const FigureOptions& o, Canvas& c) {
   c.title("Network spikes", fmt::format("first {} of trial 0; {} of {} neurons{}, sorted by assembly, then cell type",
                                        seconds_text(window), rows.size(), net.n,
                                        k > 1 ? fmt::format(" (every {}th)", k) : ""));
-  const Box top{0.08, 0.8, 0.34, 0.84}, bottom{0.08, 0.8, 0.1, 0.27};
+  const Box top{0.09, 0.79, 0.34, 0.84}, bottom{0.09, 0.79, 0.1, 0.27};
   const int n_assemblies = static_cast<int>(d.config.recurrent.num_assemblies);
   // The axis title clears the widest assembly number.
   const double digits = n_assemblies > 0 ? std::floor(std::log10(std::max(n_assemblies - 1, 1))) + 1 : 1;
@@ -163,10 +163,15 @@ void draw_input_raster(const RunData& d, const FigureOptions& o, Canvas& c) {
   const auto rows = every_kth(order, o.raster_max_inputs, k);
   std::vector<Rgb> colour;
   for (const auto j : rows) colour.push_back(input_colour(net.input_type[j]));
-  c.title("Input spikes", fmt::format("first {} of trial 0; {} of {} input neurons{}", seconds_text(window), rows.size(),
-                                      net.m, k > 1 ? fmt::format(" (every {}th)", k) : ""));
-  const Box top{0.08, 0.8, 0.34, 0.84}, bottom{0.08, 0.8, 0.1, 0.27};
-  raster(c, trains, rows, colour, window, top, "input neuron", 3.6);
+  std::string poisson;
+  for (std::size_t t = 0; t < d.config.feedforward.type_names.size(); ++t)
+    poisson += fmt::format("{} {} {} Hz", t ? "," : "; Poisson:", d.config.feedforward.type_names[t],
+                           format_number(d.config.feedforward.firing_rate.at(t)));
+  c.title("Input spikes", fmt::format("first {} of trial 0; {} of {} input neurons{}{}", seconds_text(window),
+                                      rows.size(), net.m, k > 1 ? fmt::format(" (every {}th)", k) : "", poisson));
+  const Box top{0.09, 0.79, 0.34, 0.84}, bottom{0.09, 0.79, 0.1, 0.27};
+  const double digits = std::floor(std::log10(std::max<double>(static_cast<double>(net.m), 1.0))) + 1;
+  raster(c, trains, rows, colour, window, top, "input neuron", 1.6 + 0.8 * 0.75 * digits);
   // Input index ticks on the left: a few round numbers.
   const double n = static_cast<double>(rows.size());
   const std::int64_t step = static_cast<std::int64_t>(nice_ceil(static_cast<double>(net.m) / 6));
@@ -183,8 +188,7 @@ void draw_input_raster(const RunData& d, const FigureOptions& o, Canvas& c) {
       if (net.input_type[j] == t) members.push_back(j);
     rates.push_back(population_rate(trains, members, window, bin));
     colours.push_back(input_colour(t));
-    names.push_back(fmt::format("{} {}, {} Hz", members.size(), d.config.feedforward.type_names[t],
-                                format_number(d.config.feedforward.firing_rate.at(t))));
+    names.push_back(fmt::format("{} {}", members.size(), d.config.feedforward.type_names[t]));
   }
   rate_panel(c, bottom, window, rates, colours, names, bin);
 }

@@ -146,14 +146,14 @@ void draw_assembly_graph(const RunData& d, const FigureOptions& o, Canvas& c) {
   for (std::size_t g = 0; g < groups.size(); ++g) {
     const auto& gr = groups[g];
     c.edge_text("b", 2.3, (gr.from + gr.to) / 2 / nb, 0.5, gr.label, 1.0, gr.colour);
-    c.edge_text("l", 2.0, 1 - (gr.from + gr.to) / 2 / nb, 0.5, gr.label, 1.0, gr.colour);
+    c.edge_text("l", 2.4, 1 - (gr.from + gr.to) / 2 / nb, 0.5, gr.label, 1.0, gr.colour);
     if (g > 0) {
       c.line({gr.from, gr.from}, {0, double(nb)}, palette::black, 2.0);
       c.line({0, double(nb)}, {nb - gr.from, nb - gr.from}, palette::black, 2.0);
     }
   }
   c.edge_text("b", 3.7, 0.5, 0.5, "postsynaptic block: cell type, assembly number");
-  c.edge_text("l", 3.6, 0.5, 0.5, "presynaptic block: cell type, assembly number");
+  c.edge_text("l", 3.9, 0.5, 0.5, "presynaptic block: cell type, assembly number");
   c.colour_bar({box.x1 + 0.03, box.x1 + 0.05, box.y0, box.y1}, sequential, 0, v_max,
                "connection probability (edges / neuron pairs)");
 }
