@@ -140,6 +140,7 @@ std::vector<double> log_edges(double lo, double hi, int bins) {
 }
 
 std::vector<double> rate_edges(double duration_ms, double hi_hz, int per_decade) {
+  if (!(duration_ms > 0) || !std::isfinite(duration_ms)) return log_edges(0.1, std::max(hi_hz, 1.0), 24);
   const double q = 1000.0 / duration_ms, lo = q / 2;
   if (!(hi_hz > lo)) hi_hz = 10 * lo;
   const int n = std::max(1, static_cast<int>(std::ceil(per_decade * std::log10(hi_hz / lo))));
