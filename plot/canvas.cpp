@@ -309,8 +309,15 @@ void Canvas::image(const std::vector<double>& values, int nx, int ny, const Colo
     for (int iy = 0; iy < ny; ++iy) columns[static_cast<std::size_t>(ix) * ny + iy] = values[static_cast<std::size_t>(iy) * nx + ix];
     rows[ix] = &columns[static_cast<std::size_t>(ix) * ny];
   }
-  pls_->imagefr(rows.data(), nx, ny, tx(axes_.x_min), tx(axes_.x_max), ty(axes_.y_min), ty(axes_.y_max), v_min, v_max,
-                v_min, v_max, nullptr, nullptr);
+  // plimagefr puts the cell of data[0][0] at (xmin, ymin) and that of
+  // data[nx-1][ny-1] at (xmax, ymax), each cell (xmax - xmin) / (nx - 1)
+  // wide: the cells tile the window only when the last one starts one cell
+  // before its end (otherwise the image is stretched by nx / (nx - 1) and
+  // the far row and column fall outside the frame).
+  const double x0 = tx(axes_.x_min), x1 = tx(axes_.x_max), y0 = ty(axes_.y_min), y1 = ty(axes_.y_max);
+  const double x_last = nx > 1 ? x0 + (x1 - x0) * (nx - 1) / nx : x1;
+  const double y_last = ny > 1 ? y0 + (y1 - y0) * (ny - 1) / ny : y1;
+  pls_->imagefr(rows.data(), nx, ny, x0, x_last, y0, y_last, v_min, v_max, v_min, v_max, nullptr, nullptr);
   // The frame again, over the image's edge cells.
   pls_->col0(1);
   pls_->box("bc", 0, 0, "bc", 0, 0);

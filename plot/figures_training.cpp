@@ -157,7 +157,7 @@ void draw_training_losses(const TrainingLog& log, const FigureOptions&, Canvas& 
     ++k;
   }
   c.title("Training losses",
-          fmt::format("each term unweighted on its own scale (axes do not start at 0); total = sum of w x term; {}",
+          fmt::format("each term unweighted, on its own scale (not from 0); total = sum of w x term; {}",
                       span_text(chunks)));
   const int cols = curves.size() > 4 ? 3 : 2;
   const int rows = static_cast<int>((curves.size() + cols - 1) / cols);

@@ -10,6 +10,7 @@
 #include "homeostat/plot/figures.hpp"
 #include "homeostat/plot/run_data.hpp"
 #include "homeostat/sim.hpp"
+#include "canvas.hpp"
 #include "figure_common.hpp"
 #include "npy_slab.hpp"
 #include "tiny_network.hpp"
@@ -246,6 +247,32 @@ TEST(Axes, FractionAxisNeverPastOne) {
   EXPECT_DOUBLE_EQ(plot::nice_step(3.3), 5.0);
   EXPECT_DOUBLE_EQ(plot::nice_step(0.15), 0.2);
   EXPECT_DOUBLE_EQ(plot::nice_step(1.0), 1.0);
+}
+
+// Image cells tile the panel: one lit cell of a 2 x 2 image fills the bottom
+// left quarter and nothing else (plimagefr stretches nx cells over nx - 1
+// intervals unless told where the last cell starts).
+TEST(Canvas, ImageCellsTileThePanel) {
+  TempDir dir;
+  const fs::path png = dir.path() / "image.png";
+  {
+    std::lock_guard lock(plot::plot_mutex());
+    plot::Canvas c(png, 200, 200);
+    c.panel({0.1, 0.9, 0.1, 0.9}, plot::Axes{0, 2, 0, 2, false, false, "", "", "", false, false});
+    const plot::ColourMap black{{{0.0, {0, 0, 0}}, {1.0, {0, 0, 0}}}};
+    c.image({1.0, 5.0, 5.0, 5.0}, 2, 2, black, 0.0, 2.0);  // row 0 (bottom): lit, blank; row 1: blank, blank
+    c.finish();
+  }
+  const Image img = decode_png(png);
+  auto at = [&](int x, int y) { return img.gray[static_cast<std::size_t>(y) * img.width + x]; };
+  // Cell centres (image rows from the top): bottom left (60, 140), the rest.
+  EXPECT_LT(at(60, 140), 50);
+  EXPECT_LT(at(25, 175), 50);   // near the frame's corner: the cell reaches it
+  EXPECT_LT(at(95, 105), 50);   // near the middle: the cell reaches it
+  EXPECT_GT(at(140, 140), 200);
+  EXPECT_GT(at(60, 60), 200);
+  EXPECT_GT(at(140, 60), 200);
+  EXPECT_GT(at(106, 94), 200);  // just past the middle: the lit cell stops there
 }
 
 // A training run's initial_state/ and final_state/ have no parameters.toml
