@@ -85,7 +85,7 @@ void draw_heatmap(const SweepData& d, std::size_t ax, std::size_t ay, Canvas& c)
   const int nx = static_cast<int>(dx.value_labels.size()), ny = static_cast<int>(dy.value_labels.size());
   const int n_types = static_cast<int>(d.types.size());
   c.title(fmt::format("{}: rate and fraction active over {} x {}", d.title, dx.label, dy.label), subtitle(d, {ax, ay}));
-  const auto boxes = Canvas::grid(2, n_types, {0.1, 0.88, 0.1, 0.85}, 0.16, 0.14);
+  const auto boxes = Canvas::grid(2, n_types, {0.1, 0.89, 0.1, 0.85}, 0.22, 0.14);
   const auto ms = metrics(d);
   for (std::size_t m = 0; m < ms.size(); ++m) {
     for (int t = 0; t < n_types; ++t) {
@@ -103,8 +103,7 @@ void draw_heatmap(const SweepData& d, std::size_t ax, std::size_t ay, Canvas& c)
       Axes a;
       a.x_min = -0.5, a.x_max = nx - 0.5, a.y_min = -0.5, a.y_max = ny - 0.5;
       a.x_numbers = a.y_numbers = false;
-      a.x_label = dx.label;
-      a.y_label = dy.label;
+      a.x_label = dx.label;  // y label drawn below, clear of the value labels
       a.title = fmt::format("{}: {}", d.types[t], ms[m].label);
       c.panel(box, a);
       const ColourMap& map = ms[m].is_rate ? rate_map : fraction_map;
@@ -113,7 +112,12 @@ void draw_heatmap(const SweepData& d, std::size_t ax, std::size_t ay, Canvas& c)
           if (std::isfinite(v[j * nx + i]))
             c.rectangle(i - 0.5, i + 0.5, j - 0.5, j + 0.5, colour_at(map, std::min(1.0, v[j * nx + i] / v_max)));
       for (int i = 0; i < nx; ++i) c.edge_text("b", 1.2, (i + 0.5) / nx, 0.5, short_label(dx.value_labels[i]), 0.8);
-      for (int j = 0; j < ny; ++j) c.edge_text("lv", 0.6, (j + 0.5) / ny, 1.0, short_label(dy.value_labels[j]), 0.8);
+      std::size_t widest = 0;
+      for (int j = 0; j < ny; ++j) {
+        c.edge_text("lv", 0.6, (j + 0.5) / ny, 1.0, short_label(dy.value_labels[j]), 0.8);
+        widest = std::max(widest, short_label(dy.value_labels[j]).size());
+      }
+      c.edge_text("l", 1.6 + 0.55 * static_cast<double>(widest), 0.5, 0.5, dy.label);
       if (nx * ny <= 64) {
         for (int j = 0; j < ny; ++j)
           for (int i = 0; i < nx; ++i) {

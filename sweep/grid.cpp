@@ -164,7 +164,20 @@ void read_axes(const toml::node* node, Sweep& s) {
       axis.numbers.push_back(v[k].is_number() ? v[k].value<double>().value() : NAN);
       axis.names.push_back(name_part(v[k], k));
     }
-    r.reject_unknown("key, values, name, zip");
+    if (const toml::node* labels = r.get("labels")) {
+      const toml::array* l = labels->as_array();
+      if (!l || l->size() != v.size())
+        throw ConfigError(r.key("labels"), fmt::format("expected an array of {} strings, one per value", v.size()));
+      std::set<std::string> unique;
+      for (std::size_t k = 0; k < l->size(); ++k) {
+        const std::string text = (*l)[k].is_string() ? (*l)[k].as_string()->get() : std::string();
+        if (!is_label(text) || !unique.insert(text).second)
+          throw ConfigError(fmt::format("{}labels[{}]", r.key(""), k),
+                            "expected a distinct string of letters, digits, '_', '-', '.'");
+        axis.names[k] = text;
+      }
+    }
+    r.reject_unknown("key, values, name, labels, zip");
     if (!keys.insert(axis.key).second) throw ConfigError(r.key("key"), fmt::format("{} is swept by two axes", axis.key));
     if (!labels.insert(axis.label).second)
       throw ConfigError(r.key("name"), fmt::format("label '{}' is used by two axes; give one a name", axis.label));

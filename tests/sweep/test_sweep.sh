@@ -139,4 +139,31 @@ grep -q '^1,1_duration=200,failed,.*exit code 1: error: .*holds 150 steps' "$wor
 [ "$(grep -c ',done,' "$work/fails/sweep_status.csv")" -eq 2 ] || fail "the other points: $(cat "$work/fails/sweep_status.csv")"
 grep -q '^1,1_duration=200,failed,' "$work/fails/sweep_summary.csv" || fail "summary lacks the failed point"
 grep -q 'holds 150 steps' "$work/fails/logs/1_duration=200.log" || fail "the point's log lacks its error"
+echo "== feedback points: the summary holds the last metrics row and the final state's analysis"
+cat > "$work/feedback.toml" <<TOML
+command = "feedback"
+set = { "recurrent.topology.num_neurons" = 60, "recurrent.topology.num_assemblies" = 2, "feedforward.topology.num_neurons" = 20, "simulation.duration" = 200.0, "simulation.chunk_size" = 200, "simulation.num_chunks" = 2, "training.batch_size" = 2, "training.log_interval" = 1 }
+[[axis]]
+key = "feedback.eta_excitatory"
+name = "eta"
+values = [0.01, 0.05]
+TOML
+"$bin" sweep "$work/feedback.toml" -o "$work/feedback" --jobs 2 --threads 2 > "$work/feedback.log" || fail "$(cat "$work/feedback.log")"
+"$py" - "$work/feedback" <<'PY'
+import csv, glob, sys
+d = sys.argv[1]
+rows = list(csv.DictReader(open(f"{d}/sweep_summary.csv")))
+assert [r["state"] for r in rows] == ["done", "done"], rows
+for r in rows:
+    run = glob.glob(f"{d}/runs/{r['index']}_*")[0]
+    last = list(csv.DictReader(open(f"{run}/training_metrics.csv")))[-1]
+    for k in ("chunk", "total_loss", "firing_rate_loss", "cv_loss", "silent_penalty_loss", "membrane_variance_loss", "weight_ratio_loss"):
+        assert float(r[k]) == float(last[k]), (k, r[k], last[k])
+    fin = {x["cell_type"]: x for x in csv.DictReader(open(f"{run}/final_state/analysis/firing_rate_statistics.csv"))}
+    assert float(r["mean_rate_hz/inhibitory"]) == float(fin["inhibitory"]["mean_rate_hz"])
+    assert float(r["fraction_active/excitatory"]) == float(fin["excitatory"]["fraction_active"])
+# The two etas scale the weights differently: different final losses.
+assert rows[0]["total_loss"] != rows[1]["total_loss"], rows
+print("feedback summary checks passed")
+PY
 echo "sweep tests passed"

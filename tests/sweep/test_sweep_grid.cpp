@@ -68,6 +68,17 @@ values = ["weights", "scaling factors"]
   EXPECT_EQ(s.axes[1].values, (std::vector<std::string>{"'weights'", "'scaling factors'"}));  // TOML literal strings
   EXPECT_EQ(s.axes[1].names, (std::vector<std::string>{"weights", "v1"}));  // a space: by position
   EXPECT_EQ(s.axes[0].names[0], "0.1");
+  const Sweep labelled = parse_sweep(R"(
+[[axis]]
+key = "recurrent.weights.w_mu"
+name = "w_EE"
+labels = ["weak", "strong"]
+values = [ [[0.1, 0.05], [0.2, 0.19]], [[0.2, 0.05], [0.2, 0.19]] ]
+)",
+                                     "s.toml");
+  EXPECT_EQ(labelled.points[1].name, "1_w_EE=strong");
+  EXPECT_NE(error_of("[[axis]]\nkey = \"a.b\"\nvalues = [1, 2]\nlabels = [\"x\"]\n").find("axis[0].labels"),
+            std::string::npos);
 }
 
 TEST(SweepGrid, ZippedAxesVaryTogether) {

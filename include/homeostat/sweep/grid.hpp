@@ -8,6 +8,7 @@
 //   [[axis]]
 //   key = "feedforward.activity.mitral.firing_rate"
 //   name = "rate"                         # optional label (default: the key's last part)
+//   labels = ["low", "mid", "high"]       # optional names of the values in point names and figures
 //   zip = "g"                             # optional: axes of one zip group vary together
 //   values = [5.0, 10.0, 20.0]            # any TOML values
 //
@@ -35,7 +36,8 @@ struct Axis {
   std::string zip;                  // zip group, empty: a dimension of its own
   std::vector<std::string> values;  // each value as TOML text, as `--set key=TEXT` receives it
   std::vector<double> numbers;      // each value as a number, NaN when it is not one
-  std::vector<std::string> names;   // each value in point names: "10", "abc", or "v<k>" for arrays/tables
+  std::vector<std::string> names;   // each value in point names and figures: its `labels` entry, else
+                                    // "10", "abc", or "v<k>" for arrays, tables and long text
   bool is_seed() const;             // the key's last part is "seed": averaged over in figures
 };
 
