@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
@@ -126,8 +127,9 @@ int run_one_point(const Sweep& sweep, const SweepOptions& o, const fs::path& out
   SummaryCounts counts;
   {
     DirLock lock(out);
-    counts = write_summary(sweep, out, false);
-    if (counts.pending == 0) counts = write_summary(sweep, out, true);  // the last task draws the figures
+    const bool last = std::none_of(sweep.points.begin(), sweep.points.end(),
+                                   [&](const Point& q) { return read_status(out, q).state == "pending"; });
+    counts = write_summary(sweep, out, /*figures=*/last);  // the last task to end draws the figures
   }
   fmt::print("Sweep: {} done, {} failed, {} pending\n", counts.done, counts.failed, counts.pending);
   return finished(status) ? 0 : 1;

@@ -12,6 +12,11 @@ std::string csv_field(std::string_view s) {
   return out + '"';
 }
 
+void append_cell(std::string& row, std::string_view s) {
+  row += ',';
+  row += csv_field(s);
+}
+
 std::vector<std::vector<std::string>> parse_csv(std::string_view text) {
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> row;

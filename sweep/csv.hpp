@@ -9,6 +9,8 @@
 namespace homeostat::sweep {
 
 std::string csv_field(std::string_view s);
+// Appends ",FIELD" to a row.
+void append_cell(std::string& row, std::string_view s);
 // A CSV text -> rows of cells (the header is row 0). Quoted cells may hold
 // commas, doubled quotes and line breaks.
 std::vector<std::vector<std::string>> parse_csv(std::string_view text);

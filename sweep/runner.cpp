@@ -72,11 +72,11 @@ void prepare_sweep_dir(const Sweep& sweep, const fs::path& out, bool shared) {
   fs::create_directories(out / "logs", ec);
   io::write_file_atomic(copy, sweep.text);
   std::string csv = "index,name";
-  for (const Axis& a : sweep.axes) csv += "," + csv_field(a.label);
+  for (const Axis& a : sweep.axes) append_cell(csv, a.label);
   csv += "\n";
   for (const Point& p : sweep.points) {
     csv += fmt::format("{},{}", p.index, csv_field(p.name));
-    for (std::size_t a = 0; a < sweep.axes.size(); ++a) csv += "," + csv_field(sweep.axes[a].values[p.value[a]]);
+    for (std::size_t a = 0; a < sweep.axes.size(); ++a) append_cell(csv, sweep.axes[a].values[p.value[a]]);
     csv += "\n";
   }
   io::write_file_atomic(out / "points.csv", csv);

@@ -151,17 +151,17 @@ SummaryCounts write_summary(const Sweep& sweep, const fs::path& out, bool figure
   write_status_csv(sweep, status, out);
 
   std::string csv = "index,name,state";
-  for (const Axis& a : sweep.axes) csv += "," + csv_field(a.label);
-  for (const auto& c : columns) csv += "," + csv_field(c);
+  for (const Axis& a : sweep.axes) append_cell(csv, a.label);
+  for (const auto& c : columns) append_cell(csv, c);
   csv += ",wall_seconds\n";
   for (const Point& p : sweep.points) {
     const PointStatus& s = status[p.index];
     csv += fmt::format("{},{},{}", p.index, csv_field(p.name), s.state);
-    for (std::size_t a = 0; a < sweep.axes.size(); ++a) csv += "," + csv_field(sweep.axes[a].values[p.value[a]]);
+    for (std::size_t a = 0; a < sweep.axes.size(); ++a) append_cell(csv, sweep.axes[a].values[p.value[a]]);
     for (const auto& c : columns) {
       const auto it = std::find_if(metrics[p.index].begin(), metrics[p.index].end(),
                                    [&](const auto& m) { return m.first == c; });
-      csv += "," + (it == metrics[p.index].end() ? std::string() : format_value(it->second));
+      append_cell(csv, it == metrics[p.index].end() ? std::string() : format_value(it->second));
     }
     csv += s.state == "pending" ? ",\n" : fmt::format(",{:.3f}\n", s.wall_seconds);
   }
