@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   Action train = setup_train(app, argc, argv);
   Action feedback = setup_feedback(app, argc, argv);
   Action sweep = setup_sweep(app);
+  Action export_network = setup_export(app);
 
   try {
     app.parse(argc, argv);
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
       if (sub->get_name() == "train") return train();
       if (sub->get_name() == "feedback") return feedback();
       if (sub->get_name() == "sweep") return sweep();
+      if (sub->get_name() == "export") return export_network();
     }
   } catch (const homeostat::ConfigError& e) {
     fmt::print(stderr, "error: {}\n", e.what());
