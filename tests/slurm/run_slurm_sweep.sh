@@ -2,7 +2,8 @@
 # `homeostat sweep --slurm` on a real Slurm: starts a one-node cluster on
 # localhost (slurm_cluster.sh), submits the generated sweep.sbatch, waits for
 # the array job, and checks every point equals the same configuration run by
-# hand and the summary is complete. Exit 77 (skipped) when Slurm is not
+# hand and the summary is complete; then runs the sweep again as one job of
+# two MPI tasks under srun --mpi=pmix. Exit 77 (skipped) when Slurm is not
 # installed; any other failure to start the cluster fails the test.
 # Usage: run_slurm_sweep.sh HOMEOSTAT_BINARY
 set -euo pipefail
@@ -46,4 +47,10 @@ completed=$(grep -c "ArrayJobId=$job .*JobState=COMPLETED\|JobState=COMPLETED .*
 compare_runs "$work/slurm" "$work/hand"
 [ "$(grep -c ',done,' "$work/slurm/sweep_summary.csv")" -eq 8 ] || fail "summary after the last task: $(cat "$work/slurm/sweep_summary.csv")"
 [ -s "$work/slurm/figures/sweep_heatmap_rate_w_mu.png" ] || fail "the last task did not draw the figures"
+echo "== the same sweep as one job of 2 MPI tasks: srun --mpi=pmix homeostat sweep"
+job=$(cd "$work" && sbatch --parsable -n 2 --output="$work/srun.out" \
+  --wrap "srun --mpi=pmix '$bin' sweep '$work/sweep.toml' -o '$work/srun' --threads 1")
+slurm_wait_job "$job" 240 || fail "srun job did not finish"
+grep -q "2 ranks share 8 points" "$work/srun.out" || fail "srun: $(cat "$work/srun.out")"
+compare_runs "$work/srun" "$work/hand"
 echo "Slurm sweep test passed"
