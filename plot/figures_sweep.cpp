@@ -180,7 +180,7 @@ void draw_line(const SweepData& d, std::size_t ax, Canvas& c) {
       const double target = ms[m].is_rate && t < static_cast<int>(d.target_rate.size()) ? d.target_rate[t] : NAN;
       if (std::isfinite(target)) top = std::max(top, target);
       Axes a;
-      const double pad = log_x ? 0 : (n > 1 ? 0.06 * (x_hi - x_lo) : 0.5);
+      const double pad = log_x ? 0 : (by_value && n > 1 ? 0.06 * (x_hi - x_lo) : 0.5);  // categories: half a slot
       a.x_min = log_x ? x_lo / 1.3 : x_lo - pad;
       a.x_max = log_x ? x_hi * 1.3 : x_hi + pad;
       a.log_x = log_x;
