@@ -1,6 +1,9 @@
 #include "homeostat/parallel/mpi.hpp"
 
 #ifdef HOMEOSTAT_HAVE_MPI
+// The C API only: OpenMPI's deprecated C++ bindings are not needed (and warn).
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #endif
 
