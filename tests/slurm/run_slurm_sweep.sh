@@ -4,7 +4,7 @@
 # the array job, and checks every point equals the same configuration run by
 # hand and the summary is complete; then runs the sweep again as one job of
 # two MPI tasks under srun --mpi=pmix. Exit 77 (skipped) when Slurm is not
-# installed; any other failure to start the cluster fails the test.
+# installed or not root; any other failure to start the cluster fails the test.
 # Usage: run_slurm_sweep.sh HOMEOSTAT_BINARY
 set -euo pipefail
 bin=$(readlink -f "$1")
@@ -13,6 +13,10 @@ source "$here/slurm_cluster.sh"
 source "$here/../sweep/common.sh"
 if ! command -v sbatch > /dev/null || ! [ -x /usr/sbin/slurmctld ] || ! [ -x /usr/sbin/munged ]; then
   echo "SKIPPED: slurm-wlm and munge are not installed (scripts/setup.sh installs them)"
+  exit 77
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIPPED: the test cluster runs its daemons as root (SlurmUser=root); run as root"
   exit 77
 fi
 work=$(mktemp -d)
