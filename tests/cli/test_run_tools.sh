@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `homeostat export`: a checkpoint's network as network_structure.npz.
-# Usage: test_export.sh HOMEOSTAT_BINARY PYTHON3
+# Commands over finished runs: `homeostat export` (a checkpoint's network as
+# network_structure.npz) and `homeostat compare` (runs side by side).
+# Usage: test_run_tools.sh HOMEOSTAT_BINARY PYTHON3
 set -euo pipefail
 bin=$1 py=${2:-/usr/bin/python3}
 work=$(mktemp -d)
@@ -59,4 +60,29 @@ if "$bin" export "$work/loose/checkpoint_latest.npz" -o "$work/x.npz" 2> "$work/
 fi
 grep -q "parameters.toml: not found" "$work/err" || fail "no reason: $(cat "$work/err")"
 [ ! -e "$work/x.npz" ] || fail "a refused export wrote its output"
-echo "export: all checks passed"
+echo "== compare: the table shows each run's end state, the figures draw"
+"$bin" compare "$work/run" "$work/fb" -o "$work/cmp" > "$work/cmp.log"
+"$py" - "$work" <<'PY'
+import csv, sys
+d = sys.argv[1]
+log = open(f"{d}/cmp.log").read()
+lines = log.splitlines()
+assert lines[0].split()[:2] == ["run", "method"], lines[0]
+assert any(l.split()[:3] == ["run", "train", "4"] for l in lines), log
+assert any(l.split()[:3] == ["fb", "feedback", "4"] for l in lines), log
+# The rates in the tables are the final states' analysis numbers.
+for run in ("run", "fb"):
+    rows = {r["cell_type"]: r for r in csv.DictReader(open(f"{d}/{run}/final_state/analysis/firing_rate_statistics.csv"))}
+    for t, r in rows.items():
+        at = lines.index(next(l for l in lines if l.startswith(f"{t} (target")))
+        row = next(l for l in lines[at + 2:] if l.split()[0] == run)
+        assert abs(float(row.split()[1]) - float(r["mean_rate_hz"])) <= 5e-3 * max(1.0, float(r["mean_rate_hz"])), (row, r)
+for f in ("compare_rates.png", "compare_losses.png"):
+    b = open(f"{d}/cmp/{f}", "rb").read()
+    assert b[:8] == b"\x89PNG\r\n\x1a\n" and len(b) > 5000, f
+PY
+"$bin" compare "$work/run" "$work/fb" -o "$work/cmp2" > /dev/null
+cmp "$work/cmp/compare_rates.png" "$work/cmp2/compare_rates.png" || fail "compare figures not deterministic"
+if "$bin" compare "$work/run" "$work/sim" 2> "$work/err"; then fail "a simulate run was compared as a training run"; fi
+grep -q "not a training run" "$work/err" || fail "no reason: $(cat "$work/err")"
+echo "export, compare: all checks passed"
