@@ -168,9 +168,10 @@ Action setup_gradient(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--inputs", o->inputs,
                   "Input spikes .npy [trials, steps, M]: the chunk is its length (default: Poisson, chunk_size steps)")
       ->check(CLI::ExistingFile);
+  std::string term_names;
+  for (const LossTermInfo& t : loss_terms) term_names += (term_names.empty() ? "" : ", ") + std::string(t.name);
   cmd->add_option("--losses", o->losses,
-                  "Also the gradient of each of these alone: firing_rate, cv, silent_penalty, membrane_variance, "
-                  "weight_ratio (comma-separated)")
+                  "Also the gradient of each of these alone: " + term_names + " (comma-separated)")
       ->delimiter(',')
       ->allow_extra_args(false);
   cmd->add_option("--trials", o->trials, "Trials (default training.batch_size, or all trials in --inputs)")
