@@ -104,7 +104,7 @@ void log_figures(io::TensorBoardWriter& tb, const fs::path& figures, const std::
   if (!fs::exists(figures)) return;
   std::vector<fs::path> pngs;
   for (const auto& e : fs::directory_iterator(figures))
-    if (e.path().extension() == ".png") pngs.push_back(e.path());
+    if (e.path().extension() == ".png" && !io::is_temp_name(e.path().filename().string())) pngs.push_back(e.path());
   std::sort(pngs.begin(), pngs.end());
   for (const auto& p : pngs) {
     const std::string png = io::read_file(p);
@@ -235,6 +235,7 @@ int run_train(TrainOptions& o) {
                   {net.m, net.n});
     simulate_state(config, net, dir / "initial_state", "initial state");
   }
+  for (const auto& p : io::remove_stale_temp_files(dir)) fmt::print(stderr, "note: removed {}, left by a killed run\n", p.string());
   io::TensorBoardWriter tb(dir / "tensorboard", resumed ? start_chunk : -1);
   if (!resumed) log_figures(tb, dir / "initial_state" / "figures", "initial_state", 0);
   const fs::path csv_path = dir / "training_metrics.csv";
