@@ -19,6 +19,7 @@ namespace {
 std::string no_dynamics(const RunData& d, bool need_v, bool need_g, bool need_i) {
   const Dynamics& dy = d.dynamics;
   if (dy.empty()) return "no recorded neurons (simulate --record voltages,conductances,currents)";
+  if (dy.n_steps < 2) return "not enough data: a trace needs two recorded steps, the run has one";
   if (need_v && dy.voltages.empty()) return "voltages not recorded (simulate --record voltages)";
   if (need_g && dy.conductances.empty()) return "conductances not recorded (simulate --record conductances)";
   if (need_i && dy.currents.empty()) return "currents not recorded (simulate --record currents)";
