@@ -256,11 +256,11 @@ int run_train(TrainOptions& o) {
   std::int64_t best_written = resumed ? resumed->best_chunk : 0;
   auto checkpoint = [&] {
     const fs::path ck = dir / "checkpoints";
-    io::save_checkpoint(ck / "checkpoint_latest.npz", trainer.state(), config);
-    if (best && best->best_chunk > best_written) {
+    if (best && best->best_chunk > best_written) {  // first: a kill between the two leaves the best on disk
       io::save_checkpoint(ck / "checkpoint_best.npz", *best, config);
       best_written = best->best_chunk;
     }
+    io::save_checkpoint(ck / "checkpoint_latest.npz", trainer.state(), config);
   };
 
   ChunkMetrics last;

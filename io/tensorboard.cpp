@@ -129,11 +129,9 @@ TensorBoardWriter::TensorBoardWriter(const std::filesystem::path& dir, std::int6
   version.set_wall_time(now_seconds());
   version.set_file_version("brain.Event:2");
   write_record(version.SerializeAsString());
-  if (keep_upto >= 0) {
-    for (const auto& record : carried) write_record(record);
-    flush();
-    for (const auto& file : earlier) fs::remove(file);
-  }
+  for (const auto& record : carried) write_record(record);
+  flush();
+  for (const auto& file : earlier) fs::remove(file);
 }
 
 void TensorBoardWriter::write_record(const std::string& event) {

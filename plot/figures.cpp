@@ -30,6 +30,15 @@ std::string need_spikes(const RunData& d) { return d.output_spikes.empty() ? "no
 std::string need_inputs(const RunData& d) {
   return d.input_spikes.times.empty() ? "no input spikes (results/input_spikes.npy)" : "";
 }
+// No interval is shorter than the refractory period: a run no longer than it has none.
+std::string need_isis(const RunData& d) {
+  double tau_ref = 1e30;
+  for (const auto& p : d.config.recurrent.physiology) tau_ref = std::min(tau_ref, p.tau_ref);
+  if (!d.output_spikes.empty() && run_duration_ms(d) <= tau_ref)
+    return fmt::format("not enough data: the run ({} ms) is no longer than the refractory period ({} ms)",
+                       run_duration_ms(d), tau_ref);
+  return need_spikes(d);
+}
 std::string need_voltages(const RunData& d) { return no_dynamics(d, true, false, false); }
 // Currents figure: receptor currents and the leak from the voltage.
 std::string need_currents(const RunData& d) { return no_dynamics(d, true, false, true); }
@@ -58,7 +67,7 @@ const std::vector<FigureEntry<RunData>>& catalogue() {
        draw_conductances},
       {{"statistics_fano_factor", "Fano factor of spike counts vs window size"}, need_spikes, draw_fano_factor},
       {{"statistics_cv", "ISI coefficient of variation per type, target marked"}, need_spikes, draw_cv_histogram},
-      {{"statistics_isi", "inter-spike-interval distribution per type"}, need_spikes, draw_isi_distribution},
+      {{"statistics_isi", "inter-spike-interval distribution per type"}, need_isis, draw_isi_distribution},
   };
   return entries;
 }

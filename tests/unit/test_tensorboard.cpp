@@ -69,6 +69,18 @@ TEST(TensorBoard, ResumeCarriesTheEventsUpToItsChunk) {
   fs::remove_all(dir);
 }
 
+TEST(TensorBoard, ARunStartedOverShowsNoEventOfTheOldOne) {
+  // train --overwrite after a run killed before its first checkpoint.
+  const fs::path dir = fresh_dir("restart");
+  const fs::path old = write_run(dir, 3);
+  fs::resize_file(old, fs::file_size(old) - 3);  // even a torn one
+  std::string warning;
+  EXPECT_EQ(resume(dir, -1, &warning).size(), 1u);  // the version record only
+  EXPECT_EQ(warning, "");
+  EXPECT_FALSE(fs::exists(old));
+  fs::remove_all(dir);
+}
+
 TEST(TensorBoard, ATornEndIsRepairedWithAWarning) {
   for (const std::size_t cut : {1, 5, 13, 20}) {  // bytes cut off the end: footer, data, header
     const fs::path dir = fresh_dir("torn" + std::to_string(cut));

@@ -24,10 +24,11 @@ struct EventFile {
 
 class TensorBoardWriter {
  public:
-  // Opens DIR/events.out.tfevents.<seconds>.homeostat. When `keep_upto` >= 0
-  // (a resumed run), the events of earlier files in DIR with step <= keep_upto
-  // are carried into the new file first and the old files removed, so that a
-  // resumed run shows no step twice. An earlier file with a torn end (kill -9
+  // Opens DIR/events.out.tfevents.<seconds>.homeostat and removes the
+  // earlier event files in DIR, so that TensorBoard shows one run. When
+  // `keep_upto` >= 0 (a resumed run), their events with step <= keep_upto
+  // are carried into the new file first, so that a resumed run shows no step
+  // twice; otherwise (a run started over in its directory) none is. An earlier file with a torn end (kill -9
   // or a full disk during a write) gives its whole records and a warning on
   // stderr; one damaged before its end is refused (see scan) and nothing is
   // created.
