@@ -36,6 +36,18 @@ tiny=(--set recurrent.topology.num_neurons=60 --set recurrent.topology.num_assem
       --set training.batch_size=2 --set training.log_interval=1 --set training.checkpoint_interval=1
       --set simulation.duration=100)
 
+# Runs the command after WHAT and PATTERN; fails unless it exits with an
+# error (not a signal) whose message matches PATTERN (grep -E).
+expect_refused() {
+  local what=$1 pattern=$2 rc
+  shift 2
+  tried=$((tried + 1))
+  set +e; "$@" > /dev/null 2> "$work/refused.err"; rc=$?; set -e
+  [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -qE -- "$pattern" "$work/refused.err" ||
+    fail "$what: exit $rc, $(cat "$work/refused.err")"
+  refused=$((refused + 1))
+}
+
 # A pid that no process has: a child that has exited.
 dead_pid() { sh -c 'exit 0' & local p=$!; wait $p; echo $p; }
 
@@ -85,11 +97,9 @@ events=$(ls "$work"/cut/tensorboard/events.out.tfevents.*)
 # Damage before the end is refused, and the refusal creates nothing.
 cp "$events" "$work/events.good"
 "$py" -c "import sys; p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[200] ^= 0x10; open(p, 'wb').write(b)" "$events"
-set +e; "$bin" train --resume "$work/cut/checkpoints/checkpoint_latest.npz" > /dev/null 2> "$work/damaged.err"; rc=$?; set -e
-[ $rc -ne 0 ] && grep -q "$events: damaged TensorBoard event file" "$work/damaged.err" ||
-  fail "damaged event file: exit $rc, $(cat "$work/damaged.err")"
+expect_refused "a damaged event file" "$events: damaged TensorBoard event file" \
+  "$bin" train --resume "$work/cut/checkpoints/checkpoint_latest.npz"
 [ "$(ls "$work/cut/tensorboard" | wc -l)" -eq 1 ] || fail "a refused resume left an event file behind"
-refused=$((refused + 1))
 cp "$work/events.good" "$events"
 truncate -s -7 "$events"  # the last record torn, as kill -9 or a full disk leaves it
 dead=$(dead_pid)
@@ -170,13 +180,9 @@ echo "   (${SECONDS}s)"
 echo "== crafted checkpoints: valid checksum, impossible values"
 ck="$work/straight/checkpoints/checkpoint_latest.npz"
 while read -r array index value; do
-  tried=$((tried + 1))
   out="$work/straight/checkpoints/crafted_$array.npz"
   craft checkpoint "$ck" "$out" "$array" "$index" "$value"
-  set +e; "$bin" train --resume "$out" > /dev/null 2> "$work/crafted.err"; rc=$?; set -e
-  [ $rc -ne 0 ] && grep -q "$out: not a usable checkpoint: array '$array' holds" "$work/crafted.err" ||
-    fail "crafted $array: exit $rc, $(cat "$work/crafted.err")"
-  refused=$((refused + 1))
+  expect_refused "crafted $array" "$out: not a usable checkpoint: array '$array' holds" "$bin" train --resume "$out"
   rm "$out"
 done <<'EOF'
 chunks_done 0 5
@@ -192,47 +198,27 @@ echo "   (${SECONDS}s)"
 echo "== input spikes and networks that are not what they claim"
 net="$work/straight/initial_state/network_structure.npz"
 for kind in two half zero_trials; do
-  tried=$((tried + 1))
   craft inputs "$work/in_$kind.npy" "$kind" 20
-  set +e; "$bin" simulate "${tiny[@]}" --inputs "$work/in_$kind.npy" -o "$work/sim_$kind" > /dev/null 2> "$work/in.err"
-  rc=$?; set -e
-  [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q "$work/in_$kind.npy: input spikes" "$work/in.err" ||
-    fail "inputs $kind: exit $rc, $(cat "$work/in.err")"
+  expect_refused "inputs $kind" "$work/in_$kind.npy: input spikes" \
+    "$bin" simulate "${tiny[@]}" --inputs "$work/in_$kind.npy" -o "$work/sim_$kind"
   [ ! -e "$work/sim_$kind" ] || fail "inputs $kind: a refused run left its output directory"
-  refused=$((refused + 1))
+  [ "$kind" != half ] || grep -q "element \[0, 4, 5\] is 0.5" "$work/refused.err" || fail "the bad element unnamed"
 done
-grep -q "element \[0, 4, 5\] is 0.5" <("$bin" simulate "${tiny[@]}" --inputs "$work/in_half.npy" -o "$work/x" 2>&1) ||
-  fail "the bad element is not named"
 for kind in zero_trials zero_steps; do
-  tried=$((tried + 1))
   craft inputs "$work/in_$kind.npy" "$kind" 20
-  set +e; "$bin" gradient "${tiny[@]}" --inputs "$work/in_$kind.npy" -o "$work/g.npz" > /dev/null 2> "$work/g.err"
-  rc=$?; set -e
-  [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q "$work/in_$kind.npy" "$work/g.err" && [ ! -e "$work/g.npz" ] ||
-    fail "gradient --inputs $kind: exit $rc, $(cat "$work/g.err")"
-  refused=$((refused + 1))
+  expect_refused "gradient --inputs $kind" "$work/in_$kind.npy" \
+    "$bin" gradient "${tiny[@]}" --inputs "$work/in_$kind.npy" -o "$work/g.npz"
+  [ ! -e "$work/g.npz" ] || fail "gradient --inputs $kind wrote its output"
 done
-tried=$((tried + 1))
 edge=$(craft network "$net" "$work/net_absent.npz" absent_edge)
-set +e; "$bin" simulate "${tiny[@]}" --network "$work/net_absent.npz" -o "$work/sim_n" > /dev/null 2> "$work/n.err"
-rc=$?; set -e
-[ $rc -ne 0 ] && grep -q "$work/net_absent.npz: recurrent_weights\[${edge/ /, }\] = 0.5 where" "$work/n.err" ||
-  fail "weight on an absent edge: exit $rc, $(cat "$work/n.err")"
-refused=$((refused + 1))
-tried=$((tried + 1))
+expect_refused "a weight on an absent edge" "$work/net_absent.npz: recurrent_weights\[${edge/ /, }\] = 0.5 where" \
+  "$bin" simulate "${tiny[@]}" --network "$work/net_absent.npz" -o "$work/sim_n"
 craft network "$net" "$work/net_types.npz" cell_types
-set +e; "$bin" simulate "${tiny[@]}" --network "$work/net_types.npz" -o "$work/sim_n" > /dev/null 2> "$work/n.err"
-rc=$?; set -e
-[ $rc -ne 0 ] && grep -q "$work/net_types.npz: 'cell_type_indices' has" "$work/n.err" ||
-  fail "cell types against the proportions: exit $rc, $(cat "$work/n.err")"
-refused=$((refused + 1))
-tried=$((tried + 1))
+expect_refused "cell types against the proportions" "$work/net_types.npz: 'cell_type_indices' has" \
+  "$bin" simulate "${tiny[@]}" --network "$work/net_types.npz" -o "$work/sim_n"
 craft bomb "$work/bomb.npz" 60
-set +e; "$bin" simulate "${tiny[@]}" --network "$work/bomb.npz" -o "$work/sim_n" > /dev/null 2> "$work/n.err"
-rc=$?; set -e
-[ $rc -ne 0 ] && grep -q "$work/bomb.npz:recurrent_weights: entry declares 1073741952 bytes" "$work/n.err" ||
-  fail "zip bomb: exit $rc, $(cat "$work/n.err")"
-refused=$((refused + 1))
+expect_refused "a zip bomb" "$work/bomb.npz:recurrent_weights: entry declares 1073741952 bytes" \
+  "$bin" simulate "${tiny[@]}" --network "$work/bomb.npz" -o "$work/sim_n"
 
 echo "   (${SECONDS}s)"
 echo "== runs of one time step"
