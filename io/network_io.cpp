@@ -50,13 +50,18 @@ void save_network(const std::filesystem::path& path, const Network& net) {
 Network load_network(const std::filesystem::path& path, const Config& config) {
   const std::int64_t n = config.recurrent.num_neurons;
   const std::int64_t m = config.feedforward.num_neurons;
-  const auto arrays = read_npz(path, {{"recurrent_weights", n * n},
-                                      {"feedforward_weights", m * n},
-                                      {"recurrent_connectivity", n * n},
-                                      {"feedforward_connectivity", m * n},
-                                      {"cell_type_indices", n},
-                                      {"feedforward_cell_type_indices", m},
-                                      {"assembly_ids", n}});
+  std::map<std::string, NpyArray> arrays;
+  try {
+    arrays = read_npz(path, {{"recurrent_weights", n * n},
+                             {"feedforward_weights", m * n},
+                             {"recurrent_connectivity", n * n},
+                             {"feedforward_connectivity", m * n},
+                             {"cell_type_indices", n},
+                             {"feedforward_cell_type_indices", m},
+                             {"assembly_ids", n}});
+  } catch (const NpzBoundError& e) {
+    throw std::runtime_error(fmt::format("{} (the config needs N = {}, M = {})", e.what(), n, m));
+  }
   auto get = [&](const std::string& name, std::vector<std::int64_t> shape) -> const NpyArray& {
     const auto it = arrays.find(name);
     if (it == arrays.end()) throw std::runtime_error(fmt::format("{}: missing array '{}'", path.string(), name));

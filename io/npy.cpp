@@ -576,7 +576,7 @@ std::string read_entry_bounded(zip_t* archive, zip_uint64_t index, const zip_sta
   const auto limit = static_cast<zip_uint64_t>(max_npy_header) + static_cast<zip_uint64_t>(max_elements) * 8;
   if (!(stat.valid & ZIP_STAT_SIZE)) throw std::runtime_error(what + ": the archive records no size for this entry");
   if (stat.size > limit) {
-    throw std::runtime_error(what + ": entry declares " + std::to_string(stat.size) +
+    throw NpzBoundError(what + ": entry declares " + std::to_string(stat.size) +
                              " bytes uncompressed, more than an array of at most " + std::to_string(max_elements) +
                              " elements needs (" + std::to_string(limit) + "): refused before inflating it");
   }
@@ -597,7 +597,7 @@ std::string read_entry_bounded(zip_t* archive, zip_uint64_t index, const zip_sta
     std::size_t data_start = 0;
     const NpyArray head = parse_npy_header(bytes, what, data_start);
     if (head.size() > max_elements)
-      throw std::runtime_error(what + ": shape " + shape_repr(head.shape) + " holds " + std::to_string(head.size()) +
+      throw NpzBoundError(what + ": shape " + shape_repr(head.shape) + " holds " + std::to_string(head.size()) +
                                " elements, more than the " + std::to_string(max_elements) +
                                " expected: refused before reading its data");
   }
