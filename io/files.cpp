@@ -177,7 +177,7 @@ bool is_temp_name(std::string_view name, long* pid) {
   if (const auto at = name.rfind(temp_marker); name.starts_with('.') && at != std::string_view::npos && at > 1) {
     found = parse_pid(name.substr(at + temp_marker.size()));  // .NAME.homeostat-tmp.PID
   } else if (const auto old = name.rfind(".tmp."); old != std::string_view::npos && old > 0) {
-    std::string_view rest = name.substr(old + 5);  // NAME.tmp.PID or STEM.tmp.PID.png (before 0.2)
+    std::string_view rest = name.substr(old + 5);  // NAME.tmp.PID or STEM.tmp.PID.png (earlier versions)
     if (rest.ends_with(".png")) rest.remove_suffix(4);
     found = parse_pid(rest);
   }
