@@ -617,10 +617,18 @@ std::vector<TrialGroup> trial_groups(std::int64_t batch, std::int64_t width) {
   return groups;
 }
 
+// Losses are means over trials and steps: an empty chunk has none (0/0).
+static void require_nonempty_chunk(std::size_t trials, std::int64_t steps) {
+  if (trials < 1 || steps < 1)
+    throw std::invalid_argument("a chunk needs at least one trial and one step (got " + std::to_string(trials) +
+                                " trials, " + std::to_string(steps) + " steps)");
+}
+
 template <class Real>
 ChunkLosses chunk_losses(const LoweredModel<Real>& lm, const InputSource& inputs, std::vector<TrialState<Real>>& states,
                          std::int64_t trial0, std::int64_t t0, std::int64_t steps, const LossContext& ctx,
                          double weight_ratio) {
+  require_nonempty_chunk(states.size(), steps);
   ChunkLosses out;
   SumAccumulator sums_acc(out.sums, states, weight_ratio);
   out.records.resize(states.size());
@@ -636,6 +644,7 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
                              std::vector<TrialState<Real>>& states, std::int64_t trial0, std::int64_t t0,
                              std::int64_t steps, const LossContext& ctx, const WeightRatio& ratio,
                              const GradientOptions& options, GradientWorkspace<Real>* workspace) {
+  require_nonempty_chunk(states.size(), steps);
   const auto batch = static_cast<std::int64_t>(states.size());
   const std::int64_t n = lm.n, nr = lm.n_receptors;
   // Checkpoints cost B T/K states, traces K steps of every trial: K ~ sqrt(T).
