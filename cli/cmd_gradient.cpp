@@ -6,6 +6,7 @@
 #include "common.hpp"
 
 #include "homeostat/grad.hpp"
+#include "homeostat/optim.hpp"
 #include "homeostat/io/network_io.hpp"
 #include "homeostat/io/npy.hpp"
 
