@@ -7,6 +7,7 @@
 
 #include "homeostat/grad.hpp"
 #include "homeostat/io/input_spikes.hpp"
+#include "homeostat/optim.hpp"
 #include "homeostat/io/network_io.hpp"
 #include "homeostat/io/npy.hpp"
 
