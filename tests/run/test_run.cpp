@@ -37,6 +37,15 @@ Config tiny_config(const std::vector<std::string>& extra = {}) {
   return small_training_config(o);
 }
 
+// A simulate run of the tiny config into `dir`, without figures.
+run::SimulateDirRequest quick_simulation(const fs::path& dir, const std::vector<std::string>& extra = {}) {
+  run::SimulateDirRequest req;
+  req.config = tiny_config(extra);
+  req.figures = false;
+  req.output_dir = dir;
+  return req;
+}
+
 std::vector<std::string> temp_files(const fs::path& dir) {
   std::vector<std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(dir))
@@ -104,10 +113,7 @@ TEST(RunSimulate, ArraySinkHoldsTheBytesOfTheFilesSimulateWrites) {
 
 TEST(RunSimulate, StoppedSimulationKeepsNoRecordingAndSaysSoInMetadata) {
   const fs::path dir = fresh_dir("sim_stop");
-  run::SimulateDirRequest req;
-  req.config = tiny_config();
-  req.figures = false;
-  req.output_dir = dir;
+  run::SimulateDirRequest req = quick_simulation(dir);
   Recorder rec;
   rec.stop = 2;  // as SIGINT before the first chunk
   const run::SimulateResult r = run::simulate_to_dir(req, rec.callbacks());
@@ -189,10 +195,7 @@ TEST(RunTrain, ResumeRewritesALostBestCheckpoint) {
 
 TEST(RunDir, OverwriteEmptiesAnOldRunAndRefusesAnythingElse) {
   const fs::path dir = fresh_dir("overwrite");
-  run::SimulateDirRequest req;
-  req.config = tiny_config();
-  req.figures = false;
-  req.output_dir = dir;
+  run::SimulateDirRequest req = quick_simulation(dir);
   run::simulate_to_dir(req);
   fs::create_directories(dir / "weights");
   io::write_file_atomic(dir / "weights" / "recurrent_epoch_9999.npy", "old");
@@ -226,10 +229,7 @@ std::string host_name() {
 TEST(RunDir, ALiveOwnerIsRefusedAndAStaleLockTakenOver) {
   const fs::path dir = fresh_dir("lock");
   fs::create_directories(dir);
-  run::SimulateDirRequest req;
-  req.config = tiny_config();
-  req.figures = false;
-  req.output_dir = dir;
+  run::SimulateDirRequest req = quick_simulation(dir);
   // Owned by a live process (this one, as another run would).
   io::write_file_atomic(dir / ".homeostat.lock", std::to_string(getpid()) + " " + host_name() + "\n");
   try {
@@ -251,10 +251,7 @@ TEST(RunDir, ALiveOwnerIsRefusedAndAStaleLockTakenOver) {
 
 TEST(RunResources, ARecordingLargerThanTheDiskIsRefusedBeforeAnyWork) {
   const fs::path dir = fresh_dir("resources");
-  run::SimulateDirRequest req;
-  req.config = tiny_config({"simulation.duration=1e10"});  // 1e11 steps x 80 neurons: terabytes of spikes
-  req.figures = false;
-  req.output_dir = dir;
+  run::SimulateDirRequest req = quick_simulation(dir, {"simulation.duration=1e10"});  // 1e11 steps x 80 neurons
   try {
     run::simulate_to_dir(req);
     ADD_FAILURE() << "a run of terabytes was not refused";
