@@ -226,7 +226,7 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
   }
   TrainRequest sized = request;
   sized.config = config;
-  detail::check_resources(estimate(sized), dir, request.force, command);
+  detail::check_resources(estimate(sized), dir, request.force, command, cb);
   const int threads = detail::apply_threads(request.threads);
   Trainer trainer(config, net, request.method);
   if (resumed) trainer.restore(*resumed);

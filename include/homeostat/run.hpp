@@ -97,9 +97,11 @@ class LockError : public std::runtime_error {
 
 // Memory and disk a run will need, by what drives them (largest first):
 // ("recording output_voltages", 2.1e10), ("BPTT state checkpoints", 3e9), ...
-// Checked before any work against sysconf(_SC_PHYS_PAGES) and statvfs of the
-// output directory; over either, the run throws ResourceError naming the
-// drivers and the estimate, unless the request says `force`.
+// Checked before any work against sysconf(_SC_PHYS_PAGES) (90% of it) and
+// statvfs of the output directory (half of the free space); over either, the
+// run throws ResourceError naming the drivers and the estimate, unless the
+// request says `force`. A run that writes more than 1 GB is announced
+// through on_warning before it starts.
 struct ResourceEstimate {
   double memory_bytes = 0;
   double disk_bytes = 0;
