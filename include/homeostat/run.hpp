@@ -69,7 +69,8 @@ struct Callbacks {
   std::function<void(const std::string&)> on_message;
   // Warnings (the CLI prints them on stderr as they come).
   std::function<void(const std::string&)> on_warning;
-  // Progress of long phases, at most a few times a second.
+  // Progress of long phases: after every chunk (the printer throttles), and
+  // once with `end` set when the phase is over.
   std::function<void(const ProgressUpdate&)> on_progress;
   // Nonzero = stop at the next safe point. Owned by the caller, which may
   // set it from a signal handler or another thread.
@@ -77,6 +78,9 @@ struct Callbacks {
 
   bool stop_requested() const { return stop != nullptr && stop->load() != 0; }
 };
+
+// A duration for the console: "4:05", "1:02:03"; "--:--" when unknown.
+std::string clock_text(double seconds);
 
 // How a run ended. The CLI's exit codes: completed 0, non_finite 3,
 // interrupted 130 (errors, as exceptions: 1, or 2 for a ConfigError).
