@@ -46,7 +46,7 @@ struct Summary {
 };
 Summary summarize(const std::vector<double>& values);
 
-// Per-type tables for analysis/*.csv. Rows follow the cell-type order; each
+// Per-type tables (io/analysis_csv.hpp writes them as analysis/*.csv). Rows follow the cell-type order; each
 // trial's neurons are pooled (a neuron in B trials counts B times).
 struct TypeGroups {
   std::vector<std::string> names;        // [type]
@@ -65,24 +65,29 @@ struct TypeActivity {
 };
 std::vector<TypeActivity> type_activity(const std::vector<SpikeTrains>& trials, const TypeGroups& types);
 
-// firing_rate_statistics.csv: cell_type,n,mean_rate_hz,std_rate_hz,
-// min_rate_hz,median_rate_hz,max_rate_hz,silent_count,fraction_active
-std::string firing_rate_csv(const std::vector<TypeActivity>& activity, const TypeGroups& types);
+// Fano factors per cell type, for each window: [window][type] the summary
+// over neuron-trials with a defined factor (count = those neuron-trials).
+std::vector<std::vector<Summary>> fano_summaries(const std::vector<SpikeTrains>& trials, const TypeGroups& types,
+                                                 const std::vector<double>& windows_ms);
 
-// cv_statistics.csv: cell_type,n,n_with_cv,mean_cv,std_cv,median_cv
-// (neurons with >= 3 spikes in a trial contribute that trial's CV).
-std::string cv_csv(const std::vector<TypeActivity>& activity, const TypeGroups& types);
+// Per cell type over neuron-trials: mean V, sd V and membrane ratio, from
+// moments v_sum[trial][neuron], v_sum_sq[trial][neuron] over `steps` steps,
+// thresholds theta[neuron] (voltage_statistics.csv); membrane_moments of
+// loss/common.hpp, the one definition the loss and the training metrics use.
+struct MembraneStatistics {
+  Summary mean_v, sd_v, ratio;  // [mV], [mV], 1
+};
+std::vector<MembraneStatistics> membrane_statistics(const std::vector<std::vector<double>>& v_sum,
+                                                    const std::vector<std::vector<double>>& v_sum_sq,
+                                                    std::int64_t steps, const std::vector<double>& theta,
+                                                    const TypeGroups& types);
 
-// fano_factor.csv: window_ms,cell_type,n,mean_fano,std_fano
-std::string fano_csv(const std::vector<SpikeTrains>& trials, const TypeGroups& types,
-                     const std::vector<double>& windows_ms);
-
-// Membrane statistics of recorded voltages v[trial][step][k] for the recorded
-// neurons `neurons[k]` with thresholds theta[neuron]:
-// voltage_statistics.csv: cell_type,n,mean_v_mv,mean_sd_v_mv,mean_membrane_ratio
-// where membrane_ratio = sd(v) / (theta - mean(v)) per neuron and trial.
-std::string voltage_csv(const std::vector<float>& voltages, std::int64_t n_trials,
-                        std::int64_t n_steps, const std::vector<std::int64_t>& neurons,
-                        const std::vector<double>& theta, const TypeGroups& types);
+// ISI histogram per cell type over every trial, on `n_bins` log-spaced bins
+// from one step to the recording's length (bursts and long silences alike).
+struct IsiTable {
+  std::vector<double> edges_ms;                   // [n_bins + 1]
+  std::vector<std::vector<std::int64_t>> counts;  // [type][bin]
+};
+IsiTable isi_table(const std::vector<SpikeTrains>& trials, const TypeGroups& types, int n_bins = 60);
 
 }  // namespace homeostat
