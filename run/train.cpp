@@ -86,7 +86,7 @@ void log_figures(io::TensorBoardWriter& tb, const fs::path& figures, const std::
   if (!fs::exists(figures)) return;
   std::vector<fs::path> pngs;
   for (const auto& e : fs::directory_iterator(figures))
-    if (e.path().extension() == ".png") pngs.push_back(e.path());
+    if (e.path().extension() == ".png" && !io::is_temp_name(e.path().filename().string())) pngs.push_back(e.path());
   std::sort(pngs.begin(), pngs.end());
   for (const auto& p : pngs) {
     const std::string png = io::read_file(p);

@@ -373,11 +373,11 @@ echo "== Ctrl-C on simulate: exit 130, no temporary file, metadata.json says int
 "$bin" simulate "${small[@]}" --set simulation.duration=200000.0 --no-figures -o "$work/sim_cut" \
   > "$work/sim_cut.log" 2> "$work/sim_cut.err" &
 pid=$!
-for _ in $(seq 400); do [ -e "$work/sim_cut/results/input_spikes.npy.tmp.$pid" ] && break; sleep 0.05; done
+for _ in $(seq 400); do [ -e "$work/sim_cut/results/.input_spikes.npy.homeostat-tmp.$pid" ] && break; sleep 0.05; done
 kill -INT $pid
 set +e; wait $pid; rc=$?; set -e
 [ $rc -eq 130 ] || fail "Ctrl-C on simulate: exit $rc, expected 130 ($(cat "$work/sim_cut.err"))"
-left=$(find "$work/sim_cut" -name '*.tmp.*')
+left=$(find "$work/sim_cut" -name '*.homeostat-tmp.*' -o -name '*.tmp.*')
 [ -z "$left" ] || fail "temporary files left after Ctrl-C: $left"
 grep -q '"status": "interrupted"' "$work/sim_cut/metadata.json" || fail "metadata.json does not say interrupted"
 [ ! -e "$work/sim_cut/.homeostat.lock" ] || fail "lock left behind"

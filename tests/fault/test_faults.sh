@@ -122,7 +122,7 @@ head -c 100 "$work/straight/initial_state/figures/output_raster.png" > "$live"
 grep -q "warning: $events: torn end" "$work/cut.resume.log" || fail "no warning about the torn event file"
 for f in "${stale[@]}"; do
   [ ! -e "$f" ] || fail "stale temporary file not removed: $f"
-  grep -q "note: removed $f" "$work/cut.resume.log" || fail "removal of $f not reported"
+  grep -q "removed $f, left half-written" "$work/cut.resume.log" || fail "removal of $f not reported"
 done
 [ -e "$live" ] || fail "a live process's temporary file was removed"
 "$py" "$src/tests/cli/read_tensorboard.py" "$src/io/proto" "$work/cut/tensorboard" "$work" > "$work/tb.json"
