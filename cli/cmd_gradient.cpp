@@ -59,7 +59,7 @@ int run(GradientCliOptions& o, const Config& config, const Network& net, const I
   // MODEL.md 6-7: in `weights` mode the weight ratio is over the weights; in
   // the scaling-factor modes over the factors (all 1 here: the gradient is
   // taken at the network as it is).
-  const Optimisable mode = parse_optimisable(config.training.optimisable);
+  const Optimisable mode = config.training.optimisable;
   const std::vector<bool> excitatory = excitatory_types(config);
   const auto n_rtypes = static_cast<std::int64_t>(config.recurrent.type_names.size());
   const auto n_itypes = static_cast<std::int64_t>(config.feedforward.type_names.size());
@@ -75,7 +75,7 @@ int run(GradientCliOptions& o, const Config& config, const Network& net, const I
   for (const auto& name : o.losses) options.terms.push_back(parse_loss_term(name));
 
   fmt::print("homeostat gradient: N = {}, M = {}, {} trial(s) x {} steps, {} precision, {} thread(s), trains {}\n",
-             net.n, net.m, batch, steps, o.double_precision ? "double" : "float", threads, config.training.optimisable);
+             net.n, net.m, batch, steps, o.double_precision ? "double" : "float", threads, to_string(mode));
   const auto start = std::chrono::steady_clock::now();
   const ChunkGradient g = chunk_gradient(model, inputs, states, 0, 0, steps, ctx, ratio, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
       if (sub->get_name() == "feedback") return feedback();
     }
   } catch (const homeostat::ConfigError& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
+    for (const auto& one : e.errors()) fmt::print(stderr, "error: {}\n", one.what());
     return 2;
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());

@@ -63,21 +63,6 @@ WeightRatio weight_ratio(const LoweredModel<Real>& lm, const std::vector<bool>& 
   return r;
 }
 
-Optimisable parse_optimisable(const std::string& name) {
-  if (name == "weights") return Optimisable::weights;
-  if (name == "scaling_factors") return Optimisable::scaling_factors;
-  if (name == "scaling_factors_recurrent") return Optimisable::scaling_factors_recurrent;
-  if (name == "scaling_factors_feedforward") return Optimisable::scaling_factors_feedforward;
-  throw std::invalid_argument("unknown optimisable '" + name + "'");
-}
-
-bool trains_recurrent_factors(Optimisable mode) {
-  return mode == Optimisable::scaling_factors || mode == Optimisable::scaling_factors_recurrent;
-}
-bool trains_feedforward_factors(Optimisable mode) {
-  return mode == Optimisable::scaling_factors || mode == Optimisable::scaling_factors_feedforward;
-}
-
 template <class Real>
 BlockGradient block_gradient(const LoweredModel<Real>& lm, const std::vector<double>& d_rec,
                              const std::vector<double>& d_ff) {
