@@ -139,6 +139,12 @@ class Reader {
     if (reported_.insert(key).second) fail(key, std::move(reason));
   }
   const toml::node* find(const Key& k, const Path& p, const std::vector<std::string>& types);
+  // A table keyed by cell type (`table`) lacks `type`, or has an entry
+  // `name` that is no cell type (reported as `key`: `reason` when alone).
+  void missing_type(const std::string& table, const std::string& type, const std::vector<std::string>& types);
+  void unknown_type(const std::string& table, const std::string& name, const std::vector<std::string>& types,
+                    std::string key, std::string reason);
+  void report_type_tables();
   std::optional<Value> value(const Key& k, const toml::node& n, const std::string& key);
   std::optional<double> number(const toml::node& n, const std::string& key);
   void read_key(const Key& k, std::size_t type, const std::vector<std::string>& types, Config& c,
@@ -149,7 +155,52 @@ class Reader {
   const toml::table& root_;
   std::set<std::string> reported_;
   std::array<bool, 3> types_ok_{true, true, true};
+  // Per table keyed by cell type, in the order found: the types it lacks and
+  // the entries that are no type. One of them is reported as it is; more
+  // (cell types renamed, added or removed) as one line for the table.
+  struct TypeTable {
+    std::string table;
+    std::vector<std::string> types, missing, unknown;
+    std::string key, reason;  // of the single unknown entry
+  };
+  std::vector<TypeTable> type_tables_;
+  TypeTable& type_table(const std::string& table, const std::vector<std::string>& types);
 };
+
+Reader::TypeTable& Reader::type_table(const std::string& table, const std::vector<std::string>& types) {
+  for (auto& t : type_tables_)
+    if (t.table == table) return t;
+  return type_tables_.emplace_back(TypeTable{table, types, {}, {}, {}, {}});
+}
+
+void Reader::missing_type(const std::string& table, const std::string& type, const std::vector<std::string>& types) {
+  auto& t = type_table(table, types);
+  if (std::find(t.missing.begin(), t.missing.end(), type) == t.missing.end()) t.missing.push_back(type);
+}
+
+void Reader::unknown_type(const std::string& table, const std::string& name, const std::vector<std::string>& types,
+                          std::string key, std::string reason) {
+  auto& t = type_table(table, types);
+  t.unknown.push_back(name);
+  t.key = std::move(key);
+  t.reason = std::move(reason);
+}
+
+void Reader::report_type_tables() {
+  for (const auto& t : type_tables_) {
+    if (t.missing.size() + t.unknown.size() == 1) {
+      if (t.missing.empty()) fail(t.key, t.reason);
+      else fail(t.table + "." + t.missing.front(),
+                fmt::format("missing: every cell type needs an entry (cell types: {})", join(t.types)));
+      continue;
+    }
+    std::vector<std::string> parts;
+    if (!t.missing.empty()) parts.push_back("no entry for " + join(t.missing));
+    if (!t.unknown.empty()) parts.push_back("entries for " + join(t.unknown) + ", which are no cell types");
+    fail(t.table, fmt::format("{}{} (cell types: {})", join(parts, "; "),
+                              t.missing.empty() ? "" : ": every cell type needs an entry", join(t.types)));
+  }
+}
 
 // The node of key path `p`, or nullptr (then reported, unless it is
 // optional and absent).
@@ -161,8 +212,8 @@ const toml::node* Reader::find(const Key& k, const Path& p, const std::vector<st
     const std::string here = dotted(p, i + 1);
     if (!n) {
       if (k.optional) return nullptr;
-      fail_once(here, i == type_at ? fmt::format("missing: every cell type needs an entry (cell types: {})", join(types))
-                                   : std::string("missing (required)"));
+      if (i == type_at) missing_type(dotted(p, i), p[i], types);
+      else fail_once(here, "missing (required)");
       return nullptr;
     }
     if (i + 1 == p.size()) return n;
@@ -319,6 +370,7 @@ Config Reader::read() {
     for (std::size_t t = 0; t < types.size(); ++t) read_key(k, t, types, c, receptor_counts);
   }
   reject_unknown(root_, {}, c);
+  report_type_tables();
   return c;
 }
 
@@ -369,8 +421,9 @@ void Reader::reject_unknown(const toml::table& t, const Path& at, const Config& 
     if (type_slot) {
       const auto& types = schema::type_names(c, type_key->per);
       const std::string guess = nearest(q.back(), std::set<std::string>(types.begin(), types.end()));
-      fail(key, fmt::format("no cell type named '{}' (cell types: {}){}", q.back(), join(types),
-                            did_you_mean(guess.empty() ? guess : here + guess)));
+      unknown_type(dotted(at, depth), q.back(), types, key,
+                   fmt::format("no cell type named '{}'{} (cell types: {}){}", q.back(), where(node), join(types),
+                               did_you_mean(guess.empty() ? guess : here + guess)));
       continue;
     }
     std::string guess = nearest(q.back(), siblings);

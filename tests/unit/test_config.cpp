@@ -408,9 +408,9 @@ TEST(ConfigErrors, MisspeltKeysSuggestTheRightOne) {
   // The right name in the wrong table.
   expect_error(defaults(), {"simulation.batch_size=3"}, "simulation.batch_size", "did you mean `training.batch_size`?");
   // A misspelt cell type, and a misspelt value of a closed choice.
+  expect_error(defaults(), {"targets.cv.exitatory=1.0"}, "targets.cv.exitatory", "no cell type named 'exitatory'");
   expect_error(defaults(), {"targets.cv.exitatory=1.0"}, "targets.cv.exitatory",
-               "no cell type named 'exitatory' (cell types: excitatory, inhibitory); did you mean "
-               "`targets.cv.excitatory`?");
+               "(cell types: excitatory, inhibitory); did you mean `targets.cv.excitatory`?");
   expect_error(defaults(), {"training.optimisable=scaling_factor"}, "training.optimisable",
                "did you mean `scaling_factors`?");
   expect_error(replace(defaults(), "[training]", "[trainig]\nx=1\n[training]"), {}, "trainig",
@@ -475,6 +475,16 @@ TEST(ConfigErrors, ABrokenBranchIsNotFollowed) {
   EXPECT_EQ(errors.size(), 5u) << all(errors);  // targets firing_rate, alpha, threshold_ratio; physiology; synapses
   EXPECT_TRUE(has_error(errors, "recurrent.physiology.vip", "every cell type needs an entry")) << all(errors);
   EXPECT_TRUE(has_error(errors, "recurrent.synapses.vip", "every cell type needs an entry")) << all(errors);
+  // Cell types renamed without their tables: one line per table keyed by
+  // type, not one per type and table.
+  errors = errors_of(defaults(), {"recurrent.cell_types.names=[\"exc\", \"inh\"]"});
+  EXPECT_EQ(errors.size(), 6u) << all(errors);  // targets firing_rate, cv, alpha, threshold_ratio; physiology; synapses
+  EXPECT_TRUE(has_error(errors, "recurrent.physiology",
+                        "no entry for exc, inh; entries for excitatory, inhibitory, which are no cell types: every "
+                        "cell type needs an entry (cell types: exc, inh)"))
+      << all(errors);
+  EXPECT_TRUE(has_error(errors, "targets.cv", "entries for excitatory, inhibitory, which are no cell types"))
+      << all(errors);
 }
 
 TEST(ConfigErrors, UnreasonableSizesAreRefused) {
