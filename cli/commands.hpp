@@ -21,6 +21,8 @@ Action setup_plot(CLI::App& app);
 Action setup_gradient(CLI::App& app, int argc, char** argv);
 Action setup_train(CLI::App& app, int argc, char** argv);
 Action setup_feedback(CLI::App& app, int argc, char** argv);
+Action setup_export(CLI::App& app);
+Action setup_compare(CLI::App& app);
 
 // Draws every figure of the run in `dir` into `out` from the saved files
 // (cmd_plot.cpp); used by `simulate` and `plot`.
