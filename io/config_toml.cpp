@@ -14,8 +14,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 

@@ -1,8 +1,9 @@
 // Typed configuration of a run: what the TOML file says, nothing derived.
 //
-// The core never parses files: io/config_toml turns TOML into these structs,
-// `validate` checks them (every error names its key), and model/ lowers them
-// into plain per-neuron and per-receptor arrays for the kernels.
+// The core never parses files: io/config_toml turns TOML into these structs
+// following the schema (homeostat/schema.hpp: every key, its default and
+// range), `validate` checks them (every error names its key), and model/
+// lowers them into plain per-neuron and per-receptor arrays for the kernels.
 // Matrices are indexed [pre type][post type]; per-type vectors follow the
 // order of `type_names`.
 #pragma once
@@ -19,7 +20,7 @@ namespace homeostat {
 using Matrix = std::vector<std::vector<double>>;
 
 // Closed choices of the file. Each enum's names (the strings of the TOML
-// file) are listed once, in enum order, in `names(E)` below.
+// file) are listed once, in enum order: `enum_names<E>()` below.
 enum class TopologyMethod { erdos_renyi, configuration };
 enum class OnNan { stop, skip };  // NaN/Inf in a loss, gradient or parameter: stop the run or skip the update
 enum class Granularity { neuron, cell_type };  // feedback factors per neuron or per (input sign, postsynaptic type)
