@@ -331,7 +331,7 @@ void Reader::read_key(const Key& k, std::size_t type, const std::vector<std::str
   const std::string key = schema::expand(k.path(), type_name);
   const toml::node* n = find(k, p, types);
   if (!n) {
-    if (k.optional) k.access.set(c, type, schema::default_value(k, type));
+    if (k.optional) k.access.set(c, type, schema::absent_value(k, type));
     return;
   }
   std::optional<Value> v = value(k, *n, key);

@@ -8,6 +8,9 @@
 // order of `type_names`.
 #pragma once
 
+#include "homeostat/loss.hpp"
+
+#include <array>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -69,13 +72,12 @@ struct TargetsConfig {
   bool operator==(const TargetsConfig&) const = default;
 };
 
+// hyperparameters.loss_weight.<name>: one weight per row of loss.hpp's table.
 struct LossWeights {
-  double firing_rate;
-  double cv;
-  double silent_penalty;
-  double membrane_variance;
-  double weight_ratio;
+  std::array<double, n_loss_terms> by_term = reference_loss_weights;  // by LossTerm
 
+  double& operator[](LossTerm term) { return by_term[index_of(term)]; }
+  double operator[](LossTerm term) const { return by_term[index_of(term)]; }
   bool operator==(const LossWeights&) const = default;
 };
 
@@ -84,6 +86,7 @@ struct HyperparametersConfig {
   double grad_norm_clip;
   double surrgrad_scale;  // 1/mV
   LossWeights loss_weight;
+  RateLoss rate_loss;  // with batch_size = 1 the plain form is used
 
   bool operator==(const HyperparametersConfig&) const = default;
 };
@@ -212,7 +215,8 @@ void validate(const Config& config);
 std::vector<ConfigError> config_errors(const Config& config);
 
 // The strings of each enum's values in the file, in enum order
-// (defined for the four enums above), and the conversions.
+// (defined for the four enums above and loss.hpp's RateLoss), and the
+// conversions.
 template <class Enum>
 std::span<const std::string_view> enum_names();
 std::string to_string(TopologyMethod method);

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -72,6 +73,10 @@ struct Key {
   std::string_view unit;  // "ms", "Hz", "" ...
   std::string_view doc;   // one line
   Access access;
+  // An optional key left out takes this value where it is not the built-in
+  // default (the loss weights: the reference configuration's, so that files
+  // written before a term existed still load).
+  std::optional<Value> when_absent = std::nullopt;
 
   std::string path() const;  // section.name, with <type> left in
   bool per_type_section() const { return section.find(type_placeholder) != std::string_view::npos; }
@@ -95,6 +100,9 @@ std::string expand(std::string_view pattern, const std::string& type);
 
 // The built-in configuration: every key's default.
 Config default_config();
+
+// What a left-out optional `key` of cell type `type` reads as.
+const Value& absent_value(const Key& key, std::size_t type);
 
 // The default of `key` for cell type `type` of the built-in types (or any
 // type, when the key has one default).

@@ -5,6 +5,8 @@
 #include "homeostat/schema.hpp"
 
 #include <algorithm>
+#include <array>
+#include <utility>
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
@@ -124,25 +126,18 @@ using I = std::int64_t;
 using Numbers = std::vector<double>;
 using Strings = std::vector<std::string>;
 
-std::vector<Key> make_table() {
+// The keys before the loss weights: [simulation], [training], [targets] and
+// the first three of [hyperparameters].
+std::vector<Key> head_keys() {
   const auto on_nan = enum_names<OnNan>();
   const auto optimisable = enum_names<Optimisable>();
-  const auto granularity = enum_names<Granularity>();
-  const auto method = enum_names<TopologyMethod>();
   constexpr auto R = PerType::recurrent;
-  constexpr auto F = PerType::feedforward;
   using K = Kind;
   using C = Config;
   using SC = SimulationConfig;
   using TC = TrainingConfig;
   using HC = HyperparametersConfig;
-  using FC = FeedbackConfig;
-  using RC = RecurrentConfig;
-  using FF = FeedforwardConfig;
-  using LW = LossWeights;
-  using PC = PhysiologyConfig;
   using CT = CellTargets;
-  using RE = ReceptorConfig;
 
   return {
       // [simulation]
@@ -198,16 +193,61 @@ std::vector<Key> make_table() {
        "largest gradient norm; larger gradients are scaled down to it", field<&C::hyperparameters, &HC::grad_norm_clip>()},
       {"hyperparameters", "surrgrad_scale", K::number, {}, false, false, {200.0}, positive, {}, "1/mV",
        "steepness of the surrogate spike derivative", field<&C::hyperparameters, &HC::surrgrad_scale>()},
-      {"hyperparameters", "loss_weight.firing_rate", K::number, {}, false, false, {2.0}, non_negative, {}, "",
-       "weight of the firing-rate loss", field<&C::hyperparameters, &HC::loss_weight, &LW::firing_rate>()},
-      {"hyperparameters", "loss_weight.cv", K::number, {}, false, false, {0.5}, non_negative, {}, "",
-       "weight of the CV loss", field<&C::hyperparameters, &HC::loss_weight, &LW::cv>()},
-      {"hyperparameters", "loss_weight.silent_penalty", K::number, {}, false, false, {0.1}, non_negative, {}, "",
-       "weight of the silent-neuron penalty", field<&C::hyperparameters, &HC::loss_weight, &LW::silent_penalty>()},
-      {"hyperparameters", "loss_weight.membrane_variance", K::number, {}, false, false, {0.1}, non_negative, {}, "",
-       "weight of the membrane-variance loss", field<&C::hyperparameters, &HC::loss_weight, &LW::membrane_variance>()},
-      {"hyperparameters", "loss_weight.weight_ratio", K::number, {}, false, false, {0.01}, non_negative, {}, "",
-       "weight of the E/feedforward weight-ratio loss", field<&C::hyperparameters, &HC::loss_weight, &LW::weight_ratio>()},
+  };
+}
+
+// hyperparameters.loss_weight.<term>: c.hyperparameters.loss_weight.by_term[K]
+template <std::size_t K>
+constexpr Access loss_weight() {
+  return {[](const Config& c, std::size_t) { return Value(c.hyperparameters.loss_weight.by_term[K]); },
+          [](Config& c, std::size_t, const Value& v) { c.hyperparameters.loss_weight.by_term[K] = std::get<double>(v); }};
+}
+
+// One key per row of loss.hpp's table; the built-in defaults weigh the rate
+// loss 2 (README: the rates are what the demo must reach), the others as the
+// reference configuration, which is also what a left-out weight reads as.
+void add_loss_weights(std::vector<Key>& table) {
+  static const std::array<std::string, n_loss_terms> names = [] {
+    std::array<std::string, n_loss_terms> out;
+    for (std::size_t k = 0; k < n_loss_terms; ++k) out[k] = "loss_weight." + std::string(loss_terms[k].name);
+    return out;
+  }();
+  static const std::array<std::string, n_loss_terms> docs = [] {
+    std::array<std::string, n_loss_terms> out;
+    for (std::size_t k = 0; k < n_loss_terms; ++k) out[k] = "weight of the " + std::string(loss_terms[k].name) + " loss (MODEL.md 7)";
+    return out;
+  }();
+  [&]<std::size_t... k>(std::index_sequence<k...>) {
+    (table.push_back(Key{"hyperparameters", names[k], Kind::number, PerType::none, true, false,
+                         {loss_terms[k].term == LossTerm::firing_rate ? 2.0 : loss_terms[k].reference_weight},
+                         non_negative, {}, "", docs[k], loss_weight<k>(), Value(loss_terms[k].reference_weight)}),
+     ...);
+  }(std::make_index_sequence<n_loss_terms>{});
+}
+
+std::vector<Key> make_table() {
+  const auto on_nan = enum_names<OnNan>();
+  const auto optimisable = enum_names<Optimisable>();
+  const auto granularity = enum_names<Granularity>();
+  const auto method = enum_names<TopologyMethod>();
+  const auto rate_loss = enum_names<RateLoss>();
+  constexpr auto R = PerType::recurrent;
+  constexpr auto F = PerType::feedforward;
+  using K = Kind;
+  using C = Config;
+  using HC = HyperparametersConfig;
+  using FC = FeedbackConfig;
+  using RC = RecurrentConfig;
+  using FF = FeedforwardConfig;
+  using PC = PhysiologyConfig;
+  using RE = ReceptorConfig;
+
+  std::vector<Key> table = head_keys();
+  add_loss_weights(table);
+  std::vector<Key> tail = {
+      {"hyperparameters", "rate_loss", K::choice, {}, true, false, {std::string("split")}, any, rate_loss, "",
+       "firing-rate loss on two halves of the batch, unbiased (MODEL.md 7), or on the batch mean (plain)",
+       field<&C::hyperparameters, &HC::rate_loss>()},
 
       // [feedback]: `homeostat feedback`, synaptic scaling from observed rates
       {"feedback", "eta_excitatory", K::number, {}, true, false, {0.02}, non_negative, {}, "",
@@ -304,6 +344,8 @@ std::vector<Key> make_table() {
       {"feedforward.synapses.<type>", "g_bar", K::numbers, F, false, true, {Numbers{4.177, 0.448}}, non_negative, {},
        "nS", "peak conductance of a spike of weight 1, per receptor", receptors<&C::feedforward, &RE::g_bar>()},
   };
+  table.insert(table.end(), tail.begin(), tail.end());
+  return table;
 }
 
 // A bound or value as the key's kind writes it: integers without exponent.
@@ -379,6 +421,10 @@ std::string expand(std::string_view pattern, const std::string& type) {
   const auto at = s.find(type_placeholder);
   if (at != std::string::npos) s.replace(at, type_placeholder.size(), type);
   return s;
+}
+
+const Value& absent_value(const Key& key, std::size_t type) {
+  return key.when_absent ? *key.when_absent : default_value(key, type);
 }
 
 const Value& default_value(const Key& key, std::size_t type) {

@@ -76,7 +76,7 @@ TEST(Config, ReferenceFileLoadsAsIs) {
   EXPECT_DOUBLE_EQ(c.recurrent.synapses[0][1].tau_decay, 70.0);
   EXPECT_DOUBLE_EQ(c.feedforward.firing_rate[0], 6.0);
   EXPECT_DOUBLE_EQ(c.targets.per_type[1].firing_rate, 5.0);
-  EXPECT_DOUBLE_EQ(c.hyperparameters.loss_weight.membrane_variance, 0.1);
+  EXPECT_DOUBLE_EQ(c.hyperparameters.loss_weight[homeostat::LossTerm::membrane_variance], 0.1);
 }
 
 TEST(Config, ReferenceCopyMatchesShared) {
@@ -320,7 +320,7 @@ TEST(Schema, BuiltInDefaultsAreTheTables) {
   EXPECT_EQ(d.simulation.chunk_size, 4000);
   EXPECT_EQ(d.training.batch_size, 8);
   EXPECT_DOUBLE_EQ(d.hyperparameters.learning_rate, 0.02);
-  EXPECT_DOUBLE_EQ(d.hyperparameters.loss_weight.firing_rate, 2.0);
+  EXPECT_DOUBLE_EQ(d.hyperparameters.loss_weight[homeostat::LossTerm::firing_rate], 2.0);
   EXPECT_EQ(d.training.on_nan, OnNan::stop);
   EXPECT_DOUBLE_EQ(d.recurrent.physiology[1].tau_mem, 50.0);
   EXPECT_EQ(d.recurrent.synapses[1][0].name, "GABA_A");
@@ -350,7 +350,10 @@ TEST(Schema, EveryKeyIsReadFromItsPlace) {
     const std::string without = text.substr(0, at) + text.substr(text.find('\n', at + 1));
     const std::string key = schema::expand(k.path(), type);
     if (k.optional) {
-      EXPECT_TRUE(parse_config(without, "test.toml") == d) << key;
+      Config expected = d;
+      const std::size_t t = types.empty() ? 0 : types.size() - 1;
+      k.access.set(expected, t, schema::absent_value(k, t));
+      EXPECT_TRUE(parse_config(without, "test.toml") == expected) << key;
     } else {
       const auto errors = errors_of(without, {});
       EXPECT_TRUE(has_error(errors, key, "missing")) << key << ":\n" << all(errors);
@@ -392,10 +395,11 @@ TEST(Schema, EnumsRoundTrip) {
 
 // parameters.toml is hashed into every checkpoint: its bytes for the built-in
 // defaults and the reference file are those written before the schema
-// (commit 92c859e), or every saved checkpoint would be refused.
+// (commit 92c859e, plus the rate_loss line of b9e94ab), or every saved
+// checkpoint would be refused.
 TEST(Schema, ResolvedTomlBytesAreStable) {
-  EXPECT_EQ(homeostat::io::config_hash(load_config("")), 0x20410c15e8ef5250ULL);
-  EXPECT_EQ(homeostat::io::config_hash(load_config(reference_path)), 0xa3bab7632f29ef98ULL);
+  EXPECT_EQ(homeostat::io::config_hash(load_config("")), 0xa23881f97f2ac2dfULL);
+  EXPECT_EQ(homeostat::io::config_hash(load_config(reference_path)), 0x2266677aa16fcc6dULL);
 }
 
 TEST(ConfigErrors, MisspeltKeysSuggestTheRightOne) {
@@ -511,4 +515,29 @@ TEST(Schema, ReadmeReferenceIsTheTable) {
       << "README.md's configuration reference differs from the schema; replace it with the output of "
          "`homeostat config --reference`:\n"
       << homeostat::io::reference_markdown();
+}
+
+// hyperparameters.rate_loss (MODEL.md 7): optional, "split" by default (the
+// reference file, which predates it, gets it too), written by to_toml.
+TEST(Config, RateLossIsOptionalAndSplitByDefault) {
+  EXPECT_EQ(load_config(reference_path).hyperparameters.rate_loss, homeostat::RateLoss::split);
+  EXPECT_EQ(load_config("").hyperparameters.rate_loss, homeostat::RateLoss::split);
+  const Config plain = load_config("", {"hyperparameters.rate_loss=\"plain\""});
+  EXPECT_EQ(plain.hyperparameters.rate_loss, homeostat::RateLoss::plain);
+  EXPECT_NE(to_toml(plain).find("rate_loss = \"plain\"\n"), std::string::npos);
+  EXPECT_EQ(parse_config(to_toml(plain), "resolved.toml").hyperparameters.rate_loss, homeostat::RateLoss::plain);
+  // One trial: allowed, and the plain form is what is used.
+  EXPECT_EQ(homeostat::describe_rate_loss(load_config("", {"training.batch_size=1"}).hyperparameters.rate_loss, 1),
+            "plain (split needs training.batch_size >= 2)");
+  expect_error(defaults(), {"hyperparameters.rate_loss=\"biased\""}, "hyperparameters.rate_loss", "unknown value");
+}
+
+// Each hyperparameters.loss_weight.<term> is optional: a file without one
+// gets the term's reference weight (loss.hpp's table).
+TEST(Config, LossWeightsDefaultToTheReferenceWeights) {
+  const std::string line = "loss_weight.firing_rate = 2.0\n";
+  const Config c = parse_config(replace(defaults(), line, ""), "test.toml");
+  EXPECT_EQ(c.hyperparameters.loss_weight[homeostat::LossTerm::firing_rate], 1.0);  // the reference, not the file's 2.0
+  EXPECT_EQ(c.hyperparameters.loss_weight[homeostat::LossTerm::cv], 0.5);           // as the file says
+  expect_error(defaults(), {"hyperparameters.loss_weight.rate=1.0"}, "hyperparameters.loss_weight.rate", "unknown key");
 }
