@@ -1,5 +1,5 @@
 // `homeostat config`: print the built-in defaults, or check a configuration
-// and print it fully resolved.
+// and print it fully resolved, or print the reference of every key.
 #include "commands.hpp"
 #include "common.hpp"
 
@@ -17,11 +17,18 @@ Action setup_config(CLI::App& app) {
   struct Opts {
     CommonOptions common;
     bool defaults = false;
+    bool reference = false;
   };
   auto opts = std::make_shared<Opts>();
   cmd->add_flag("--defaults", opts->defaults, "Print the built-in default configuration (commented TOML)");
+  cmd->add_flag("--reference", opts->reference,
+                 "Print every key with its type, default, allowed values and meaning (Markdown table)");
   add_common_options(*cmd, opts->common);
   return [opts] {
+    if (opts->reference) {
+      fmt::print("{}", io::reference_markdown());
+      return 0;
+    }
     if (opts->defaults && opts->common.params.empty() && opts->common.overrides.empty()) {
       fmt::print("{}", io::default_config_toml());
       return 0;

@@ -54,7 +54,7 @@ int run_gradient(const GradientCliOptions& o) {
              net.n, net.m,
              o.trials > 0 ? o.trials : replay ? replay->n_trials() : config.training.batch_size,
              replay ? replay->n_steps() : config.simulation.chunk_size, o.double_precision ? "double" : "float",
-             o.common.threads > 0 ? o.common.threads : threads, config.training.optimisable);
+             o.common.threads > 0 ? o.common.threads : threads, to_string(config.training.optimisable));
   fmt::print("  rate loss: {}\n",
              describe_rate_loss(config.hyperparameters.rate_loss,
                                 o.trials > 0 ? o.trials : replay ? replay->n_trials() : config.training.batch_size));

@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
       if (sub->get_name() == "compare") return compare();
     }
   } catch (const homeostat::ConfigError& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
+    for (const auto& one : e.errors()) fmt::print(stderr, "error: {}\n", one.what());
     return exit_config;
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());

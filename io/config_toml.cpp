@@ -1,15 +1,19 @@
-// TOML -> Config with strict checking: every key must be known, of the right
-// type and present when required; the typed struct is then validated.
+// TOML <-> Config, driven by the schema (homeostat/schema.hpp): every key of
+// the table is read with its type checked, every key of the file must be one
+// of them, and every problem of a file is reported at once (one ConfigError
+// listing them all). Writing walks the same table, so that parameters.toml
+// and `homeostat config --defaults` list the same keys in the same order.
 #include "homeostat/io/config_toml.hpp"
 
 #include "homeostat/io/files.hpp"
+#include "homeostat/schema.hpp"
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
-#include <cmath>
 #include <map>
 #include <optional>
 #include <set>
@@ -18,10 +22,47 @@
 namespace homeostat::io {
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
+using schema::Key;
+using schema::Kind;
+using schema::PerType;
+using schema::Value;
+
+// Segments of a dotted path; `<type>` stays one segment.
+using Path = std::vector<std::string>;
+
+std::string join(const std::vector<std::string>& items, std::string_view sep = ", ") {
   std::string s;
-  for (const auto& it : items) s += (s.empty() ? "" : ", ") + it;
+  for (const auto& it : items) s += (s.empty() ? "" : std::string(sep)) + it;
   return s;
+}
+
+std::string dotted(const Path& p, std::size_t n) {
+  return join(std::vector<std::string>(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(n)), ".");
+}
+
+Path split(std::string_view dotted_path) {
+  Path out;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= dotted_path.size(); ++i) {
+    if (i == dotted_path.size() || dotted_path[i] == '.') {
+      out.emplace_back(dotted_path.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+// A key's segments with <type> replaced by `type`.
+Path key_path(const Key& k, const std::string& type) {
+  Path p = split(k.path());
+  for (auto& s : p)
+    if (s == schema::type_placeholder) s = type;
+  return p;
+}
+
+std::size_t type_segment(const Key& k) {
+  const Path p = split(k.path());
+  return static_cast<std::size_t>(std::find(p.begin(), p.end(), schema::type_placeholder) - p.begin());
 }
 
 // Where a value came from: its line in the file, or the --set argument
@@ -44,304 +85,461 @@ const char* type_name(const toml::node& node) {
   }
 }
 
-// One TOML table being read: remembers which keys were consumed so that the
-// rest can be reported as unknown.
-class Section {
+// Optimal string alignment distance (edits, with adjacent transpositions).
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The candidate nearest to `word` when it is a likely misspelling of it:
+// at most one edit per three characters (and at least one, at most three).
+std::string nearest(const std::string& word, const std::set<std::string>& candidates) {
+  const std::size_t allowed = std::clamp<std::size_t>(word.size() / 3, 1, 3);
+  std::string best;
+  std::size_t best_d = allowed + 1;
+  for (const auto& c : candidates) {
+    const std::size_t d = edit_distance(word, c);
+    if (d < best_d) best_d = d, best = c;
+  }
+  return best;
+}
+
+std::string did_you_mean(const std::string& suggestion) {
+  return suggestion.empty() ? std::string() : fmt::format("; did you mean `{}`?", suggestion);
+}
+
+// One reading of a TOML document into a Config: every error is collected.
+class Reader {
  public:
-  Section(const toml::table& table, std::string prefix) : table_(table), prefix_(std::move(prefix)) {}
+  explicit Reader(const toml::table& root) : root_(root) {}
 
-  std::string key(std::string_view k) const { return prefix_.empty() ? std::string(k) : prefix_ + "." + std::string(k); }
-  bool has(std::string_view k) const { return table_.contains(k); }
+  Config read();
 
-  const toml::node& node(std::string_view k) {
-    const toml::node* n = table_.get(k);
-    if (!n) throw ConfigError(key(k), "missing (required)");
-    used_.insert(std::string(k));
-    return *n;
-  }
-  Section table(std::string_view k) {
-    const toml::node& n = node(k);
-    if (!n.is_table()) throw ConfigError(key(k), fmt::format("expected a table, got {}{}", type_name(n), where(n)));
-    return Section(*n.as_table(), key(k));
-  }
-  double number(std::string_view k) { return as_number(node(k), key(k)); }
-  double number_or(std::string_view k, double fallback) { return has(k) ? number(k) : fallback; }
-  std::int64_t integer(std::string_view k) { return as_integer(node(k), key(k)); }
-  bool boolean_or(std::string_view k, bool fallback) {
-    if (!has(k)) return fallback;
-    const toml::node& n = node(k);
-    if (!n.is_boolean()) throw ConfigError(key(k), fmt::format("expected true or false, got {}{}", type_name(n), where(n)));
-    return n.as_boolean()->get();
-  }
-  std::string string(std::string_view k) {
-    const toml::node& n = node(k);
-    if (!n.is_string()) throw ConfigError(key(k), fmt::format("expected a string, got {}{}", type_name(n), where(n)));
-    return n.as_string()->get();
-  }
-  std::vector<double> numbers(std::string_view k) {
-    const toml::array& a = array(k);
-    std::vector<double> out;
-    for (std::size_t i = 0; i < a.size(); ++i) out.push_back(as_number(a[i], fmt::format("{}[{}]", key(k), i)));
-    return out;
-  }
-  std::vector<std::string> strings(std::string_view k) {
-    const toml::array& a = array(k);
-    std::vector<std::string> out;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      if (!a[i].is_string())
-        throw ConfigError(fmt::format("{}[{}]", key(k), i), fmt::format("expected a string, got {}{}", type_name(a[i]), where(a[i])));
-      out.push_back(a[i].as_string()->get());
-    }
-    return out;
-  }
-  Matrix matrix(std::string_view k) {
-    const toml::array& a = array(k);
-    Matrix out;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      const std::string row_key = fmt::format("{}[{}]", key(k), i);
-      if (!a[i].is_array())
-        throw ConfigError(row_key, fmt::format("expected a row (array of numbers), got {}{}", type_name(a[i]), where(a[i])));
-      const toml::array& row = *a[i].as_array();
-      std::vector<double> values;
-      for (std::size_t j = 0; j < row.size(); ++j) values.push_back(as_number(row[j], fmt::format("{}[{}]", row_key, j)));
-      out.push_back(std::move(values));
-    }
-    return out;
-  }
-  // Keys of this table in file order is not kept by toml++; sorted is fine.
-  std::vector<std::string> keys() const {
-    std::vector<std::string> out;
-    for (const auto& [k, v] : table_) out.emplace_back(k.str());
-    return out;
-  }
-  void reject_unknown(std::string_view hint = {}) const {
-    for (const auto& [k, v] : table_) {
-      if (!used_.count(std::string(k.str()))) {
-        throw ConfigError(key(k.str()), fmt::format("unknown key{}{}", where(v),
-                                                    hint.empty() ? std::string() : "; " + std::string(hint)));
-      }
-    }
-  }
+  // Errors in reading order; `structural` ones (missing, unknown, wrong
+  // type) leave the Config incomplete, the others are out-of-range values.
+  std::vector<ConfigError> errors;
+  bool structural = false;
 
  private:
-  const toml::array& array(std::string_view k) {
-    const toml::node& n = node(k);
-    if (!n.is_array()) throw ConfigError(key(k), fmt::format("expected an array, got {}{}", type_name(n), where(n)));
-    return *n.as_array();
+  void fail(std::string key, std::string reason) {
+    structural = true;
+    errors.emplace_back(std::move(key), std::move(reason));
   }
-  static double as_number(const toml::node& n, const std::string& k) {
-    if (n.is_floating_point()) return n.as_floating_point()->get();
-    if (n.is_integer()) return static_cast<double>(n.as_integer()->get());
-    throw ConfigError(k, fmt::format("expected a number, got {}{}", type_name(n), where(n)));
+  // Reports an error at `key` once, however many keys lie below it.
+  void fail_once(const std::string& key, std::string reason) {
+    if (reported_.insert(key).second) fail(key, std::move(reason));
   }
-  static std::int64_t as_integer(const toml::node& n, const std::string& k) {
-    if (n.is_integer()) return n.as_integer()->get();
-    throw ConfigError(k, fmt::format("expected an integer, got {}{}", type_name(n), where(n)));
-  }
+  const toml::node* find(const Key& k, const Path& p, const std::vector<std::string>& types);
+  // A table keyed by cell type (`table`) lacks `type`, or has an entry
+  // `name` that is no cell type (reported as `key`: `reason` when alone).
+  void missing_type(const std::string& table, const std::string& type, const std::vector<std::string>& types);
+  void unknown_type(const std::string& table, const std::string& name, const std::vector<std::string>& types,
+                    std::string key, std::string reason);
+  void report_type_tables();
+  std::optional<Value> value(const Key& k, const toml::node& n, const std::string& key);
+  std::optional<double> number(const toml::node& n, const std::string& key);
+  void read_key(const Key& k, std::size_t type, const std::vector<std::string>& types, Config& c,
+                std::map<std::string, std::size_t>& receptor_counts);
+  void reject_unknown(const toml::table& t, const Path& at, const Config& c);
+  bool types_known(PerType per) const { return per == PerType::none || types_ok_[static_cast<int>(per)]; }
 
-  const toml::table& table_;
-  std::string prefix_;
-  std::set<std::string> used_;
+  const toml::table& root_;
+  std::set<std::string> reported_;
+  std::array<bool, 3> types_ok_{true, true, true};
+  // Per table keyed by cell type, in the order found: the types it lacks and
+  // the entries that are no type. One of them is reported as it is; more
+  // (cell types renamed, added or removed) as one line for the table.
+  struct TypeTable {
+    std::string table;
+    std::vector<std::string> types, missing, unknown;
+    std::string key, reason;  // of the single unknown entry
+  };
+  std::vector<TypeTable> type_tables_;
+  TypeTable& type_table(const std::string& table, const std::vector<std::string>& types);
 };
 
-TopologyMethod parse_method(Section& s) {
-  const std::string m = s.string("method");
-  if (m == "configuration") return TopologyMethod::configuration;
-  if (m == "erdos-renyi") return TopologyMethod::erdos_renyi;
-  throw ConfigError(s.key("method"), fmt::format("unknown method '{}' (expected \"configuration\" or \"erdos-renyi\")", m));
+Reader::TypeTable& Reader::type_table(const std::string& table, const std::vector<std::string>& types) {
+  for (auto& t : type_tables_)
+    if (t.table == table) return t;
+  return type_tables_.emplace_back(TypeTable{table, types, {}, {}, {}, {}});
 }
 
-// [<layer>.synapses.<type>]: parallel arrays, one entry per receptor.
-std::vector<ReceptorConfig> parse_receptors(Section s) {
-  const auto names = s.strings("names");
-  const auto tau_rise = s.numbers("tau_rise");
-  const auto tau_decay = s.numbers("tau_decay");
-  const auto e_syn = s.numbers("E_syn");
-  const auto g_bar = s.numbers("g_bar");
-  const std::pair<const char*, std::size_t> lengths[] = {
-      {"tau_rise", tau_rise.size()}, {"tau_decay", tau_decay.size()}, {"E_syn", e_syn.size()}, {"g_bar", g_bar.size()}};
-  for (const auto& [k, n] : lengths) {
-    if (n != names.size())
-      throw ConfigError(s.key(k), fmt::format("has {} entries but names has {}: one per receptor", n, names.size()));
-  }
-  s.reject_unknown();
-  std::vector<ReceptorConfig> out;
-  for (std::size_t r = 0; r < names.size(); ++r) out.push_back({names[r], tau_rise[r], tau_decay[r], e_syn[r], g_bar[r]});
-  return out;
+void Reader::missing_type(const std::string& table, const std::string& type, const std::vector<std::string>& types) {
+  auto& t = type_table(table, types);
+  if (std::find(t.missing.begin(), t.missing.end(), type) == t.missing.end()) t.missing.push_back(type);
 }
 
-// A table keyed by cell-type name ([recurrent.physiology], targets.cv, ...):
-// every key must be a known type. Returns the sub-sections in type order;
-// a type without an entry is an error unless `optional`.
-template <class Fn>
-void per_type(Section& parent, std::string_view k, const std::vector<std::string>& types, bool optional, Fn&& fn) {
-  if (optional && !parent.has(k)) return;
-  Section s = parent.table(k);
-  for (const auto& name : s.keys()) {
-    if (std::find(types.begin(), types.end(), name) == types.end())
-      throw ConfigError(s.key(name), fmt::format("no cell type named '{}' (cell types: {})", name, join(types)));
-  }
-  for (std::size_t t = 0; t < types.size(); ++t) {
-    if (!s.has(types[t])) {
-      if (optional) continue;
-      throw ConfigError(s.key(types[t]), fmt::format("missing: every cell type needs an entry (cell types: {})", join(types)));
+void Reader::unknown_type(const std::string& table, const std::string& name, const std::vector<std::string>& types,
+                          std::string key, std::string reason) {
+  auto& t = type_table(table, types);
+  t.unknown.push_back(name);
+  t.key = std::move(key);
+  t.reason = std::move(reason);
+}
+
+void Reader::report_type_tables() {
+  for (const auto& t : type_tables_) {
+    if (t.missing.size() + t.unknown.size() == 1) {
+      if (t.missing.empty()) fail(t.key, t.reason);
+      else fail(t.table + "." + t.missing.front(),
+                fmt::format("missing: every cell type needs an entry (cell types: {})", join(t.types)));
+      continue;
     }
-    fn(s, types[t], t);
+    std::vector<std::string> parts;
+    if (!t.missing.empty()) parts.push_back("no entry for " + join(t.missing));
+    if (!t.unknown.empty()) parts.push_back("entries for " + join(t.unknown) + ", which are no cell types");
+    fail(t.table, fmt::format("{}{} (cell types: {})", join(parts, "; "),
+                              t.missing.empty() ? "" : ": every cell type needs an entry", join(t.types)));
   }
-  s.reject_unknown();
 }
 
-// [<layer>.cell_types] and [<layer>.weights]: the same keys in both layers.
-void read_cell_types(Section& layer, std::vector<std::string>& names, std::vector<double>& proportion) {
-  Section t = layer.table("cell_types");
-  names = t.strings("names");
-  proportion = t.numbers("proportion");
-  t.reject_unknown();
-}
-
-void read_weights(Section& layer, Matrix& w_mu, Matrix& w_sigma) {
-  Section t = layer.table("weights");
-  w_mu = t.matrix("w_mu");
-  w_sigma = t.matrix("w_sigma");
-  t.reject_unknown();
-}
-
-// [<layer>.synapses.<type>] for every cell type of the layer.
-std::vector<std::vector<ReceptorConfig>> read_synapses(Section& layer, const std::vector<std::string>& types) {
-  std::vector<std::vector<ReceptorConfig>> out(types.size());
-  per_type(layer, "synapses", types, false, [&](Section& p, const std::string& name, std::size_t t) {
-    out[t] = parse_receptors(p.table(name));
-  });
-  return out;
-}
-
-Config from_table(const toml::table& root) {
-  Section top(root, "");
-  Config c;
-
-  {
-    Section s = top.table("simulation");
-    const std::int64_t seed = s.integer("seed");
-    if (seed < 0) throw ConfigError("simulation.seed", "must be >= 0");
-    c.simulation.seed = static_cast<std::uint64_t>(seed);
-    c.simulation.dt = s.number("dt");
-    c.simulation.chunk_size = s.integer("chunk_size");
-    c.simulation.num_chunks = s.integer("num_chunks");
-    c.simulation.duration = s.number("duration");
-    c.simulation.saturate = s.boolean_or("saturate", true);
-    s.reject_unknown();
-  }
-  {
-    Section s = top.table("training");
-    c.training.batch_size = s.integer("batch_size");
-    c.training.chunks_per_update = s.integer("chunks_per_update");
-    c.training.log_interval = s.integer("log_interval");
-    c.training.checkpoint_interval = s.integer("checkpoint_interval");
-    c.training.optimisable = s.string("optimisable");
-    c.training.on_nan = s.has("on_nan") ? s.string("on_nan") : "stop";
-    s.reject_unknown();
-  }
-
-  // Layers first: targets and receptors are keyed by their cell types.
-  {
-    Section s = top.table("recurrent");
-    RecurrentConfig& rc = c.recurrent;
-    read_cell_types(s, rc.type_names, rc.proportion);
-    {
-      Section t = s.table("topology");
-      rc.num_neurons = t.integer("num_neurons");
-      rc.num_assemblies = t.integer("num_assemblies");
-      rc.method = parse_method(t);
-      rc.conn_within = t.matrix("conn_within");
-      rc.conn_between = t.matrix("conn_between");
-      t.reject_unknown();
+// The node of key path `p`, or nullptr (then reported, unless it is
+// optional and absent).
+const toml::node* Reader::find(const Key& k, const Path& p, const std::vector<std::string>& types) {
+  const toml::table* t = &root_;
+  const std::size_t type_at = type_segment(k);
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const toml::node* n = t->get(p[i]);
+    const std::string here = dotted(p, i + 1);
+    if (!n) {
+      if (k.optional) return nullptr;
+      if (i == type_at) missing_type(dotted(p, i), p[i], types);
+      else fail_once(here, "missing (required)");
+      return nullptr;
     }
-    read_weights(s, rc.w_mu, rc.w_sigma);
-    rc.physiology.resize(rc.type_names.size());
-    per_type(s, "physiology", rc.type_names, false, [&](Section& p, const std::string& name, std::size_t t) {
-      Section q = p.table(name);
-      rc.physiology[t] = {q.number("tau_mem"), q.number("theta"), q.number("U_reset"),
-                          q.number("E_L"), q.number("g_L"), q.number("tau_ref")};
-      q.reject_unknown();
-    });
-    rc.synapses = read_synapses(s, rc.type_names);
-    s.reject_unknown();
-  }
-  {
-    Section s = top.table("feedforward");
-    FeedforwardConfig& fc = c.feedforward;
-    read_cell_types(s, fc.type_names, fc.proportion);
-    {
-      Section t = s.table("topology");
-      fc.num_neurons = t.integer("num_neurons");
-      fc.method = parse_method(t);
-      fc.conn_inputs = t.matrix("conn_inputs");
-      t.reject_unknown();
+    if (i + 1 == p.size()) return n;
+    if (!n->is_table()) {
+      fail_once(here, fmt::format("expected a table, got {}{}", type_name(*n), where(*n)));
+      return nullptr;
     }
-    read_weights(s, fc.w_mu, fc.w_sigma);
-    fc.firing_rate.resize(fc.type_names.size());
-    per_type(s, "activity", fc.type_names, false, [&](Section& p, const std::string& name, std::size_t t) {
-      Section q = p.table(name);
-      fc.firing_rate[t] = q.number("firing_rate");
-      q.reject_unknown();
-    });
-    fc.synapses = read_synapses(s, fc.type_names);
-    s.reject_unknown();
+    t = n->as_table();
   }
-  {
-    Section s = top.table("targets");
-    const auto& types = c.recurrent.type_names;
-    c.targets.per_type.assign(types.size(), CellTargets{});
-    per_type(s, "firing_rate", types, false, [&](Section& p, const std::string& name, std::size_t t) {
-      c.targets.per_type[t].firing_rate = p.number(name);
-    });
-    per_type(s, "cv", types, true, [&](Section& p, const std::string& name, std::size_t t) {
-      c.targets.per_type[t].cv = p.number(name);
-    });
-    per_type(s, "alpha", types, false, [&](Section& p, const std::string& name, std::size_t t) {
-      c.targets.per_type[t].alpha = p.number(name);
-    });
-    per_type(s, "threshold_ratio", types, false, [&](Section& p, const std::string& name, std::size_t t) {
-      c.targets.per_type[t].threshold_ratio = p.number(name);
-    });
-    c.targets.weight_ratio = s.number("weight_ratio");
-    s.reject_unknown();
+  return nullptr;
+}
+
+std::optional<double> Reader::number(const toml::node& n, const std::string& key) {
+  if (n.is_floating_point()) return n.as_floating_point()->get();
+  if (n.is_integer()) return static_cast<double>(n.as_integer()->get());
+  fail(key, fmt::format("expected a number, got {}{}", type_name(n), where(n)));
+  return std::nullopt;
+}
+
+// The node as a value of the key's kind, or nullopt (reported).
+std::optional<Value> Reader::value(const Key& k, const toml::node& n, const std::string& key) {
+  auto array = [&]() -> const toml::array* {
+    if (!n.is_array()) fail(key, fmt::format("expected an array, got {}{}", type_name(n), where(n)));
+    return n.as_array();
+  };
+  auto index = [&](std::size_t i) { return fmt::format("{}[{}]", key, i); };
+  switch (k.kind) {
+    case Kind::integer:
+      if (n.is_integer()) return Value(n.as_integer()->get());
+      fail(key, fmt::format("expected an integer, got {}{}", type_name(n), where(n)));
+      return std::nullopt;
+    case Kind::number:
+      if (auto x = number(n, key)) return Value(*x);
+      return std::nullopt;
+    case Kind::boolean:
+      if (n.is_boolean()) return Value(n.as_boolean()->get());
+      fail(key, fmt::format("expected true or false, got {}{}", type_name(n), where(n)));
+      return std::nullopt;
+    case Kind::choice: {
+      if (!n.is_string()) {
+        fail(key, fmt::format("expected a string, got {}{}", type_name(n), where(n)));
+        return std::nullopt;
+      }
+      const std::string s = n.as_string()->get();
+      if (std::find(k.choices.begin(), k.choices.end(), s) != k.choices.end()) return Value(s);
+      std::vector<std::string> quoted;
+      for (const auto& c : k.choices) quoted.push_back(fmt::format("\"{}\"", c));
+      const std::string last = quoted.back();
+      quoted.pop_back();
+      fail(key, fmt::format("unknown value '{}'{} (expected {} or {}){}", s, where(n), join(quoted), last,
+                            did_you_mean(nearest(s, std::set<std::string>(k.choices.begin(), k.choices.end())))));
+      return std::nullopt;
+    }
+    case Kind::strings: {
+      const toml::array* a = array();
+      if (!a) return std::nullopt;
+      std::vector<std::string> out;
+      bool ok = true;
+      for (std::size_t i = 0; i < a->size(); ++i) {
+        if ((*a)[i].is_string()) {
+          out.push_back((*a)[i].as_string()->get());
+        } else {
+          fail(index(i), fmt::format("expected a string, got {}{}", type_name((*a)[i]), where((*a)[i])));
+          ok = false;
+        }
+      }
+      return ok ? std::optional<Value>(std::move(out)) : std::nullopt;
+    }
+    case Kind::numbers: {
+      const toml::array* a = array();
+      if (!a) return std::nullopt;
+      std::vector<double> out;
+      bool ok = true;
+      for (std::size_t i = 0; i < a->size(); ++i) {
+        if (auto x = number((*a)[i], index(i))) out.push_back(*x);
+        else ok = false;
+      }
+      return ok ? std::optional<Value>(std::move(out)) : std::nullopt;
+    }
+    case Kind::matrix: {
+      const toml::array* a = array();
+      if (!a) return std::nullopt;
+      Matrix out;
+      bool ok = true;
+      for (std::size_t i = 0; i < a->size(); ++i) {
+        const toml::node& row = (*a)[i];
+        if (!row.is_array()) {
+          fail(index(i), fmt::format("expected a row (array of numbers), got {}{}", type_name(row), where(row)));
+          ok = false;
+          continue;
+        }
+        std::vector<double> values;
+        for (std::size_t j = 0; j < row.as_array()->size(); ++j) {
+          if (auto x = number((*row.as_array())[j], fmt::format("{}[{}]", index(i), j))) values.push_back(*x);
+          else ok = false;
+        }
+        out.push_back(std::move(values));
+      }
+      return ok ? std::optional<Value>(std::move(out)) : std::nullopt;
+    }
   }
-  {
-    Section s = top.table("hyperparameters");
-    auto& h = c.hyperparameters;
-    h.learning_rate = s.number("learning_rate");
-    h.grad_norm_clip = s.number("grad_norm_clip");
-    h.surrgrad_scale = s.number("surrgrad_scale");
-    Section w = s.table("loss_weight");
-    // Each weight is optional, defaulting to the term's weight in the reference
-    // configuration (a term added later has 0 there, so older files still load).
-    for (const LossTermInfo& t : loss_terms) h.loss_weight[t.term] = w.number_or(t.name, t.reference_weight);
-    w.reject_unknown();
-    if (s.has("rate_loss")) {  // optional: "split" (default) or "plain"
-      const std::string r = s.string("rate_loss");
-      try {
-        h.rate_loss = parse_rate_loss(r);
-      } catch (const std::invalid_argument&) {
-        throw ConfigError(s.key("rate_loss"), fmt::format("unknown value '{}' (expected \"split\" or \"plain\")", r));
+  return std::nullopt;
+}
+
+std::size_t length(const Value& v) {
+  if (const auto* s = std::get_if<std::vector<std::string>>(&v)) return s->size();
+  if (const auto* x = std::get_if<std::vector<double>>(&v)) return x->size();
+  return 0;
+}
+
+void Reader::read_key(const Key& k, std::size_t type, const std::vector<std::string>& types, Config& c,
+                      std::map<std::string, std::size_t>& receptor_counts) {
+  const std::string type_name = k.per == PerType::none ? std::string() : types[type];
+  const Path p = key_path(k, type_name);
+  const std::string key = schema::expand(k.path(), type_name);
+  const toml::node* n = find(k, p, types);
+  if (!n) {
+    if (k.optional) k.access.set(c, type, schema::absent_value(k, type));
+    return;
+  }
+  std::optional<Value> v = value(k, *n, key);
+  if (!v) return;
+  // Parallel receptor arrays: as many entries as `names` of the same table.
+  const std::string table = schema::expand(k.section, type_name);
+  if (k.kind == Kind::strings && k.per != PerType::none) receptor_counts[table] = length(*v);
+  if (k.one_per_receptor && receptor_counts.count(table) && length(*v) != receptor_counts[table]) {
+    fail(key, fmt::format("has {} entries but names has {}: one per receptor", length(*v), receptor_counts[table]));
+    return;
+  }
+  schema::check_range(k, *v, key, errors);
+  k.access.set(c, type, *v);
+}
+
+Config Reader::read() {
+  Config c{};
+  std::map<std::string, std::size_t> receptor_counts;
+  const std::vector<std::string> no_types;
+  // The cell-type names first: the keys with <type> range over them. Where
+  // they cannot be read, keys with <type> of that layer are not read either
+  // (each would only repeat the error).
+  for (const PerType per : {PerType::recurrent, PerType::feedforward}) {
+    const std::size_t before = errors.size();
+    const Key& k = schema::names_key(per);
+    read_key(k, 0, no_types, c, receptor_counts);
+    types_ok_[static_cast<int>(per)] = errors.size() == before;
+  }
+  for (const Key& k : schema::keys())
+    if (k.per == PerType::none && &k != &schema::names_key(PerType::recurrent) &&
+        &k != &schema::names_key(PerType::feedforward))
+      read_key(k, 0, no_types, c, receptor_counts);
+  for (const Key& k : schema::keys()) {
+    if (k.per == PerType::none || !types_known(k.per)) continue;
+    const auto& types = schema::type_names(c, k.per);
+    for (std::size_t t = 0; t < types.size(); ++t) read_key(k, t, types, c, receptor_counts);
+  }
+  reject_unknown(root_, {}, c);
+  report_type_tables();
+  return c;
+}
+
+// Every key of table `t` (at path `at`) must be a key of the schema or a
+// table on the way to one; an unknown one is reported with the nearest valid
+// key at that place.
+void Reader::reject_unknown(const toml::table& t, const Path& at, const Config& c) {
+  const std::size_t depth = at.size();
+  // Whether the first `n` segments of `q` match key `k` (a <type> matches
+  // any cell type of its layer; any name at all where those are unknown).
+  auto matches = [&](const Key& k, const Path& pattern, const Path& q, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (pattern[i] == schema::type_placeholder) {
+        if (!types_known(k.per)) continue;
+        const auto& types = schema::type_names(c, k.per);
+        if (std::find(types.begin(), types.end(), q[i]) == types.end()) return false;
+      } else if (pattern[i] != q[i]) {
+        return false;
       }
     }
-    s.reject_unknown();
+    return true;
+  };
+  for (const auto& [name, node] : t) {
+    Path q = at;
+    q.emplace_back(name.str());
+    bool leaf = false, prefix = false, type_slot = false;
+    const Key* type_key = nullptr;
+    std::set<std::string> siblings;  // valid names at this place
+    for (const Key& k : schema::keys()) {
+      const Path pattern = split(k.path());
+      if (pattern.size() <= depth || !matches(k, pattern, q, depth)) continue;
+      if (pattern[depth] == schema::type_placeholder) {
+        type_slot = true;
+        type_key = &k;
+      } else {
+        siblings.insert(pattern[depth]);
+      }
+      if (!matches(k, pattern, q, depth + 1)) continue;
+      (pattern.size() == q.size() ? leaf : prefix) = true;
+    }
+    if (leaf) continue;
+    if (prefix) {
+      if (node.is_table()) reject_unknown(*node.as_table(), q, c);
+      continue;  // a value where a table belongs: reported when its keys were read
+    }
+    const std::string key = dotted(q, q.size());
+    const std::string here = depth ? dotted(at, depth) + "." : std::string();
+    if (type_slot) {
+      const auto& types = schema::type_names(c, type_key->per);
+      const std::string guess = nearest(q.back(), std::set<std::string>(types.begin(), types.end()));
+      unknown_type(dotted(at, depth), q.back(), types, key,
+                   fmt::format("no cell type named '{}'{} (cell types: {}){}", q.back(), where(node), join(types),
+                               did_you_mean(guess.empty() ? guess : here + guess)));
+      continue;
+    }
+    std::string guess = nearest(q.back(), siblings);
+    if (!guess.empty()) {
+      guess = here + guess;
+    } else {
+      for (const Key& k : schema::keys())  // the right name in the wrong table
+        if (split(k.path()).back() == q.back()) guess = k.path();
+    }
+    std::string hint = did_you_mean(guess);
+    if (hint.empty() && depth == 0)
+      hint = "; top-level sections are simulation, training, targets, hyperparameters, feedback, recurrent, feedforward";
+    fail(key, fmt::format("unknown key{}{}", where(node), hint));
   }
-  if (top.has("feedback")) {
-    Section s = top.table("feedback");
-    auto& f = c.feedback;
-    f.eta_excitatory = s.number_or("eta_excitatory", f.eta_excitatory);
-    f.eta_inhibitory = s.number_or("eta_inhibitory", f.eta_inhibitory);
-    f.tau_avg = s.number_or("tau_avg", f.tau_avg);
-    f.min_factor = s.number_or("min_factor", f.min_factor);
-    f.max_factor = s.number_or("max_factor", f.max_factor);
-    if (s.has("granularity")) f.granularity = s.string("granularity");
-    s.reject_unknown();
+}
+
+// Shortest text that reads back as the same double, always with a decimal
+// point so that TOML keeps it a float.
+std::string num(double x) {
+  std::string s = fmt::format("{}", x);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
+}
+
+std::string list(const std::vector<double>& v) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + num(v[i]);
+  return s + "]";
+}
+
+std::string list(const std::vector<std::string>& v) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    std::ostringstream q;
+    q << toml::value<std::string>(v[i]);
+    s += (i ? ", " : "") + q.str();
   }
-  top.reject_unknown(
-      "top-level sections are simulation, training, targets, hyperparameters, feedback, recurrent, feedforward");
-  return c;
+  return s + "]";
+}
+
+std::string matrix(const Matrix& m) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < m.size(); ++i) s += (i ? ", " : "") + list(m[i]);
+  return s + "]";
+}
+
+std::string quoted_key(const std::string& k) {
+  const bool bare = !k.empty() && std::all_of(k.begin(), k.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-';
+  });
+  if (bare) return k;
+  std::ostringstream q;
+  q << toml::value<std::string>(k);
+  return q.str();
+}
+
+// A value as TOML text.
+std::string value_text(const Key& k, const Value& v) {
+  switch (k.kind) {
+    case Kind::integer: return fmt::format("{}", std::get<std::int64_t>(v));
+    case Kind::number: return num(std::get<double>(v));
+    case Kind::boolean: return std::get<bool>(v) ? "true" : "false";
+    case Kind::choice: return fmt::format("\"{}\"", std::get<std::string>(v));
+    case Kind::strings: return list(std::get<std::vector<std::string>>(v));
+    case Kind::numbers: return list(std::get<std::vector<double>>(v));
+    case Kind::matrix: return matrix(std::get<Matrix>(v));
+  }
+  return {};
+}
+
+// The documentation of a key: "meaning [unit]; allowed values; optional".
+std::string comment(const Key& k) {
+  std::string s(k.doc);
+  if (!k.unit.empty()) s += fmt::format(" [{}]", k.unit);
+  const std::string range = schema::range_text(k);
+  if (!range.empty()) s += "; " + range;
+  if (k.optional) s += "; optional";
+  return s;
+}
+
+void line(std::string& out, const Key& k, const Config& c, std::size_t type, const std::string& name, bool commented) {
+  const std::string text = name + " = " + value_text(k, k.access.get(c, type));
+  out += commented ? fmt::format("{:<25} # {}\n", text, comment(k)) : text + "\n";
+}
+
+// Every key of `c` in the order of the schema, one table per section (and
+// per cell type where the section has <type>); with the keys' documentation
+// as comments where `commented` (then only on the first cell type's lines).
+std::string write_toml(const Config& c, bool commented) {
+  std::string o;
+  const auto ks = schema::keys();
+  for (std::size_t i = 0; i < ks.size();) {
+    std::size_t j = i;
+    while (j < ks.size() && ks[j].section == ks[i].section) ++j;
+    const auto group = ks.subspan(i, j - i);
+    if (group.front().per_type_section()) {
+      const auto& types = schema::type_names(c, group.front().per);
+      for (std::size_t t = 0; t < types.size(); ++t) {
+        o += fmt::format("\n[{}]\n", schema::expand(group.front().section, quoted_key(types[t])));
+        for (const Key& k : group) line(o, k, c, t, std::string(k.name), commented && t == 0);
+      }
+    } else {
+      o += fmt::format("\n[{}]\n", group.front().section);
+      for (const Key& k : group) {
+        if (k.per == PerType::none) {
+          line(o, k, c, 0, std::string(k.name), commented);
+          continue;
+        }
+        const auto& types = schema::type_names(c, k.per);
+        for (std::size_t t = 0; t < types.size(); ++t)
+          line(o, k, c, t, schema::expand(k.name, quoted_key(types[t])), commented && t == 0);
+      }
+    }
+    i = j;
+  }
+  return o;
 }
 
 // "a.b.c=value": sets root[a][b][c], creating tables on the way.
@@ -386,60 +584,6 @@ void apply_override(toml::table& root, const std::string& arg) {
   t->insert_or_assign(parts.back(), std::move(*holder.get("v")));
 }
 
-// Shortest text that reads back as the same double, always with a decimal
-// point so that TOML keeps it a float.
-std::string num(double x) {
-  std::string s = fmt::format("{}", x);
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
-  return s;
-}
-
-std::string list(const std::vector<double>& v) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + num(v[i]);
-  return s + "]";
-}
-
-std::string list(const std::vector<std::string>& v) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    std::ostringstream q;
-    q << toml::value<std::string>(v[i]);
-    s += (i ? ", " : "") + q.str();
-  }
-  return s + "]";
-}
-
-std::string matrix(const Matrix& m) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < m.size(); ++i) s += (i ? ", " : "") + list(m[i]);
-  return s + "]";
-}
-
-std::string quoted_key(const std::string& k) {
-  const bool bare = !k.empty() && std::all_of(k.begin(), k.end(), [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-';
-  });
-  if (bare) return k;
-  std::ostringstream q;
-  q << toml::value<std::string>(k);
-  return q.str();
-}
-
-void receptors(std::string& out, const std::string& header, const std::vector<ReceptorConfig>& rs) {
-  std::vector<std::string> names;
-  std::vector<double> tr, td, es, gb;
-  for (const auto& r : rs) {
-    names.push_back(r.name);
-    tr.push_back(r.tau_rise);
-    td.push_back(r.tau_decay);
-    es.push_back(r.E_syn);
-    gb.push_back(r.g_bar);
-  }
-  out += fmt::format("\n[{}]\nnames = {}\ntau_rise = {}\ntau_decay = {}\nE_syn = {}\ng_bar = {}\n", header,
-                     list(names), list(tr), list(td), list(es), list(gb));
-}
-
 }  // namespace
 
 Config parse_config(std::string_view text, const std::string& source, const std::vector<std::string>& overrides) {
@@ -451,20 +595,25 @@ Config parse_config(std::string_view text, const std::string& source, const std:
                                       e.source().begin.line, e.source().begin.column),
                       source);
   }
+  std::vector<ConfigError> errors;
   for (const auto& arg : overrides) {
     try {
       apply_override(root, arg);
     } catch (const ConfigError& e) {
-      throw e.with_source("--set " + arg);
+      errors.push_back(e.with_source("--set " + arg));
     }
   }
-  try {
-    Config c = from_table(root);
-    validate(c);
-    return c;
-  } catch (const ConfigError& e) {
-    throw e.with_source(overrides.empty() ? source : source + " (with --set overrides)");
-  }
+  if (!errors.empty()) throw ConfigError::combine(std::move(errors));
+
+  Reader reader(root);
+  Config c = reader.read();
+  // A complete Config is validated as a whole (ranges and relations); an
+  // incomplete one reports what was read wrong and the values out of range.
+  errors = reader.structural ? std::move(reader.errors) : config_errors(c);
+  if (!errors.empty())
+    throw ConfigError::combine(std::move(errors))
+        .with_source(overrides.empty() ? source : source + " (with --set overrides)");
+  return c;
 }
 
 Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
@@ -479,62 +628,29 @@ Config load_config(const std::filesystem::path& path, const std::vector<std::str
 }
 
 std::string to_toml(const Config& c) {
-  std::string o;
-  const auto& s = c.simulation;
-  o += "# Resolved homeostat configuration (every key, defaults included).\n";
-  o += fmt::format("\n[simulation]\nseed = {}\ndt = {}\nchunk_size = {}\nnum_chunks = {}\nduration = {}\nsaturate = {}\n",
-                   s.seed, num(s.dt), s.chunk_size, s.num_chunks, num(s.duration), s.saturate);
-  const auto& t = c.training;
-  o += fmt::format(
-      "\n[training]\nbatch_size = {}\nchunks_per_update = {}\nlog_interval = {}\ncheckpoint_interval = {}\noptimisable = \"{}\"\n"
-      "on_nan = \"{}\"\n",
-      t.batch_size, t.chunks_per_update, t.log_interval, t.checkpoint_interval, t.optimisable, t.on_nan);
+  return "# Resolved homeostat configuration (every key, defaults included).\n" + write_toml(c, false);
+}
 
-  const auto& types = c.recurrent.type_names;
-  o += "\n[targets]\n";
-  const std::pair<const char*, double CellTargets::*> target_keys[] = {
-      {"firing_rate", &CellTargets::firing_rate}, {"cv", &CellTargets::cv},
-      {"alpha", &CellTargets::alpha}, {"threshold_ratio", &CellTargets::threshold_ratio}};
-  for (const auto& [k, member] : target_keys)
-    for (std::size_t i = 0; i < types.size(); ++i)
-      o += fmt::format("{}.{} = {}\n", k, quoted_key(types[i]), num(c.targets.per_type[i].*member));
-  o += fmt::format("weight_ratio = {}\n", num(c.targets.weight_ratio));
+std::string to_commented_toml(const Config& c) { return write_toml(c, true); }
 
-  const auto& h = c.hyperparameters;
-  o += fmt::format("\n[hyperparameters]\nlearning_rate = {}\ngrad_norm_clip = {}\nsurrgrad_scale = {}\n",
-                   num(h.learning_rate), num(h.grad_norm_clip), num(h.surrgrad_scale));
-  for (const LossTermInfo& t : loss_terms) o += fmt::format("loss_weight.{} = {}\n", t.name, num(h.loss_weight[t.term]));
-  o += fmt::format("rate_loss = \"{}\"\n", to_string(h.rate_loss));
-
-  const auto& f = c.feedback;
-  o += fmt::format(
-      "\n[feedback]\neta_excitatory = {}\neta_inhibitory = {}\ntau_avg = {}\nmin_factor = {}\nmax_factor = {}\n"
-      "granularity = \"{}\"\n",
-      num(f.eta_excitatory), num(f.eta_inhibitory), num(f.tau_avg), num(f.min_factor), num(f.max_factor),
-      f.granularity);
-
-  const auto& rc = c.recurrent;
-  o += fmt::format("\n[recurrent.cell_types]\nnames = {}\nproportion = {}\n", list(rc.type_names), list(rc.proportion));
-  o += fmt::format("\n[recurrent.topology]\nnum_neurons = {}\nnum_assemblies = {}\nmethod = \"{}\"\nconn_within = {}\nconn_between = {}\n",
-                   rc.num_neurons, rc.num_assemblies, to_string(rc.method), matrix(rc.conn_within), matrix(rc.conn_between));
-  o += fmt::format("\n[recurrent.weights]\nw_mu = {}\nw_sigma = {}\n", matrix(rc.w_mu), matrix(rc.w_sigma));
-  for (std::size_t i = 0; i < types.size(); ++i) {
-    const auto& p = rc.physiology[i];
-    o += fmt::format("\n[recurrent.physiology.{}]\ntau_mem = {}\ntheta = {}\nU_reset = {}\nE_L = {}\ng_L = {}\ntau_ref = {}\n",
-                     quoted_key(types[i]), num(p.tau_mem), num(p.theta), num(p.U_reset), num(p.E_L), num(p.g_L), num(p.tau_ref));
+std::string reference_markdown() {
+  const Config defaults = schema::default_config();
+  std::string o = "| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n";
+  for (const Key& k : schema::keys()) {
+    std::string value;
+    if (k.defaults.size() == 1) {
+      value = value_text(k, k.defaults.front());
+    } else {
+      const auto& types = schema::type_names(defaults, k.per);
+      for (std::size_t t = 0; t < types.size(); ++t)
+        value += fmt::format("{}{}: {}", t ? ", " : "", types[t], value_text(k, schema::default_value(k, t)));
+    }
+    std::string meaning(k.doc);
+    if (!k.unit.empty()) meaning += fmt::format(" [{}]", k.unit);
+    if (k.optional) meaning = "optional: " + meaning;
+    o += fmt::format("| `{}` | {} | `{}` | {} | {} |\n", k.path(), schema::kind_name(k.kind), value,
+                     schema::range_text(k), meaning);
   }
-  for (std::size_t i = 0; i < types.size(); ++i)
-    receptors(o, "recurrent.synapses." + quoted_key(types[i]), rc.synapses[i]);
-
-  const auto& fc = c.feedforward;
-  o += fmt::format("\n[feedforward.cell_types]\nnames = {}\nproportion = {}\n", list(fc.type_names), list(fc.proportion));
-  o += fmt::format("\n[feedforward.topology]\nnum_neurons = {}\nmethod = \"{}\"\nconn_inputs = {}\n",
-                   fc.num_neurons, to_string(fc.method), matrix(fc.conn_inputs));
-  o += fmt::format("\n[feedforward.weights]\nw_mu = {}\nw_sigma = {}\n", matrix(fc.w_mu), matrix(fc.w_sigma));
-  for (std::size_t i = 0; i < fc.type_names.size(); ++i)
-    o += fmt::format("\n[feedforward.activity.{}]\nfiring_rate = {}\n", quoted_key(fc.type_names[i]), num(fc.firing_rate[i]));
-  for (std::size_t i = 0; i < fc.type_names.size(); ++i)
-    receptors(o, "feedforward.synapses." + quoted_key(fc.type_names[i]), fc.synapses[i]);
   return o;
 }
 

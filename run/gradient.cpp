@@ -29,7 +29,7 @@ GradientResult run_gradient(const Config& config, const Network& net, const Inpu
   // MODEL.md 6-7: in `weights` mode the weight ratio is over the weights; in
   // the scaling-factor modes over the factors (all 1 here: the gradient is
   // taken at the network as it is).
-  const Optimisable mode = parse_optimisable(config.training.optimisable);
+  const Optimisable mode = config.training.optimisable;
   const std::vector<bool> excitatory = excitatory_types(config);
   const auto n_rtypes = static_cast<std::int64_t>(config.recurrent.type_names.size());
   const auto n_itypes = static_cast<std::int64_t>(config.feedforward.type_names.size());

@@ -1,8 +1,9 @@
 // Typed configuration of a run: what the TOML file says, nothing derived.
 //
-// The core never parses files: io/config_toml turns TOML into these structs,
-// `validate` checks them (every error names its key), and model/ lowers them
-// into plain per-neuron and per-receptor arrays for the kernels.
+// The core never parses files: io/config_toml turns TOML into these structs
+// following the schema (homeostat/schema.hpp: every key, its default and
+// range), `validate` checks them (every error names its key), and model/
+// lowers them into plain per-neuron and per-receptor arrays for the kernels.
 // Matrices are indexed [pre type][post type]; per-type vectors follow the
 // order of `type_names`.
 #pragma once
@@ -11,50 +12,62 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace homeostat {
 
 using Matrix = std::vector<std::vector<double>>;
 
+// Closed choices of the file. Each enum's names (the strings of the TOML
+// file) are listed once, in enum order: `enum_names<E>()` below.
 enum class TopologyMethod { erdos_renyi, configuration };
+enum class OnNan { stop, skip };  // NaN/Inf in a loss, gradient or parameter: stop the run or skip the update
+enum class Granularity { neuron, cell_type };  // feedback factors per neuron or per (input sign, postsynaptic type)
+// MODEL.md 6: what is trained. `weights`: ln w of every existing edge.
+// `scaling_factors*`: ln f of one factor per (pre type, post type) block
+// multiplying all weights of the block (recurrent, feedforward, or both).
+enum class Optimisable { weights, scaling_factors, scaling_factors_recurrent, scaling_factors_feedforward };
 
+// The members carry no defaults: the built-in values are those of the schema
+// (homeostat/schema.hpp), `schema::default_config()`.
 struct SimulationConfig {
-  std::uint64_t seed = 42;
-  double dt = 0.1;                // ms
-  std::int64_t chunk_size = 5000; // steps per chunk
-  std::int64_t num_chunks = 500;  // training length in chunks
-  double duration = 10000.0;      // ms, for `simulate`
-  bool saturate = true;           // clamp each receptor at g_bar (MODEL.md 3)
+  std::uint64_t seed;
+  double dt;                // ms
+  std::int64_t chunk_size;  // steps per chunk
+  std::int64_t num_chunks;  // training length in chunks
+  double duration;          // ms, for `simulate`
+  bool saturate;            // clamp each receptor at g_bar (MODEL.md 3)
 
   bool operator==(const SimulationConfig&) const = default;
 };
 
 struct TrainingConfig {
-  std::int64_t batch_size = 32;
-  std::int64_t chunks_per_update = 1;
-  std::int64_t log_interval = 5;
-  std::int64_t checkpoint_interval = 50;
-  std::string optimisable = "weights";
-  std::string on_nan = "stop";  // NaN/Inf in a loss, gradient or parameter: "stop" the run or "skip" the update
+  std::int64_t batch_size;
+  std::int64_t chunks_per_update;
+  std::int64_t log_interval;
+  std::int64_t checkpoint_interval;
+  Optimisable optimisable;
+  OnNan on_nan;
 
   bool operator==(const TrainingConfig&) const = default;
 };
 
 struct CellTargets {  // for one recurrent cell type
-  double firing_rate = 0.0;      // Hz
-  double cv = 1.0;
-  double alpha = 0.01;           // silent-penalty strength [1/Hz]
-  double threshold_ratio = 0.8;  // sd(V) / (theta - mean(V))
+  double firing_rate;      // Hz
+  double cv;
+  double alpha;            // silent-penalty strength [1/Hz]
+  double threshold_ratio;  // sd(V) / (theta - mean(V))
 
   bool operator==(const CellTargets&) const = default;
 };
 
 struct TargetsConfig {
   std::vector<CellTargets> per_type;  // [recurrent type]
-  double weight_ratio = 2.0;
+  double weight_ratio;
 
   bool operator==(const TargetsConfig&) const = default;
 };
@@ -69,11 +82,11 @@ struct LossWeights {
 };
 
 struct HyperparametersConfig {
-  double learning_rate = 5e-4;
-  double grad_norm_clip = 1.0;
-  double surrgrad_scale = 200.0;  // 1/mV
+  double learning_rate;
+  double grad_norm_clip;
+  double surrgrad_scale;  // 1/mV
   LossWeights loss_weight;
-  RateLoss rate_loss = RateLoss::split;  // optional key; with batch_size = 1 the plain form is used
+  RateLoss rate_loss;  // with batch_size = 1 the plain form is used
 
   bool operator==(const HyperparametersConfig&) const = default;
 };
@@ -111,21 +124,21 @@ inline constexpr int max_receptor_columns = 15;
 // inhibitory inputs by 1 - eta_inhibitory (r* - r) / r*, each factor clipped
 // to [min_factor, max_factor].
 struct FeedbackConfig {
-  double eta_excitatory = 0.02;   // gain on the excitatory inputs (recurrent E and feedforward)
-  double eta_inhibitory = 0.02;   // gain on the inhibitory inputs
-  double tau_avg = 5.0;           // chunks: rate estimate r <- r + (r_chunk - r) / tau_avg (1 = this chunk only)
-  double min_factor = 0.9;        // per-chunk bounds of every factor
-  double max_factor = 1.1;
-  std::string granularity = "neuron";  // or "cell_type": one factor per (input sign, postsynaptic type)
+  double eta_excitatory;   // gain on the excitatory inputs (recurrent E and feedforward)
+  double eta_inhibitory;   // gain on the inhibitory inputs
+  double tau_avg;          // chunks: rate estimate r <- r + (r_chunk - r) / tau_avg (1 = this chunk only)
+  double min_factor;       // per-chunk bounds of every factor
+  double max_factor;
+  Granularity granularity;
   bool operator==(const FeedbackConfig&) const = default;
 };
 
 struct RecurrentConfig {
   std::vector<std::string> type_names;
   std::vector<double> proportion;
-  std::int64_t num_neurons = 0;
-  std::int64_t num_assemblies = 1;
-  TopologyMethod method = TopologyMethod::configuration;
+  std::int64_t num_neurons;
+  std::int64_t num_assemblies;
+  TopologyMethod method;
   Matrix conn_within;   // [type][type]
   Matrix conn_between;  // [type][type]
   Matrix w_mu;          // [type][type] mean weight
@@ -139,8 +152,8 @@ struct RecurrentConfig {
 struct FeedforwardConfig {
   std::vector<std::string> type_names;
   std::vector<double> proportion;
-  std::int64_t num_neurons = 0;
-  TopologyMethod method = TopologyMethod::configuration;
+  std::int64_t num_neurons;
+  TopologyMethod method;
   Matrix conn_inputs;  // [input type][recurrent type]
   Matrix w_mu;         // [input type][recurrent type]
   Matrix w_sigma;      // [input type][recurrent type]
@@ -155,7 +168,7 @@ struct Config {
   TrainingConfig training;
   TargetsConfig targets;
   HyperparametersConfig hyperparameters;
-  FeedbackConfig feedback;  // optional section: these defaults when absent
+  FeedbackConfig feedback;  // optional section
   RecurrentConfig recurrent;
   FeedforwardConfig feedforward;
 
@@ -164,31 +177,54 @@ struct Config {
 
 // A configuration error: `key` is the dotted TOML key it concerns
 // (e.g. "recurrent.synapses.excitatory.tau_rise[1]"); `source` is filled in
-// by the I/O layer with the file it came from.
+// by the I/O layer with the file it came from. Several errors found in one
+// file travel as one ConfigError (`combine`): key(), reason() and source()
+// are the first's, what() lists every error on a line of its own.
 class ConfigError : public std::runtime_error {
  public:
   ConfigError(std::string key, std::string reason, std::string source = {})
       : std::runtime_error(format(source, key, reason)),
         key_(std::move(key)), reason_(std::move(reason)), source_(std::move(source)) {}
+  // `errors` must not be empty; one error is returned as it is.
+  static ConfigError combine(std::vector<ConfigError> errors);
+
   const std::string& key() const { return key_; }
   const std::string& reason() const { return reason_; }
   const std::string& source() const { return source_; }
-  ConfigError with_source(const std::string& source) const { return {key_, reason_, source}; }
+  // Every error: this one alone, or those combined.
+  std::vector<ConfigError> errors() const;
+  // The same error(s), all attributed to `source`.
+  ConfigError with_source(const std::string& source) const;
 
  private:
-  static std::string format(const std::string& source, const std::string& key,
-                            const std::string& reason) {
+  static std::string format(const std::string& source, const std::string& key, const std::string& reason) {
     std::string s = source.empty() ? std::string("config") : source;
     if (!key.empty()) s += ": " + key;
     return s + ": " + reason;
   }
+  ConfigError(std::vector<ConfigError> errors, const std::string& what);
   std::string key_, reason_, source_;
+  std::vector<ConfigError> combined_;  // empty for a single error
 };
 
-// Checks every value that the TOML types cannot: ranges, shapes, sums,
-// tau_rise < tau_decay. Throws ConfigError naming the key.
+// Checks every value that the TOML types cannot: the ranges of the schema,
+// then shapes, sums, tau_rise < tau_decay and the other relations between
+// keys. Throws one ConfigError listing every problem, each naming its key.
 void validate(const Config& config);
+// The same checks, returned rather than thrown (empty: valid).
+std::vector<ConfigError> config_errors(const Config& config);
 
+// The strings of each enum's values in the file, in enum order
+// (defined for the four enums above and loss.hpp's RateLoss), and the
+// conversions.
+template <class Enum>
+std::span<const std::string_view> enum_names();
 std::string to_string(TopologyMethod method);
+std::string to_string(OnNan on_nan);
+std::string to_string(Granularity granularity);
+std::string to_string(Optimisable optimisable);
+Optimisable parse_optimisable(const std::string& name);  // throws std::invalid_argument
+bool trains_recurrent_factors(Optimisable mode);
+bool trains_feedforward_factors(Optimisable mode);
 
 }  // namespace homeostat

@@ -18,14 +18,6 @@
 
 namespace homeostat {
 
-// MODEL.md 6: what is trained. `weights`: ln w of every existing edge.
-// `scaling_factors*`: ln f of one factor per (pre type, post type) block
-// multiplying all weights of the block (recurrent, feedforward, or both).
-enum class Optimisable { weights, scaling_factors, scaling_factors_recurrent, scaling_factors_feedforward };
-Optimisable parse_optimisable(const std::string& name);  // the config's values; throws std::invalid_argument
-bool trains_recurrent_factors(Optimisable mode);
-bool trains_feedforward_factors(Optimisable mode);
-
 class ChunkReduction;
 
 struct GradientOptions {

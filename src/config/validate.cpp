@@ -1,213 +1,236 @@
-// Value checks on a parsed Config. The TOML layer has already checked key
-// names, presence and types; here: ranges, shapes, sums and the physics
-// constraints of MODEL.md (tau_rise < tau_decay, probabilities in [0,1], ...).
+// Value checks on a Config: the single-key ranges of the schema, then the
+// relations between keys that no single range expresses (shapes against the
+// cell types, sums, tau_rise < tau_decay, theta > U_reset, rate * dt <= 1,
+// the receptor-column limit, the number of steps). Every problem is
+// collected, each naming its key; a check whose premise failed (a matrix of
+// the wrong shape, a type count that does not match) is not followed by the
+// checks that would only repeat it.
 #include "homeostat/config.hpp"
+#include "homeostat/schema.hpp"
 
-#include <charconv>
+#include <array>
 #include <cmath>
 #include <set>
+#include <stdexcept>
 #include <string>
 
 namespace homeostat {
 namespace {
 
-// Shortest text that reads back as x ("0.1", not "0.100000").
-std::string num(double x) {
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, x);
-  return std::string(buf, r.ptr);
-}
+constexpr std::array<std::string_view, 2> topology_method_names = {"erdos-renyi", "configuration"};
+constexpr std::array<std::string_view, 2> on_nan_names = {"stop", "skip"};
+constexpr std::array<std::string_view, 2> granularity_names = {"neuron", "cell_type"};
+constexpr std::array<std::string_view, 2> rate_loss_names = {"split", "plain"};  // as loss/common's to_string
+constexpr std::array<std::string_view, 4> optimisable_names = {"weights", "scaling_factors",
+                                                               "scaling_factors_recurrent",
+                                                               "scaling_factors_feedforward"};
+
+// Most time steps of one `simulate` run or one training run (issue 14):
+// 10^10 steps is 11 days of network time at dt = 0.1 ms.
+constexpr double max_steps = 1e10;
+
+std::string num(double x) { return schema::number_text(x); }
 
 std::string idx(const std::string& key, std::size_t i) { return key + "[" + std::to_string(i) + "]"; }
 
-void finite(const std::string& key, double x) {
-  if (!std::isfinite(x)) throw ConfigError(key, "must be a finite number, got " + num(x));
-}
-void positive(const std::string& key, double x) {
-  finite(key, x);
-  if (!(x > 0)) throw ConfigError(key, "must be > 0, got " + num(x));
-}
-void non_negative(const std::string& key, double x) {
-  finite(key, x);
-  if (x < 0) throw ConfigError(key, "must be >= 0, got " + num(x));
-}
-void at_least(const std::string& key, std::int64_t x, std::int64_t lo) {
-  if (x < lo) throw ConfigError(key, "must be >= " + std::to_string(lo) + ", got " + num(x));
-}
+class Checker {
+ public:
+  std::vector<ConfigError> errors;
 
-void names(const std::string& key, const std::vector<std::string>& v) {
-  if (v.empty()) throw ConfigError(key, "needs at least one cell type");
-  std::set<std::string> seen;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (v[i].empty()) throw ConfigError(idx(key, i), "empty name");
-    if (!seen.insert(v[i]).second) throw ConfigError(idx(key, i), "duplicate name '" + v[i] + "'");
+  void error(std::string key, std::string reason) { errors.emplace_back(std::move(key), std::move(reason)); }
+
+  void names(const std::string& key, const std::vector<std::string>& v) {
+    if (v.empty()) error(key, "needs at least one cell type");
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (v[i].empty()) error(idx(key, i), "empty name");
+      else if (!seen.insert(v[i]).second) error(idx(key, i), "duplicate name '" + v[i] + "'");
+    }
   }
-}
 
-void proportions(const std::string& key, const std::vector<double>& p, std::size_t n_types) {
-  if (p.size() != n_types)
-    throw ConfigError(key, "has " + std::to_string(p.size()) + " entries for " + std::to_string(n_types) +
-                               " cell types: one per type");
-  double sum = 0;
-  for (std::size_t i = 0; i < p.size(); ++i) {
-    non_negative(idx(key, i), p[i]);
-    if (p[i] > 1) throw ConfigError(idx(key, i), "a proportion must be in [0, 1]");
-    sum += p[i];
+  void proportions(const std::string& key, const std::vector<double>& p, std::size_t n_types) {
+    if (p.size() != n_types) {
+      error(key, "has " + std::to_string(p.size()) + " entries for " + std::to_string(n_types) +
+                     " cell types: one per type");
+      return;
+    }
+    double sum = 0;
+    for (const double x : p) sum += x;
+    if (std::isfinite(sum) && std::abs(sum - 1.0) > 1e-6) error(key, "proportions must sum to 1, they sum to " + num(sum));
   }
-  if (std::abs(sum - 1.0) > 1e-6) throw ConfigError(key, "proportions must sum to 1, they sum to " + num(sum));
-}
 
-// A [rows][cols] matrix; `check` is applied to every element.
-template <class Check>
-void matrix(const std::string& key, const Matrix& m, std::size_t rows, std::size_t cols,
-            const char* what_rows, const char* what_cols, Check&& check) {
-  if (m.size() != rows)
-    throw ConfigError(key, "has " + std::to_string(m.size()) + " rows, expected " + std::to_string(rows) + " (" +
-                               what_rows + ")");
-  for (std::size_t i = 0; i < rows; ++i) {
-    if (m[i].size() != cols)
-      throw ConfigError(idx(key, i), "has " + std::to_string(m[i].size()) + " columns, expected " +
-                                         std::to_string(cols) + " (" + what_cols + ")");
-    for (std::size_t j = 0; j < cols; ++j) check(idx(idx(key, i), j), m[i][j]);
+  // A [rows][cols] matrix (the schema checks its elements).
+  void shape(const std::string& key, const Matrix& m, std::size_t rows, std::size_t cols, const char* what_rows,
+             const char* what_cols) {
+    if (m.size() != rows) {
+      error(key, "has " + std::to_string(m.size()) + " rows, expected " + std::to_string(rows) + " (" + what_rows + ")");
+      return;
+    }
+    for (std::size_t i = 0; i < rows; ++i) {
+      if (m[i].size() != cols)
+        error(idx(key, i), "has " + std::to_string(m[i].size()) + " columns, expected " + std::to_string(cols) + " (" +
+                               what_cols + ")");
+    }
   }
-}
 
-void probability(const std::string& key, double p) {
-  non_negative(key, p);
-  if (p > 1) throw ConfigError(key, "a connection probability must be in [0, 1], got " + num(p));
-}
-
-void receptors(const std::string& key, const std::vector<ReceptorConfig>& rs) {
-  std::set<std::string> seen;
-  for (std::size_t r = 0; r < rs.size(); ++r) {
-    const auto& x = rs[r];
-    if (x.name.empty()) throw ConfigError(idx(key + ".names", r), "empty receptor name");
-    if (!seen.insert(x.name).second) throw ConfigError(idx(key + ".names", r), "duplicate receptor '" + x.name + "'");
-    positive(idx(key + ".tau_rise", r), x.tau_rise);
-    positive(idx(key + ".tau_decay", r), x.tau_decay);
-    if (!(x.tau_rise < x.tau_decay))
-      throw ConfigError(idx(key + ".tau_rise", r), "tau_rise (" + num(x.tau_rise) +
-                                                       ") must be < tau_decay (" + num(x.tau_decay) +
-                                                       ") for receptor '" + x.name + "'");
-    finite(idx(key + ".E_syn", r), x.E_syn);
-    non_negative(idx(key + ".g_bar", r), x.g_bar);
+  void receptors(const std::string& key, const std::vector<ReceptorConfig>& rs) {
+    std::set<std::string> seen;
+    for (std::size_t r = 0; r < rs.size(); ++r) {
+      const auto& x = rs[r];
+      if (x.name.empty()) error(idx(key + ".names", r), "empty receptor name");
+      else if (!seen.insert(x.name).second) error(idx(key + ".names", r), "duplicate receptor '" + x.name + "'");
+      if (x.tau_rise > 0 && std::isfinite(x.tau_decay) && !(x.tau_rise < x.tau_decay))
+        error(idx(key + ".tau_rise", r), "tau_rise (" + num(x.tau_rise) + ") must be < tau_decay (" +
+                                             num(x.tau_decay) + ") for receptor '" + x.name + "'");
+    }
   }
+};
+
+template <std::size_t N>
+std::string enum_string(const std::array<std::string_view, N>& names, std::size_t i) {
+  return std::string(names.at(i));
 }
 
 }  // namespace
 
-std::string to_string(TopologyMethod method) {
-  return method == TopologyMethod::configuration ? "configuration" : "erdos-renyi";
+template <>
+std::span<const std::string_view> enum_names<TopologyMethod>() { return topology_method_names; }
+template <>
+std::span<const std::string_view> enum_names<OnNan>() { return on_nan_names; }
+template <>
+std::span<const std::string_view> enum_names<Granularity>() { return granularity_names; }
+template <>
+std::span<const std::string_view> enum_names<Optimisable>() { return optimisable_names; }
+template <>
+std::span<const std::string_view> enum_names<RateLoss>() { return rate_loss_names; }
+
+std::string to_string(TopologyMethod x) { return enum_string(topology_method_names, static_cast<std::size_t>(x)); }
+std::string to_string(OnNan x) { return enum_string(on_nan_names, static_cast<std::size_t>(x)); }
+std::string to_string(Granularity x) { return enum_string(granularity_names, static_cast<std::size_t>(x)); }
+std::string to_string(Optimisable x) { return enum_string(optimisable_names, static_cast<std::size_t>(x)); }
+
+Optimisable parse_optimisable(const std::string& name) {
+  for (std::size_t i = 0; i < optimisable_names.size(); ++i)
+    if (optimisable_names[i] == name) return static_cast<Optimisable>(i);
+  throw std::invalid_argument("unknown optimisable '" + name + "'");
 }
 
-void validate(const Config& c) {
-  const auto& s = c.simulation;
-  positive("simulation.dt", s.dt);
-  at_least("simulation.chunk_size", s.chunk_size, 1);
-  at_least("simulation.num_chunks", s.num_chunks, 1);
-  positive("simulation.duration", s.duration);
-  if (std::llround(s.duration / s.dt) < 1) throw ConfigError("simulation.duration", "shorter than one time step");
+bool trains_recurrent_factors(Optimisable mode) {
+  return mode == Optimisable::scaling_factors || mode == Optimisable::scaling_factors_recurrent;
+}
+bool trains_feedforward_factors(Optimisable mode) {
+  return mode == Optimisable::scaling_factors || mode == Optimisable::scaling_factors_feedforward;
+}
 
-  const auto& t = c.training;
-  at_least("training.batch_size", t.batch_size, 1);
-  at_least("training.chunks_per_update", t.chunks_per_update, 1);
-  at_least("training.log_interval", t.log_interval, 1);
-  at_least("training.checkpoint_interval", t.checkpoint_interval, 1);
-  static const std::set<std::string> modes = {"weights", "scaling_factors", "scaling_factors_recurrent",
-                                              "scaling_factors_feedforward"};
-  if (t.on_nan != "stop" && t.on_nan != "skip")
-    throw ConfigError("training.on_nan", "unknown value '" + t.on_nan + "' (expected \"stop\" or \"skip\")");
-  if (!modes.count(t.optimisable))
-    throw ConfigError("training.optimisable", "unknown value '" + t.optimisable +
-                                                  "' (expected weights, scaling_factors, scaling_factors_recurrent "
-                                                  "or scaling_factors_feedforward)");
+ConfigError ConfigError::combine(std::vector<ConfigError> errors) {
+  if (errors.empty()) throw std::logic_error("ConfigError::combine of no errors");
+  if (errors.size() == 1) return errors.front();
+  std::string what;
+  for (const auto& e : errors) {
+    if (!what.empty()) what += '\n';
+    what += e.what();
+  }
+  return ConfigError(std::move(errors), what);
+}
 
-  const auto& f = c.feedback;
-  non_negative("feedback.eta_excitatory", f.eta_excitatory);
-  non_negative("feedback.eta_inhibitory", f.eta_inhibitory);
-  finite("feedback.tau_avg", f.tau_avg);
-  if (f.tau_avg < 1) throw ConfigError("feedback.tau_avg", "must be >= 1 (chunks; 1 = no smoothing), got " + num(f.tau_avg));
-  positive("feedback.min_factor", f.min_factor);
-  if (f.min_factor > 1) throw ConfigError("feedback.min_factor", "must be <= 1, got " + num(f.min_factor));
-  finite("feedback.max_factor", f.max_factor);
-  if (f.max_factor < 1) throw ConfigError("feedback.max_factor", "must be >= 1, got " + num(f.max_factor));
-  if (f.granularity != "neuron" && f.granularity != "cell_type")
-    throw ConfigError("feedback.granularity",
-                      "unknown value '" + f.granularity + "' (expected \"neuron\" or \"cell_type\")");
+ConfigError::ConfigError(std::vector<ConfigError> errors, const std::string& what)
+    : std::runtime_error(what),
+      key_(errors.front().key_),
+      reason_(errors.front().reason_),
+      source_(errors.front().source_),
+      combined_(std::move(errors)) {}
 
+std::vector<ConfigError> ConfigError::errors() const {
+  return combined_.empty() ? std::vector<ConfigError>{*this} : combined_;
+}
+
+ConfigError ConfigError::with_source(const std::string& source) const {
+  std::vector<ConfigError> all;
+  for (const auto& e : errors()) all.emplace_back(e.key_, e.reason_, source);
+  return combine(std::move(all));
+}
+
+std::vector<ConfigError> config_errors(const Config& c) {
+  Checker x;
   const auto& rc = c.recurrent;
-  names("recurrent.cell_types.names", rc.type_names);
-  const std::size_t nt = rc.type_names.size();
-  proportions("recurrent.cell_types.proportion", rc.proportion, nt);
-  at_least("recurrent.topology.num_neurons", rc.num_neurons, 1);
-  at_least("recurrent.topology.num_assemblies", rc.num_assemblies, 1);
-  if (rc.num_assemblies > rc.num_neurons)
-    throw ConfigError("recurrent.topology.num_assemblies", "more assemblies (" + std::to_string(rc.num_assemblies) +
-                                                               ") than neurons (" + std::to_string(rc.num_neurons) + ")");
-  matrix("recurrent.topology.conn_within", rc.conn_within, nt, nt, "presynaptic types", "postsynaptic types", probability);
-  matrix("recurrent.topology.conn_between", rc.conn_between, nt, nt, "presynaptic types", "postsynaptic types", probability);
-  matrix("recurrent.weights.w_mu", rc.w_mu, nt, nt, "presynaptic types", "postsynaptic types", positive);
-  matrix("recurrent.weights.w_sigma", rc.w_sigma, nt, nt, "presynaptic types", "postsynaptic types", non_negative);
-  for (std::size_t i = 0; i < nt; ++i) {
-    const std::string key = "recurrent.physiology." + rc.type_names[i];
-    const auto& p = rc.physiology.at(i);
-    positive(key + ".tau_mem", p.tau_mem);
-    positive(key + ".g_L", p.g_L);
-    non_negative(key + ".tau_ref", p.tau_ref);
-    finite(key + ".E_L", p.E_L);
-    finite(key + ".U_reset", p.U_reset);
-    finite(key + ".theta", p.theta);
-    if (!(p.theta > p.U_reset))
-      throw ConfigError(key + ".theta", "the threshold must be above U_reset, or the neuron fires at every step");
-    receptors("recurrent.synapses." + rc.type_names[i], rc.synapses.at(i));
+  const auto& fc = c.feedforward;
+  const std::size_t nt = rc.type_names.size(), ni = fc.type_names.size();
+
+  // Per-type lists must match the type names before the schema can walk them
+  // (the TOML reader guarantees it; a Config built in code may not).
+  const bool sized = rc.physiology.size() == nt && rc.synapses.size() == nt && c.targets.per_type.size() == nt &&
+                     fc.firing_rate.size() == ni && fc.synapses.size() == ni;
+  if (!sized) x.error("", "per-cell-type lists (physiology, synapses, targets, activity) do not match the cell types");
+
+  for (const schema::Key& k : schema::keys()) {
+    if (k.per == schema::PerType::none) {
+      schema::check_range(k, k.access.get(c, 0), k.path(), x.errors);
+    } else if (sized) {
+      const auto& types = schema::type_names(c, k.per);
+      for (std::size_t t = 0; t < types.size(); ++t)
+        schema::check_range(k, k.access.get(c, t), schema::expand(k.path(), types[t]), x.errors);
+    }
   }
 
-  const auto& fc = c.feedforward;
-  names("feedforward.cell_types.names", fc.type_names);
-  const std::size_t ni = fc.type_names.size();
-  proportions("feedforward.cell_types.proportion", fc.proportion, ni);
-  at_least("feedforward.topology.num_neurons", fc.num_neurons, 1);
-  matrix("feedforward.topology.conn_inputs", fc.conn_inputs, ni, nt, "input types", "recurrent types", probability);
-  matrix("feedforward.weights.w_mu", fc.w_mu, ni, nt, "input types", "recurrent types", positive);
-  matrix("feedforward.weights.w_sigma", fc.w_sigma, ni, nt, "input types", "recurrent types", non_negative);
+  const auto& s = c.simulation;
+  if (s.dt > 0 && s.duration > 0) {
+    const double steps = std::round(s.duration / s.dt);
+    if (steps < 1) x.error("simulation.duration", "shorter than one time step");
+    if (steps > max_steps)
+      x.error("simulation.duration", "duration / dt is " + num(steps) + " steps: at most " + num(max_steps));
+  }
+  if (static_cast<double>(s.chunk_size) * static_cast<double>(s.num_chunks) > max_steps)
+    x.error("simulation.num_chunks", "num_chunks * chunk_size is " +
+                                         num(static_cast<double>(s.chunk_size) * static_cast<double>(s.num_chunks)) +
+                                         " steps: at most " + num(max_steps));
+
+  x.names("recurrent.cell_types.names", rc.type_names);
+  x.proportions("recurrent.cell_types.proportion", rc.proportion, nt);
+  if (rc.num_assemblies > rc.num_neurons)
+    x.error("recurrent.topology.num_assemblies", "more assemblies (" + std::to_string(rc.num_assemblies) +
+                                                     ") than neurons (" + std::to_string(rc.num_neurons) + ")");
+  x.shape("recurrent.topology.conn_within", rc.conn_within, nt, nt, "presynaptic types", "postsynaptic types");
+  x.shape("recurrent.topology.conn_between", rc.conn_between, nt, nt, "presynaptic types", "postsynaptic types");
+  x.shape("recurrent.weights.w_mu", rc.w_mu, nt, nt, "presynaptic types", "postsynaptic types");
+  x.shape("recurrent.weights.w_sigma", rc.w_sigma, nt, nt, "presynaptic types", "postsynaptic types");
+
+  x.names("feedforward.cell_types.names", fc.type_names);
+  x.proportions("feedforward.cell_types.proportion", fc.proportion, ni);
+  x.shape("feedforward.topology.conn_inputs", fc.conn_inputs, ni, nt, "input types", "recurrent types");
+  x.shape("feedforward.weights.w_mu", fc.w_mu, ni, nt, "input types", "recurrent types");
+  x.shape("feedforward.weights.w_sigma", fc.w_sigma, ni, nt, "input types", "recurrent types");
+  if (!sized) return x.errors;
+
+  for (std::size_t i = 0; i < nt; ++i) {
+    const auto& p = rc.physiology[i];
+    if (std::isfinite(p.theta) && std::isfinite(p.U_reset) && !(p.theta > p.U_reset))
+      x.error("recurrent.physiology." + rc.type_names[i] + ".theta",
+              "the threshold must be above U_reset, or the neuron fires at every step");
+    x.receptors("recurrent.synapses." + rc.type_names[i], rc.synapses[i]);
+  }
   for (std::size_t i = 0; i < ni; ++i) {
-    const std::string key = "feedforward.activity." + fc.type_names[i] + ".firing_rate";
-    non_negative(key, fc.firing_rate.at(i));
     if (fc.firing_rate[i] * s.dt / 1000.0 > 1.0)
-      throw ConfigError(key, "rate * dt exceeds one spike per step");
-    receptors("feedforward.synapses." + fc.type_names[i], fc.synapses.at(i));
+      x.error("feedforward.activity." + fc.type_names[i] + ".firing_rate", "rate * dt exceeds one spike per step");
+    x.receptors("feedforward.synapses." + fc.type_names[i], fc.synapses[i]);
   }
 
   std::size_t columns = 0;
   auto count_columns = [&](const std::string& key, const std::vector<ReceptorConfig>& rs) {
+    const bool within = columns <= static_cast<std::size_t>(max_receptor_columns);
     columns += rs.size();
-    if (columns > static_cast<std::size_t>(max_receptor_columns))
-      throw ConfigError(key + ".names", std::to_string(columns) + " receptor columns so far: at most " +
-                                            std::to_string(max_receptor_columns) +
-                                            " (every receptor of every presynaptic type, recurrent and feedforward)");
+    if (within && columns > static_cast<std::size_t>(max_receptor_columns))
+      x.error(key + ".names", std::to_string(columns) + " receptor columns so far: at most " +
+                                  std::to_string(max_receptor_columns) +
+                                  " (every receptor of every presynaptic type, recurrent and feedforward)");
   };
-  for (std::size_t i = 0; i < nt; ++i) count_columns("recurrent.synapses." + rc.type_names[i], rc.synapses.at(i));
-  for (std::size_t i = 0; i < ni; ++i) count_columns("feedforward.synapses." + fc.type_names[i], fc.synapses.at(i));
+  for (std::size_t i = 0; i < nt; ++i) count_columns("recurrent.synapses." + rc.type_names[i], rc.synapses[i]);
+  for (std::size_t i = 0; i < ni; ++i) count_columns("feedforward.synapses." + fc.type_names[i], fc.synapses[i]);
+  return x.errors;
+}
 
-  if (c.targets.per_type.size() != nt) throw ConfigError("targets", "needs one entry per recurrent cell type");
-  for (std::size_t i = 0; i < nt; ++i) {
-    const auto& x = c.targets.per_type[i];
-    const std::string& name = rc.type_names[i];
-    non_negative("targets.firing_rate." + name, x.firing_rate);
-    non_negative("targets.cv." + name, x.cv);
-    non_negative("targets.alpha." + name, x.alpha);
-    positive("targets.threshold_ratio." + name, x.threshold_ratio);
-  }
-  positive("targets.weight_ratio", c.targets.weight_ratio);
-
-  const auto& h = c.hyperparameters;
-  positive("hyperparameters.learning_rate", h.learning_rate);
-  positive("hyperparameters.grad_norm_clip", h.grad_norm_clip);
-  positive("hyperparameters.surrgrad_scale", h.surrgrad_scale);
-  for (const LossTerm t : all_loss_terms) non_negative(loss_weight_key(t), h.loss_weight[t]);
-  // hyperparameters.rate_loss = "split" with training.batch_size = 1 is not an
-  // error: the split form needs two trials, so the plain form is used
-  // (LossTargets::split_rate), and `train` says so in its header.
+void validate(const Config& c) {
+  auto errors = config_errors(c);
+  if (!errors.empty()) throw ConfigError::combine(std::move(errors));
 }
 
 }  // namespace homeostat

@@ -18,21 +18,6 @@
 
 namespace homeostat {
 
-Optimisable parse_optimisable(const std::string& name) {
-  if (name == "weights") return Optimisable::weights;
-  if (name == "scaling_factors") return Optimisable::scaling_factors;
-  if (name == "scaling_factors_recurrent") return Optimisable::scaling_factors_recurrent;
-  if (name == "scaling_factors_feedforward") return Optimisable::scaling_factors_feedforward;
-  throw std::invalid_argument("unknown optimisable '" + name + "'");
-}
-
-bool trains_recurrent_factors(Optimisable mode) {
-  return mode == Optimisable::scaling_factors || mode == Optimisable::scaling_factors_recurrent;
-}
-bool trains_feedforward_factors(Optimisable mode) {
-  return mode == Optimisable::scaling_factors || mode == Optimisable::scaling_factors_feedforward;
-}
-
 namespace {
 
 using cond_lif::Adjoint;

@@ -20,7 +20,7 @@ ScalingFactors scaling_factors(const FeedbackConfig& f, const std::vector<double
                                std::int64_t n_types) {
   const std::size_t n = rate.size();
   std::vector<double> r = rate;
-  if (f.granularity == "cell_type") {
+  if (f.granularity == Granularity::cell_type) {
     std::vector<double> sum(n_types, 0.0), count(n_types, 0.0);
     for (std::size_t i = 0; i < n; ++i) {
       sum[cell_type[i]] += rate[i];

@@ -86,7 +86,7 @@ Trainer::Trainer(const Config& config, const Network& network, Method method)
       excitatory_(excitatory_types(config)),
       excitatory_inputs_(excitatory_input_types(config)),
       model_(lower<float>(config, network)),
-      params_(method == Method::feedback ? Optimisable::weights : parse_optimisable(config.training.optimisable),
+      params_(method == Method::feedback ? Optimisable::weights : config.training.optimisable,
               model_),
       inputs_(config.simulation.seed, network.input_type, config.feedforward.firing_rate, config.simulation.dt),
       states_(config.training.batch_size, initial_state(model_)),
@@ -111,7 +111,7 @@ bool Trainer::states_finite() const {
 }
 
 ChunkMetrics Trainer::skip_or_throw(ChunkMetrics m, const std::string& where) {
-  if (config_.training.on_nan != "skip" || !states_finite()) throw NonFiniteError(where, chunk_);
+  if (config_.training.on_nan != OnNan::skip || !states_finite()) throw NonFiniteError(where, chunk_);
   std::fill(accumulated_.begin(), accumulated_.end(), 0.0);
   m.updated = false;
   m.skipped = NonFiniteError(where, chunk_).what();
@@ -228,7 +228,7 @@ ChunkMetrics Trainer::gradient_update(ChunkMetrics m, const ChunkGradient& g) {
   if (!record_losses(m)) return m;
   const std::vector<double> grad = params_.gradient(model_, g, 0, excitatory_);
   for (const double x : grad)
-    if (!std::isfinite(x)) return skip_or_throw(m, "gradient of the " + config_.training.optimisable + " parameters");
+    if (!std::isfinite(x)) return skip_or_throw(m, "gradient of the " + to_string(config_.training.optimisable) + " parameters");
   if (accumulated_.empty()) accumulated_.assign(grad.size(), 0.0);
   for (std::size_t k = 0; k < grad.size(); ++k) accumulated_[k] += grad[k];
 
@@ -240,7 +240,7 @@ ChunkMetrics Trainer::gradient_update(ChunkMetrics m, const ChunkGradient& g) {
   std::vector<double> values = params_.values();
   next.update(values, accumulated_);
   if (!exp_finite_positive(values))
-    return skip_or_throw(m, config_.training.optimisable + " after the update (exp of a log-parameter)");
+    return skip_or_throw(m, to_string(config_.training.optimisable) + " after the update (exp of a log-parameter)");
   adam_ = std::move(next);
   params_.values() = std::move(values);
   params_.apply(model_);

@@ -4,14 +4,16 @@
 #pragma once
 
 #include "homeostat/config.hpp"
+#include "homeostat/schema.hpp"
 
 namespace homeostat {
 
 // The reference configuration with N = n_neurons recurrent neurons
 // (excitatory/inhibitory, 0.8/0.2), M = n_inputs mitral inputs at 6 Hz and
-// n_assemblies assemblies; configuration method, dt 0.1 ms, seed 42.
+// n_assemblies assemblies; configuration method, dt 0.1 ms, seed 42. Keys
+// the reference file leaves out (on_nan, [feedback]) keep the built-in defaults.
 inline Config tiny_config(int n_neurons, int n_inputs, int n_assemblies) {
-  Config c;
+  Config c = schema::default_config();
 
   c.simulation.seed = 42;
   c.simulation.dt = 0.1;
@@ -24,7 +26,7 @@ inline Config tiny_config(int n_neurons, int n_inputs, int n_assemblies) {
   c.training.chunks_per_update = 1;
   c.training.log_interval = 5;
   c.training.checkpoint_interval = 50;
-  c.training.optimisable = "weights";
+  c.training.optimisable = Optimisable::weights;
 
   c.targets.per_type = {
       CellTargets{.firing_rate = 0.5, .cv = 1.0, .alpha = 0.01, .threshold_ratio = 0.8},

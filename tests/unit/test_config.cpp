@@ -1,7 +1,12 @@
 // Config: the reference file loads as is, defaults round-trip through
-// parameters.toml, --set overrides apply, and every kind of bad input is
-// rejected with the source, the key and the reason.
+// parameters.toml, --set overrides apply, every kind of bad input is
+// rejected with the source, the key and the reason (all of a file's errors
+// at once, misspellings with the key meant), and the schema table drives it
+// all: every key is read from its place, enums round-trip, limits hold, and
+// README's reference is the table's.
 #include "homeostat/model.hpp"
+#include "homeostat/schema.hpp"
+#include "homeostat/io/checkpoint.hpp"
 #include "homeostat/io/config_toml.hpp"
 #include "homeostat/io/files.hpp"
 
@@ -12,6 +17,10 @@
 
 using homeostat::Config;
 using homeostat::ConfigError;
+using homeostat::Granularity;
+using homeostat::OnNan;
+using homeostat::Optimisable;
+namespace schema = homeostat::schema;
 using homeostat::io::default_config_toml;
 using homeostat::io::load_config;
 using homeostat::io::parse_config;
@@ -38,7 +47,8 @@ void expect_error(const std::string& text, const std::vector<std::string>& overr
   }
 }
 
-std::string defaults() { return std::string(default_config_toml()); }
+// The built-in defaults as parameters.toml writes them: one key a line.
+std::string defaults() { return to_toml(load_config("")); }
 
 std::string replace(std::string s, const std::string& from, const std::string& to) {
   const auto pos = s.find(from);
@@ -91,7 +101,7 @@ TEST(Config, OverridesApplyBeforeValidation) {
                                     "recurrent.topology.conn_within=[[0.1, 0.2], [0.3, 0.4]]",
                                     "targets.cv.inhibitory=0.5", "simulation.saturate=false"});
   EXPECT_EQ(c.training.batch_size, 3);
-  EXPECT_EQ(c.training.optimisable, "scaling_factors");
+  EXPECT_EQ(c.training.optimisable, Optimisable::scaling_factors);
   EXPECT_DOUBLE_EQ(c.recurrent.conn_within[1][0], 0.3);
   EXPECT_DOUBLE_EQ(c.targets.per_type[1].cv, 0.5);
   EXPECT_DOUBLE_EQ(c.targets.per_type[0].cv, 1.0);
@@ -106,7 +116,7 @@ TEST(Config, OverrideErrorsNameTheArgument) {
     EXPECT_EQ(e.key(), "training.batch_sise");
     EXPECT_NE(std::string(e.what()).find("--set"), std::string::npos) << e.what();
     // Not the line of the one-line document the override was parsed as.
-    EXPECT_EQ(e.reason(), "unknown key (from --set training.batch_sise=3)");
+    EXPECT_EQ(e.reason(), "unknown key (from --set training.batch_sise=3); did you mean `training.batch_size`?");
   }
   try {
     load_config("", {"simulation.dt=[0.1]"});
@@ -130,13 +140,13 @@ TEST(Config, CvTargetsAreOptional) {
 
 TEST(Config, FeedbackSectionIsOptionalAndEachKeyDefaults) {
   const Config reference = load_config(reference_path);  // has no [feedback]
-  EXPECT_TRUE(reference.feedback == homeostat::FeedbackConfig{});
+  EXPECT_TRUE(reference.feedback == schema::default_config().feedback);
   const Config c = load_config("", {"feedback.eta_inhibitory=0.0", "feedback.granularity=\"cell_type\""});
   EXPECT_DOUBLE_EQ(c.feedback.eta_inhibitory, 0.0);
-  EXPECT_EQ(c.feedback.granularity, "cell_type");
+  EXPECT_EQ(c.feedback.granularity, Granularity::cell_type);
   std::string text = defaults();
-  text = replace(text, "tau_avg = 5.0 ", "# no tau_avg ");
-  EXPECT_DOUBLE_EQ(parse_config(text, "test.toml").feedback.tau_avg, homeostat::FeedbackConfig{}.tau_avg);
+  text = replace(text, "tau_avg = 5.0\n", "# no tau_avg\n");
+  EXPECT_DOUBLE_EQ(parse_config(text, "test.toml").feedback.tau_avg, schema::default_config().feedback.tau_avg);
 }
 
 TEST(ConfigErrors, FeedbackValues) {
@@ -171,7 +181,7 @@ TEST(ConfigErrors, MissingSectionsAndKeys) {
   const auto start = text.find("[hyperparameters]");
   const auto end = text.find("[recurrent.cell_types]");
   expect_error(text.substr(0, start) + text.substr(end), {}, "hyperparameters", "missing");
-  expect_error(replace(defaults(), "tau_ref = 8.0      # ms\n", ""), {}, "recurrent.physiology.excitatory.tau_ref",
+  expect_error(replace(defaults(), "tau_ref = 8.0\n", ""), {}, "recurrent.physiology.excitatory.tau_ref",
                "missing");
   expect_error(replace(defaults(), "firing_rate.inhibitory = 5.0\n", ""), {}, "targets.firing_rate.inhibitory",
                "missing");
@@ -181,7 +191,7 @@ TEST(ConfigErrors, ImpossibleValues) {
   expect_error(defaults(), {"feedforward.activity.mitral.firing_rate=-1.0"},
                "feedforward.activity.mitral.firing_rate", "must be >= 0");
   expect_error(defaults(), {"simulation.dt=nan"}, "simulation.dt", "finite");
-  expect_error(defaults(), {"simulation.dt=-0.1"}, "simulation.dt", "must be > 0");
+  expect_error(defaults(), {"simulation.dt=-0.1"}, "simulation.dt", "must be >= 0.0001");
   expect_error(defaults(), {"recurrent.synapses.excitatory.tau_rise=[5.0, 10.0]"},
                "recurrent.synapses.excitatory.tau_rise[0]", "must be < tau_decay");
   expect_error(defaults(), {"recurrent.topology.conn_between=[[0.25, 1.5], [0.25, 0.25]]"},
@@ -253,6 +263,260 @@ TEST(ConfigErrors, UnreadableFileNamesIt) {
   }
 }
 
+// ---- the schema table -------------------------------------------------------
+
+namespace {
+
+// Every error of a failed parse.
+std::vector<ConfigError> errors_of(const std::string& text, const std::vector<std::string>& overrides) {
+  try {
+    parse_config(text, "test.toml", overrides);
+  } catch (const ConfigError& e) {
+    return e.errors();
+  }
+  ADD_FAILURE() << "accepted";
+  return {};
+}
+
+bool has_error(const std::vector<ConfigError>& errors, const std::string& key, const std::string& reason) {
+  for (const auto& e : errors)
+    if (e.key() == key && e.reason().find(reason) != std::string::npos) return true;
+  return false;
+}
+
+std::string all(const std::vector<ConfigError>& errors) {
+  std::string s;
+  for (const auto& e : errors) s += std::string(e.what()) + "\n";
+  return s;
+}
+
+}  // namespace
+
+TEST(Schema, TableIsConsistent) {
+  const Config d = schema::default_config();
+  for (const schema::Key& k : schema::keys()) {
+    SCOPED_TRACE(k.path());
+    const std::size_t types = schema::type_names(d, k.per).size();
+    ASSERT_TRUE(k.defaults.size() == 1 || (k.per != schema::PerType::none && k.defaults.size() == types));
+    if (k.optional) {
+      EXPECT_EQ(k.defaults.size(), 1u) << "an optional key's default must not depend on the type";
+    }
+    for (const auto& v : k.defaults) EXPECT_EQ(v.index(), static_cast<std::size_t>(k.kind)) << "default of another kind";
+    EXPECT_EQ(k.kind == schema::Kind::choice, !k.choices.empty());
+    EXPECT_FALSE(k.doc.empty());
+    EXPECT_EQ(schema::find(k.path()), &k) << "key listed twice";
+    EXPECT_EQ(k.path().find(schema::type_placeholder) != std::string::npos, k.per != schema::PerType::none);
+  }
+  EXPECT_TRUE(homeostat::config_errors(d).empty()) << all(homeostat::config_errors(d));
+}
+
+TEST(Schema, BuiltInDefaultsAreTheTables) {
+  const Config d = schema::default_config();
+  EXPECT_TRUE(load_config("") == d);
+  // The values the README documents for the built-in network.
+  EXPECT_EQ(d.recurrent.num_neurons, 1000);
+  EXPECT_EQ(d.feedforward.num_neurons, 300);
+  EXPECT_DOUBLE_EQ(d.simulation.dt, 1.0);
+  EXPECT_EQ(d.simulation.chunk_size, 4000);
+  EXPECT_EQ(d.training.batch_size, 8);
+  EXPECT_DOUBLE_EQ(d.hyperparameters.learning_rate, 0.02);
+  EXPECT_DOUBLE_EQ(d.hyperparameters.loss_weight[homeostat::LossTerm::firing_rate], 2.0);
+  EXPECT_EQ(d.training.on_nan, OnNan::stop);
+  EXPECT_DOUBLE_EQ(d.recurrent.physiology[1].tau_mem, 50.0);
+  EXPECT_EQ(d.recurrent.synapses[1][0].name, "GABA_A");
+  // `config --defaults` is commented and reloads to the same configuration.
+  const std::string text = default_config_toml();
+  EXPECT_NE(text.find("dt = 1.0"), std::string::npos);
+  EXPECT_NE(text.find("# time step [ms]"), std::string::npos) << text;
+  EXPECT_TRUE(parse_config(text, "defaults.toml") == d);
+}
+
+// Every key of the table is read from its own place in the file: without its
+// line a required key is reported missing by name, an optional one takes
+// its default; and parameters.toml writes every key back.
+TEST(Schema, EveryKeyIsReadFromItsPlace) {
+  const Config d = schema::default_config();
+  const std::string text = to_toml(d);
+  int checked = 0;
+  for (const schema::Key& k : schema::keys()) {
+    const auto& types = schema::type_names(d, k.per);
+    const std::string type = types.empty() ? std::string() : types.back();
+    const std::string header = "\n[" + schema::expand(k.section, type) + "]\n";
+    const std::string line = schema::expand(k.name, type) + " = ";
+    const auto table = text.find(header);
+    ASSERT_NE(table, std::string::npos) << header;
+    const auto at = text.find("\n" + line, table + header.size() - 1);
+    ASSERT_NE(at, std::string::npos) << k.path() << " not written";
+    const std::string without = text.substr(0, at) + text.substr(text.find('\n', at + 1));
+    const std::string key = schema::expand(k.path(), type);
+    if (k.optional) {
+      Config expected = d;
+      const std::size_t t = types.empty() ? 0 : types.size() - 1;
+      k.access.set(expected, t, schema::absent_value(k, t));
+      EXPECT_TRUE(parse_config(without, "test.toml") == expected) << key;
+    } else {
+      const auto errors = errors_of(without, {});
+      EXPECT_TRUE(has_error(errors, key, "missing")) << key << ":\n" << all(errors);
+      EXPECT_EQ(errors.size(), 1u) << all(errors);
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, static_cast<int>(schema::keys().size()));
+}
+
+TEST(Schema, EnumsRoundTrip) {
+  auto check = [](const std::string& key, std::string_view name, auto member, auto expected) {
+    const Config c = load_config("", {key + "=\"" + std::string(name) + "\""});
+    EXPECT_EQ(member(c), expected) << key << " = " << name;
+    const std::string text = to_toml(c);
+    const std::string leaf = key.substr(key.rfind('.') + 1);
+    EXPECT_NE(text.find("\n" + leaf + " = \"" + std::string(name) + "\"\n"), std::string::npos) << text;
+    EXPECT_TRUE(parse_config(text, "parameters.toml") == c);
+  };
+  const auto optimisable = homeostat::enum_names<Optimisable>();
+  for (std::size_t i = 0; i < optimisable.size(); ++i) {
+    check("training.optimisable", optimisable[i], [](const Config& c) { return c.training.optimisable; },
+          static_cast<Optimisable>(i));
+    EXPECT_EQ(homeostat::parse_optimisable(std::string(optimisable[i])), static_cast<Optimisable>(i));
+    EXPECT_EQ(homeostat::to_string(static_cast<Optimisable>(i)), optimisable[i]);
+  }
+  check("training.on_nan", "skip", [](const Config& c) { return c.training.on_nan; }, OnNan::skip);
+  check("training.on_nan", "stop", [](const Config& c) { return c.training.on_nan; }, OnNan::stop);
+  check("feedback.granularity", "cell_type", [](const Config& c) { return c.feedback.granularity; },
+        Granularity::cell_type);
+  check("feedback.granularity", "neuron", [](const Config& c) { return c.feedback.granularity; }, Granularity::neuron);
+  check("recurrent.topology.method", "erdos-renyi", [](const Config& c) { return c.recurrent.method; },
+        homeostat::TopologyMethod::erdos_renyi);
+  check("feedforward.topology.method", "erdos-renyi", [](const Config& c) { return c.feedforward.method; },
+        homeostat::TopologyMethod::erdos_renyi);
+  EXPECT_THROW(homeostat::parse_optimisable("everything"), std::invalid_argument);
+  expect_error(defaults(), {"training.on_nan=\"continue\""}, "training.on_nan", "(expected \"stop\" or \"skip\")");
+}
+
+// parameters.toml is hashed into every checkpoint: its bytes for the built-in
+// defaults and the reference file are those written before the schema
+// (commit 92c859e, plus the rate_loss line of b9e94ab), or every saved
+// checkpoint would be refused.
+TEST(Schema, ResolvedTomlBytesAreStable) {
+  EXPECT_EQ(homeostat::io::config_hash(load_config("")), 0xa23881f97f2ac2dfULL);
+  EXPECT_EQ(homeostat::io::config_hash(load_config(reference_path)), 0x2266677aa16fcc6dULL);
+}
+
+TEST(ConfigErrors, MisspeltKeysSuggestTheRightOne) {
+  expect_error(defaults(), {"targets.firing_rte.excitatory=1.0"}, "targets.firing_rte",
+               "did you mean `targets.firing_rate`?");
+  expect_error(defaults(), {"recurrent.topology.num_nerons=10"}, "recurrent.topology.num_nerons",
+               "did you mean `recurrent.topology.num_neurons`?");
+  expect_error(defaults(), {"recurrent.physiology.excitatory.tau_mme=10.0"},
+               "recurrent.physiology.excitatory.tau_mme", "did you mean `recurrent.physiology.excitatory.tau_mem`?");
+  // The right name in the wrong table.
+  expect_error(defaults(), {"simulation.batch_size=3"}, "simulation.batch_size", "did you mean `training.batch_size`?");
+  // A misspelt cell type, and a misspelt value of a closed choice.
+  expect_error(defaults(), {"targets.cv.exitatory=1.0"}, "targets.cv.exitatory", "no cell type named 'exitatory'");
+  expect_error(defaults(), {"targets.cv.exitatory=1.0"}, "targets.cv.exitatory",
+               "(cell types: excitatory, inhibitory); did you mean `targets.cv.excitatory`?");
+  expect_error(defaults(), {"training.optimisable=scaling_factor"}, "training.optimisable",
+               "did you mean `scaling_factors`?");
+  expect_error(replace(defaults(), "[training]", "[trainig]\nx=1\n[training]"), {}, "trainig",
+               "did you mean `training`?");
+  // Nothing near: no guess.
+  const auto errors = errors_of(defaults(), {"simulation.stepsize=1"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].reason().find("did you mean"), std::string::npos) << errors[0].reason();
+}
+
+TEST(ConfigErrors, AllErrorsOfAFileAtOnce) {
+  // Read errors (unknown key, wrong type) with a value out of range.
+  std::string text = replace(defaults(), "batch_size = 8\n", "batch_sise = 8\n");
+  text = replace(text, "chunk_size = 4000\n", "chunk_size = \"long\"\n");
+  text = replace(text, "learning_rate = 0.02\n", "learning_rate = -1.0\n");
+  auto errors = errors_of(text, {});
+  EXPECT_EQ(errors.size(), 4u) << all(errors);
+  EXPECT_TRUE(has_error(errors, "simulation.chunk_size", "expected an integer, got a string (line")) << all(errors);
+  EXPECT_TRUE(has_error(errors, "training.batch_size", "missing")) << all(errors);
+  EXPECT_TRUE(has_error(errors, "training.batch_sise", "did you mean `training.batch_size`?")) << all(errors);
+  EXPECT_TRUE(has_error(errors, "hyperparameters.learning_rate", "must be > 0, got -1")) << all(errors);
+  // One exception: what() lists them all, one a line, each with file and key;
+  // key() is the first's.
+  try {
+    parse_config(text, "test.toml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(std::count(what.begin(), what.end(), '\n'), 3) << what;
+    EXPECT_EQ(what.find("test.toml: " + e.key() + ": " + e.reason()), 0u) << what;
+    for (const auto& one : e.errors()) {
+      EXPECT_EQ(one.source(), "test.toml");
+      EXPECT_NE(what.find(std::string("test.toml: ") + one.key() + ": "), std::string::npos) << what;
+    }
+  }
+
+  // Errors of values and of their relations, all found by validation.
+  errors = errors_of(defaults(), {"simulation.dt=-1.0", "recurrent.physiology.inhibitory.theta=-70.0",
+                                  "recurrent.cell_types.proportion=[0.7, 0.2]", "training.batch_size=0"});
+  EXPECT_EQ(errors.size(), 4u) << all(errors);
+  EXPECT_TRUE(has_error(errors, "simulation.dt", ">= 0.0001")) << all(errors);
+  EXPECT_TRUE(has_error(errors, "recurrent.physiology.inhibitory.theta", "above U_reset")) << all(errors);
+  EXPECT_TRUE(has_error(errors, "recurrent.cell_types.proportion", "sum to 1")) << all(errors);
+  EXPECT_TRUE(has_error(errors, "training.batch_size", ">= 1")) << all(errors);
+  for (const auto& e : errors) EXPECT_NE(std::string(e.what()).find("(with --set overrides)"), std::string::npos);
+}
+
+TEST(ConfigErrors, ABrokenBranchIsNotFollowed) {
+  // Without readable cell-type names nothing keyed by cell type can be
+  // checked: one error, not one for every per-type table.
+  auto errors = errors_of(defaults(), {"recurrent.cell_types.names=3"});
+  ASSERT_EQ(errors.size(), 1u) << all(errors);
+  EXPECT_EQ(errors[0].key(), "recurrent.cell_types.names");
+  // A missing table is reported once, not once per key in it.
+  std::string text = defaults();
+  const auto start = text.find("[hyperparameters]");
+  const auto end = text.find("[feedback]");
+  errors = errors_of(text.substr(0, start) + text.substr(end), {});
+  ASSERT_EQ(errors.size(), 1u) << all(errors);
+  // A third cell type without its tables: each table that lacks it, once.
+  errors = errors_of(defaults(), {"recurrent.cell_types.names=[\"excitatory\", \"inhibitory\", \"vip\"]"});
+  EXPECT_EQ(errors.size(), 5u) << all(errors);  // targets firing_rate, alpha, threshold_ratio; physiology; synapses
+  EXPECT_TRUE(has_error(errors, "recurrent.physiology.vip", "every cell type needs an entry")) << all(errors);
+  EXPECT_TRUE(has_error(errors, "recurrent.synapses.vip", "every cell type needs an entry")) << all(errors);
+  // Cell types renamed without their tables: one line per table keyed by
+  // type, not one per type and table.
+  errors = errors_of(defaults(), {"recurrent.cell_types.names=[\"exc\", \"inh\"]"});
+  EXPECT_EQ(errors.size(), 6u) << all(errors);  // targets firing_rate, cv, alpha, threshold_ratio; physiology; synapses
+  EXPECT_TRUE(has_error(errors, "recurrent.physiology",
+                        "no entry for exc, inh; entries for excitatory, inhibitory, which are no cell types: every "
+                        "cell type needs an entry (cell types: exc, inh)"))
+      << all(errors);
+  EXPECT_TRUE(has_error(errors, "targets.cv", "entries for excitatory, inhibitory, which are no cell types"))
+      << all(errors);
+}
+
+TEST(ConfigErrors, UnreasonableSizesAreRefused) {
+  expect_error(defaults(), {"simulation.chunk_size=10000001"}, "simulation.chunk_size", "must be <= 10000000");
+  expect_error(defaults(), {"training.batch_size=100001"}, "training.batch_size", "must be <= 100000");
+  expect_error(defaults(), {"recurrent.topology.num_neurons=20000000"}, "recurrent.topology.num_neurons",
+               "must be <= 10000000");
+  expect_error(defaults(), {"feedforward.topology.num_neurons=20000000"}, "feedforward.topology.num_neurons",
+               "must be <= 10000000");
+  expect_error(defaults(), {"simulation.dt=0.00005"}, "simulation.dt", "must be >= 0.0001");
+  expect_error(defaults(), {"simulation.duration=1e11"}, "simulation.duration", "at most 10000000000");
+  expect_error(defaults(), {"simulation.num_chunks=5000000"}, "simulation.num_chunks", "at most 10000000000");
+  // The largest allowed values pass.
+  const Config c = load_config("", {"simulation.chunk_size=10000000", "training.batch_size=100000",
+                                    "simulation.dt=0.0001", "simulation.duration=1000000.0"});
+  EXPECT_EQ(c.simulation.chunk_size, 10000000);
+}
+
+// README's configuration reference is the schema's table, as
+// `homeostat config --reference` prints it.
+TEST(Schema, ReadmeReferenceIsTheTable) {
+  const std::string readme = read_file(std::string(HOMEOSTAT_SOURCE_DIR) + "/README.md");
+  EXPECT_NE(readme.find(homeostat::io::reference_markdown()), std::string::npos)
+      << "README.md's configuration reference differs from the schema; replace it with the output of "
+         "`homeostat config --reference`:\n"
+      << homeostat::io::reference_markdown();
+}
+
 // hyperparameters.rate_loss (MODEL.md 7): optional, "split" by default (the
 // reference file, which predates it, gets it too), written by to_toml.
 TEST(Config, RateLossIsOptionalAndSplitByDefault) {
@@ -271,7 +535,7 @@ TEST(Config, RateLossIsOptionalAndSplitByDefault) {
 // Each hyperparameters.loss_weight.<term> is optional: a file without one
 // gets the term's reference weight (loss.hpp's table).
 TEST(Config, LossWeightsDefaultToTheReferenceWeights) {
-  const std::string line = "loss_weight.firing_rate = 2.0    # reference 1.0: the rates are what the demo must reach\n";
+  const std::string line = "loss_weight.firing_rate = 2.0\n";
   const Config c = parse_config(replace(defaults(), line, ""), "test.toml");
   EXPECT_EQ(c.hyperparameters.loss_weight[homeostat::LossTerm::firing_rate], 1.0);  // the reference, not the file's 2.0
   EXPECT_EQ(c.hyperparameters.loss_weight[homeostat::LossTerm::cv], 0.5);           // as the file says

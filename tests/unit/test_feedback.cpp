@@ -6,6 +6,7 @@
 // (nearly) every neuron active.
 #include "homeostat/feedback.hpp"
 #include "homeostat/io/checkpoint.hpp"
+#include "homeostat/schema.hpp"
 #include "homeostat/train.hpp"
 #include "targets.hpp"
 #include "tiny_network.hpp"
@@ -21,8 +22,8 @@ using namespace homeostat;
 namespace {
 
 
-FeedbackConfig rule(double eta_e, double eta_i, double lo, double hi, const char* granularity = "neuron") {
-  FeedbackConfig f;
+FeedbackConfig rule(double eta_e, double eta_i, double lo, double hi, Granularity granularity = Granularity::neuron) {
+  FeedbackConfig f = schema::default_config().feedback;
   f.eta_excitatory = eta_e;
   f.eta_inhibitory = eta_i;
   f.min_factor = lo;
@@ -62,7 +63,7 @@ TEST(FeedbackRule, CellTypeGranularityUsesTheTypeMean) {
   const std::vector<std::int32_t> type{0, 0, 1, 1};
   const std::vector<double> target{1.0, 1.0, 4.0, 4.0};
   const std::vector<double> rate{0.0, 1.0, 2.0, 4.0};  // type means 0.5 and 3
-  const ScalingFactors f = scaling_factors(rule(0.2, 0.2, 0.5, 2.0, "cell_type"), rate, target, type, 2);
+  const ScalingFactors f = scaling_factors(rule(0.2, 0.2, 0.5, 2.0, Granularity::cell_type), rate, target, type, 2);
   EXPECT_DOUBLE_EQ(f.excitatory[0], 1.1);
   EXPECT_DOUBLE_EQ(f.excitatory[1], 1.1);
   EXPECT_DOUBLE_EQ(f.excitatory[2], 1.05);
