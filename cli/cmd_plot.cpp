@@ -1,8 +1,9 @@
 // `homeostat plot DIR`: regenerates every figure of a run directory from its
-// saved files alone (DIR/figures/*.png). `simulate` calls the same
-// write_run_figures after writing its run. On a training run (metrics CSV, no
+// saved files alone (DIR/figures/*.png), as `simulate` draws them
+// (run::write_run_figures). On a training run (metrics CSV, no
 // results/) it redraws the training figures, as `train` draws them.
 #include "commands.hpp"
+#include "common.hpp"
 
 #include "homeostat/plot/figures.hpp"
 #include "homeostat/plot/run_data.hpp"
@@ -16,38 +17,6 @@
 namespace homeostat::cli {
 
 namespace fs = std::filesystem;
-
-int write_run_figures(const fs::path& dir, const fs::path& out, bool verbose, const plot::FigureOptions& options,
-                      const Config* config, const Network* network) {
-  const auto start = std::chrono::steady_clock::now();
-  plot::RunData data;
-  if (config && network) {
-    data.config = *config;
-    data.network = *network;
-    // As network_structure.npz stores them (float32): the figures are then
-    // the same bytes as `plot DIR` draws from the files.
-    for (auto* w : {&data.network.recurrent.weight, &data.network.feedforward.weight})
-      for (auto& x : *w) x = static_cast<double>(static_cast<float>(x));
-    plot::load_recordings(dir, data);
-  } else {
-    data = plot::load_run(dir);
-  }
-  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const auto outcomes = plot::render_simulate_figures(data, out, options);
-  int drawn = 0;
-  for (const auto& o : outcomes) {
-    if (o.skipped.empty()) {
-      ++drawn;
-      if (verbose) fmt::print("  {:<32} {:.2f} s\n", o.name + ".png", o.seconds);
-    } else {
-      fmt::print("  skipped {}: {}\n", o.name, o.skipped);
-    }
-  }
-  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("✓ Saved plots to {} ({} figures in {:.2g} s, of which {:.2g} s reading the run)\n", out.string(), drawn,
-             total, load_s);
-  return 0;
-}
 
 namespace {
 
@@ -99,7 +68,9 @@ int run_plot(const PlotOptions& o) {
     throw std::invalid_argument("plot: --chunk is for training runs (DIR/training_metrics.csv, no DIR/results/)");
   const fs::path out = o.out.empty() ? fs::path(o.dir) / "figures" : fs::path(o.out);
   fmt::print("homeostat plot: {}\n", o.dir);
-  return write_run_figures(o.dir, out, true, o.figure);
+  const Console console(false);
+  run::write_run_figures(o.dir, out, true, o.figure, console.callbacks());
+  return 0;
 }
 
 }  // namespace

@@ -2,9 +2,6 @@
 // returns the action to run once parsing has succeeded.
 #pragma once
 
-#include "homeostat/plot/figures.hpp"
-
-#include <filesystem>
 #include <functional>
 
 namespace CLI {
@@ -21,13 +18,5 @@ Action setup_plot(CLI::App& app);
 Action setup_gradient(CLI::App& app, int argc, char** argv);
 Action setup_train(CLI::App& app, int argc, char** argv);
 Action setup_feedback(CLI::App& app, int argc, char** argv);
-
-// Draws every figure of the run in `dir` into `out` from the saved files
-// (cmd_plot.cpp); used by `simulate` and `plot`.
-// `config` and `network`, when given, are the run's own (still in memory)
-// and are used instead of reloading parameters.toml and the network.
-int write_run_figures(const std::filesystem::path& dir, const std::filesystem::path& out, bool verbose,
-                      const plot::FigureOptions& options = {}, const Config* config = nullptr,
-                      const Network* network = nullptr);
 
 }  // namespace homeostat::cli

@@ -1,19 +1,24 @@
 #include "common.hpp"
 
 #include "homeostat/io/config_toml.hpp"
-#include "homeostat/io/files.hpp"
-#include "homeostat/io/npy.hpp"
-#include "homeostat/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <omp.h>
 #include <unistd.h>
 
-#include <ctime>
-#include <stdexcept>
+#include <csignal>
+#include <cstdio>
 
 namespace homeostat::cli {
+
+int exit_code(run::Status status) {
+  switch (status) {
+    case run::Status::completed: return exit_ok;
+    case run::Status::interrupted: return exit_interrupted;
+    case run::Status::non_finite: return exit_non_finite;
+  }
+  return exit_error;
+}
 
 void add_common_options(CLI::App& cmd, CommonOptions& opts) {
   cmd.add_option("params", opts.params, "Configuration file (TOML); built-in defaults when omitted")
@@ -27,24 +32,6 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
 
 Config resolve_config(const CommonOptions& opts) { return io::load_config(opts.params, opts.overrides); }
 
-int apply_threads(int threads) {
-  if (threads > 0) omp_set_num_threads(threads);
-  return omp_get_max_threads();
-}
-
-void prepare_output_dir(const std::filesystem::path& dir, bool overwrite) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    if (!fs::is_directory(dir)) throw std::runtime_error(fmt::format("{}: exists and is not a directory", dir.string()));
-    if (!fs::is_empty(dir) && !overwrite)
-      throw std::runtime_error(fmt::format(
-          "{}: directory exists and is not empty; choose another -o or pass --overwrite", dir.string()));
-  }
-  fs::create_directories(dir, ec);
-  if (ec) throw std::runtime_error(fmt::format("{}: cannot create directory: {}", dir.string(), ec.message()));
-}
-
 std::string command_line(int argc, char** argv) {
   std::string s;
   for (int i = 0; i < argc; ++i) {
@@ -55,49 +42,10 @@ std::string command_line(int argc, char** argv) {
   return s;
 }
 
-std::string iso_time(std::chrono::system_clock::time_point t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-nlohmann::json metadata(const RunInfo& info, const Config& config, int threads) {
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  const auto now = std::chrono::system_clock::now();
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - info.start_steady).count();
-  return {{"program", "homeostat"},
-          {"version", homeostat::version},
-          {"git_commit", homeostat::git_commit},
-          {"command", info.command},
-          {"seed", config.simulation.seed},
-          {"threads", threads},
-          {"host", host},
-          {"start_time", iso_time(info.start)},
-          {"end_time", iso_time(now)},
-          {"wall_seconds", wall}};
-}
-
-std::unique_ptr<ReplayInputs> load_input_spikes(const std::string& path, std::int64_t m, std::int64_t trials) {
-  const io::NpyArray a = io::read_npy(path);
-  if (a.shape.size() != 3 || a.shape[2] != m)
-    throw std::runtime_error(fmt::format("{}: input spikes must have shape [trials, steps, {}] (M = {} inputs)", path,
-                                         m, m));
-  if (trials > a.shape[0])
-    throw std::runtime_error(fmt::format("{}: holds {} trials, --trials asks for {}", path, a.shape[0], trials));
-  return std::make_unique<ReplayInputs>(a.shape[0], a.shape[1], m, a.values<std::uint8_t>());
-}
-
-void write_run_files(const std::filesystem::path& dir, const Config& config, const nlohmann::json& meta) {
-  io::write_file_atomic(dir / "parameters.toml", io::to_toml(config));
-  io::write_file_atomic(dir / "metadata.json", meta.dump(2) + "\n");
-}
+// ---- Progress
 
 Progress::Progress(std::string label, double total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), enabled_(isatty(STDERR_FILENO) == 1) {}
+    : label_(std::move(label)), unit_(std::move(unit)), total_(total), terminal_(isatty(STDERR_FILENO) == 1) {}
 
 Progress::~Progress() { finish(); }
 
@@ -111,33 +59,94 @@ std::string clock_text(double seconds) {
 }  // namespace
 
 void Progress::update(double done, const std::string& extra) {
-  if (!enabled_ || finished_) return;
+  if (finished_) return;
+  done_ = done;
   const auto now = std::chrono::steady_clock::now();
-  if (done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  const auto every = terminal_ ? std::chrono::duration<double>(0.1) : std::chrono::duration<double>(record_seconds);
+  if (terminal_ ? (done < total_ && now - last_draw_ < every) : (now - start_ < every || now - last_draw_ < every))
+    return;
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double frac = total_ > 0 ? std::min(1.0, done / total_) : 1.0;
-  const int width = 30;
-  const int filled = static_cast<int>(frac * width);
   const double rate = elapsed > 0 ? done / elapsed : 0.0;
   const double left = rate > 0 ? (total_ - done) / rate : -1.0;
-  fmt::print(stderr, "\r{} [{}{}] {:3.0f}%  {:.4g}/{:.4g} {}  {:.3g} {}/s  {} left{}\x1b[K", label_,
-             std::string(filled, '#'), std::string(width - filled, '.'), frac * 100.0, done, total_, unit_, rate,
-             unit_, clock_text(left), extra.empty() ? "" : "  " + extra);
+  if (terminal_) {
+    const int width = 30;
+    const int filled = static_cast<int>(frac * width);
+    fmt::print(stderr, "\r{} [{}{}] {:3.0f}%  {:.4g}/{:.4g} {}  {:.3g} {}/s  {} left{}\x1b[K", label_,
+               std::string(filled, '#'), std::string(width - filled, '.'), frac * 100.0, done, total_, unit_, rate,
+               unit_, clock_text(left), extra.empty() ? "" : "  " + extra);
+  } else {  // a log file: one plain record per line
+    fmt::print(stderr, "{}: {:.4g}/{:.4g} {} ({:.0f}%), elapsed {}, {:.3g} {}/s, {} left{}\n", label_, done, total_,
+               unit_, frac * 100.0, clock_text(elapsed), rate, unit_, clock_text(left),
+               extra.empty() ? "" : ", " + extra);
+  }
   std::fflush(stderr);
 }
 
 void Progress::finish_line() {
-  if (!enabled_ || finished_) return;
+  if (!terminal_ || finished_) return;
   fmt::print(stderr, "\r\x1b[K");
   std::fflush(stderr);
 }
 
 void Progress::finish() {
-  if (!enabled_ || finished_) return;
+  if (finished_) return;
   finished_ = true;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  fmt::print(stderr, "\r{} done in {}\x1b[K\n", label_, clock_text(elapsed));
+  if (terminal_) fmt::print(stderr, "\r{} done in {}\x1b[K\n", label_, clock_text(elapsed));
+  else if (elapsed >= record_seconds)
+    fmt::print(stderr, "{}: {:.4g}/{:.4g} {} in {}\n", label_, done_, total_, unit_, clock_text(elapsed));
+  std::fflush(stderr);
+}
+
+// ---- Console
+
+namespace {
+// Set by SIGINT/SIGTERM while a Console lives; the run stops at its next safe point.
+std::atomic<int> stop_flag{0};
+extern "C" void on_stop_signal(int sig) { stop_flag.store(sig); }
+}  // namespace
+
+Console::Console(bool stoppable) : stoppable_(stoppable) {
+  if (stoppable_) {
+    stop_flag.store(0);
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+    callbacks_.stop = &stop_flag;
+  }
+  callbacks_.on_message = [this](const std::string& text) {
+    if (progress_) progress_->finish_line();
+    fmt::print("{}\n", text);
+    std::fflush(stdout);
+  };
+  callbacks_.on_warning = [this](const std::string& text) {
+    if (progress_) progress_->finish_line();
+    std::fflush(stdout);
+    fmt::print(stderr, "{}\n", text);
+    std::fflush(stderr);
+  };
+  callbacks_.on_progress = [this](const run::ProgressUpdate& p) {
+    if (!progress_ || phase_ != p.phase) {
+      progress_ = std::make_unique<Progress>(p.phase, p.total, p.unit);
+      phase_ = p.phase;
+    }
+    if (p.end) {
+      progress_->finish();
+      progress_.reset();
+      phase_.clear();
+    } else {
+      progress_->update(p.done, p.detail);
+    }
+  };
+}
+
+Console::~Console() {
+  progress_.reset();
+  if (stoppable_) {
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+  }
 }
 
 }  // namespace homeostat::cli

@@ -1,14 +1,13 @@
 // Shared command-line wiring: config loading with the file/--set options,
-// output directories, metadata.json, a progress bar.
+// the console (messages, progress) and the stop flag that the run driver
+// (homeostat/run.hpp) reports to and polls, exit codes.
 #pragma once
 
 #include "homeostat/config.hpp"
-#include "homeostat/inputs.hpp"
+#include "homeostat/run.hpp"
 
-#include <nlohmann/json.hpp>
-
+#include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +18,10 @@ class App;
 
 namespace homeostat::cli {
 
+// Exit codes of every command (README "Exit codes").
+inline constexpr int exit_ok = 0, exit_error = 1, exit_config = 2, exit_non_finite = 3, exit_interrupted = 130;
+int exit_code(run::Status status);
+
 // Options every working command shares.
 struct CommonOptions {
   std::string params;                 // PARAMS.toml, empty = built-in defaults
@@ -27,35 +30,14 @@ struct CommonOptions {
 };
 void add_common_options(CLI::App& cmd, CommonOptions& opts);
 
-// The resolved config (throws ConfigError) and the thread count applied.
+// The resolved config (throws ConfigError).
 Config resolve_config(const CommonOptions& opts);
-int apply_threads(int threads);
 
-// Refuses an existing non-empty directory unless `overwrite`; creates it.
-// Call only after every input has been checked, so that a rejected run
-// leaves nothing behind.
-void prepare_output_dir(const std::filesystem::path& dir, bool overwrite);
-
-// What a run records about itself (metadata.json).
-struct RunInfo {
-  std::string command;  // command line as typed
-  std::chrono::system_clock::time_point start = std::chrono::system_clock::now();
-  std::chrono::steady_clock::time_point start_steady = std::chrono::steady_clock::now();
-};
 std::string command_line(int argc, char** argv);
-nlohmann::json metadata(const RunInfo& info, const Config& config, int threads);
-std::string iso_time(std::chrono::system_clock::time_point t);
 
-// Recorded input spikes, an .npy of shape [trials, steps, m] (nonzero =
-// spike), for replay; `trials` (0 = all in the file) must not exceed what it
-// holds. Throws naming the file and what is wrong.
-std::unique_ptr<ReplayInputs> load_input_spikes(const std::string& path, std::int64_t m, std::int64_t trials);
-
-// Writes parameters.toml and metadata.json into `dir`.
-void write_run_files(const std::filesystem::path& dir, const Config& config, const nlohmann::json& meta);
-
-// A one-line progress bar on stderr with rate and time left; silent when
-// stderr is not a terminal.
+// A progress line on stderr with rate and time left: redrawn in place on a
+// terminal; otherwise one plain line every `record_seconds` (batch jobs'
+// logs), and one at the end.
 class Progress {
  public:
   Progress(std::string label, double total, std::string unit);
@@ -63,14 +45,35 @@ class Progress {
   void update(double done, const std::string& extra = {});
   void finish_line();  // clears the bar so that other output starts on a clean line
   void finish();
+  static constexpr double record_seconds = 30;
 
  private:
   std::string label_, unit_;
   double total_;
-  bool enabled_;
+  bool terminal_;
   bool finished_ = false;
+  double done_ = 0;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_draw_{};
+};
+
+// The console of a run: prints the driver's messages (stdout) and warnings
+// (stderr), draws its progress, and owns the stop flag that SIGINT/SIGTERM
+// set while it lives (`stoppable`; otherwise they keep their default action,
+// for commands that have no safe point to stop at).
+class Console {
+ public:
+  explicit Console(bool stoppable = true);
+  ~Console();
+  Console(const Console&) = delete;
+  Console& operator=(const Console&) = delete;
+  const run::Callbacks& callbacks() const { return callbacks_; }
+
+ private:
+  run::Callbacks callbacks_;
+  std::unique_ptr<Progress> progress_;
+  std::string phase_;
+  bool stoppable_;
 };
 
 }  // namespace homeostat::cli

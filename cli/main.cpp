@@ -1,6 +1,7 @@
 // homeostat: connectome-constrained spiking networks trained to homeostatic
 // targets. Thin wiring: each subcommand lives in its own cmd_*.cpp.
 #include "commands.hpp"
+#include "common.hpp"
 
 #include "homeostat/config.hpp"
 #include "homeostat/version.hpp"
@@ -8,10 +9,16 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <exception>
+
+#include <unistd.h>
 
 int main(int argc, char** argv) {
   using namespace homeostat::cli;
+  // Batch jobs (output to a file or pipe): each line reaches the log as it is
+  // written, not when a 4 KB buffer fills.
+  if (!isatty(STDOUT_FILENO)) std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"homeostat: build connectome-constrained spiking networks of conductance-based LIF neurons,\n"
                "simulate them and train them to homeostatic targets."};
   app.set_version_flag("--version", fmt::format("homeostat {} ({})", homeostat::version, homeostat::git_commit));
@@ -41,10 +48,10 @@ int main(int argc, char** argv) {
     }
   } catch (const homeostat::ConfigError& e) {
     fmt::print(stderr, "error: {}\n", e.what());
-    return 2;
+    return exit_config;
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());
-    return 1;
+    return exit_error;
   }
-  return 1;
+  return exit_error;
 }

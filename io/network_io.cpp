@@ -10,18 +10,12 @@
 namespace homeostat::io {
 
 std::vector<float> dense_weights_f32(const Csr& csr) {
-  std::vector<float> out(static_cast<std::size_t>(csr.n_pre * csr.n_post), 0.0f);
-  for (std::int64_t j = 0; j < csr.n_pre; ++j)
-    for (std::int64_t e = csr.row_ptr[j]; e < csr.row_ptr[j + 1]; ++e)
-      out[j * csr.n_post + csr.post[e]] = static_cast<float>(csr.weight[e]);
-  return out;
+  return Csr::dense<float>(csr.row_ptr, csr.post, csr.n_pre, csr.n_post,
+                           [&](std::int64_t e) { return static_cast<float>(csr.weight[e]); });
 }
 
 std::vector<bool> dense_mask(const Csr& csr) {
-  std::vector<bool> out(static_cast<std::size_t>(csr.n_pre * csr.n_post), false);
-  for (std::int64_t j = 0; j < csr.n_pre; ++j)
-    for (std::int64_t e = csr.row_ptr[j]; e < csr.row_ptr[j + 1]; ++e) out[j * csr.n_post + csr.post[e]] = true;
-  return out;
+  return Csr::dense<bool>(csr.row_ptr, csr.post, csr.n_pre, csr.n_post, [](std::int64_t) { return true; });
 }
 
 namespace {

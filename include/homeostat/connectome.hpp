@@ -22,6 +22,17 @@ struct Csr {
   std::vector<double> weight;         // [n_edges], > 0
 
   std::int64_t n_edges() const { return static_cast<std::int64_t>(post.size()); }
+  // Dense [n_pre, n_post] (row-major) with value_of_edge(e) at each edge's
+  // place and T{} elsewhere; the one CSR -> dense conversion (weights, masks,
+  // per-edge gradients over a lowered model's row/post arrays).
+  template <class T, class F>
+  static std::vector<T> dense(const std::vector<std::int64_t>& row_ptr, const std::vector<std::int32_t>& post,
+                              std::int64_t n_pre, std::int64_t n_post, F value_of_edge) {
+    std::vector<T> out(static_cast<std::size_t>(n_pre * n_post), T{});
+    for (std::int64_t j = 0; j < n_pre; ++j)
+      for (std::int64_t e = row_ptr[j]; e < row_ptr[j + 1]; ++e) out[j * n_post + post[e]] = value_of_edge(e);
+    return out;
+  }
   // Builds from an edge list (any order, no duplicates); weights follow.
   static Csr from_edges(std::int64_t n_pre, std::int64_t n_post,
                         const std::vector<std::int32_t>& pre,

@@ -36,6 +36,10 @@
 #include <utility>
 #include <vector>
 
+namespace homeostat::plot {
+struct FigureOptions;
+}
+
 namespace homeostat::run {
 
 // ---------------------------------------------------------------- callbacks
@@ -228,11 +232,12 @@ struct SimulateDirRequest {
   Config config;
   std::optional<Network> network;    // generated from `config` when absent
   std::string network_source;        // for metadata: the file it came from; empty = generated
-  const InputSource* replay = nullptr;
+  const ReplayInputs* replay = nullptr;  // recorded inputs (>= trials x duration) instead of Poisson
   std::string input_source;          // for metadata: the file replayed; empty = Poisson
   std::int64_t trials = 1;
-  RecordSpec record;                 // what to record (voltages, ... for `neurons`)
-  bool default_recording = true;     // nothing asked: record 3 neurons per type for the figures
+  RecordSpec record;                 // what to record (voltages, ... for `neurons`; empty = all neurons)
+  bool default_recording = true;     // nothing asked: record all three traces of 3 neurons per
+                                     // type (or of record.neurons when given), for the figures
   bool figures = true;
   std::filesystem::path output_dir;
   bool overwrite = false;
@@ -241,6 +246,11 @@ struct SimulateDirRequest {
   std::string command_line;
 };
 SimulateResult simulate_to_dir(const SimulateDirRequest& request, const Callbacks& callbacks = {});
+
+// Every figure of the simulate run in `dir` (from its files) into `out`
+// (`homeostat plot DIR`); one line per figure when `verbose`.
+void write_run_figures(const std::filesystem::path& dir, const std::filesystem::path& out, bool verbose,
+                       const plot::FigureOptions& options, const Callbacks& callbacks = {});
 
 // Recorded input spikes from an .npy of shape [trials, steps, m] (nonzero =
 // spike), for replay; `trials` (0 = all) must not exceed what it holds.

@@ -1,0 +1,125 @@
+// `homeostat gradient`: one chunk forward and backward from the initial
+// state, every loss and the gradient of the weighted total (and of each
+// requested loss) with respect to every synaptic weight, as named arrays
+// (the CLI writes them to an npz, Python hands them over as numpy arrays).
+#include "internal.hpp"
+
+#include "homeostat/grad.hpp"
+
+#include <chrono>
+#include <cstring>
+
+namespace homeostat::run {
+
+namespace {
+
+template <class T>
+NamedArray array(const std::string& name, const std::vector<T>& values, std::vector<std::int64_t> shape) {
+  NamedArray a{name, io::dtype_of<T>(), std::move(shape), std::vector<std::uint8_t>(values.size() * sizeof(T))};
+  std::memcpy(a.bytes.data(), values.data(), a.bytes.size());
+  return a;
+}
+
+template <class Real>
+GradientResult run_gradient(const Config& config, const Network& net, const InputSource& inputs,
+                            const GradientRequest& request, std::int64_t batch, std::int64_t steps) {
+  const LoweredModel<Real> model = lower<Real>(config, net);
+  std::vector<TrialState<Real>> states(batch, initial_state(model));
+  const LossContext ctx = loss_context(config, net.cell_type, batch, steps);
+  // MODEL.md 6-7: in `weights` mode the weight ratio is over the weights; in
+  // the scaling-factor modes over the factors (all 1 here: the gradient is
+  // taken at the network as it is).
+  const Optimisable mode = parse_optimisable(config.training.optimisable);
+  const std::vector<bool> excitatory = excitatory_types(config);
+  const auto n_rtypes = static_cast<std::int64_t>(config.recurrent.type_names.size());
+  const auto n_itypes = static_cast<std::int64_t>(config.feedforward.type_names.size());
+  const FactorRatio factors = factor_ratio(std::vector<double>(n_rtypes * n_rtypes, 1.0),
+                                           std::vector<double>(n_itypes * n_rtypes, 1.0), excitatory, n_rtypes);
+  WeightRatio ratio;
+  if (mode == Optimisable::weights) ratio = weight_ratio(model, excitatory);
+  else ratio.value = factors.value;
+  GradientOptions options;
+  options.surrogate_scale = config.hyperparameters.surrgrad_scale;
+  options.checkpoint_every = request.checkpoint_every;
+  options.sparse_cutoff = request.sparse_cutoff;
+  options.terms = request.losses;
+
+  const auto start = std::chrono::steady_clock::now();
+  const ChunkGradient g = chunk_gradient(model, inputs, states, 0, 0, steps, ctx, ratio, options);
+  GradientResult out;
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.trials = batch;
+  out.steps = steps;
+  out.checkpoint_every = g.checkpoint_every;
+  out.peak_state_bytes = static_cast<std::int64_t>(g.peak_state_bytes);
+
+  auto& arrays = out.arrays;
+  auto scalar = [&](const std::string& name, double x) { arrays.push_back(array(name, std::vector<double>{x}, {})); };
+  scalar("loss_total", g.losses.total);
+  for (const LossTerm t : all_loss_terms) scalar("loss_" + to_string(t), g.losses.term[static_cast<int>(t)]);
+  scalar("weight_ratio", ratio.value);
+  const std::vector<double> w_rec(model.rec_weight.begin(), model.rec_weight.end());
+  const std::vector<double> w_ff(model.ff_weight.begin(), model.ff_weight.end());
+  // Dense [pre, post] float32 per-edge gradients: dL/dw, or dL/d ln w = w dL/dw.
+  auto dense = [&](bool recurrent, const std::vector<double>& d, const std::vector<double>* w) {
+    return Csr::dense<float>(recurrent ? model.rec_row : model.ff_row, recurrent ? model.rec_post : model.ff_post,
+                             recurrent ? net.n : net.m, net.n,
+                             [&](std::int64_t e) { return static_cast<float>(d[e] * (w ? (*w)[e] : 1.0)); });
+  };
+  auto grads = [&](const std::string& prefix, std::size_t set) {
+    arrays.push_back(array(prefix + "recurrent_log_weights", dense(true, g.d_rec[set], &w_rec), {net.n, net.n}));
+    arrays.push_back(array(prefix + "feedforward_log_weights", dense(false, g.d_ff[set], &w_ff), {net.m, net.n}));
+    arrays.push_back(array(prefix + "recurrent_weights", dense(true, g.d_rec[set], nullptr), {net.n, net.n}));
+    arrays.push_back(array(prefix + "feedforward_weights", dense(false, g.d_ff[set], nullptr), {net.m, net.n}));
+  };
+  grads("grad_", 0);
+  for (std::size_t k = 0; k < options.terms.size(); ++k) grads("grad_" + to_string(options.terms[k]) + "_", 1 + k);
+  if (mode != Optimisable::weights) {
+    // d/d ln f per block: the dynamics through every edge of the block, plus
+    // the weight ratio over the factors.
+    auto factor_grads = [&](const std::string& prefix, std::size_t set) {
+      BlockGradient blocks = block_gradient(model, g.d_rec[set], g.d_ff[set]);
+      for (std::size_t k = 0; k < blocks.rec.size(); ++k) blocks.rec[k] += g.d_weight_ratio[set] * factors.d_log.rec[k];
+      for (std::size_t k = 0; k < blocks.ff.size(); ++k) blocks.ff[k] += g.d_weight_ratio[set] * factors.d_log.ff[k];
+      if (trains_recurrent_factors(mode))
+        arrays.push_back(array(prefix + "recurrent_log_scaling_factors", blocks.rec, {n_rtypes, n_rtypes}));
+      if (trains_feedforward_factors(mode))
+        arrays.push_back(array(prefix + "feedforward_log_scaling_factors", blocks.ff, {n_itypes, n_rtypes}));
+    };
+    factor_grads("grad_", 0);
+    for (std::size_t k = 0; k < options.terms.size(); ++k)
+      factor_grads("grad_" + to_string(options.terms[k]) + "_", 1 + k);
+  }
+  NamedArray spikes{"output_spikes", io::DType::b1, {batch, steps, net.n},
+                    std::vector<std::uint8_t>(static_cast<std::size_t>(batch * steps * net.n), 0)};
+  for (std::int64_t b = 0; b < batch; ++b)
+    for (std::size_t e = 0; e < g.records[b].spike_step.size(); ++e)
+      spikes.bytes[(b * steps + g.records[b].spike_step[e]) * net.n + g.records[b].spike_neuron[e]] = 1;
+  arrays.push_back(std::move(spikes));
+  return out;
+}
+
+}  // namespace
+
+GradientResult gradient(const Config& config, const Network& network, const InputSource* replay,
+                        const GradientRequest& request) {
+  detail::apply_threads(request.threads);
+  std::int64_t steps = config.simulation.chunk_size;
+  std::int64_t batch = request.trials > 0 ? request.trials : config.training.batch_size;
+  std::unique_ptr<InputSource> poisson;
+  if (replay) {
+    const auto* recorded = dynamic_cast<const ReplayInputs*>(replay);
+    if (recorded) {
+      if (request.trials == 0) batch = recorded->n_trials();
+      steps = recorded->n_steps();  // one chunk: the recording's length
+    }
+  } else {
+    poisson = std::make_unique<PoissonInputs>(config.simulation.seed, network.input_type,
+                                              config.feedforward.firing_rate, config.simulation.dt);
+  }
+  const InputSource& inputs = replay ? *replay : *poisson;
+  return request.double_precision ? run_gradient<double>(config, network, inputs, request, batch, steps)
+                                  : run_gradient<float>(config, network, inputs, request, batch, steps);
+}
+
+}  // namespace homeostat::run

@@ -1,0 +1,96 @@
+// What the run driver's files share: the run directory (preparation, lock,
+// metadata), the resource check, messages through the callbacks, and the
+// simulation loop that the directory writer and the training states use.
+// Private to homeostat_run.
+#pragma once
+
+#include "homeostat/analysis.hpp"
+#include "homeostat/run.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace homeostat::plot {
+struct FigureOptions;
+}
+
+namespace homeostat::run::detail {
+
+namespace fs = std::filesystem;
+
+// ---- messages
+void message(const Callbacks& cb, const std::string& text);
+void warning(const Callbacks& cb, const std::string& text);
+void progress(const Callbacks& cb, const std::string& phase, double done, double total, const std::string& unit,
+              const std::string& detail = {}, bool end = false);
+
+// ---- the run directory
+
+// Owns DIR/.homeostat.lock ("pid host\n", created with O_EXCL) while alive.
+// A lock left by a dead process on this host is stale and taken over; one
+// held by a live process (or on another host) throws LockError naming it.
+class RunLock {
+ public:
+  explicit RunLock(const fs::path& dir);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+  static constexpr const char* file_name = ".homeostat.lock";
+
+ private:
+  fs::path path_;
+};
+
+// Creates `dir` and locks it. An existing non-empty directory is refused
+// unless `overwrite`; then it is emptied first, but only when it looks like
+// a homeostat run (parameters.toml or metadata.json in it); anything else is
+// refused naming what is there. Call only after every input has been
+// checked, so that a rejected run leaves nothing behind.
+std::unique_ptr<RunLock> prepare_output_dir(const fs::path& dir, bool overwrite);
+
+// Start times of a run, for metadata.json.
+struct RunClock {
+  std::chrono::system_clock::time_point start = std::chrono::system_clock::now();
+  std::chrono::steady_clock::time_point start_steady = std::chrono::steady_clock::now();
+};
+nlohmann::json metadata(const RunClock& clock, const std::string& command, const Config& config, int threads);
+// Writes parameters.toml and metadata.json into `dir`.
+void write_run_files(const fs::path& dir, const Config& config, const nlohmann::json& meta);
+int apply_threads(int threads);  // the thread count in effect
+
+// Throws ResourceError when `e` exceeds the machine's memory or the free
+// disk under `dir`, unless `force`.
+void check_resources(const ResourceEstimate& e, const fs::path& dir, bool force, const std::string& command);
+std::string bytes_text(double bytes);  // "1.2 GB"
+
+// ---- simulations
+
+// What the loop keeps beside the sink: spike trains and membrane moments of
+// every neuron-trial, for the analysis tables.
+struct SimulationTrace {
+  std::vector<SpikeTrains> trains;                      // [trial]
+  std::vector<std::vector<double>> v_sum, v_sum_sq;     // [trial][neuron] over the steps done
+};
+SimulateResult simulate_traced(const Config& config, const Network& network, const SimulateRequest& request,
+                               RecordSink& sink, const Callbacks& callbacks, SimulationTrace& trace);
+
+// Writes results/ (streamed), analysis/ and network_structure.npz of a
+// simulation into `dir` (the `simulate` layout); figures are separate.
+// Interrupted: no recording is left, temporary files removed.
+SimulateResult simulate_into(const Config& config, const Network& network, const SimulateRequest& request,
+                             const fs::path& dir, const Callbacks& callbacks);
+
+// Every simulate figure of run `dir` into `out` (cmd `plot`, simulate,
+// training states); with config and network, those in memory are used.
+void write_run_figures(const fs::path& dir, const fs::path& out, bool verbose, const plot::FigureOptions& options,
+                       const Config* config, const Network* network, const Callbacks& callbacks);
+
+// The estimate of a `simulation.duration` run as written into a directory.
+ResourceEstimate simulate_estimate(const Config& config, std::int64_t trials, std::int64_t steps,
+                                   const RecordSpec& record);
+
+}  // namespace homeostat::run::detail

@@ -1,0 +1,156 @@
+// Resource estimates, checked before any work: a run that cannot fit the
+// machine's memory or the output disk is refused up front (naming what
+// drives the estimate), not found out hours later. Rough upper bounds of the
+// large terms only; small buffers are left out.
+#include "internal.hpp"
+
+#include "homeostat/model.hpp"
+
+#include <fmt/format.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace homeostat::run {
+
+namespace {
+
+using Drivers = std::vector<std::pair<std::string, double>>;
+
+double total(const Drivers& d) {
+  double s = 0;
+  for (const auto& [name, bytes] : d) s += bytes;
+  return s;
+}
+
+void sort_drivers(Drivers& d) {
+  std::stable_sort(d.begin(), d.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+}
+
+// Expected synapses of each connectome (mean in-degree from the config is not
+// a single key; take the dense upper bound's fraction from the probabilities
+// would need the topology: use N*N and M*N, the dense arrays every run writes).
+double dense_weights_bytes(const Config& c) {
+  const double n = static_cast<double>(c.recurrent.num_neurons), m = static_cast<double>(c.feedforward.num_neurons);
+  return 4.0 * (n * n + m * n);
+}
+
+}  // namespace
+
+ResourceEstimate detail::simulate_estimate(const Config& c, std::int64_t trials, std::int64_t steps,
+                                           const RecordSpec& record) {
+  ResourceEstimate e;
+  const double n = static_cast<double>(c.recurrent.num_neurons), m = static_cast<double>(c.feedforward.num_neurons);
+  const double ts = static_cast<double>(trials) * static_cast<double>(steps);
+  const double k = static_cast<double>(record.neurons.size());
+  const double r = static_cast<double>(receptor_columns(c).size());
+  e.disk_drivers.emplace_back("recording output_spikes (trials x steps x N)", ts * n);
+  e.disk_drivers.emplace_back("recording input_spikes (trials x steps x M)", ts * m);
+  if (record.voltages) e.disk_drivers.emplace_back("recording output_voltages (--record voltages, --neurons)", ts * k * 4);
+  if (record.conductances)
+    e.disk_drivers.emplace_back("recording output_conductances (--record conductances, --neurons)", ts * k * 2 * r * 4);
+  if (record.currents)
+    e.disk_drivers.emplace_back("recording output_currents (--record currents, --neurons)", ts * k * r * 4);
+  e.disk_drivers.emplace_back("dense weights and masks (N, M)", dense_weights_bytes(c) * 1.25);
+  // Memory: the dense arrays written once, one chunk's records of every
+  // trial, the network state.
+  const double chunk = static_cast<double>(std::min<std::int64_t>(c.simulation.chunk_size, steps));
+  const double per_chunk = static_cast<double>(trials) * chunk *
+                           (4.0 * k * (record.voltages + 2 * r * record.conductances + r * record.currents) + 2 * (n + m));
+  e.memory_drivers.emplace_back("dense weights (N, M)", dense_weights_bytes(c));
+  e.memory_drivers.emplace_back("one chunk of recordings (simulation.chunk_size, trials, --neurons)", per_chunk);
+  sort_drivers(e.disk_drivers);
+  sort_drivers(e.memory_drivers);
+  e.disk_bytes = total(e.disk_drivers);
+  e.memory_bytes = total(e.memory_drivers);
+  return e;
+}
+
+ResourceEstimate estimate(const SimulateDirRequest& req) {
+  const Config& c = req.config;
+  return detail::simulate_estimate(c, req.trials, std::llround(c.simulation.duration / c.simulation.dt), req.record);
+}
+
+ResourceEstimate estimate(const TrainRequest& req) {
+  const Config& c = req.config;
+  ResourceEstimate e;
+  const double n = static_cast<double>(c.recurrent.num_neurons), m = static_cast<double>(c.feedforward.num_neurons);
+  const double b = static_cast<double>(c.training.batch_size);
+  const double steps = static_cast<double>(c.simulation.chunk_size);
+  const double r = static_cast<double>(receptor_columns(c).size());
+  // BPTT (grad.hpp chunk_gradient's peak_state_bytes): a state every K =
+  // max(16, sqrt(steps)) steps for every trial, the recomputed traces of a
+  // segment, the adjoints.
+  if (req.method == Method::gradient) {
+    const double k_every = std::max(16.0, std::sqrt(steps));
+    const double state = n * (4.0 * (1 + 2 * r) + 4 + 8);
+    e.memory_drivers.emplace_back("BPTT state checkpoints (training.batch_size, simulation.chunk_size, N)",
+                                  state * b * std::ceil(steps / k_every));
+    e.memory_drivers.emplace_back("BPTT traces and adjoints (training.batch_size, N)",
+                                  n * 16.0 * b * (k_every + 1) + (3 + 2 * r) * n * b * 4.0);
+  }
+  e.memory_drivers.emplace_back("spike records of a chunk (training.batch_size, simulation.chunk_size)",
+                                b * steps * n * 0.05 * 8);  // a spike costs 8 bytes; 5% of neuron-steps is generous
+  e.memory_drivers.emplace_back("dense weights for snapshots (N, M)", dense_weights_bytes(c));
+  // Disk: a weight snapshot every log_interval chunks, the two states'
+  // simulations (3 neurons per type recorded), checkpoints.
+  const double logs = std::ceil(static_cast<double>(c.simulation.num_chunks) /
+                                static_cast<double>(std::max<std::int64_t>(1, c.training.log_interval)));
+  e.disk_drivers.emplace_back("weight snapshots (training.log_interval, simulation.num_chunks, N, M)",
+                              logs * dense_weights_bytes(c));
+  const std::int64_t state_steps = std::llround(c.simulation.duration / c.simulation.dt);
+  RecordSpec rec;
+  rec.voltages = rec.conductances = rec.currents = true;
+  rec.neurons.resize(3 * c.recurrent.type_names.size());
+  const ResourceEstimate sim = detail::simulate_estimate(c, 1, state_steps, rec);
+  e.disk_drivers.emplace_back("initial and final state simulations (simulation.duration)", 2 * sim.disk_bytes);
+  e.disk_drivers.emplace_back("checkpoints (N, training.batch_size)",
+                              2 * (b * n * (4.0 * (1 + 2 * r) + 12) + dense_weights_bytes(c) * 2));
+  sort_drivers(e.disk_drivers);
+  sort_drivers(e.memory_drivers);
+  e.disk_bytes = total(e.disk_drivers);
+  e.memory_bytes = total(e.memory_drivers);
+  (void)m;
+  return e;
+}
+
+namespace detail {
+
+std::string bytes_text(double bytes) {
+  if (bytes >= 1e9) return fmt::format("{:.3g} GB", bytes / 1e9);
+  if (bytes >= 1e6) return fmt::format("{:.3g} MB", bytes / 1e6);
+  return fmt::format("{:.3g} kB", bytes / 1e3);
+}
+
+namespace {
+std::string drivers_text(const Drivers& d) {
+  std::string s;
+  for (std::size_t i = 0; i < std::min<std::size_t>(d.size(), 3); ++i)
+    s += fmt::format("{}{} {}", i ? "; " : "", d[i].first, bytes_text(d[i].second));
+  return s;
+}
+}  // namespace
+
+void check_resources(const ResourceEstimate& e, const fs::path& dir, bool force, const std::string& command) {
+  if (force) return;
+  const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  // Free space where the directory is (or would be): its nearest existing ancestor.
+  fs::path at = fs::absolute(dir);
+  while (!at.empty() && !fs::exists(at) && at != at.parent_path()) at = at.parent_path();
+  struct statvfs vfs {};
+  const double disk = statvfs(at.c_str(), &vfs) == 0 ? static_cast<double>(vfs.f_bavail) * vfs.f_frsize : -1;
+  if (memory > 0 && e.memory_bytes > 0.9 * memory)
+    throw ResourceError(fmt::format(
+        "{} would need about {} of memory, this machine has {}: {}. Reduce these, or pass --force to go ahead",
+        command, bytes_text(e.memory_bytes), bytes_text(memory), drivers_text(e.memory_drivers)));
+  if (disk >= 0 && e.disk_bytes > disk)
+    throw ResourceError(fmt::format(
+        "{} would write about {} into {}, which has {} free: {}. Reduce these, or pass --force to go ahead", command,
+        bytes_text(e.disk_bytes), dir.string(), bytes_text(disk), drivers_text(e.disk_drivers)));
+}
+
+}  // namespace detail
+
+}  // namespace homeostat::run

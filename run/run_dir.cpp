@@ -1,0 +1,159 @@
+// The run directory: preparation (--overwrite), the lock, metadata.json,
+// and the messages every phase sends through the callbacks.
+#include "internal.hpp"
+
+#include "homeostat/io/config_toml.hpp"
+#include "homeostat/io/files.hpp"
+#include "homeostat/version.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <omp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+namespace homeostat::run::detail {
+
+void message(const Callbacks& cb, const std::string& text) {
+  if (cb.on_message) cb.on_message(text);
+}
+
+void warning(const Callbacks& cb, const std::string& text) {
+  if (cb.on_warning) cb.on_warning(text);
+}
+
+void progress(const Callbacks& cb, const std::string& phase, double done, double total, const std::string& unit,
+              const std::string& detail, bool end) {
+  if (cb.on_progress) cb.on_progress(ProgressUpdate{phase, done, total, unit, detail, end});
+}
+
+namespace {
+
+std::string host_name() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+// A lock file's owner, "pid host"; pid 0 when unreadable.
+std::pair<long, std::string> lock_owner(const fs::path& path) {
+  std::ifstream in(path);
+  long pid = 0;
+  std::string host;
+  in >> pid >> host;
+  return {pid, host};
+}
+
+bool process_alive(long pid) { return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH); }
+
+}  // namespace
+
+RunLock::RunLock(const fs::path& dir) : path_(dir / file_name) {
+  const std::string me = host_name();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      const std::string text = fmt::format("{} {}\n", static_cast<long>(getpid()), me);
+      const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+      ::close(fd);
+      if (!ok) {
+        ::unlink(path_.c_str());
+        throw std::runtime_error(fmt::format("{}: cannot write the lock file", path_.string()));
+      }
+      return;
+    }
+    if (errno != EEXIST)
+      throw std::runtime_error(fmt::format("{}: cannot create the lock file: {}", path_.string(), std::strerror(errno)));
+    const auto [pid, host] = lock_owner(path_);
+    if (host == me && pid > 0 && !process_alive(pid)) {
+      ::unlink(path_.c_str());  // stale: its process is gone
+      continue;
+    }
+    throw LockError(fmt::format(
+        "{}: the run directory is in use by process {} on host {} ({}); wait for it, or remove the lock file if "
+        "that process is gone",
+        dir.string(), pid, host.empty() ? "?" : host, path_.string()));
+  }
+  throw LockError(fmt::format("{}: could not take the lock (another process keeps taking it)", path_.string()));
+}
+
+RunLock::~RunLock() { ::unlink(path_.c_str()); }
+
+std::unique_ptr<RunLock> prepare_output_dir(const fs::path& dir, bool overwrite) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir))
+    throw std::runtime_error(fmt::format("{}: exists and is not a directory", dir.string()));
+  fs::create_directories(dir, ec);
+  if (ec) throw std::runtime_error(fmt::format("{}: cannot create directory: {}", dir.string(), ec.message()));
+  auto lock = std::make_unique<RunLock>(dir);
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename() != RunLock::file_name) entries.push_back(e.path());
+  if (entries.empty()) return lock;
+  if (!overwrite)
+    throw std::runtime_error(fmt::format(
+        "{}: directory exists and is not empty; choose another -o or pass --overwrite", dir.string()));
+  const bool is_run = fs::exists(dir / "parameters.toml") || fs::exists(dir / "metadata.json");
+  if (!is_run) {
+    std::sort(entries.begin(), entries.end());
+    std::string names;
+    for (std::size_t i = 0; i < std::min<std::size_t>(entries.size(), 5); ++i)
+      names += (i ? ", " : "") + entries[i].filename().string();
+    if (entries.size() > 5) names += fmt::format(", ... ({} entries)", entries.size());
+    throw std::runtime_error(fmt::format(
+        "{}: --overwrite empties a homeostat run directory (parameters.toml or metadata.json), and this one is not: "
+        "it holds {}; choose another -o",
+        dir.string(), names));
+  }
+  // A new run over an old one: nothing of the old run may survive (weight
+  // snapshots, chunk figures, TensorBoard events, recordings).
+  for (const auto& p : entries) {
+    fs::remove_all(p, ec);
+    if (ec) throw std::runtime_error(fmt::format("{}: cannot remove: {}", p.string(), ec.message()));
+  }
+  return lock;
+}
+
+namespace {
+std::string iso_time(std::chrono::system_clock::time_point t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+}  // namespace
+
+nlohmann::json metadata(const RunClock& clock, const std::string& command, const Config& config, int threads) {
+  const auto now = std::chrono::system_clock::now();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - clock.start_steady).count();
+  return {{"program", "homeostat"},
+          {"version", homeostat::version},
+          {"git_commit", homeostat::git_commit},
+          {"command", command},
+          {"seed", config.simulation.seed},
+          {"threads", threads},
+          {"host", host_name()},
+          {"start_time", iso_time(clock.start)},
+          {"end_time", iso_time(now)},
+          {"wall_seconds", wall}};
+}
+
+void write_run_files(const fs::path& dir, const Config& config, const nlohmann::json& meta) {
+  io::write_file_atomic(dir / "parameters.toml", io::to_toml(config));
+  io::write_file_atomic(dir / "metadata.json", meta.dump(2) + "\n");
+}
+
+int apply_threads(int threads) {
+  if (threads > 0) omp_set_num_threads(threads);
+  return omp_get_max_threads();
+}
+
+}  // namespace homeostat::run::detail

@@ -1,0 +1,440 @@
+// Simulations: the chunk loop (stop flag between chunks), the in-memory
+// sink, the `simulate` directory writer, and `homeostat simulate` itself.
+#include "internal.hpp"
+
+#include "homeostat/io/files.hpp"
+#include "homeostat/io/network_io.hpp"
+#include "homeostat/io/npy.hpp"
+#include "homeostat/model.hpp"
+#include "homeostat/plot/figures.hpp"
+#include "homeostat/plot/run_data.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <optional>
+
+namespace homeostat::run {
+
+namespace fs = std::filesystem;
+
+std::unique_ptr<ReplayInputs> load_input_spikes(const fs::path& file, std::int64_t m, std::int64_t trials) {
+  const io::NpyArray a = io::read_npy(file);
+  const std::string name = file.string();
+  if (a.shape.size() != 3 || a.shape[2] != m)
+    throw std::runtime_error(fmt::format("{}: input spikes must have shape [trials, steps, {}] (M = {} inputs)", name,
+                                         m, m));
+  if (trials > a.shape[0])
+    throw std::runtime_error(fmt::format("{}: holds {} trials, --trials asks for {}", name, a.shape[0], trials));
+  return std::make_unique<ReplayInputs>(a.shape[0], a.shape[1], m, a.values<std::uint8_t>());
+}
+
+// ---- the chunk loop
+
+SimulateResult detail::simulate_traced(const Config& config, const Network& net, const SimulateRequest& req,
+                                       RecordSink& sink, const Callbacks& cb, SimulationTrace& trace) {
+  const LoweredModel<float> model = lower<float>(config, net);
+  const std::int64_t n = net.n, trials = req.trials, steps = req.steps;
+  std::optional<PoissonInputs> poisson;
+  if (!req.replay) poisson.emplace(config.simulation.seed, net.input_type, config.feedforward.firing_rate, config.simulation.dt);
+  const InputSource& inputs = req.replay ? *req.replay : static_cast<const InputSource&>(*poisson);
+
+  std::vector<TrialState<float>> states(trials, initial_state(model));
+  trace.trains.assign(trials, {});
+  for (auto& tr : trace.trains) {
+    tr.n_steps = steps;
+    tr.dt = config.simulation.dt;
+    tr.times.assign(n, {});
+  }
+  trace.v_sum.assign(trials, std::vector<double>(n, 0.0));
+  trace.v_sum_sq = trace.v_sum;
+  RecordSpec spec = req.record;
+  spec.input_spikes = true;
+  sink.begin(SimulationShape{trials, steps, n, net.m, model.n_receptors, req.record});
+
+  SimulateResult result;
+  const std::int64_t chunk = config.simulation.chunk_size;
+  const double total_s = static_cast<double>(steps) * config.simulation.dt / 1000.0;
+  std::vector<TrialRecord> records;
+  // Timed: the simulation loop and the sink's writes, not what comes before
+  // or after.
+  const auto loop_start = std::chrono::steady_clock::now();
+  try {
+    for (std::int64_t t0 = 0; t0 < steps; t0 += chunk) {
+      if (cb.stop_requested()) {
+        result.status = Status::interrupted;
+        break;
+      }
+      const std::int64_t len = std::min(chunk, steps - t0);
+      run_chunk(model, inputs, states, 0, t0, len, spec, &records);
+      for (std::int64_t b = 0; b < trials; ++b) {
+        const TrialRecord& r = records[b];
+        for (std::size_t e = 0; e < r.spike_step.size(); ++e)
+          trace.trains[b].times[r.spike_neuron[e]].push_back(t0 + r.spike_step[e]);
+        result.synaptic_events += synaptic_events(model, r);
+        result.recurrent_spikes += static_cast<std::int64_t>(r.spike_step.size());
+        result.input_spikes += static_cast<std::int64_t>(r.input_step.size());
+        sink.chunk(b, t0, len, r);
+        for (std::int64_t i = 0; i < n; ++i) {
+          trace.v_sum[b][i] += r.v_sum[i];
+          trace.v_sum_sq[b][i] += r.v_sum_sq[i];
+        }
+      }
+      result.steps_done = t0 + len;
+      detail::progress(cb, req.progress_label, static_cast<double>(t0 + len) * config.simulation.dt / 1000.0, total_s,
+                       "s");
+    }
+  } catch (...) {
+    detail::progress(cb, req.progress_label, static_cast<double>(result.steps_done) * config.simulation.dt / 1000.0,
+                     total_s, "s", {}, true);
+    sink.abort();
+    throw;
+  }
+  detail::progress(cb, req.progress_label, static_cast<double>(result.steps_done) * config.simulation.dt / 1000.0,
+                   total_s, "s", {}, true);
+  result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - loop_start).count();
+  if (result.status == Status::interrupted) {
+    sink.abort();
+    return result;
+  }
+  sink.finish();
+  if (result.steps_done > 0) {
+    const TypeGroups groups{config.recurrent.type_names, net.cell_type};
+    for (const TypeActivity& a : type_activity(trace.trains, groups)) {
+      result.mean_rate_hz.push_back(a.rate.mean);
+      result.fraction_active.push_back(a.fraction_active());
+      result.mean_cv.push_back(a.cv.mean);
+    }
+  }
+  return result;
+}
+
+SimulateResult simulate(const Config& config, const Network& network, const SimulateRequest& request,
+                        RecordSink& sink, const Callbacks& callbacks) {
+  detail::SimulationTrace trace;
+  return detail::simulate_traced(config, network, request, sink, callbacks, trace);
+}
+
+// ---- in memory
+
+namespace {
+// The spikes of one chunk as a dense bool slab [steps, width].
+void mark(std::uint8_t* slab, std::int64_t width, const std::vector<std::int32_t>& step,
+          const std::vector<std::int32_t>& index) {
+  for (std::size_t e = 0; e < step.size(); ++e) slab[static_cast<std::int64_t>(step[e]) * width + index[e]] = 1;
+}
+}  // namespace
+
+void ArraySink::begin(const SimulationShape& s) {
+  shape_ = s;
+  arrays_.clear();
+  const std::int64_t k = static_cast<std::int64_t>(s.record.neurons.size());
+  auto add = [&](const std::string& name, io::DType dtype, std::vector<std::int64_t> shape) {
+    std::int64_t count = 1;
+    for (const auto d : shape) count *= d;
+    arrays_.push_back({name, dtype, std::move(shape), std::vector<std::uint8_t>(count * io::dtype_size(dtype), 0)});
+  };
+  add("output_spikes", io::DType::b1, {s.trials, s.steps, s.n});
+  add("input_spikes", io::DType::b1, {s.trials, s.steps, s.m});
+  if (s.record.voltages) add("output_voltages", io::DType::f4, {s.trials, s.steps, k});
+  if (s.record.conductances) add("output_conductances", io::DType::f4, {s.trials, s.steps, k, 2, s.receptors});
+  if (s.record.currents) add("output_currents", io::DType::f4, {s.trials, s.steps, k, s.receptors});
+  if (k > 0 && (s.record.voltages || s.record.conductances || s.record.currents)) {
+    add("recorded_neurons", io::DType::i8, {k});
+    std::memcpy(arrays_.back().bytes.data(), s.record.neurons.data(), k * sizeof(std::int64_t));
+  }
+}
+
+void ArraySink::chunk(std::int64_t trial, std::int64_t t0, std::int64_t steps, const TrialRecord& r) {
+  const std::int64_t at = trial * shape_.steps + t0;  // row of [trials, steps] where the chunk starts
+  (void)steps;
+  for (auto& a : arrays_) {
+    const std::int64_t row = a.shape.size() > 2 ? a.bytes.size() / (shape_.trials * shape_.steps) : 0;
+    if (a.name == "output_spikes") mark(a.bytes.data() + at * row, shape_.n, r.spike_step, r.spike_neuron);
+    else if (a.name == "input_spikes") mark(a.bytes.data() + at * row, shape_.m, r.input_step, r.input_neuron);
+    else if (a.name == "output_voltages") std::memcpy(a.bytes.data() + at * row, r.voltages.data(), r.voltages.size() * 4);
+    else if (a.name == "output_conductances")
+      std::memcpy(a.bytes.data() + at * row, r.conductances.data(), r.conductances.size() * 4);
+    else if (a.name == "output_currents") std::memcpy(a.bytes.data() + at * row, r.currents.data(), r.currents.size() * 4);
+  }
+}
+
+std::vector<NamedArray> ArraySink::take() { return std::move(arrays_); }
+
+// ---- into a directory
+
+namespace {
+
+// Recordings stream to results/*.npy chunk by chunk: memory stays bounded
+// whatever the duration. Not committed (aborted), no file is left.
+class DirSink final : public RecordSink {
+ public:
+  explicit DirSink(fs::path results) : results_(std::move(results)) {}
+  void begin(const SimulationShape& s) override {
+    s_ = s;
+    k_ = static_cast<std::int64_t>(s.record.neurons.size());
+    spikes_ = std::make_unique<io::NpyStreamWriter>(results_ / "output_spikes.npy", io::DType::b1,
+                                                    std::vector<std::int64_t>{s.trials, s.steps, s.n});
+    inputs_ = std::make_unique<io::NpyStreamWriter>(results_ / "input_spikes.npy", io::DType::b1,
+                                                    std::vector<std::int64_t>{s.trials, s.steps, s.m});
+    if (s.record.voltages)
+      volt_ = std::make_unique<io::NpyStreamWriter>(results_ / "output_voltages.npy", io::DType::f4,
+                                                    std::vector<std::int64_t>{s.trials, s.steps, k_});
+    if (s.record.conductances)
+      cond_ = std::make_unique<io::NpyStreamWriter>(results_ / "output_conductances.npy", io::DType::f4,
+                                                    std::vector<std::int64_t>{s.trials, s.steps, k_, 2, s.receptors});
+    if (s.record.currents)
+      curr_ = std::make_unique<io::NpyStreamWriter>(results_ / "output_currents.npy", io::DType::f4,
+                                                    std::vector<std::int64_t>{s.trials, s.steps, k_, s.receptors});
+  }
+  void chunk(std::int64_t b, std::int64_t t0, std::int64_t len, const TrialRecord& r) override {
+    const std::int64_t n = s_.n, m = s_.m, nr = s_.receptors, at = b * s_.steps + t0;
+    slab_.assign(static_cast<std::size_t>(len * n), 0);
+    mark(slab_.data(), n, r.spike_step, r.spike_neuron);
+    spikes_->write(at * n, slab_.data(), len * n);
+    slab_.assign(static_cast<std::size_t>(len * m), 0);
+    mark(slab_.data(), m, r.input_step, r.input_neuron);
+    inputs_->write(at * m, slab_.data(), len * m);
+    if (volt_) volt_->write(at * k_, r.voltages.data(), len * k_);
+    if (cond_) cond_->write(at * k_ * 2 * nr, r.conductances.data(), len * k_ * 2 * nr);
+    if (curr_) curr_->write(at * k_ * nr, r.currents.data(), len * k_ * nr);
+  }
+  void finish() override {
+    spikes_->commit();
+    inputs_->commit();
+    if (volt_) volt_->commit();
+    if (cond_) cond_->commit();
+    if (curr_) curr_->commit();
+    if (k_ > 0 && (volt_ || cond_ || curr_)) io::write_npy(results_ / "recorded_neurons.npy", s_.record.neurons, {k_});
+  }
+  void abort() override {  // destroyed uncommitted: the temporary files go
+    spikes_.reset();
+    inputs_.reset();
+    volt_.reset();
+    cond_.reset();
+    curr_.reset();
+  }
+
+ private:
+  fs::path results_;
+  SimulationShape s_;
+  std::int64_t k_ = 0;
+  std::unique_ptr<io::NpyStreamWriter> spikes_, inputs_, volt_, cond_, curr_;
+  std::vector<std::uint8_t> slab_;
+};
+
+// Voltage statistics per cell type from each neuron-trial's running moments.
+std::string voltage_statistics_csv(const std::vector<std::vector<double>>& v_sum,
+                                   const std::vector<std::vector<double>>& v_sum_sq, std::int64_t steps,
+                                   const Config& config, const Network& net) {
+  const auto& names = config.recurrent.type_names;
+  std::vector<std::vector<double>> mean(names.size()), sd(names.size()), ratio(names.size());
+  for (std::size_t b = 0; b < v_sum.size(); ++b) {
+    for (std::int64_t i = 0; i < net.n; ++i) {
+      const double mu = v_sum[b][i] / static_cast<double>(steps);
+      const double var = std::max(0.0, v_sum_sq[b][i] / static_cast<double>(steps) - mu * mu);
+      const double theta = config.recurrent.physiology[net.cell_type[i]].theta;
+      const auto t = static_cast<std::size_t>(net.cell_type[i]);
+      mean[t].push_back(mu);
+      sd[t].push_back(std::sqrt(var));
+      ratio[t].push_back(std::sqrt(var) / (theta - mu));
+    }
+  }
+  std::string out = "cell_type,n,mean_v_mv,mean_sd_v_mv,mean_membrane_ratio,std_membrane_ratio\n";
+  for (std::size_t t = 0; t < names.size(); ++t) {
+    const Summary m = summarize(mean[t]), s = summarize(sd[t]), r = summarize(ratio[t]);
+    out += fmt::format("{},{},{:.6g},{:.6g},{:.6g},{:.6g}\n", names[t], m.count, m.mean, s.mean, r.mean, r.std);
+  }
+  return out;
+}
+
+std::string isi_histogram_csv(const std::vector<SpikeTrains>& trials, const Config& config, const Network& net) {
+  // Log-spaced bins from one step to the recording length cover both bursts
+  // and long silences.
+  const double dt = config.simulation.dt;
+  const double t_max = std::max(2 * dt, trials.empty() ? dt : trials[0].n_steps * dt);
+  std::vector<double> edges;
+  const int n_bins = 60;
+  for (int k = 0; k <= n_bins; ++k) edges.push_back(dt * std::pow(t_max / dt, static_cast<double>(k) / n_bins));
+  edges.back() = t_max + dt;
+  const auto& names = config.recurrent.type_names;
+  std::vector<std::vector<std::int64_t>> counts(names.size(), std::vector<std::int64_t>(n_bins, 0));
+  for (std::size_t t = 0; t < names.size(); ++t) {
+    std::vector<std::int64_t> members;
+    for (std::int64_t i = 0; i < net.n; ++i)
+      if (net.cell_type[i] == static_cast<std::int32_t>(t)) members.push_back(i);
+    for (const auto& tr : trials) {
+      const auto c = isi_histogram(tr, members, edges);
+      for (int k = 0; k < n_bins; ++k) counts[t][k] += c[k];
+    }
+  }
+  std::string out = "bin_start_ms,bin_end_ms";
+  for (const auto& nm : names) out += "," + nm;
+  out += "\n";
+  for (int k = 0; k < n_bins; ++k) {
+    out += fmt::format("{:.6g},{:.6g}", edges[k], edges[k + 1]);
+    for (std::size_t t = 0; t < names.size(); ++t) out += fmt::format(",{}", counts[t][k]);
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+SimulateResult detail::simulate_into(const Config& config, const Network& net, const SimulateRequest& req,
+                                     const fs::path& dir, const Callbacks& cb) {
+  const std::int64_t n = net.n, m = net.m;
+  const fs::path results = dir / "results";
+  fs::create_directories(results);
+  fs::create_directories(dir / "analysis");
+
+  // The connectome first: it is what every later file refers to.
+  io::save_network(dir / "network_structure.npz", net);
+  io::write_npy(results / "recurrent_weights.npy", io::dense_weights_f32(net.recurrent), {n, n});
+  io::write_npy(results / "feedforward_weights.npy", io::dense_weights_f32(net.feedforward), {m, n});
+  {
+    const auto rc = io::dense_mask(net.recurrent), fc = io::dense_mask(net.feedforward);
+    const std::vector<std::uint8_t> rcb(rc.begin(), rc.end()), fcb(fc.begin(), fc.end());
+    io::write_npy(results / "recurrent_connectivity.npy", io::DType::b1, {n, n}, rcb.data());
+    io::write_npy(results / "feedforward_connectivity.npy", io::DType::b1, {m, n}, fcb.data());
+  }
+
+  DirSink sink(results);
+  SimulationTrace trace;
+  const SimulateResult result = simulate_traced(config, net, req, sink, cb, trace);
+  if (result.status != Status::completed) return result;
+
+  const TypeGroups groups{config.recurrent.type_names, net.cell_type};
+  const std::vector<TypeActivity> activity = type_activity(trace.trains, groups);
+  io::write_file_atomic(dir / "analysis" / "firing_rate_statistics.csv", firing_rate_csv(activity, groups));
+  io::write_file_atomic(dir / "analysis" / "cv_statistics.csv", cv_csv(activity, groups));
+  io::write_file_atomic(dir / "analysis" / "fano_factor.csv",
+                        fano_csv(trace.trains, groups, {1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0}));
+  io::write_file_atomic(dir / "analysis" / "isi_histogram.csv", isi_histogram_csv(trace.trains, config, net));
+  io::write_file_atomic(dir / "analysis" / "voltage_statistics.csv",
+                        voltage_statistics_csv(trace.v_sum, trace.v_sum_sq, req.steps, config, net));
+  return result;
+}
+
+// ---- figures of a simulate directory
+
+void detail::write_run_figures(const fs::path& dir, const fs::path& out, bool verbose,
+                               const plot::FigureOptions& options, const Config* config, const Network* network,
+                               const Callbacks& cb) {
+  const auto start = std::chrono::steady_clock::now();
+  plot::RunData data;
+  if (config && network) {
+    data.config = *config;
+    data.network = *network;
+    // As network_structure.npz stores them (float32): the figures are then
+    // the same bytes as `plot DIR` draws from the files.
+    for (auto* w : {&data.network.recurrent.weight, &data.network.feedforward.weight})
+      for (auto& x : *w) x = static_cast<double>(static_cast<float>(x));
+    plot::load_recordings(dir, data);
+  } else {
+    data = plot::load_run(dir);
+  }
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto outcomes = plot::render_simulate_figures(data, out, options);
+  int drawn = 0;
+  for (const auto& o : outcomes) {
+    if (o.skipped.empty()) {
+      ++drawn;
+      if (verbose) message(cb, fmt::format("  {:<32} {:.2f} s", o.name + ".png", o.seconds));
+    } else {
+      message(cb, fmt::format("  skipped {}: {}", o.name, o.skipped));
+    }
+  }
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  message(cb, fmt::format("✓ Saved plots to {} ({} figures in {:.2g} s, of which {:.2g} s reading the run)",
+                          out.string(), drawn, total, load_s));
+}
+
+void write_run_figures(const fs::path& dir, const fs::path& out, bool verbose, const plot::FigureOptions& options,
+                       const Callbacks& callbacks) {
+  detail::write_run_figures(dir, out, verbose, options, nullptr, nullptr, callbacks);
+}
+
+// ---- `homeostat simulate`
+
+SimulateResult simulate_to_dir(const SimulateDirRequest& r, const Callbacks& cb) {
+  const detail::RunClock clock;
+  const Config& config = r.config;
+  const int threads = detail::apply_threads(r.threads);
+  const std::int64_t n = config.recurrent.num_neurons, m = config.feedforward.num_neurons;
+  SimulateRequest req;
+  req.trials = r.trials;
+  req.steps = std::llround(config.simulation.duration / config.simulation.dt);
+  req.record = r.record;
+  req.replay = r.replay;
+  if (r.replay && r.replay->n_steps() < req.steps)
+    throw std::runtime_error(fmt::format(
+        "{}: holds {} steps ({} ms), the simulation needs {} ({} ms); shorten it with --set simulation.duration=...",
+        r.input_source, r.replay->n_steps(), static_cast<double>(r.replay->n_steps()) * config.simulation.dt, req.steps,
+        config.simulation.duration));
+  const Network net = r.network ? *r.network : generate_network(config);
+  const bool neurons_given = !req.record.neurons.empty();
+  if (!neurons_given)
+    for (std::int64_t i = 0; i < n; ++i) req.record.neurons.push_back(i);
+  // Without a recording asked for, the dynamics figures get a small default
+  // one: 3 neurons per cell type, evenly spread (a few MB per simulated second).
+  if (r.default_recording && r.figures) {
+    req.record.voltages = req.record.conductances = req.record.currents = true;
+    if (!neurons_given) req.record.neurons = plot::pick_per_type(req.record.neurons, net.cell_type, 3);
+  }
+  const ResourceEstimate estimate = detail::simulate_estimate(config, req.trials, req.steps, req.record);
+  detail::check_resources(estimate, r.output_dir, r.force, "simulate");
+  const auto lock = detail::prepare_output_dir(r.output_dir, r.overwrite);
+
+  detail::message(cb, fmt::format(
+      "homeostat simulate: N = {} neurons, M = {} inputs, {} trial(s) x {} ms ({} steps), {} thread(s)", n, m,
+      req.trials, config.simulation.duration, req.steps, threads));
+  detail::message(cb, fmt::format(
+      "  network: {}; inputs: {}; recordings about {:.2g} GB",
+      r.network_source.empty() ? fmt::format("generated ({}, seed {})", to_string(config.recurrent.method),
+                                             config.simulation.seed)
+                               : r.network_source,
+      r.input_source.empty() ? "Poisson" : r.input_source, estimate.disk_bytes / 1e9));
+
+  const SimulateResult s = detail::simulate_into(config, net, req, r.output_dir, cb);
+
+  const double sim_seconds =
+      static_cast<double>(req.trials) * static_cast<double>(s.steps_done) * config.simulation.dt / 1000.0;
+  nlohmann::json meta = detail::metadata(clock, r.command_line, config, threads);
+  meta["simulate"] = {{"trials", req.trials},
+                      {"steps", req.steps},
+                      {"network_source", r.network_source.empty() ? "generated" : r.network_source},
+                      {"input_source", r.input_source.empty() ? "poisson" : r.input_source},
+                      {"recorded_neurons", req.record.neurons.size()},
+                      {"recurrent_spikes", s.recurrent_spikes},
+                      {"input_spikes", s.input_spikes},
+                      {"synaptic_events", s.synaptic_events},
+                      {"simulation_wall_seconds", s.wall_seconds},
+                      {"realtime_factor", sim_seconds / s.wall_seconds}};
+  if (s.status == Status::interrupted) {
+    // No recording was committed: the directory says so, and why.
+    meta["simulate"]["status"] = "interrupted";
+    meta["simulate"]["steps_done"] = s.steps_done;
+    detail::write_run_files(r.output_dir, config, meta);
+    detail::message(cb, fmt::format("Interrupted after {:.3g} s of {:.3g} s simulated: no recordings kept; "
+                                    "{}/metadata.json says so",
+                                    static_cast<double>(s.steps_done) * config.simulation.dt / 1000.0,
+                                    config.simulation.duration / 1000.0, r.output_dir.string()));
+    return s;
+  }
+  detail::write_run_files(r.output_dir, config, meta);
+
+  for (std::size_t t = 0; t < s.mean_rate_hz.size(); ++t)
+    detail::message(cb, fmt::format("  mean firing rate {}: {:.3g} Hz", config.recurrent.type_names[t], s.mean_rate_hz[t]));
+  detail::message(cb, fmt::format("  {:.3g} s simulated in {:.3g} s wall ({:.3g}x real time), {:.3g} synaptic events/s",
+                                  sim_seconds, s.wall_seconds, sim_seconds / s.wall_seconds,
+                                  static_cast<double>(s.synaptic_events) / s.wall_seconds));
+  detail::message(cb, fmt::format(
+      "✓ Wrote {}/ (results/, analysis/, network_structure.npz, parameters.toml, metadata.json)", r.output_dir.string()));
+  if (r.figures) detail::write_run_figures(r.output_dir, r.output_dir / "figures", false, {}, &config, &net, cb);
+  return s;
+}
+
+}  // namespace homeostat::run

@@ -1,0 +1,387 @@
+// Training runs (`homeostat train` and `homeostat feedback`): the run
+// directory, checkpoints and exact resume, the metrics CSV, TensorBoard,
+// figures, the initial and final states; stops cleanly on the stop flag.
+#include "internal.hpp"
+
+#include "homeostat/io/checkpoint.hpp"
+#include "homeostat/io/config_toml.hpp"
+#include "homeostat/io/files.hpp"
+#include "homeostat/io/network_io.hpp"
+#include "homeostat/io/npy.hpp"
+#include "homeostat/io/tensorboard.hpp"
+#include "homeostat/plot/figures.hpp"
+#include "homeostat/plot/run_data.hpp"
+#include "homeostat/plot/training_log.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+
+namespace homeostat::run {
+
+namespace {
+
+namespace fs = std::filesystem;
+using detail::message;
+using detail::warning;
+
+// One row of the metrics CSV (and of TensorBoard) as (column, value) pairs:
+// the chunk, the losses and per-type activity, then what the method did to
+// the weights (gradient: its norm and the learning rate; feedback: the mean
+// factors per postsynaptic type), then the wall time.
+MetricsRow metric_columns(const Config& c, Method method, const ChunkMetrics& m, double wall) {
+  const std::size_t n_types = c.recurrent.type_names.size();
+  auto type_value = [&](const std::vector<double>& v, std::size_t t) {
+    return t < v.size() ? v[t] : std::numeric_limits<double>::quiet_NaN();  // empty: no update (skipped)
+  };
+  MetricsRow cols{{"chunk", static_cast<double>(m.chunk)}, {"total_loss", m.losses.total}};
+  for (const LossTerm t : all_loss_terms) cols.emplace_back(to_string(t) + "_loss", m.losses.term[static_cast<int>(t)]);
+  const std::pair<const char*, const std::vector<double>*> per_type[] = {
+      {"mean_rate_hz", &m.mean_rate}, {"std_rate_hz", &m.std_rate}, {"fraction_active", &m.fraction_active},
+      {"mean_cv", &m.mean_cv}, {"membrane_ratio", &m.membrane_ratio}};
+  for (const auto& [what, values] : per_type)
+    for (std::size_t t = 0; t < n_types; ++t)
+      cols.emplace_back(fmt::format("{}/{}", what, c.recurrent.type_names[t]), type_value(*values, t));
+  if (method == Method::gradient) {
+    cols.emplace_back("grad_norm", m.grad_norm);
+    cols.emplace_back("learning_rate", m.learning_rate);
+  } else {
+    for (std::size_t t = 0; t < n_types; ++t)
+      cols.emplace_back("excitatory_scaling/" + c.recurrent.type_names[t], type_value(m.excitatory_scaling, t));
+    for (std::size_t t = 0; t < n_types; ++t)
+      cols.emplace_back("inhibitory_scaling/" + c.recurrent.type_names[t], type_value(m.inhibitory_scaling, t));
+  }
+  cols.emplace_back("wall_seconds", wall);
+  return cols;
+}
+
+std::string csv_header(const Config& c, Method method) {
+  std::string h;
+  for (const auto& [name, value] : metric_columns(c, method, ChunkMetrics{}, 0)) h += (h.empty() ? "" : ",") + name;
+  return h + "\n";
+}
+
+std::string csv_row(const MetricsRow& row) {
+  std::string r;
+  for (const auto& [name, value] : row) {
+    if (name == "chunk") r += fmt::format("{}", static_cast<std::int64_t>(value));
+    else r += name == "wall_seconds" ? fmt::format(",{:.3f}", value) : fmt::format(",{:.9g}", value);
+  }
+  return r + "\n";
+}
+
+// The CSV row's values as TensorBoard scalars, under the CSV's column names.
+void log_scalars(io::TensorBoardWriter& tb, const MetricsRow& row, std::int64_t chunk) {
+  for (const auto& [name, value] : row)
+    if (name != "chunk") tb.scalar(name, value, chunk);
+  tb.flush();
+}
+
+// Every PNG of `figures` as an image summary `prefix/<name>` at `step`.
+void log_figures(io::TensorBoardWriter& tb, const fs::path& figures, const std::string& prefix, std::int64_t step) {
+  if (!fs::exists(figures)) return;
+  std::vector<fs::path> pngs;
+  for (const auto& e : fs::directory_iterator(figures))
+    if (e.path().extension() == ".png") pngs.push_back(e.path());
+  std::sort(pngs.begin(), pngs.end());
+  for (const auto& p : pngs) {
+    const std::string png = io::read_file(p);
+    if (png.size() < 24) continue;
+    auto be32 = [&](std::size_t at) {
+      return static_cast<int>((static_cast<unsigned char>(png[at]) << 24) | (static_cast<unsigned char>(png[at + 1]) << 16) |
+                              (static_cast<unsigned char>(png[at + 2]) << 8) | static_cast<unsigned char>(png[at + 3]));
+    };
+    tb.image(prefix + "/" + p.stem().string(), png, be32(16), be32(20), step);  // IHDR width, height
+  }
+  tb.flush();
+}
+
+// Keeps the CSV rows of chunks <= `upto` (a resumed run rewrites what came after).
+std::string csv_upto(const fs::path& path, std::int64_t upto) {
+  std::ifstream in(path);
+  std::string line, out;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (header) {
+      out += line + "\n";
+      header = false;
+      continue;
+    }
+    if (std::stoll(line.substr(0, line.find(','))) <= upto) out += line + "\n";
+  }
+  return out;
+}
+
+std::string clock_text(double seconds) {
+  if (!(seconds >= 0) || seconds > 359999) return "--:--";
+  const long s = static_cast<long>(seconds + 0.5);
+  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+                   : fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+// The console block of a log interval, with where the run stands in time.
+std::string block_text(const ChunkMetrics& m, const Config& c, std::int64_t total, std::int64_t chunks_this_call,
+                       double elapsed) {
+  std::string s = fmt::format("Chunk {}/{}:\n  Loss: {:.6f}\n", m.chunk, total, m.losses.total);
+  for (const LossTerm t : all_loss_terms)
+    s += fmt::format("  {}_loss: {:.6f}\n", to_string(t), m.losses.term[static_cast<int>(t)]);
+  for (std::size_t t = 0; t < c.recurrent.type_names.size(); ++t)
+    s += fmt::format("  mean_firing_rate/{}: {:.3g} Hz (target {:.3g})\n", c.recurrent.type_names[t], m.mean_rate[t],
+                     c.targets.per_type[t].firing_rate);
+  for (std::size_t t = 0; t < c.recurrent.type_names.size(); ++t)
+    s += fmt::format("  fraction_active/{}: {:.2f}\n", c.recurrent.type_names[t], m.fraction_active[t]);
+  const double rate = elapsed > 0 ? static_cast<double>(chunks_this_call) / elapsed : 0.0;
+  s += fmt::format("  elapsed {}, {:.3g} chunks/s, {} left", clock_text(elapsed), rate,
+                   clock_text(rate > 0 ? static_cast<double>(total - m.chunk) / rate : -1.0));
+  return s;
+}
+
+// A `simulation.duration` run of one trial with `net`, as `simulate` writes
+// it (results, analysis, network_structure.npz) plus its figures, in `dir`:
+// the initial and final states of training.
+SimulateResult simulate_state(const Config& config, const Network& net, const fs::path& dir, const std::string& label,
+                              const Callbacks& cb) {
+  SimulateRequest req;
+  req.steps = std::llround(config.simulation.duration / config.simulation.dt);
+  req.progress_label = label;
+  req.record.voltages = req.record.conductances = req.record.currents = true;
+  std::vector<std::int64_t> all(net.n);
+  for (std::int64_t i = 0; i < net.n; ++i) all[i] = i;
+  req.record.neurons = plot::pick_per_type(all, net.cell_type, 3);
+  const SimulateResult s = detail::simulate_into(config, net, req, dir, cb);
+  if (s.status != Status::completed) return s;
+  std::string rates;
+  for (std::size_t t = 0; t < s.mean_rate_hz.size(); ++t)
+    rates += fmt::format("{}{} {:.3g} Hz", t ? ", " : "", config.recurrent.type_names[t], s.mean_rate_hz[t]);
+  message(cb, fmt::format("  {}: {:.3g} s simulated: {}", label, config.simulation.duration / 1000.0, rates));
+  detail::write_run_figures(dir, dir / "figures", false, {}, &config, &net, cb);
+  return s;
+}
+
+// Where each target stands at the end: the final state's simulation for the
+// rates, activity and CV; the last chunk for the membrane ratio.
+std::string target_summary(const Config& c, const SimulateResult& final_state, const ChunkMetrics& last) {
+  std::string s = fmt::format(
+      "Targets after training ({:.3g} s of the final state; membrane ratio from the last chunk):",
+      c.simulation.duration / 1000.0);
+  for (std::size_t t = 0; t < c.recurrent.type_names.size(); ++t) {
+    const CellTargets& target = c.targets.per_type[t];
+    const double rate = final_state.mean_rate_hz[t];
+    const double off = target.firing_rate > 0 ? 100.0 * (rate - target.firing_rate) / target.firing_rate : 0.0;
+    s += fmt::format("\n  {:<12} rate {:.3g} Hz (target {:.3g}, {:+.1f}%), active {:.1f}%, CV {:.2f} (target {:.2g})",
+                     c.recurrent.type_names[t], rate, target.firing_rate, off, 100.0 * final_state.fraction_active[t],
+                     final_state.mean_cv[t], target.cv);
+    if (t < last.membrane_ratio.size())
+      s += fmt::format(", membrane ratio {:.2f} (target {:.2g})", last.membrane_ratio[t], target.threshold_ratio);
+  }
+  return s;
+}
+
+Network trained_network(Network net, const Trainer& trainer) {
+  const auto& lm = trainer.model();
+  net.recurrent.weight.assign(lm.rec_weight.begin(), lm.rec_weight.end());
+  net.feedforward.weight.assign(lm.ff_weight.begin(), lm.ff_weight.end());
+  return net;
+}
+
+// The weights as they stand, dense [pre, post] float32 (as initial_state/).
+void write_weight_snapshot(const fs::path& dir, std::int64_t chunk, const Network& net, const Trainer& trainer) {
+  const Network now = trained_network(net, trainer);
+  io::write_npy(dir / "weights" / fmt::format("recurrent_epoch_{:04}.npy", chunk), io::dense_weights_f32(now.recurrent),
+                {net.n, net.n});
+  io::write_npy(dir / "weights" / fmt::format("feedforward_epoch_{:04}.npy", chunk),
+                io::dense_weights_f32(now.feedforward), {net.m, net.n});
+}
+
+// The chunk that checkpoint_best.npz holds, or -1 when there is none (or it
+// cannot be read).
+std::int64_t best_file_chunk(const fs::path& path, const Config& config) {
+  if (!fs::exists(path)) return -1;
+  try {
+    return io::load_checkpoint(path, config).chunks_done;
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+}  // namespace
+
+TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
+  const detail::RunClock clock;
+  TrainSummary summary;
+  fs::path dir = request.output_dir;
+  Config config;
+  Network net;
+  std::optional<TrainerState> resumed;
+  std::unique_ptr<detail::RunLock> lock;
+  const std::string command = to_string(request.method);
+  if (!request.resume.empty()) {
+    // A run continues with its own configuration and network.
+    if (dir.empty()) dir = request.resume.parent_path().parent_path();
+    lock = std::make_unique<detail::RunLock>(dir);
+    config = io::load_config(dir / "parameters.toml");
+    net = io::load_network(dir / "initial_state" / "network_structure.npz", config);
+    resumed = io::load_checkpoint(request.resume, config);
+  } else {
+    if (dir.empty()) throw std::invalid_argument(command + ": give the output directory with -o DIR");
+    config = request.config;
+    net = request.network ? *request.network : generate_network(config);
+  }
+  TrainRequest sized = request;
+  sized.config = config;
+  detail::check_resources(estimate(sized), dir, request.force, command);
+  const int threads = detail::apply_threads(request.threads);
+  Trainer trainer(config, net, request.method);
+  if (resumed) trainer.restore(*resumed);
+  const std::int64_t start_chunk = trainer.chunks_done();
+  const std::int64_t total = config.simulation.num_chunks;
+  summary.dir = dir;
+  summary.start_chunk = start_chunk;
+  summary.total_chunks = total;
+  const fs::path ck = dir / "checkpoints";
+  const fs::path latest_path = ck / "checkpoint_latest.npz", best_path = ck / "checkpoint_best.npz";
+  auto finish_summary = [&](Status status) {
+    summary.status = status;
+    summary.chunks_done = trainer.chunks_done();
+    summary.best_loss = trainer.best_loss();
+    summary.best_chunk = trainer.best_chunk();
+    if (fs::exists(latest_path)) summary.checkpoint = latest_path;
+    return summary;
+  };
+
+  if (!resumed) {
+    lock = detail::prepare_output_dir(dir, request.overwrite);
+    io::write_file_atomic(dir / "parameters.toml", io::to_toml(config));
+    io::save_network(dir / "initial_state" / "network_structure.npz", net);
+    io::write_npy(dir / "initial_state" / "recurrent_weights.npy", io::dense_weights_f32(net.recurrent),
+                  {net.n, net.n});
+    io::write_npy(dir / "initial_state" / "feedforward_weights.npy", io::dense_weights_f32(net.feedforward),
+                  {net.m, net.n});
+    const SimulateResult initial = simulate_state(config, net, dir / "initial_state", "initial state", cb);
+    if (initial.status == Status::interrupted) {
+      warning(cb, fmt::format("Interrupted during the initial-state simulation, before the first chunk: nothing was "
+                              "trained and no checkpoint written. Start again with:\n  homeostat {} ... -o {} "
+                              "--overwrite",
+                              command, dir.string()));
+      return finish_summary(Status::interrupted);
+    }
+  }
+  io::TensorBoardWriter tb(dir / "tensorboard", resumed ? start_chunk : -1);
+  if (!resumed) log_figures(tb, dir / "initial_state" / "figures", "initial_state", 0);
+  const fs::path csv_path = dir / "training_metrics.csv";
+  std::string csv = resumed && fs::exists(csv_path) ? csv_upto(csv_path, start_chunk) : csv_header(config, request.method);
+
+  message(cb, fmt::format(
+      "homeostat {}: N = {}, M = {}, {} trials x {} steps per chunk, chunks {}..{} of {}, {} thread(s)", command,
+      net.n, net.m, config.training.batch_size, config.simulation.chunk_size, start_chunk + 1, total, total, threads));
+  if (resumed) message(cb, fmt::format("  resumed from {} (chunk {})", request.resume.string(), start_chunk));
+
+  // checkpoint_best.npz is written before checkpoint_latest.npz: a kill
+  // between the two leaves a best at least as new as the latest's record of
+  // it, never an older one that the resumed run would keep forever.
+  std::optional<TrainerState> best;  // the state at the best chunk, until written
+  std::int64_t best_written = 0;
+  if (resumed && resumed->best_chunk > 0) {
+    const std::int64_t on_disk = best_file_chunk(best_path, config);
+    if (on_disk >= resumed->best_chunk) {
+      best_written = resumed->best_chunk;
+    } else if (resumed->chunks_done == resumed->best_chunk) {
+      io::save_checkpoint(best_path, *resumed, config);  // the latest is the best: its file was lost
+      best_written = resumed->best_chunk;
+    } else {
+      warning(cb, fmt::format("warning: {} holds {} but the run's best is chunk {}, whose state is gone; it is "
+                              "rewritten at the next improvement",
+                              best_path.string(), on_disk < 0 ? "no readable checkpoint" : fmt::format("chunk {}", on_disk),
+                              resumed->best_chunk));
+      best_written = std::max<std::int64_t>(on_disk, 0);
+    }
+  }
+  auto checkpoint = [&] {
+    if (best && best->best_chunk > best_written) {
+      io::save_checkpoint(best_path, *best, config);
+      best_written = best->best_chunk;
+    }
+    io::save_checkpoint(latest_path, trainer.state(), config);
+  };
+
+  const auto wall_start = std::chrono::steady_clock::now();
+  ChunkMetrics last;
+  bool stop = false;
+  while (trainer.chunks_done() < total) {
+    if (cb.stop_requested() || stop) {
+      detail::progress(cb, command, static_cast<double>(trainer.chunks_done() - start_chunk),
+                       static_cast<double>(total - start_chunk), "chunks", {}, true);
+      checkpoint();
+      io::write_file_atomic(csv_path, csv);
+      warning(cb, fmt::format("Interrupted after chunk {}: checkpoint saved. Resume with:\n  homeostat {} --resume {}",
+                              trainer.chunks_done(), command, latest_path.string()));
+      return finish_summary(Status::interrupted);
+    }
+    ChunkMetrics m;
+    try {
+      m = trainer.run_chunk();
+    } catch (const NonFiniteError& e) {
+      detail::progress(cb, command, static_cast<double>(trainer.chunks_done() - start_chunk),
+                       static_cast<double>(total - start_chunk), "chunks", {}, true);
+      io::write_file_atomic(csv_path, csv);
+      summary.reason = e.what();
+      return finish_summary(Status::non_finite);
+    }
+    if (!m.skipped.empty())
+      warning(cb, fmt::format("warning: {}; update skipped (training.on_nan = \"skip\")", m.skipped));
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+    if (trainer.best_chunk() == m.chunk) best = trainer.state();
+    detail::progress(cb, command, static_cast<double>(m.chunk - start_chunk), static_cast<double>(total - start_chunk),
+                     "chunks", fmt::format("loss {:.4g}", m.losses.total));
+    if (m.chunk % config.training.log_interval == 0 || m.chunk == total) {
+      message(cb, block_text(m, config, total, m.chunk - start_chunk, wall));
+      const MetricsRow row = metric_columns(config, request.method, m, wall);
+      csv += csv_row(row);
+      io::write_file_atomic(csv_path, csv);
+      try {  // training figures from the files just written: `plot DIR [--chunk N]` redraws the same bytes
+        const plot::TrainingLog train_log = plot::load_training_log(dir);
+        const fs::path chunk_figures = dir / "figures" / fmt::format("chunk_{:04}", m.chunk);
+        plot::render_training_figures(train_log, chunk_figures);
+        log_figures(tb, chunk_figures, "figures", m.chunk);
+        if (m.chunk == total) plot::render_training_figures(train_log, dir / "figures");
+      } catch (const std::exception& e) {
+        warning(cb, fmt::format("warning: training figures of chunk {} not drawn: {}", m.chunk, e.what()));
+      }
+      log_scalars(tb, row, m.chunk);
+      write_weight_snapshot(dir, m.chunk, net, trainer);
+      if (cb.on_log && !cb.on_log(row)) stop = true;
+    }
+    last = m;
+    if (m.chunk % config.training.checkpoint_interval == 0 || m.chunk == total) checkpoint();
+  }
+  detail::progress(cb, command, static_cast<double>(total - start_chunk), static_cast<double>(total - start_chunk),
+                   "chunks", {}, true);
+  const SimulateResult final_state =
+      simulate_state(config, trained_network(net, trainer), dir / "final_state", "final state", cb);
+  if (final_state.status == Status::interrupted) {
+    warning(cb, fmt::format("Interrupted during the final-state simulation: all {} chunks are trained and "
+                            "checkpointed ({}), {}/final_state/ is incomplete",
+                            trainer.chunks_done(), latest_path.string(), dir.string()));
+    return finish_summary(Status::interrupted);
+  }
+  log_figures(tb, dir / "final_state" / "figures", "final_state", trainer.chunks_done());
+
+  nlohmann::json meta = detail::metadata(clock, request.command_line, config, threads);
+  meta[command] = {{"chunks_done", trainer.chunks_done()},
+                   {"best_loss", trainer.best_loss()},
+                   {"best_chunk", trainer.best_chunk()},
+                   {"resumed_from", resumed ? request.resume.string() : ""},
+                   {"resumed_at_chunk", start_chunk}};
+  detail::write_run_files(dir, config, meta);
+  message(cb, target_summary(config, final_state, last));
+  message(cb, fmt::format("✓ Trained {} chunks ({}); best total loss {:.6g} at chunk {}. Wrote {}/",
+                          trainer.chunks_done(), request.method == Method::gradient ? "gradients" : "feedback rule",
+                          trainer.best_loss(), trainer.best_chunk(), dir.string()));
+  return finish_summary(Status::completed);
+}
+
+}  // namespace homeostat::run
