@@ -30,7 +30,8 @@ def config(**overrides) -> hs.Config:
     if SMALL:
         cfg = cfg.with_overrides({
             "recurrent.topology.num_neurons": 60, "recurrent.topology.num_assemblies": 2,
-            "feedforward.topology.num_neurons": 20, "simulation.chunk_size": 200,
+            "feedforward.topology.num_neurons": 20, "feedforward.topology.conn_inputs": [[1.0, 1.0]],
+            "feedforward.activity.mitral.firing_rate": 20.0, "simulation.chunk_size": 200,
             "simulation.duration": 400.0, "simulation.num_chunks": 3, "training.batch_size": 2,
             "training.log_interval": 1, "training.checkpoint_interval": 1})
     return cfg.with_overrides(overrides) if overrides else cfg

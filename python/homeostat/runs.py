@@ -195,6 +195,8 @@ def _train(method: str, config: Config | None, output_dir: str | os.PathLike | N
         checkpoint_path = Path(resume)
         if checkpoint_path.is_dir():
             checkpoint_path = checkpoint_path / "checkpoints" / "checkpoint_latest.npz"
+        if not checkpoint_path.is_file():
+            raise FileNotFoundError(f"{checkpoint_path}: no such checkpoint to resume")
         checkpoint = os.fspath(checkpoint_path)
     elif output_dir is None:
         raise ValueError("output_dir: a training run needs its directory")

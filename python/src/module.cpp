@@ -45,7 +45,5 @@ PYBIND11_MODULE(_homeostat, m) {
   m.attr("git_commit") = homeostat::git_commit;
   py::register_exception_translator(&homeostat::python::translate);
   homeostat::python::bind_config_network(m);
-#ifdef HOMEOSTAT_PYTHON_RUNS
   homeostat::python::bind_runs(m);
-#endif
 }

@@ -138,7 +138,7 @@ py::dict simulate_to_dir(const Config& config, const Network& net, std::int64_t 
   req.record.conductances = conductances;
   req.record.currents = currents;
   req.record.neurons = neurons;  // empty = all
-  req.default_recording = figures && !(voltages || conductances || currents);  // as the CLI
+  req.default_recording = !(voltages || conductances || currents);  // as the CLI
   req.figures = figures;
   req.output_dir = output_dir;
   req.overwrite = overwrite;

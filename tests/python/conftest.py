@@ -20,6 +20,8 @@ TINY = {
     "recurrent.topology.num_neurons": 60,
     "recurrent.topology.num_assemblies": 2,
     "feedforward.topology.num_neurons": 20,
+    "feedforward.topology.conn_inputs": [[1.0, 1.0]],  # a lively network: E ~1.4 Hz, I ~9 Hz
+    "feedforward.activity.mitral.firing_rate": 20.0,
     "simulation.dt": 1.0,
     "simulation.chunk_size": 200,
     "simulation.duration": 400.0,
@@ -78,11 +80,11 @@ def cli(homeostat_bin):
 
 @pytest.fixture(scope="session")
 def tiny_files(tmp_path_factory, cfg, net):
-    """parameters.toml, network_structure.npz and input spikes [2, 300, M] on disk, for both sides."""
+    """parameters.toml, network_structure.npz and input spikes [2, 400, M] (20 Hz) on disk, for both sides."""
     d = tmp_path_factory.mktemp("tiny")
     cfg.save(d / "parameters.toml")
     net.save(d / "network_structure.npz")
     rng = np.random.default_rng(5)
-    spikes = rng.random((2, 300, cfg.num_inputs)) < 0.02
+    spikes = rng.random((2, 400, cfg.num_inputs)) < 0.02
     np.save(d / "inputs.npy", spikes)
     return d

@@ -16,7 +16,7 @@ def test_byte_identical_to_the_cli(cli, cfg, tiny_files, tmp_path):
         assert np.asarray(g[name]).shape == expected[name].shape, name
         assert np.asarray(g[name]).tobytes() == expected[name].tobytes(), name
     assert isinstance(g["loss_total"], float) and g["loss_total"] > 0
-    assert g.info["trials"] == 2 and g.info["steps"] == 300
+    assert g.info["trials"] == 2 and g.info["steps"] == 400
 
 
 def test_shapes_double_and_scaling_factors(cfg, net):
