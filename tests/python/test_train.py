@@ -1,7 +1,10 @@
 import _thread
 import csv
 import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,6 +103,29 @@ def test_keyboard_interrupt_writes_a_checkpoint_and_resume_finishes_identically(
     assert run.checkpoint.is_file() and list(run.metrics["chunk"]) == [1, 2]
     hs.train(output_dir=d, resume=True, verbose=False)
     assert_same_run(reference[0], d)
+
+
+def test_sigint_from_outside_stops_a_run_like_the_cli(tmp_path):
+    """A real Ctrl-C: SIGINT sent to a Python process while the engine works (here: drawing the
+    chunk's figures, GIL released) stops it with a checkpoint and a KeyboardInterrupt."""
+    d = tmp_path / "killed"
+    script = "\n".join([
+        "import sys",
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})",
+        "import homeostat as hs",
+        "from conftest import tiny_config",
+        f"hs.train(tiny_config(simulation__num_chunks=50), {str(d)!r}, verbose=False,",
+        "         on_log=lambda m: print('chunk', m['chunk'], flush=True))",
+    ])
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "chunk 1"
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode != 0 and "KeyboardInterrupt" in err, err
+    run = hs.load_run(d, pandas=False)
+    done = int(run.metrics["chunk"][-1])
+    assert 1 <= done < 50
+    assert int(np.load(run.checkpoint)["chunks_done"]) == done
 
 
 def test_callback_exception_stops_the_run_and_propagates(cfg, tmp_path):
