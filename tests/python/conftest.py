@@ -27,7 +27,7 @@ TINY = {
     "simulation.duration": 400.0,
     "simulation.num_chunks": 4,
     "training.batch_size": 2,
-    "training.log_interval": 1,
+    "training.log_interval": 2,  # figures are drawn at every log: the slowest part of these runs
     "training.checkpoint_interval": 1,
 }
 
