@@ -1,3 +1,4 @@
+import _thread
 import threading
 import time
 
@@ -91,6 +92,16 @@ def test_gil_is_released_during_a_simulation(cfg, net):
     t.join()
     # The thread kept running through the call (a held GIL would have frozen it).
     assert elapsed > 0.05 and counted > 10, (elapsed, counted)
+
+
+def test_ctrl_c_stops_a_simulation_between_chunks(cfg, net):
+    long = cfg.with_overrides({"simulation.duration": 1_500_000.0})  # 2 s of work on an idle machine
+    threading.Timer(0.1, _thread.interrupt_main).start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        hs.simulate(long, network=net, threads=1)
+    # Stopped at the next chunk (200 steps, well under a millisecond), not at the end.
+    assert time.monotonic() - start < 1.0
 
 
 def test_writes_the_cli_directory(cli, cfg, net, tiny_files, tmp_path):
