@@ -18,5 +18,7 @@ Action setup_plot(CLI::App& app);
 Action setup_gradient(CLI::App& app, int argc, char** argv);
 Action setup_train(CLI::App& app, int argc, char** argv);
 Action setup_feedback(CLI::App& app, int argc, char** argv);
+Action setup_export(CLI::App& app);
+Action setup_compare(CLI::App& app);
 
 }  // namespace homeostat::cli

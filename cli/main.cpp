@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   Action gradient = setup_gradient(app, argc, argv);
   Action train = setup_train(app, argc, argv);
   Action feedback = setup_feedback(app, argc, argv);
+  Action export_network = setup_export(app);
+  Action compare = setup_compare(app);
 
   try {
     app.parse(argc, argv);
@@ -45,6 +47,8 @@ int main(int argc, char** argv) {
       if (sub->get_name() == "gradient") return gradient();
       if (sub->get_name() == "train") return train();
       if (sub->get_name() == "feedback") return feedback();
+      if (sub->get_name() == "export") return export_network();
+      if (sub->get_name() == "compare") return compare();
     }
   } catch (const homeostat::ConfigError& e) {
     fmt::print(stderr, "error: {}\n", e.what());

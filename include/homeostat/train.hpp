@@ -135,4 +135,11 @@ class Trainer {
   std::int64_t best_chunk_ = 0;
 };
 
+// The network a training state stands for: `initial` (the run's starting
+// network, initial_state/network_structure.npz) with the weights that
+// `state`'s parameters set (training.optimisable for `train`, every weight
+// for `feedback`). Throws std::invalid_argument when the state does not fit
+// the configuration and network.
+Network trained_network(const Config& config, const Network& initial, const TrainerState& state);
+
 }  // namespace homeostat
