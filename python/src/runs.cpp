@@ -52,9 +52,11 @@ void check(const Network& net, const Config& config) {
   }
 }
 
-// Console lines and warnings of the library, printed by Python (so that a
-// notebook shows them) on the caller's thread.
-void route_messages(run::Callbacks& cb, Bridge& bridge, bool verbose) {
+// The stop flag of `bridge`; console lines and warnings of the library
+// printed by Python (so that a notebook shows them) on the caller's thread.
+run::Callbacks callbacks(Bridge& bridge, bool verbose) {
+  run::Callbacks cb;
+  cb.stop = &bridge.stop;
   if (verbose)
     cb.on_message = [&bridge](const std::string& text) { bridge.call([&] { py::print(text); }); };
   cb.on_warning = [&bridge](const std::string& text) {
@@ -62,6 +64,18 @@ void route_messages(run::Callbacks& cb, Bridge& bridge, bool verbose) {
       py::module_::import("warnings").attr("warn")(text, py::module_::import("builtins").attr("RuntimeWarning"), 2);
     });
   };
+  return cb;
+}
+
+// What the two directory-writing requests share with their commands' flags.
+template <class Request>
+void set_directory(Request& req, const std::filesystem::path& output_dir, bool overwrite, bool force, int threads,
+                   const std::string& command_line) {
+  req.output_dir = output_dir;
+  req.overwrite = overwrite;
+  req.force = force;
+  req.threads = threads;
+  req.command_line = command_line;
 }
 
 const char* status_name(run::Status s) {
@@ -80,6 +94,32 @@ py::dict per_type(const Config& c, const std::vector<double>& values) {
   return d;
 }
 
+RecordSpec record_spec(bool voltages, bool conductances, bool currents, const std::vector<std::int64_t>& neurons) {
+  RecordSpec r;
+  r.voltages = voltages;
+  r.conductances = conductances;
+  r.currents = currents;
+  r.neurons = neurons;
+  return r;
+}
+
+// What a simulation reports (metadata.json's numbers), for Result.info.
+py::dict simulate_info(const Config& config, const run::SimulateResult& r, std::int64_t trials) {
+  py::dict info;
+  info["status"] = status_name(r.status);
+  info["trials"] = trials;
+  info["steps"] = r.steps_done;
+  info["dt"] = config.simulation.dt;
+  info["recurrent_spikes"] = r.recurrent_spikes;
+  info["input_spikes"] = r.input_spikes;
+  info["synaptic_events"] = r.synaptic_events;
+  info["wall_seconds"] = r.wall_seconds;
+  info["mean_rate_hz"] = per_type(config, r.mean_rate_hz);
+  info["fraction_active"] = per_type(config, r.fraction_active);
+  info["mean_cv"] = per_type(config, r.mean_cv);
+  return info;
+}
+
 py::tuple simulate(const Config& config, const Network& net, std::int64_t trials, std::int64_t steps,
                    const py::object& inputs, bool voltages, bool conductances, bool currents,
                    const std::vector<std::int64_t>& neurons, int threads) {
@@ -89,35 +129,20 @@ py::tuple simulate(const Config& config, const Network& net, std::int64_t trials
   const std::unique_ptr<ReplayInputs> replay = replay_from(inputs, net.m, trials, req.steps);
   req.trials = trials > 0 ? trials : (replay ? replay->n_trials() : 1);
   req.replay = replay.get();
-  req.record.voltages = voltages;
-  req.record.conductances = conductances;
-  req.record.currents = currents;
   for (const std::int64_t i : neurons)
     if (i < 0 || i >= net.n)
       throw py::index_error("neurons: " + std::to_string(i) + " is not a neuron (N = " + std::to_string(net.n) + ")");
-  req.record.neurons = neurons;
+  req.record = record_spec(voltages, conductances, currents, neurons);
 
   Bridge bridge;
-  run::Callbacks cb;
-  cb.stop = &bridge.stop;
+  const run::Callbacks cb = callbacks(bridge, false);
   run::ArraySink sink;
   const run::SimulateResult r = bridge.run([&] {
     if (threads > 0) omp_set_num_threads(threads);
     return run::simulate(config, net, req, sink, cb);
   });
   if (r.status == run::Status::interrupted) throw std::runtime_error("simulate: interrupted");  // the bridge raised first
-  py::dict info;
-  info["trials"] = req.trials;
-  info["steps"] = req.steps;
-  info["dt"] = config.simulation.dt;
-  info["recurrent_spikes"] = r.recurrent_spikes;
-  info["input_spikes"] = r.input_spikes;
-  info["synaptic_events"] = r.synaptic_events;
-  info["wall_seconds"] = r.wall_seconds;
-  info["mean_rate_hz"] = per_type(config, r.mean_rate_hz);
-  info["fraction_active"] = per_type(config, r.fraction_active);
-  info["mean_cv"] = per_type(config, r.mean_cv);
-  return py::make_tuple(to_dict(sink.take()), info);
+  return py::make_tuple(to_dict(sink.take()), simulate_info(config, r, req.trials));
 }
 
 py::dict simulate_to_dir(const Config& config, const Network& net, std::int64_t trials, const py::object& inputs,
@@ -134,34 +159,15 @@ py::dict simulate_to_dir(const Config& config, const Network& net, std::int64_t 
   req.replay = replay.get();
   req.input_source = replay ? "python" : "";
   req.trials = trials > 0 ? trials : (replay ? replay->n_trials() : 1);
-  req.record.voltages = voltages;
-  req.record.conductances = conductances;
-  req.record.currents = currents;
-  req.record.neurons = neurons;  // empty = all
+  req.record = record_spec(voltages, conductances, currents, neurons);  // no neurons = all
   req.default_recording = !(voltages || conductances || currents);  // as the CLI
   req.figures = figures;
-  req.output_dir = output_dir;
-  req.overwrite = overwrite;
-  req.force = force;
-  req.threads = threads;
-  req.command_line = command_line;
+  set_directory(req, output_dir, overwrite, force, threads, command_line);
 
   Bridge bridge;
-  run::Callbacks cb;
-  cb.stop = &bridge.stop;
-  route_messages(cb, bridge, verbose);
+  const run::Callbacks cb = callbacks(bridge, verbose);
   const run::SimulateResult r = bridge.run([&] { return run::simulate_to_dir(req, cb); });
-  py::dict info;
-  info["status"] = status_name(r.status);
-  info["dir"] = output_dir;
-  info["trials"] = req.trials;
-  info["steps"] = r.steps_done;
-  info["recurrent_spikes"] = r.recurrent_spikes;
-  info["wall_seconds"] = r.wall_seconds;
-  info["mean_rate_hz"] = per_type(config, r.mean_rate_hz);
-  info["fraction_active"] = per_type(config, r.fraction_active);
-  info["mean_cv"] = per_type(config, r.mean_cv);
-  return info;
+  return simulate_info(config, r, req.trials);
 }
 
 py::tuple gradient(const Config& config, const Network& net, const py::object& inputs,
@@ -201,17 +207,11 @@ py::dict train(const std::string& method, const std::optional<Config>& config, c
     check(*network, req.config);
     req.network = *network;
   }
-  req.output_dir = output_dir;
   req.resume = resume;
-  req.overwrite = overwrite;
-  req.force = force;
-  req.threads = threads;
-  req.command_line = command_line;
+  set_directory(req, output_dir, overwrite, force, threads, command_line);
 
   Bridge bridge;
-  run::Callbacks cb;
-  cb.stop = &bridge.stop;
-  route_messages(cb, bridge, verbose);
+  run::Callbacks cb = callbacks(bridge, verbose);
   if (!on_log.is_none())
     cb.on_log = [&](const run::MetricsRow& row) {
       bool go_on = true;
