@@ -17,6 +17,7 @@ sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 site=$(/usr/bin/python3 -c 'import site; print(site.getsitepackages()[0])')
 case "${1:-}" in
   --develop)
+    [ -n "$site" ] && $sudo rm -rf "$site/homeostat"  # an installed copy would shadow the build tree
     $sudo mkdir -p "$site"
     echo "$build/python" | $sudo tee "$site/homeostat.pth" > /dev/null
     echo "homeostat: $site/homeostat.pth -> $build/python" ;;
