@@ -63,26 +63,31 @@ class Run:
 
     @cached_property
     def config(self) -> Config | None:
+        """The run's parameters.toml (a state directory: its run's config)."""
         path = self.dir / "parameters.toml"
         return Config.load(path) if path.is_file() else self._config
 
     @cached_property
     def metadata(self) -> dict | None:
+        """metadata.json as a dict."""
         path = self.dir / "metadata.json"
         return json.loads(path.read_text()) if path.is_file() else None
 
     @cached_property
     def metrics(self) -> Any:
+        """training_metrics.csv: a pandas DataFrame, or a dict of numpy arrays (see load_run)."""
         path = self.dir / "training_metrics.csv"
         return _metrics_table(path, self._pandas) if path.is_file() else None
 
     @cached_property
     def network(self) -> Network | None:
+        """network_structure.npz of this directory."""
         path = self.dir / "network_structure.npz"
         return Network.load(path, self.config) if path.is_file() else None
 
     @cached_property
     def results(self) -> dict[str, np.ndarray] | None:
+        """results/*.npy by name (as homeostat.simulate returns them)."""
         folder = self.dir / "results"
         if not folder.is_dir():
             return None
@@ -90,6 +95,7 @@ class Run:
 
     @cached_property
     def analysis(self) -> dict[str, dict[str, list[str]]] | None:
+        """analysis/*.csv as {table: {column: [values as text]}}."""
         folder = self.dir / "analysis"
         if not folder.is_dir():
             return None
@@ -106,22 +112,27 @@ class Run:
 
     @cached_property
     def initial_state(self) -> "Run | None":
+        """The simulation before training (initial_state/), as a Run."""
         return self._state("initial_state")
 
     @cached_property
     def final_state(self) -> "Run | None":
+        """The simulation after training (final_state/), as a Run."""
         return self._state("final_state")
 
     @property
     def initial_network(self) -> Network | None:
+        """initial_state/network_structure.npz: the network training started from."""
         return self.initial_state.network if self.initial_state else None
 
     @property
     def final_network(self) -> Network | None:
+        """final_state/network_structure.npz: the trained network."""
         return self.final_state.network if self.final_state else None
 
     @property
     def checkpoint(self) -> Path | None:
+        """checkpoints/checkpoint_latest.npz, for resume."""
         path = self.dir / "checkpoints" / "checkpoint_latest.npz"
         return path if path.is_file() else None
 

@@ -101,10 +101,12 @@ class Network:
 
     @property
     def num_recurrent_edges(self) -> int:
+        """Recurrent synapses (nonzero weights)."""
         return self._n.num_recurrent_edges
 
     @property
     def num_feedforward_edges(self) -> int:
+        """Feedforward synapses (nonzero weights)."""
         return self._n.num_feedforward_edges
 
     def recurrent_csr(self, scipy: bool = True) -> Any:
