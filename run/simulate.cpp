@@ -2,6 +2,7 @@
 // sink, the `simulate` directory writer, and `homeostat simulate` itself.
 #include "internal.hpp"
 
+#include "homeostat/io/analysis_csv.hpp"
 #include "homeostat/io/files.hpp"
 #include "homeostat/io/network_io.hpp"
 #include "homeostat/io/npy.hpp"
@@ -225,62 +226,6 @@ class DirSink final : public RecordSink {
   std::vector<std::uint8_t> slab_;
 };
 
-// Voltage statistics per cell type from each neuron-trial's running moments.
-std::string voltage_statistics_csv(const std::vector<std::vector<double>>& v_sum,
-                                   const std::vector<std::vector<double>>& v_sum_sq, std::int64_t steps,
-                                   const Config& config, const Network& net) {
-  const auto& names = config.recurrent.type_names;
-  std::vector<std::vector<double>> mean(names.size()), sd(names.size()), ratio(names.size());
-  for (std::size_t b = 0; b < v_sum.size(); ++b) {
-    for (std::int64_t i = 0; i < net.n; ++i) {
-      const double mu = v_sum[b][i] / static_cast<double>(steps);
-      const double var = std::max(0.0, v_sum_sq[b][i] / static_cast<double>(steps) - mu * mu);
-      const double theta = config.recurrent.physiology[net.cell_type[i]].theta;
-      const auto t = static_cast<std::size_t>(net.cell_type[i]);
-      mean[t].push_back(mu);
-      sd[t].push_back(std::sqrt(var));
-      ratio[t].push_back(std::sqrt(var) / (theta - mu));
-    }
-  }
-  std::string out = "cell_type,n,mean_v_mv,mean_sd_v_mv,mean_membrane_ratio,std_membrane_ratio\n";
-  for (std::size_t t = 0; t < names.size(); ++t) {
-    const Summary m = summarize(mean[t]), s = summarize(sd[t]), r = summarize(ratio[t]);
-    out += fmt::format("{},{},{:.6g},{:.6g},{:.6g},{:.6g}\n", names[t], m.count, m.mean, s.mean, r.mean, r.std);
-  }
-  return out;
-}
-
-std::string isi_histogram_csv(const std::vector<SpikeTrains>& trials, const Config& config, const Network& net) {
-  // Log-spaced bins from one step to the recording length cover both bursts
-  // and long silences.
-  const double dt = config.simulation.dt;
-  const double t_max = std::max(2 * dt, trials.empty() ? dt : trials[0].n_steps * dt);
-  std::vector<double> edges;
-  const int n_bins = 60;
-  for (int k = 0; k <= n_bins; ++k) edges.push_back(dt * std::pow(t_max / dt, static_cast<double>(k) / n_bins));
-  edges.back() = t_max + dt;
-  const auto& names = config.recurrent.type_names;
-  std::vector<std::vector<std::int64_t>> counts(names.size(), std::vector<std::int64_t>(n_bins, 0));
-  for (std::size_t t = 0; t < names.size(); ++t) {
-    std::vector<std::int64_t> members;
-    for (std::int64_t i = 0; i < net.n; ++i)
-      if (net.cell_type[i] == static_cast<std::int32_t>(t)) members.push_back(i);
-    for (const auto& tr : trials) {
-      const auto c = isi_histogram(tr, members, edges);
-      for (int k = 0; k < n_bins; ++k) counts[t][k] += c[k];
-    }
-  }
-  std::string out = "bin_start_ms,bin_end_ms";
-  for (const auto& nm : names) out += "," + nm;
-  out += "\n";
-  for (int k = 0; k < n_bins; ++k) {
-    out += fmt::format("{:.6g},{:.6g}", edges[k], edges[k + 1]);
-    for (std::size_t t = 0; t < names.size(); ++t) out += fmt::format(",{}", counts[t][k]);
-    out += "\n";
-  }
-  return out;
-}
-
 }  // namespace
 
 SimulateResult detail::simulate_into(const Config& config, const Network& net, const SimulateRequest& req,
@@ -308,13 +253,18 @@ SimulateResult detail::simulate_into(const Config& config, const Network& net, c
 
   const TypeGroups groups{config.recurrent.type_names, net.cell_type};
   const std::vector<TypeActivity> activity = type_activity(trace.trains, groups);
-  io::write_file_atomic(dir / "analysis" / "firing_rate_statistics.csv", firing_rate_csv(activity, groups));
-  io::write_file_atomic(dir / "analysis" / "cv_statistics.csv", cv_csv(activity, groups));
-  io::write_file_atomic(dir / "analysis" / "fano_factor.csv",
-                        fano_csv(trace.trains, groups, {1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0}));
-  io::write_file_atomic(dir / "analysis" / "isi_histogram.csv", isi_histogram_csv(trace.trains, config, net));
-  io::write_file_atomic(dir / "analysis" / "voltage_statistics.csv",
-                        voltage_statistics_csv(trace.v_sum, trace.v_sum_sq, req.steps, config, net));
+  const std::vector<double> windows_ms = {1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0};
+  std::vector<double> theta(net.n);
+  for (std::int64_t i = 0; i < net.n; ++i) theta[i] = config.recurrent.physiology[net.cell_type[i]].theta;
+  const fs::path analysis = dir / "analysis";
+  io::write_file_atomic(analysis / "firing_rate_statistics.csv", io::firing_rate_csv(activity, groups));
+  io::write_file_atomic(analysis / "cv_statistics.csv", io::cv_csv(activity, groups));
+  io::write_file_atomic(analysis / "fano_factor.csv",
+                        io::fano_csv(windows_ms, fano_summaries(trace.trains, groups, windows_ms), groups));
+  io::write_file_atomic(analysis / "isi_histogram.csv", io::isi_histogram_csv(isi_table(trace.trains, groups), groups));
+  io::write_file_atomic(analysis / "voltage_statistics.csv",
+                        io::voltage_statistics_csv(
+                            membrane_statistics(trace.v_sum, trace.v_sum_sq, req.steps, theta, groups), groups));
   return result;
 }
 

@@ -181,13 +181,6 @@ std::string target_summary(const Config& c, const SimulateResult& final_state, c
   return s;
 }
 
-Network trained_network(Network net, const Trainer& trainer) {
-  const auto& lm = trainer.model();
-  net.recurrent.weight.assign(lm.rec_weight.begin(), lm.rec_weight.end());
-  net.feedforward.weight.assign(lm.ff_weight.begin(), lm.ff_weight.end());
-  return net;
-}
-
 // The weights as they stand, dense [pre, post] float32 (as initial_state/).
 void write_weight_snapshot(const fs::path& dir, std::int64_t chunk, const Network& net, const Trainer& trainer) {
   const Network now = trained_network(net, trainer);

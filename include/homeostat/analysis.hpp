@@ -6,6 +6,8 @@
 // length dt [ms] and the number of steps T of the recording.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -44,7 +46,7 @@ struct Summary {
 };
 Summary summarize(const std::vector<double>& values);
 
-// Per-type tables for analysis/*.csv. Rows follow the cell-type order; each
+// Per-type tables (io/analysis_csv.hpp writes them as analysis/*.csv). Rows follow the cell-type order; each
 // trial's neurons are pooled (a neuron in B trials counts B times).
 struct TypeGroups {
   std::vector<std::string> names;        // [type]
@@ -63,24 +65,58 @@ struct TypeActivity {
 };
 std::vector<TypeActivity> type_activity(const std::vector<SpikeTrains>& trials, const TypeGroups& types);
 
-// firing_rate_statistics.csv: cell_type,n,mean_rate_hz,std_rate_hz,
-// min_rate_hz,median_rate_hz,max_rate_hz,silent_count,fraction_active
-std::string firing_rate_csv(const std::vector<TypeActivity>& activity, const TypeGroups& types);
+// Fano factors per cell type, for each window: [window][type] the summary
+// over neuron-trials with a defined factor (count = those neuron-trials).
+std::vector<std::vector<Summary>> fano_summaries(const std::vector<SpikeTrains>& trials, const TypeGroups& types,
+                                                 const std::vector<double>& windows_ms);
 
-// cv_statistics.csv: cell_type,n,n_with_cv,mean_cv,std_cv,median_cv
-// (neurons with >= 3 spikes in a trial contribute that trial's CV).
-std::string cv_csv(const std::vector<TypeActivity>& activity, const TypeGroups& types);
+// Membrane statistics from the running moments the engine keeps (sums of v
+// and v^2 over `steps` steps): the one definition of the membrane ratio
+// sd(V) / (theta - mean(V)) that training metrics and analysis share (the
+// loss has its own for dual numbers, MODEL.md 7).
+template <class T>
+struct MembraneMoments {
+  T mean, sd;
+};
+template <class T>
+MembraneMoments<T> membrane_moments(T v_sum, T v_sum_sq, double steps) {
+  using std::max, std::sqrt;
+  const T mean = v_sum / steps;
+  const T var = max(T(0.0), v_sum_sq / steps - mean * mean);
+  return {mean, sqrt(var)};
+}
+template <class T>
+T membrane_ratio(const MembraneMoments<T>& m, double theta) {
+  return m.sd / (theta - m.mean);
+}
 
-// fano_factor.csv: window_ms,cell_type,n,mean_fano,std_fano
-std::string fano_csv(const std::vector<SpikeTrains>& trials, const TypeGroups& types,
-                     const std::vector<double>& windows_ms);
+// ISI CV from the count n, sum and sum of squares of the intervals (pooled
+// over trials): sqrt(n sum_sq / sum^2 - 1), clamped at 0 against rounding.
+// The training metrics' CV (and the CV loss's, MODEL.md 7); isi_cv above is
+// the two-pass one of a single train.
+template <class T>
+T isi_cv_from_sums(T n, T sum, T sum_sq) {
+  using std::max, std::sqrt;
+  return sqrt(max(T(0.0), sum_sq * n / (sum * sum) - 1.0));
+}
 
-// Membrane statistics of recorded voltages v[trial][step][k] for the recorded
-// neurons `neurons[k]` with thresholds theta[neuron]:
-// voltage_statistics.csv: cell_type,n,mean_v_mv,mean_sd_v_mv,mean_membrane_ratio
-// where membrane_ratio = sd(v) / (theta - mean(v)) per neuron and trial.
-std::string voltage_csv(const std::vector<float>& voltages, std::int64_t n_trials,
-                        std::int64_t n_steps, const std::vector<std::int64_t>& neurons,
-                        const std::vector<double>& theta, const TypeGroups& types);
+// Per cell type over neuron-trials: mean V, sd V and membrane ratio, from
+// moments v_sum[trial][neuron], v_sum_sq[trial][neuron] over `steps` steps,
+// thresholds theta[neuron] (voltage_statistics.csv).
+struct MembraneStatistics {
+  Summary mean_v, sd_v, ratio;  // [mV], [mV], 1
+};
+std::vector<MembraneStatistics> membrane_statistics(const std::vector<std::vector<double>>& v_sum,
+                                                    const std::vector<std::vector<double>>& v_sum_sq,
+                                                    std::int64_t steps, const std::vector<double>& theta,
+                                                    const TypeGroups& types);
+
+// ISI histogram per cell type over every trial, on `n_bins` log-spaced bins
+// from one step to the recording's length (bursts and long silences alike).
+struct IsiTable {
+  std::vector<double> edges_ms;                   // [n_bins + 1]
+  std::vector<std::vector<std::int64_t>> counts;  // [type][bin]
+};
+IsiTable isi_table(const std::vector<SpikeTrains>& trials, const TypeGroups& types, int n_bins = 60);
 
 }  // namespace homeostat

@@ -141,5 +141,7 @@ class Trainer {
 // for `feedback`). Throws std::invalid_argument when the state does not fit
 // the configuration and network.
 Network trained_network(const Config& config, const Network& initial, const TrainerState& state);
+// The same for a live trainer (a run's snapshots and final state).
+Network trained_network(const Network& initial, const Trainer& trainer);
 
 }  // namespace homeostat

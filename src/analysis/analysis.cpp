@@ -67,35 +67,6 @@ void check_trials(const std::vector<SpikeTrains>& trials, const TypeGroups& type
   }
 }
 
-// Shortest representation that parses back to the same double; NaN always as
-// "nan" (to_chars may write "-nan"), infinities as "inf"/"-inf".
-void append_number(std::string& out, double x) {
-  if (std::isnan(x)) {
-    out += "nan";
-    return;
-  }
-  char buf[64];
-  const auto res = std::to_chars(buf, buf + sizeof buf, x);
-  out.append(buf, res.ptr);
-}
-
-void append_number(std::string& out, std::int64_t x) { out += std::to_string(x); }
-
-// RFC 4180 quoting, only when the name needs it (type names are normally
-// plain identifiers, so the common case stays unquoted).
-void append_field(std::string& out, std::string_view s) {
-  if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out += s;
-    return;
-  }
-  out += '"';
-  for (const char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-}
-
 // Window length in steps for this trial's dt (trials may differ in dt).
 std::int64_t window_steps_for(double window_ms, double dt) {
   if (!(dt > 0.0)) throw std::invalid_argument("analysis: dt must be > 0");
@@ -275,160 +246,71 @@ std::vector<TypeActivity> type_activity(const std::vector<SpikeTrains>& trials, 
   return out;
 }
 
-std::string firing_rate_csv(const std::vector<TypeActivity>& activity, const TypeGroups& types) {
-  std::string out =
-      "cell_type,n,mean_rate_hz,std_rate_hz,min_rate_hz,median_rate_hz,max_rate_hz,"
-      "silent_count,fraction_active\n";
-  for (std::size_t t = 0; t < activity.size(); ++t) {
-    const Summary& s = activity[t].rate;
-    append_field(out, types.names[t]);
-    out += ',';
-    append_number(out, activity[t].n);
-    for (const double x : {s.mean, s.std, s.min, s.median, s.max}) {
-      out += ',';
-      append_number(out, x);
-    }
-    out += ',';
-    append_number(out, activity[t].silent);
-    out += ',';
-    append_number(out, activity[t].fraction_active());
-    out += '\n';
-  }
-  return out;
-}
-
-std::string cv_csv(const std::vector<TypeActivity>& activity, const TypeGroups& types) {
-  std::string out = "cell_type,n,n_with_cv,mean_cv,std_cv,median_cv\n";
-  for (std::size_t t = 0; t < activity.size(); ++t) {
-    const Summary& s = activity[t].cv;
-    append_field(out, types.names[t]);
-    out += ',';
-    append_number(out, activity[t].n);
-    out += ',';
-    append_number(out, s.count);
-    for (const double x : {s.mean, s.std, s.median}) {
-      out += ',';
-      append_number(out, x);
-    }
-    out += '\n';
-  }
-  return out;
-}
-
-std::string fano_csv(const std::vector<SpikeTrains>& trials, const TypeGroups& types,
-                     const std::vector<double>& windows_ms) {
+std::vector<std::vector<Summary>> fano_summaries(const std::vector<SpikeTrains>& trials, const TypeGroups& types,
+                                                 const std::vector<double>& windows_ms) {
   check_trials(trials, types);
   const std::size_t n_types = types.names.size();
-  std::string out = "window_ms,cell_type,n,mean_fano,std_fano\n";
+  std::vector<std::vector<Summary>> out;
   PerType fanos(n_types);
   for (const double window_ms : windows_ms) {
     for (auto& f : fanos) f.clear();
     for (const SpikeTrains& tr : trials) {
       const std::vector<double> f = fano_factors(tr, window_ms);
-      for (std::size_t i = 0; i < f.size(); ++i) {
-        fanos[static_cast<std::size_t>(types.cell_type[i])].push_back(f[i]);
-      }
+      for (std::size_t i = 0; i < f.size(); ++i) fanos[static_cast<std::size_t>(types.cell_type[i])].push_back(f[i]);
     }
-    for (std::size_t t = 0; t < n_types; ++t) {
-      // Here n is the number of neuron-trials with a defined Fano factor (the
-      // sample behind mean/std): the header has no separate total.
-      const Summary s = summarize(fanos[t]);
-      append_number(out, window_ms);
-      out += ',';
-      append_field(out, types.names[t]);
-      out += ',';
-      append_number(out, s.count);
-      out += ',';
-      append_number(out, s.mean);
-      out += ',';
-      append_number(out, s.std);
-      out += '\n';
-    }
+    std::vector<Summary> row;
+    for (std::size_t t = 0; t < n_types; ++t) row.push_back(summarize(fanos[t]));
+    out.push_back(std::move(row));
   }
   return out;
 }
 
-std::string voltage_csv(const std::vector<float>& voltages, std::int64_t n_trials,
-                        std::int64_t n_steps, const std::vector<std::int64_t>& neurons,
-                        const std::vector<double>& theta, const TypeGroups& types) {
+std::vector<MembraneStatistics> membrane_statistics(const std::vector<std::vector<double>>& v_sum,
+                                                    const std::vector<std::vector<double>>& v_sum_sq,
+                                                    std::int64_t steps, const std::vector<double>& theta,
+                                                    const TypeGroups& types) {
   check_types(types);
-  if (n_trials < 0 || n_steps < 1) {
-    throw std::invalid_argument("analysis: voltage_csv needs n_trials >= 0 and n_steps >= 1");
-  }
-  const std::size_t n_rec = neurons.size();
-  const auto trials = static_cast<std::size_t>(n_trials);
-  const auto steps = static_cast<std::size_t>(n_steps);
-  // Checked as a chain of divisions so that a huge shape cannot overflow into
-  // a matching size.
-  const bool shape_ok = (n_rec == 0 || trials == 0)
-                            ? voltages.empty()
-                            : voltages.size() % n_rec == 0 &&
-                                  voltages.size() / n_rec % steps == 0 &&
-                                  voltages.size() / n_rec / steps == trials;
-  if (!shape_ok) {
-    throw std::invalid_argument("analysis: voltage_csv got " + std::to_string(voltages.size()) +
-                                " values for " + std::to_string(n_trials) + " trials x " +
-                                std::to_string(n_steps) + " steps x " + std::to_string(n_rec) +
-                                " neurons");
-  }
-  std::vector<std::size_t> type_of(n_rec);
-  for (std::size_t k = 0; k < n_rec; ++k) {
-    const std::int64_t i = neurons[k];
-    if (i < 0 || i >= static_cast<std::int64_t>(types.cell_type.size()) ||
-        i >= static_cast<std::int64_t>(theta.size())) {
-      throw std::out_of_range("analysis: recorded neuron " + std::to_string(i) +
-                              " has no cell type or threshold");
-    }
-    type_of[k] = static_cast<std::size_t>(types.cell_type[static_cast<std::size_t>(i)]);
-  }
-
+  const std::size_t n = types.cell_type.size();
+  if (steps < 1) throw std::invalid_argument("analysis: membrane statistics need steps >= 1");
+  if (v_sum_sq.size() != v_sum.size() || theta.size() != n)
+    throw std::invalid_argument("analysis: membrane statistics need as many trials of v^2 as of v sums and a "
+                                "threshold per neuron");
   const std::size_t n_types = types.names.size();
   PerType means(n_types), sds(n_types), ratios(n_types);
-  // Sums of (v - v[0]) per neuron: shifting by the first sample keeps the
-  // one-pass variance free of cancellation (voltages sit ~60 mV from 0 with
-  // sd of a few mV) and makes a constant trace give sd exactly 0.
-  std::vector<double> shift(n_rec), s1(n_rec), s2(n_rec);
-  const double inv_steps = 1.0 / static_cast<double>(n_steps);
-  for (std::size_t b = 0; b < trials; ++b) {
-    const float* base = voltages.data() + b * steps * n_rec;
-    for (std::size_t k = 0; k < n_rec; ++k) {
-      shift[k] = static_cast<double>(base[k]);
-      s1[k] = 0.0;
-      s2[k] = 0.0;
-    }
-    // Rows are contiguous over recorded neurons: stream them in memory order.
-    for (std::size_t t = 0; t < steps; ++t) {
-      const float* row = base + t * n_rec;
-      for (std::size_t k = 0; k < n_rec; ++k) {
-        const double d = static_cast<double>(row[k]) - shift[k];
-        s1[k] += d;
-        s2[k] += d * d;
-      }
-    }
-    for (std::size_t k = 0; k < n_rec; ++k) {
-      const double md = s1[k] * inv_steps;
-      const double var = std::max(0.0, s2[k] * inv_steps - md * md);
-      const double mean = shift[k] + md;
-      const double sd = std::sqrt(var);
-      const std::size_t t = type_of[k];
-      means[t].push_back(mean);
-      sds[t].push_back(sd);
-      ratios[t].push_back(sd / (theta[static_cast<std::size_t>(neurons[k])] - mean));
+  for (std::size_t b = 0; b < v_sum.size(); ++b) {
+    if (v_sum[b].size() != n || v_sum_sq[b].size() != n)
+      throw std::invalid_argument("analysis: trial " + std::to_string(b) + " has membrane sums of " +
+                                  std::to_string(v_sum[b].size()) + " neurons, types cover " + std::to_string(n));
+    for (std::size_t i = 0; i < n; ++i) {
+      const MembraneMoments<double> m = membrane_moments(v_sum[b][i], v_sum_sq[b][i], static_cast<double>(steps));
+      const auto t = static_cast<std::size_t>(types.cell_type[i]);
+      means[t].push_back(m.mean);
+      sds[t].push_back(m.sd);
+      ratios[t].push_back(membrane_ratio(m, theta[i]));
     }
   }
+  std::vector<MembraneStatistics> out;
+  for (std::size_t t = 0; t < n_types; ++t) out.push_back({summarize(means[t]), summarize(sds[t]), summarize(ratios[t])});
+  return out;
+}
 
-  // n counts recorded neuron-trials; a NaN statistic (diverged trace) is
-  // left out of the type means rather than poisoning them.
-  std::string out = "cell_type,n,mean_v_mv,mean_sd_v_mv,mean_membrane_ratio\n";
-  for (std::size_t t = 0; t < n_types; ++t) {
-    append_field(out, types.names[t]);
-    out += ',';
-    append_number(out, static_cast<std::int64_t>(means[t].size()));
-    for (const PerType* p : {&means, &sds, &ratios}) {
-      out += ',';
-      append_number(out, summarize((*p)[t]).mean);
+IsiTable isi_table(const std::vector<SpikeTrains>& trials, const TypeGroups& types, int n_bins) {
+  check_trials(trials, types);
+  IsiTable out;
+  const double dt = trials.empty() ? 0.1 : trials[0].dt;
+  const double t_max = std::max(2 * dt, trials.empty() ? dt : static_cast<double>(trials[0].n_steps) * dt);
+  for (int k = 0; k <= n_bins; ++k)
+    out.edges_ms.push_back(dt * std::pow(t_max / dt, static_cast<double>(k) / n_bins));
+  out.edges_ms.back() = t_max + dt;
+  out.counts.assign(types.names.size(), std::vector<std::int64_t>(n_bins, 0));
+  for (std::size_t t = 0; t < types.names.size(); ++t) {
+    std::vector<std::int64_t> members;
+    for (std::size_t i = 0; i < types.cell_type.size(); ++i)
+      if (types.cell_type[i] == static_cast<std::int32_t>(t)) members.push_back(static_cast<std::int64_t>(i));
+    for (const auto& tr : trials) {
+      const auto c = isi_histogram(tr, members, out.edges_ms);
+      for (int k = 0; k < n_bins; ++k) out.counts[t][k] += c[k];
     }
-    out += '\n';
   }
   return out;
 }

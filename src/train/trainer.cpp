@@ -1,5 +1,7 @@
 #include "homeostat/train.hpp"
 
+#include "homeostat/analysis.hpp"
+
 #include <cmath>
 #include <limits>
 
@@ -26,15 +28,13 @@ ChunkMetrics chunk_metrics(const LossSums<double>& sums, const LossValues<double
       rate_sum[t] += r;
       rate_sq[t] += r * r;
       active[t] += sums.spikes[bi] > 0;
-      const double mean = sums.v_sum[bi] / steps;
-      const double var = std::max(0.0, sums.v_sum_sq[bi] / steps - mean * mean);
-      ratio_sum[t] += std::sqrt(var) / (ctx.theta[i] - mean);
+      ratio_sum[t] += membrane_ratio(membrane_moments(sums.v_sum[bi], sums.v_sum_sq[bi], steps), ctx.theta[i]);
       isi_n += sums.isi_count[bi];
       isi_1 += sums.isi_sum[bi];
       isi_2 += sums.isi_sum_sq[bi];
     }
     if (isi_n >= 2) {  // as the CV loss: pooled over trials
-      cv_sum[t] += std::sqrt(std::max(0.0, isi_2 * isi_n / (isi_1 * isi_1) - 1.0));
+      cv_sum[t] += isi_cv_from_sums(isi_n, isi_1, isi_2);
       cv_count[t] += 1;
     }
   }

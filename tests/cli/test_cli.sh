@@ -359,4 +359,33 @@ set -e
 [ $rc -ne 0 ] && grep -q "not empty" "$work/err4" || fail "overwrote an existing run"
 "$bin" simulate --help | grep -q -- "--record" || fail "help text"
 
+echo "== Ctrl-C on simulate: exit 130, no temporary file, metadata.json says interrupted"
+"$bin" simulate "${small[@]}" --set simulation.duration=200000.0 --no-figures -o "$work/sim_cut" \
+  > "$work/sim_cut.log" 2> "$work/sim_cut.err" &
+pid=$!
+for _ in $(seq 400); do [ -e "$work/sim_cut/results/input_spikes.npy.tmp.$pid" ] && break; sleep 0.05; done
+kill -INT $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc -eq 130 ] || fail "Ctrl-C on simulate: exit $rc, expected 130 ($(cat "$work/sim_cut.err"))"
+find "$work/sim_cut" -name '*.tmp.*' | grep -q . && fail "temporary files left after Ctrl-C: $(find "$work/sim_cut" -name '*.tmp.*')"
+grep -q '"status": "interrupted"' "$work/sim_cut/metadata.json" || fail "metadata.json does not say interrupted"
+[ ! -e "$work/sim_cut/.homeostat.lock" ] || fail "lock left behind"
+
+echo "== --overwrite empties an old run, refuses a directory that is not one; a recording too large is refused"
+mkdir -p "$work/run/weights" && echo old > "$work/run/weights/recurrent_epoch_9999.npy"
+"$bin" simulate "${small[@]}" --no-figures --overwrite -o "$work/run" > /dev/null
+[ ! -e "$work/run/weights" ] || fail "--overwrite kept a file of the old run"
+mkdir -p "$work/notarun" && echo precious > "$work/notarun/notes.txt"
+set +e
+"$bin" simulate "${small[@]}" --overwrite -o "$work/notarun" 2> "$work/err5"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "notes.txt" "$work/err5" || fail "--overwrite on a foreign directory: $(cat "$work/err5")"
+grep -q precious "$work/notarun/notes.txt" || fail "--overwrite touched a foreign directory"
+set +e
+"$bin" simulate "${small[@]}" --set simulation.duration=1e10 -o "$work/huge" 2> "$work/err6"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "output_spikes" "$work/err6" && grep -q -- "--force" "$work/err6" ||
+  fail "a recording of terabytes was not refused: $(cat "$work/err6")"
+[ ! -e "$work/huge" ] || fail "output directory created for a refused run"
+
 echo "cli end-to-end: all checks passed"

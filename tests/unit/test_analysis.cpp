@@ -2,6 +2,7 @@
 // regular trains (CV 0, Fano 0 at multiples of the period), Bernoulli
 // (discrete Poisson) trains (CV ~ 1, Fano ~ 1), and hand-counted examples.
 #include "homeostat/analysis.hpp"
+#include "homeostat/io/analysis_csv.hpp"
 
 #include <gtest/gtest.h>
 
@@ -274,7 +275,7 @@ struct TinyExample {
 
 TEST(FiringRateCsv, ParsesBackToHandComputedValues) {
   const TinyExample ex;
-  const Table t = parse_csv(firing_rate_csv(type_activity(ex.trials, ex.types), ex.types));
+  const Table t = parse_csv(io::firing_rate_csv(type_activity(ex.trials, ex.types), ex.types));
   ASSERT_EQ(t.size(), 3u);
   EXPECT_EQ(t[0], (std::vector<std::string>{"cell_type", "n", "mean_rate_hz", "std_rate_hz",
                                             "min_rate_hz", "median_rate_hz", "max_rate_hz",
@@ -306,7 +307,7 @@ TEST(FiringRateCsv, ParsesBackToHandComputedValues) {
 TEST(FiringRateCsv, EmptyTypeGivesNanRowAndNamesAreQuoted) {
   TinyExample ex;
   ex.types.names = {"exc, layer 2", "inhibitory", "unused"};
-  const std::string csv = firing_rate_csv(type_activity(ex.trials, ex.types), ex.types);
+  const std::string csv = io::firing_rate_csv(type_activity(ex.trials, ex.types), ex.types);
   EXPECT_NE(csv.find("\n\"exc, layer 2\",4,"), std::string::npos);
   EXPECT_NE(csv.find("\nunused,0,nan,nan,nan,nan,nan,0,nan\n"), std::string::npos) << csv;
 }
@@ -316,14 +317,14 @@ TEST(FiringRateCsv, SilentMeansExactlyZeroSpikes) {
   tr.n_steps = 100;
   tr.dt = 1.0;
   tr.times = {{}, {3}, {1, 2}};  // a single spike is active, not silent
-  const Table t = parse_csv(firing_rate_csv(type_activity({tr}, TypeGroups{{"x"}, {0, 0, 0}}), TypeGroups{{"x"}, {0, 0, 0}}));
+  const Table t = parse_csv(io::firing_rate_csv(type_activity({tr}, TypeGroups{{"x"}, {0, 0, 0}}), TypeGroups{{"x"}, {0, 0, 0}}));
   EXPECT_EQ(t[1][7], "1");
   EXPECT_DOUBLE_EQ(num(t[1][8]), 2.0 / 3.0);
 }
 
 TEST(CvCsv, ParsesBackToHandComputedValues) {
   const TinyExample ex;
-  const Table t = parse_csv(cv_csv(type_activity(ex.trials, ex.types), ex.types));
+  const Table t = parse_csv(io::cv_csv(type_activity(ex.trials, ex.types), ex.types));
   ASSERT_EQ(t.size(), 3u);
   EXPECT_EQ(t[0], (std::vector<std::string>{"cell_type", "n", "n_with_cv", "mean_cv", "std_cv",
                                             "median_cv"}));
@@ -348,7 +349,7 @@ TEST(CvCsv, ParsesBackToHandComputedValues) {
 TEST(CvCsv, NoDefinedCvWritesNan) {
   TinyExample ex;
   ex.trials[0].times[1] = {1, 2};
-  const Table t = parse_csv(cv_csv(type_activity(ex.trials, ex.types), ex.types));
+  const Table t = parse_csv(io::cv_csv(type_activity(ex.trials, ex.types), ex.types));
   EXPECT_EQ(t[2], (std::vector<std::string>{"inhibitory", "2", "0", "nan", "nan", "nan"}));
 }
 
@@ -367,7 +368,7 @@ TEST(FanoCsv, RowsPerWindowAndType) {
   }
   tr.times = {regular_train(0, 10, 1000), burst, {}};
   const TypeGroups types{{"a", "b"}, {0, 1, 1}};
-  const Table t = parse_csv(fano_csv({tr}, types, {10.0, 20.0}));
+  const Table t = parse_csv(io::fano_csv({10.0, 20.0}, fano_summaries({tr}, types, {10.0, 20.0}), types));
   ASSERT_EQ(t.size(), 5u);
   EXPECT_EQ(t[0], (std::vector<std::string>{"window_ms", "cell_type", "n", "mean_fano", "std_fano"}));
   EXPECT_EQ(t[1], (std::vector<std::string>{"10", "a", "1", "0", "0"}));
@@ -384,13 +385,30 @@ TEST(Csv, InconsistentTypesAreRejected) {
   EXPECT_THROW(type_activity(ex.trials, bad_index), std::invalid_argument);
 }
 
-// ---------------------------------------------------------------- voltages
+// ---------------------------------------------------------------- membrane statistics
 
-TEST(VoltageCsv, SinusoidAndConstantTraces) {
-  // Global neurons: 0 excitatory (not recorded), 1 inhibitory, 2 excitatory.
-  const TypeGroups types{{"excitatory", "inhibitory"}, {0, 1, 0}};
-  const std::vector<double> theta = {-50.0, -45.0, -52.0};
-  const std::vector<std::int64_t> neurons = {2, 1};  // recorded columns
+// Moments as the engine keeps them (sums of v and v^2 in double) of traces
+// v[trial][step][neuron].
+struct Moments {
+  std::vector<std::vector<double>> sum, sum_sq;
+};
+Moments moments(const std::vector<float>& v, std::int64_t trials, std::int64_t steps, std::int64_t n) {
+  Moments m{std::vector<std::vector<double>>(trials, std::vector<double>(n, 0.0)), {}};
+  m.sum_sq = m.sum;
+  for (std::int64_t b = 0; b < trials; ++b)
+    for (std::int64_t t = 0; t < steps; ++t)
+      for (std::int64_t i = 0; i < n; ++i) {
+        const double x = v[static_cast<std::size_t>((b * steps + t) * n + i)];
+        m.sum[b][i] += x;
+        m.sum_sq[b][i] += x * x;
+      }
+  return m;
+}
+
+TEST(MembraneStatistics, SinusoidAndConstantTraces) {
+  // Neurons: 0 excitatory, 1 inhibitory.
+  const TypeGroups types{{"excitatory", "inhibitory"}, {0, 1}};
+  const std::vector<double> theta = {-52.0, -45.0};
   const std::int64_t n_trials = 2, n_steps = 1000;
   const double pi = 3.14159265358979323846;
   std::vector<float> v(static_cast<std::size_t>(n_trials * n_steps * 2));
@@ -398,53 +416,59 @@ TEST(VoltageCsv, SinusoidAndConstantTraces) {
     return v[static_cast<std::size_t>((b * n_steps + t) * 2 + k)];
   };
   for (std::int64_t t = 0; t < n_steps; ++t) {
-    // Trial 0: neuron 2 is -60 + 3 sin over 10 whole periods (mean -60,
+    // Trial 0: neuron 0 is -60 + 3 sin over 10 whole periods (mean -60,
     // population sd 3/sqrt 2); neuron 1 is constant -55 (sd 0).
     at(0, t, 0) = static_cast<float>(-60.0 + 3.0 * std::sin(2.0 * pi * t / 100.0));
     at(0, t, 1) = -55.0f;
-    // Trial 1: neuron 2 constant -65; neuron 1 alternates -56/-54 (mean -55, sd 1).
+    // Trial 1: neuron 0 constant -65; neuron 1 alternates -56/-54 (mean -55, sd 1).
     at(1, t, 0) = -65.0f;
     at(1, t, 1) = (t % 2 == 0) ? -56.0f : -54.0f;
   }
-  const Table t = parse_csv(voltage_csv(v, n_trials, n_steps, neurons, theta, types));
-  ASSERT_EQ(t.size(), 3u);
-  EXPECT_EQ(t[0], (std::vector<std::string>{"cell_type", "n", "mean_v_mv", "mean_sd_v_mv",
-                                            "mean_membrane_ratio"}));
+  const Moments m = moments(v, n_trials, n_steps, 2);
+  const std::vector<MembraneStatistics> s = membrane_statistics(m.sum, m.sum_sq, n_steps, theta, types);
+  ASSERT_EQ(s.size(), 2u);
   const double sd_sin = 3.0 / std::sqrt(2.0);
-  // Tolerance covers float storage of the sinusoid (~4e-6 mV per sample).
+  // Moments in double of float samples near -60 mV: sd good to ~1e-4 mV.
+  EXPECT_EQ(s[0].mean_v.count, 2);
+  EXPECT_NEAR(s[0].mean_v.mean, (-60.0 - 65.0) / 2.0, 1e-5);
+  EXPECT_NEAR(s[0].sd_v.mean, sd_sin / 2.0, 1e-3);
+  EXPECT_NEAR(s[0].ratio.mean, (sd_sin / (-52.0 + 60.0) + 0.0) / 2.0, 1e-3);
+  EXPECT_EQ(s[1].mean_v.count, 2);
+  EXPECT_NEAR(s[1].mean_v.mean, -55.0, 1e-9);
+  EXPECT_NEAR(s[1].sd_v.mean, 0.5, 1e-3);
+  EXPECT_NEAR(s[1].ratio.mean, (0.0 + 1.0 / 10.0) / 2.0, 1e-4);
+
+  const Table t = parse_csv(io::voltage_statistics_csv(s, types));
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_EQ(t[0], (std::vector<std::string>{"cell_type", "n", "mean_v_mv", "mean_sd_v_mv", "mean_membrane_ratio",
+                                            "std_membrane_ratio"}));
   EXPECT_EQ(t[1][0], "excitatory");
   EXPECT_EQ(t[1][1], "2");
-  EXPECT_NEAR(num(t[1][2]), (-60.0 - 65.0) / 2.0, 1e-5);
-  EXPECT_NEAR(num(t[1][3]), sd_sin / 2.0, 1e-5);
-  EXPECT_NEAR(num(t[1][4]), (sd_sin / (-52.0 + 60.0) + 0.0) / 2.0, 1e-5);
-  // Inhibitory values are exact in float and double.
+  EXPECT_NEAR(num(t[1][2]), -62.5, 1e-4);
   EXPECT_EQ(t[2][0], "inhibitory");
-  EXPECT_EQ(t[2][1], "2");
-  EXPECT_DOUBLE_EQ(num(t[2][2]), -55.0);
-  EXPECT_DOUBLE_EQ(num(t[2][3]), 0.5);
-  EXPECT_DOUBLE_EQ(num(t[2][4]), (0.0 + 1.0 / 10.0) / 2.0);
 }
 
-TEST(VoltageCsv, ConstantTraceHasExactlyZeroSd) {
-  // -65.3 is not representable: a naive sum-of-squares variance would leave
-  // a rounding residue; the shifted sums give exactly 0.
+TEST(MembraneStatistics, RoundingNeverGivesANegativeVariance) {
+  // -65.3 is not representable: sum-of-squares minus squared mean can fall
+  // just below 0; the variance is clamped, the sd is 0 or tiny, never NaN.
   const TypeGroups types{{"only"}, {0}};
   const std::vector<float> v(5000, -65.3f);
-  const Table t = parse_csv(voltage_csv(v, 1, 5000, {0}, {-50.0}, types));
-  EXPECT_DOUBLE_EQ(num(t[1][2]), static_cast<double>(-65.3f));
-  EXPECT_EQ(num(t[1][3]), 0.0);
-  EXPECT_EQ(num(t[1][4]), 0.0);
+  const Moments m = moments(v, 1, 5000, 1);
+  const auto s = membrane_statistics(m.sum, m.sum_sq, 5000, {-50.0}, types);
+  EXPECT_NEAR(s[0].mean_v.mean, static_cast<double>(-65.3f), 1e-9);
+  EXPECT_FALSE(std::isnan(s[0].sd_v.mean));
+  EXPECT_LT(s[0].sd_v.mean, 1e-3);
 }
 
-TEST(VoltageCsv, BadShapesAreRejected) {
+TEST(MembraneStatistics, BadShapesAreRejected) {
   const TypeGroups types{{"only"}, {0, 0}};
-  const std::vector<double> theta = {-50.0, -50.0};
-  const std::vector<float> v(10, -60.0f);
-  EXPECT_NO_THROW(voltage_csv(v, 1, 5, {0, 1}, theta, types));
-  EXPECT_THROW(voltage_csv(v, 1, 4, {0, 1}, theta, types), std::invalid_argument);
-  EXPECT_THROW(voltage_csv(v, 2, 5, {0, 1}, theta, types), std::invalid_argument);
-  EXPECT_THROW(voltage_csv(v, 1, 5, {0, 2}, theta, types), std::out_of_range);
-  EXPECT_THROW(voltage_csv(v, 1, 0, {0, 1}, theta, types), std::invalid_argument);
+  const std::vector<std::vector<double>> sums(1, std::vector<double>(2, -600.0)), sq(1, std::vector<double>(2, 36000.0));
+  EXPECT_NO_THROW(membrane_statistics(sums, sq, 10, {-50.0, -50.0}, types));
+  EXPECT_THROW(membrane_statistics(sums, sq, 0, {-50.0, -50.0}, types), std::invalid_argument);
+  EXPECT_THROW(membrane_statistics(sums, sq, 10, {-50.0}, types), std::invalid_argument);
+  EXPECT_THROW(membrane_statistics(sums, {}, 10, {-50.0, -50.0}, types), std::invalid_argument);
+  const std::vector<std::vector<double>> short_sums(1, std::vector<double>(1, -600.0));
+  EXPECT_THROW(membrane_statistics(short_sums, short_sums, 10, {-50.0, -50.0}, types), std::invalid_argument);
 }
 
 }  // namespace

@@ -1,0 +1,304 @@
+// The run driver (run.hpp): the in-memory sink matches the files, every
+// phase answers the stop flag, --overwrite starts clean, a run directory has
+// one owner, checkpoint_best.npz stays consistent over a resume, runs that
+// cannot fit are refused before any work.
+#include "homeostat/io/checkpoint.hpp"
+#include "homeostat/io/config_toml.hpp"
+#include "homeostat/io/files.hpp"
+#include "homeostat/io/npy.hpp"
+#include "homeostat/run.hpp"
+
+#include "tiny_network.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+
+namespace homeostat {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::small_training_config;
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("homeostat_run_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  return d;
+}
+
+Config tiny_config(const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> o = {"simulation.duration=100.0", "simulation.num_chunks=4", "training.log_interval=2",
+                                "training.checkpoint_interval=2"};
+  o.insert(o.end(), extra.begin(), extra.end());  // later overrides win
+  return small_training_config(o);
+}
+
+// A simulate run of the tiny config into `dir`, without figures.
+run::SimulateDirRequest quick_simulation(const fs::path& dir, const std::vector<std::string>& extra = {}) {
+  run::SimulateDirRequest req;
+  req.config = tiny_config(extra);
+  req.figures = false;
+  req.output_dir = dir;
+  return req;
+}
+
+std::vector<std::string> temp_files(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().filename().string().find(".tmp.") != std::string::npos) out.push_back(e.path().string());
+  return out;
+}
+
+// Collects what a run says.
+struct Recorder {
+  std::vector<std::string> messages, warnings;
+  std::vector<run::MetricsRow> rows;
+  std::atomic<int> stop{0};
+  std::function<bool(const run::MetricsRow&)> on_log;
+  run::Callbacks callbacks() {
+    run::Callbacks cb;
+    cb.on_message = [this](const std::string& s) { messages.push_back(s); };
+    cb.on_warning = [this](const std::string& s) { warnings.push_back(s); };
+    cb.on_log = [this](const run::MetricsRow& r) {
+      rows.push_back(r);
+      return on_log ? on_log(r) : true;
+    };
+    cb.stop = &stop;
+    return cb;
+  }
+  bool said(const std::vector<std::string>& lines, const std::string& what) const {
+    for (const auto& l : lines)
+      if (l.find(what) != std::string::npos) return true;
+    return false;
+  }
+};
+
+TEST(RunSimulate, ArraySinkHoldsTheBytesOfTheFilesSimulateWrites) {
+  const fs::path dir = fresh_dir("arrays");
+  run::SimulateDirRequest req;
+  req.config = tiny_config({"simulation.chunk_size=300"});  // 1000 steps: chunks of 300, 300, 300, 100
+  req.trials = 2;
+  req.record.voltages = req.record.conductances = req.record.currents = true;
+  req.record.neurons = {0, 5, 41};
+  req.default_recording = false;
+  req.figures = false;
+  req.output_dir = dir;
+  run::simulate_to_dir(req);
+
+  run::SimulateRequest sim;
+  sim.trials = 2;
+  sim.steps = 1000;
+  sim.record = req.record;
+  run::ArraySink sink;
+  const run::SimulateResult r = run::simulate(req.config, generate_network(req.config), sim, sink);
+  EXPECT_EQ(r.status, run::Status::completed);
+  EXPECT_EQ(r.steps_done, 1000);
+  const std::vector<run::NamedArray> arrays = sink.take();
+  std::vector<std::string> names;
+  for (const auto& a : arrays) {
+    names.push_back(a.name);
+    const io::NpyArray file = io::read_npy(dir / "results" / (a.name + ".npy"));
+    EXPECT_EQ(a.shape, file.shape) << a.name;
+    ASSERT_EQ(a.bytes.size(), file.data.size()) << a.name;
+    EXPECT_EQ(std::memcmp(a.bytes.data(), file.data.data(), a.bytes.size()), 0) << a.name;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"output_spikes", "input_spikes", "output_voltages", "output_conductances",
+                                             "output_currents", "recorded_neurons"}));
+  fs::remove_all(dir);
+}
+
+TEST(RunSimulate, StoppedSimulationKeepsNoRecordingAndSaysSoInMetadata) {
+  const fs::path dir = fresh_dir("sim_stop");
+  run::SimulateDirRequest req = quick_simulation(dir);
+  Recorder rec;
+  rec.stop = 2;  // as SIGINT before the first chunk
+  const run::SimulateResult r = run::simulate_to_dir(req, rec.callbacks());
+  EXPECT_EQ(r.status, run::Status::interrupted);
+  EXPECT_TRUE(temp_files(dir).empty()) << temp_files(dir).front();
+  EXPECT_FALSE(fs::exists(dir / "results" / "output_spikes.npy"));
+  EXPECT_FALSE(fs::exists(dir / ".homeostat.lock"));
+  const auto meta = nlohmann::json::parse(io::read_file(dir / "metadata.json"));
+  EXPECT_EQ(meta["simulate"]["status"], "interrupted");
+  EXPECT_EQ(meta["simulate"]["steps_done"], 0);
+  fs::remove_all(dir);
+}
+
+TEST(RunTrain, StopDuringTheInitialStateSaysNothingWasTrained) {
+  const fs::path dir = fresh_dir("train_stop0");
+  run::TrainRequest req;
+  req.config = tiny_config();
+  req.output_dir = dir;
+  Recorder rec;
+  rec.stop = 15;
+  const run::TrainSummary s = run::train(req, rec.callbacks());
+  EXPECT_EQ(s.status, run::Status::interrupted);
+  EXPECT_EQ(s.chunks_done, 0);
+  EXPECT_TRUE(rec.said(rec.warnings, "nothing was trained")) << (rec.warnings.empty() ? "" : rec.warnings[0]);
+  EXPECT_TRUE(temp_files(dir).empty());
+  fs::remove_all(dir);
+}
+
+TEST(RunTrain, OnLogFalseStopsWithACheckpointAndTheRunResumesToTheEnd) {
+  const fs::path dir = fresh_dir("train_onlog");
+  run::TrainRequest req;
+  req.config = tiny_config();
+  req.output_dir = dir;
+  Recorder rec;
+  rec.on_log = [](const run::MetricsRow&) { return false; };
+  const run::TrainSummary s = run::train(req, rec.callbacks());
+  EXPECT_EQ(s.status, run::Status::interrupted);
+  EXPECT_EQ(s.chunks_done, 2);
+  ASSERT_EQ(rec.rows.size(), 1u);
+  // The row is the CSV's: same columns, chunk first, wall_seconds last.
+  const std::string header = io::read_file(dir / "training_metrics.csv").substr(0, io::read_file(dir / "training_metrics.csv").find('\n'));
+  std::string names;
+  for (const auto& [name, value] : rec.rows[0]) names += (names.empty() ? "" : ",") + name;
+  EXPECT_EQ(names, header);
+  EXPECT_EQ(rec.rows[0].front().second, 2.0);
+  const TrainerState saved = io::load_checkpoint(dir / "checkpoints" / "checkpoint_latest.npz", req.config);
+  EXPECT_EQ(saved.chunks_done, 2);
+
+  run::TrainRequest resume;
+  resume.resume = dir / "checkpoints" / "checkpoint_latest.npz";
+  const run::TrainSummary done = run::train(resume);
+  EXPECT_EQ(done.status, run::Status::completed);
+  EXPECT_EQ(done.start_chunk, 2);
+  EXPECT_EQ(done.chunks_done, 4);
+  fs::remove_all(dir);
+}
+
+// Issue 14.2: a kill between the two checkpoint writes left the best file
+// missing (or older than the run's record of it), and the resumed run never
+// wrote it again.
+TEST(RunTrain, ResumeRewritesALostBestCheckpoint) {
+  const fs::path dir = fresh_dir("train_best");
+  run::TrainRequest req;
+  req.config = tiny_config({"simulation.num_chunks=2"});
+  req.output_dir = dir;
+  run::train(req);
+  const fs::path latest = dir / "checkpoints" / "checkpoint_latest.npz", best = dir / "checkpoints" / "checkpoint_best.npz";
+  const TrainerState state = io::load_checkpoint(latest, req.config);
+  ASSERT_EQ(state.best_chunk, state.chunks_done) << "the scenario needs a run whose last chunk is its best";
+  fs::remove(best);  // as if killed after checkpoint_latest.npz was renamed into place
+  Recorder rec;
+  run::TrainRequest resume;
+  resume.resume = latest;
+  EXPECT_EQ(run::train(resume, rec.callbacks()).status, run::Status::completed);
+  ASSERT_TRUE(fs::exists(best));
+  EXPECT_EQ(io::load_checkpoint(best, req.config).chunks_done, state.best_chunk);
+  fs::remove_all(dir);
+}
+
+TEST(RunDir, OverwriteEmptiesAnOldRunAndRefusesAnythingElse) {
+  const fs::path dir = fresh_dir("overwrite");
+  run::SimulateDirRequest req = quick_simulation(dir);
+  run::simulate_to_dir(req);
+  fs::create_directories(dir / "weights");
+  io::write_file_atomic(dir / "weights" / "recurrent_epoch_9999.npy", "old");
+  EXPECT_THROW(run::simulate_to_dir(req), std::runtime_error);  // not empty, no --overwrite
+  req.overwrite = true;
+  run::simulate_to_dir(req);
+  EXPECT_FALSE(fs::exists(dir / "weights")) << "a file of the old run survived --overwrite";
+  EXPECT_TRUE(fs::exists(dir / "results" / "output_spikes.npy"));
+
+  const fs::path other = fresh_dir("overwrite_other");
+  fs::create_directories(other);
+  io::write_file_atomic(other / "thesis.tex", "precious");
+  req.output_dir = other;
+  try {
+    run::simulate_to_dir(req);
+    ADD_FAILURE() << "--overwrite emptied a directory that is not a homeostat run";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("thesis.tex"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(io::read_file(other / "thesis.tex"), "precious");
+  fs::remove_all(dir);
+  fs::remove_all(other);
+}
+
+std::string host_name() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+TEST(RunDir, ALiveOwnerIsRefusedAndAStaleLockTakenOver) {
+  const fs::path dir = fresh_dir("lock");
+  fs::create_directories(dir);
+  run::SimulateDirRequest req = quick_simulation(dir);
+  // Owned by a live process (this one, as another run would).
+  io::write_file_atomic(dir / ".homeostat.lock", std::to_string(getpid()) + " " + host_name() + "\n");
+  try {
+    run::simulate_to_dir(req);
+    ADD_FAILURE() << "a second process wrote into an owned run directory";
+  } catch (const run::LockError& e) {
+    EXPECT_NE(std::string(e.what()).find(std::to_string(getpid())), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir / "results"));
+  // Left by a process that is gone: taken over, and released at the end.
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  io::write_file_atomic(dir / ".homeostat.lock", std::to_string(child) + " " + host_name() + "\n");
+  EXPECT_EQ(run::simulate_to_dir(req).status, run::Status::completed);
+  EXPECT_FALSE(fs::exists(dir / ".homeostat.lock"));
+  fs::remove_all(dir);
+}
+
+TEST(RunResources, ARecordingLargerThanTheDiskIsRefusedBeforeAnyWork) {
+  const fs::path dir = fresh_dir("resources");
+  run::SimulateDirRequest req = quick_simulation(dir, {"simulation.duration=1e10"});  // 1e11 steps x 80 neurons
+  try {
+    run::simulate_to_dir(req);
+    ADD_FAILURE() << "a run of terabytes was not refused";
+  } catch (const run::ResourceError& e) {
+    EXPECT_NE(std::string(e.what()).find("output_spikes"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--force"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir));
+  const run::ResourceEstimate e = run::estimate(req);
+  EXPECT_GT(e.disk_bytes, 1e12);
+}
+
+TEST(RunGradient, ArraysAreNamedTypedAndShapedAsTheNpz) {
+  const Config c = small_training_config({"simulation.chunk_size=200", "training.batch_size=2"});
+  const Network net = generate_network(c);
+  run::GradientRequest req;
+  req.losses = {LossTerm::firing_rate};
+  const run::GradientResult g = run::gradient(c, net, nullptr, req);
+  EXPECT_EQ(g.trials, 2);
+  EXPECT_EQ(g.steps, 200);
+  std::map<std::string, const run::NamedArray*> by_name;
+  for (const auto& a : g.arrays) by_name[a.name] = &a;
+  ASSERT_EQ(g.arrays.front().name, "loss_total");
+  EXPECT_EQ(g.arrays.front().dtype, io::DType::f8);
+  EXPECT_TRUE(g.arrays.front().shape.empty());
+  for (const char* name : {"grad_recurrent_log_weights", "grad_recurrent_weights", "grad_firing_rate_recurrent_weights"}) {
+    ASSERT_TRUE(by_name.count(name)) << name;
+    EXPECT_EQ(by_name[name]->dtype, io::DType::f4);
+    EXPECT_EQ(by_name[name]->shape, (std::vector<std::int64_t>{net.n, net.n}));
+    EXPECT_EQ(by_name[name]->bytes.size(), static_cast<std::size_t>(net.n * net.n * 4));
+  }
+  ASSERT_TRUE(by_name.count("grad_feedforward_weights"));
+  EXPECT_EQ(by_name["grad_feedforward_weights"]->shape, (std::vector<std::int64_t>{net.m, net.n}));
+  ASSERT_EQ(g.arrays.back().name, "output_spikes");
+  EXPECT_EQ(g.arrays.back().shape, (std::vector<std::int64_t>{2, 200, net.n}));
+  // The log-weight gradient is w times the weight gradient at every synapse.
+  const auto* lw = reinterpret_cast<const float*>(by_name["grad_recurrent_log_weights"]->bytes.data());
+  const auto* dw = reinterpret_cast<const float*>(by_name["grad_recurrent_weights"]->bytes.data());
+  int nonzero = 0;
+  for (std::int64_t j = 0; j < net.n; ++j)
+    for (std::int64_t e = net.recurrent.row_ptr[j]; e < net.recurrent.row_ptr[j + 1]; ++e) {
+      const std::int64_t at = j * net.n + net.recurrent.post[e];
+      EXPECT_NEAR(lw[at], dw[at] * net.recurrent.weight[e], 1e-6 * std::abs(dw[at] * net.recurrent.weight[e]) + 1e-30);
+      nonzero += dw[at] != 0;
+    }
+  EXPECT_GT(nonzero, 0);
+}
+
+}  // namespace
+}  // namespace homeostat
