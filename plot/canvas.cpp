@@ -18,7 +18,7 @@ std::mutex& plot_mutex() {
   return m;
 }
 
-Canvas::Canvas(fs::path png, int width, int height) : png_(std::move(png)) {
+Canvas::Canvas(fs::path png, int width, int height) : png_(std::move(png)), width_(width), height_(height) {
   if (width < 100 || height < 100) throw std::invalid_argument("figure size below 100 px");
   temp_ = png_.parent_path() / (png_.stem().string() + ".tmp." + std::to_string(::getpid()) + ".png");
   pls_ = std::make_unique<plstream>();
@@ -63,6 +63,13 @@ int Canvas::colour_index(Rgb c, double alpha) {
 
 void Canvas::char_scale(double scale) { pls_->schr(0, base_scale_ * scale); }
 
+double Canvas::line_height() const {
+  PLFLT def = 0, ht = 0, x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+  pls_->gchr(def, ht);  // [mm], current scale
+  pls_->gspa(x0, x1, y0, y1);
+  return y1 > y0 ? def * base_scale_ / (y1 - y0) : 0.03;
+}
+
 void Canvas::title(const std::string& text, const std::string& subtitle) {
   pls_->vpor(0, 1, 0, 1);
   pls_->wind(0, 1, 0, 1);
@@ -100,7 +107,7 @@ double Canvas::y_tick_chars(const Axes& a) {
   const double decimals = std::max(0.0, -std::floor(std::log10(spacing)));
   const double biggest = std::max({std::abs(a.y_min), std::abs(a.y_max), 1.0});
   const double digits = std::floor(std::log10(biggest)) + 1;
-  if (digits > 5) return 5.0;  // PLplot writes x10^k beside the axis
+  if (digits > std::max(5, a.y_digits)) return 5.0;  // PLplot writes x10^k beside the axis
   return digits + (decimals > 0 ? decimals + 1 : 0) + (std::min(a.y_min, a.y_max) < 0 ? 1 : 0);
 }
 
@@ -119,10 +126,12 @@ void Canvas::panel(const Box& box, const Axes& axes) {
   if (axes.y_numbers) yopt += "n";
   if (axes.log_x) xopt += "l";
   if (axes.log_y) yopt += "l";
-  pls_->box(xopt.c_str(), 0, 0, yopt.c_str(), 0, 0);
-  if (!axes.x_label.empty()) pls_->mtex("b", 3.0, 0.5, 0.5, axes.x_label.c_str());
+  pls_->syax(axes.y_digits, 0);
+  pls_->box(xopt.c_str(), axes.log_x ? 0 : axes.x_tick, 0, yopt.c_str(), axes.log_y ? 0 : axes.y_tick, 0);
+  // Log tick labels (10^k) are taller: the label goes a little lower.
+  if (!axes.x_label.empty()) pls_->mtex("b", axes.log_x ? 3.5 : 3.0, 0.5, 0.5, axes.x_label.c_str());
   if (!axes.y_label.empty())
-    pls_->mtex("l", axes.y_numbers ? 1.4 + 0.62 * y_tick_chars(axes) : 1.2, 0.5, 0.5, axes.y_label.c_str());
+    pls_->mtex("l", axes.y_numbers ? 1.4 + 0.7 * y_tick_chars(axes) : 1.2, 0.5, 0.5, axes.y_label.c_str());
   if (!axes.title.empty()) pls_->mtex("t", 0.8, 0.5, 0.5, axes.title.c_str());
 }
 
@@ -300,8 +309,15 @@ void Canvas::image(const std::vector<double>& values, int nx, int ny, const Colo
     for (int iy = 0; iy < ny; ++iy) columns[static_cast<std::size_t>(ix) * ny + iy] = values[static_cast<std::size_t>(iy) * nx + ix];
     rows[ix] = &columns[static_cast<std::size_t>(ix) * ny];
   }
-  pls_->imagefr(rows.data(), nx, ny, tx(axes_.x_min), tx(axes_.x_max), ty(axes_.y_min), ty(axes_.y_max), v_min, v_max,
-                v_min, v_max, nullptr, nullptr);
+  // plimagefr puts the cell of data[0][0] at (xmin, ymin) and that of
+  // data[nx-1][ny-1] at (xmax, ymax), each cell (xmax - xmin) / (nx - 1)
+  // wide: the cells tile the window only when the last one starts one cell
+  // before its end (otherwise the image is stretched by nx / (nx - 1) and
+  // the far row and column fall outside the frame).
+  const double x0 = tx(axes_.x_min), x1 = tx(axes_.x_max), y0 = ty(axes_.y_min), y1 = ty(axes_.y_max);
+  const double x_last = nx > 1 ? x0 + (x1 - x0) * (nx - 1) / nx : x1;
+  const double y_last = ny > 1 ? y0 + (y1 - y0) * (ny - 1) / ny : y1;
+  pls_->imagefr(rows.data(), nx, ny, x0, x_last, y0, y_last, v_min, v_max, v_min, v_max, nullptr, nullptr);
   // The frame again, over the image's edge cells.
   pls_->col0(1);
   pls_->box("bc", 0, 0, "bc", 0, 0);

@@ -31,6 +31,8 @@ struct Axes {
   bool log_x = false, log_y = false;
   std::string x_label, y_label, title;
   bool x_numbers = true, y_numbers = true;  // tick labels
+  double x_tick = 0, y_tick = 0;            // major tick interval (linear axes), 0 = PLplot's choice
+  int y_digits = 0;  // y tick labels with up to this many digits are written out, not as "(x10^k)"; 0 = PLplot's 4
 };
 
 struct LegendEntry {
@@ -102,6 +104,12 @@ class Canvas {
   void colour_bar(const Box& box, const ColourMap& map, double v_min, double v_max, const std::string& label);
 
   void char_scale(double scale);  // relative to the default character height
+  // Height of one line of text at scale 1, as a fraction of the page height:
+  // text keeps its size in pixels, so layouts that must fit text between
+  // panels (titles of stacked panels) scale their gaps with it.
+  double line_height() const;
+  int width_px() const { return width_; }
+  int height_px() const { return height_; }
 
  private:
   int colour_index(Rgb c, double alpha = 1.0);
@@ -111,6 +119,7 @@ class Canvas {
   static double y_tick_chars(const Axes& axes);  // estimated width of the y tick labels [characters]
 
   std::filesystem::path png_, temp_;
+  int width_ = 0, height_ = 0;
   std::unique_ptr<plstream> pls_;
   Axes axes_;
   int next_colour_ = 16;

@@ -47,6 +47,23 @@ std::vector<double> histogram_fractions(const std::vector<double>& values, const
                                         double total = -1);
 std::vector<double> linear_edges(double lo, double hi, int bins);
 std::vector<double> log_edges(double lo, double hi, int bins);
+// Bin edges for firing rates counted over trials of `duration_ms`. Such
+// rates are multiples of the quantum q = 1000 / duration_ms Hz, so every edge
+// lies half way between two of them, (k + 1/2) q, and every bin holds at
+// least one possible rate (log bins on quantised rates leave empty teeth).
+// About `per_decade` log-spaced bins from q / 2 up to at least `hi_hz`,
+// widened to one quantum where the quanta are sparser than that.
+std::vector<double> rate_edges(double duration_ms, double hi_hz, int per_decade = 12);
+// The highest rate a neuron of the configuration can fire [Hz]: one spike
+// per refractory period (or per step), whatever the weights; the firing-rate
+// axes end there, so the figures of one configuration (a training run's
+// initial and final state) share them.
+double max_rate_hz(const Config& config);
+// Top of an axis of fractions whose largest value is `max_fraction`: room
+// above the data, never past 1.
+double fraction_axis_max(double max_fraction);
+// The smallest of 1, 2, 5 x 10^k that is >= x: a tick interval.
+double nice_step(double x);
 // A round upper limit >= x (1, 2, 2.5, 5 x 10^k).
 double nice_ceil(double x);
 // The q-quantile (0..1) of the finite values; 0 if none.

@@ -139,6 +139,41 @@ std::vector<double> log_edges(double lo, double hi, int bins) {
   return e;
 }
 
+std::vector<double> rate_edges(double duration_ms, double hi_hz, int per_decade) {
+  if (!(duration_ms > 0) || !std::isfinite(duration_ms)) return log_edges(0.1, std::max(hi_hz, 1.0), 24);
+  const double q = 1000.0 / duration_ms, lo = q / 2;
+  if (!(hi_hz > lo)) hi_hz = 10 * lo;
+  const int n = std::max(1, static_cast<int>(std::ceil(per_decade * std::log10(hi_hz / lo))));
+  // Edge k + 1/2 quanta; half-integers are exact in binary for any k < 2^52.
+  auto edge = [&](double k) { return (k + 0.5) * q; };
+  std::vector<double> e{lo};
+  for (int i = 1; i <= n; ++i) {
+    const double target = lo * std::pow(hi_hz / lo, static_cast<double>(i) / n);
+    const double k = std::max(0.0, std::round(target / q - 0.5));
+    if (edge(k) > e.back()) e.push_back(edge(k));
+  }
+  if (e.back() < hi_hz) e.push_back(edge(std::ceil(hi_hz / q - 0.5)));
+  return e;
+}
+
+double max_rate_hz(const Config& config) {
+  double tau_ref = INFINITY;
+  for (const auto& p : config.recurrent.physiology) tau_ref = std::min(tau_ref, p.tau_ref);
+  return 1000.0 / std::max(std::isfinite(tau_ref) ? tau_ref : 0.0, config.simulation.dt);
+}
+
+double fraction_axis_max(double max_fraction) {
+  return std::min(1.0, nice_ceil(std::max(max_fraction, 1e-3) * 1.15));
+}
+
+double nice_step(double x) {
+  if (!(x > 0) || !std::isfinite(x)) return 1.0;
+  const double p = std::pow(10.0, std::floor(std::log10(x)));
+  for (const double m : {1.0, 2.0, 5.0})
+    if (m * p >= x * (1 - 1e-12)) return m * p;
+  return 10 * p;
+}
+
 double nice_ceil(double x) {
   if (!(x > 0) || !std::isfinite(x)) return 1.0;
   const double p = std::pow(10.0, std::floor(std::log10(x)));

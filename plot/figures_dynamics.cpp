@@ -33,21 +33,32 @@ std::vector<double> time_axis(const RunData& d) {
   return t;
 }
 
-// Shades of a type's colour for several neurons of that type.
-Rgb shade(Rgb c, std::size_t k) {
-  const double f[] = {0.0, -0.45, 0.5};  // <0: darker, >0: towards white
+// Several neurons of one type: the type's colour at clearly different
+// lightness (dark, as is, light) and line style (solid, dashed, dotted), so
+// that they stay apart in grey scale too.
+struct Trace {
+  Rgb colour;
+  int style;
+};
+Trace trace_style(Rgb c, std::size_t k) {
+  const double f[] = {-0.5, 0.0, 0.55};  // <0: darker, >0: towards white
+  const int styles[] = {1, 3, 2};
   const double x = f[k % 3];
   auto mix = [&](std::uint8_t v) {
     return static_cast<std::uint8_t>(std::lround(x < 0 ? v * (1 + x) : v + (255 - v) * x));
   };
-  return {mix(c.r), mix(c.g), mix(c.b)};
+  return {{mix(c.r), mix(c.g), mix(c.b)}, styles[k % 3]};
 }
 
 // One panel per row, legends outside on the right, time axis numbered on
-// the last row only.
-std::vector<Box> rows_of(std::size_t n) {
-  return Canvas::grid(static_cast<int>(n), 1, {0.09, 0.74, 0.1, 0.84}, 0.0, 0.06);
+// the last row only; between rows room for a panel title (text keeps its
+// size in pixels, so the gap is measured in lines of text).
+std::vector<Box> rows_of(const Canvas& c, std::size_t n) {
+  const double gap = 2.6 * c.line_height();
+  return Canvas::grid(static_cast<int>(n), 1, {0.09, 0.74, 0.1, 0.86 - gap}, 0.0, gap);
 }
+
+std::string spikes_text(std::size_t n) { return fmt::format("{} spike{}", n, n == 1 ? "" : "s"); }
 
 std::string window_text(const RunData& d) {
   const double a = static_cast<double>(d.dynamics.t0) * d.config.simulation.dt;
@@ -75,7 +86,7 @@ Rgb kind_colour(const RunData& d, bool inhibitory) {
 void draw_voltages(const RunData& d, const FigureOptions&, Canvas& c) {
   const Dynamics& dy = d.dynamics;
   const auto groups = recorded_by_type(d);
-  const auto boxes = rows_of(groups.size());
+  const auto boxes = rows_of(c, groups.size());
   const auto t = time_axis(d);
   const auto K = dy.neurons.size();
   c.title("Membrane voltage", fmt::format("{} recorded neurons, {}; a spike is drawn as a stroke above the threshold",
@@ -95,12 +106,12 @@ void draw_voltages(const RunData& d, const FigureOptions&, Canvas& c) {
     const double spike_top = phys.theta + 0.25 * (phys.theta - lo);
     c.panel(boxes[g], time_axes(t, lo - 0.05 * (spike_top - lo), spike_top + 0.05 * (spike_top - lo),
                                 g + 1 == groups.size(), "V [mV]", ""));
-    c.edge_text("t", 0.6, 0.5, 0.5, type_name(d, type), 1.0, type_colour(type));
+    c.edge_text("t", 0.9, 0.5, 0.5, type_name(d, type), 1.0, type_colour(type));
     std::vector<LegendEntry> legend;
     for (std::size_t j = 0; j < ks.size(); ++j) {
       const std::int64_t neuron = dy.neurons[ks[j]];
-      const Rgb col = shade(type_colour(type), j);
-      c.line(t, v[j], col, 1.4);
+      const auto [col, style] = trace_style(type_colour(type), j);
+      c.line(t, v[j], col, 1.4, style);
       // Spikes (the trace resets at once): a stroke from threshold up.
       std::vector<double> x0, y0, y1;
       if (!d.output_spikes.empty())
@@ -112,7 +123,7 @@ void draw_voltages(const RunData& d, const FigureOptions&, Canvas& c) {
           y1.push_back(spike_top);
         }
       c.segments(x0, y0, x0, y1, col, 1.4);
-      legend.push_back({fmt::format("neuron {} ({} spikes)", neuron, x0.size()), col});
+      legend.push_back({fmt::format("neuron {} ({})", neuron, spikes_text(x0.size())), col, LegendEntry::line, style});
     }
     c.hline(phys.theta, palette::black, 1.5, 2);
     legend.push_back({fmt::format("threshold {} mV", format_number(phys.theta)), palette::black, LegendEntry::line, 2});
@@ -126,7 +137,7 @@ void draw_currents(const RunData& d, const FigureOptions&, Canvas& c) {
   const auto R = static_cast<std::size_t>(dy.n_receptors);
   const auto K = dy.neurons.size();
   const auto groups = recorded_by_type(d);
-  const auto boxes = rows_of(groups.size());
+  const auto boxes = rows_of(c, groups.size());
   const auto t = time_axis(d);
   const Rgb exc = kind_colour(d, false), inh = kind_colour(d, true);
   c.title("Synaptic and leak currents",
@@ -150,7 +161,7 @@ void draw_currents(const RunData& d, const FigureOptions&, Canvas& c) {
     }
     const double pad = 0.08 * std::max(hi - lo, 1e-6);
     c.panel(boxes[g], time_axes(t, lo - pad, hi + pad, g + 1 == groups.size(), "current [pA]", ""));
-    c.edge_text("t", 0.6, 0.5, 0.5, fmt::format("{} neuron {}", type_name(d, type), dy.neurons[k]), 1.0,
+    c.edge_text("t", 0.9, 0.5, 0.5, fmt::format("{} neuron {}", type_name(d, type), dy.neurons[k]), 1.0,
                 type_colour(type));
     c.hline(0.0, palette::light_grey, 1.0, 1);
     c.line(t, leak, palette::grey, 1.4);
@@ -167,7 +178,7 @@ void draw_conductances(const RunData& d, const FigureOptions&, Canvas& c) {
   const auto R = static_cast<std::size_t>(dy.n_receptors);
   const auto K = dy.neurons.size();
   const auto groups = recorded_by_type(d);
-  const auto boxes = rows_of(groups.size());
+  const auto boxes = rows_of(c, groups.size());
   const auto t = time_axis(d);
   c.title("Synaptic conductances", fmt::format("per receptor (presynaptic type:receptor), one neuron per cell type, {}",
                                               window_text(d)));
@@ -193,7 +204,7 @@ void draw_conductances(const RunData& d, const FigureOptions&, Canvas& c) {
         hi = std::max(hi, gr[r][s]);
       }
     c.panel(boxes[g], time_axes(t, 0, std::max(hi, 1e-6) * 1.05, g + 1 == groups.size(), "conductance [nS]", ""));
-    c.edge_text("t", 0.6, 0.5, 0.5, fmt::format("{} neuron {}", type_name(d, type), dy.neurons[k]), 1.0,
+    c.edge_text("t", 0.9, 0.5, 0.5, fmt::format("{} neuron {}", type_name(d, type), dy.neurons[k]), 1.0,
                 type_colour(type));
     std::vector<LegendEntry> legend;
     for (std::size_t r = 0; r < R; ++r) {

@@ -146,14 +146,14 @@ void draw_assembly_graph(const RunData& d, const FigureOptions& o, Canvas& c) {
   for (std::size_t g = 0; g < groups.size(); ++g) {
     const auto& gr = groups[g];
     c.edge_text("b", 2.3, (gr.from + gr.to) / 2 / nb, 0.5, gr.label, 1.0, gr.colour);
-    c.edge_text("l", 2.0, 1 - (gr.from + gr.to) / 2 / nb, 0.5, gr.label, 1.0, gr.colour);
+    c.edge_text("l", 2.4, 1 - (gr.from + gr.to) / 2 / nb, 0.5, gr.label, 1.0, gr.colour);
     if (g > 0) {
       c.line({gr.from, gr.from}, {0, double(nb)}, palette::black, 2.0);
       c.line({0, double(nb)}, {nb - gr.from, nb - gr.from}, palette::black, 2.0);
     }
   }
   c.edge_text("b", 3.7, 0.5, 0.5, "postsynaptic block: cell type, assembly number");
-  c.edge_text("l", 3.6, 0.5, 0.5, "presynaptic block: cell type, assembly number");
+  c.edge_text("l", 3.9, 0.5, 0.5, "presynaptic block: cell type, assembly number");
   c.colour_bar({box.x1 + 0.03, box.x1 + 0.05, box.y0, box.y1}, sequential, 0, v_max,
                "connection probability (edges / neuron pairs)");
 }
@@ -220,21 +220,24 @@ void draw_input_histograms(const RunData& d, const FigureOptions&, Canvas& c, bo
   const auto by_source = input_by_source(d, weights, names, colours);
   const auto members = members_by_type(d);
   const int ns = static_cast<int>(by_source.size());
-  const auto boxes = Canvas::grid(1, ns, {0.08, 0.98, 0.11, 0.82}, 0.06);
+  const auto boxes = Canvas::grid(1, ns, {0.08, 0.98, 0.22, 0.82}, 0.06);
   c.title(weights ? "Synaptic input per neuron" : "In-degree per neuron",
           weights ? "summed weight of the synapses into each neuron, by presynaptic cell type"
-                  : "number of synapses into each neuron, by presynaptic cell type");
+                  : "number of synapses into each neuron, by presynaptic cell type; side by side: one bar per "
+                    "postsynaptic type");
   for (int s = 0; s < ns; ++s) {
     const auto& x = by_source[s];
     double lo = quantile(x, 0.0), hi = quantile(x, 1.0);
     // A narrow spread (the configuration method balances degrees to within
     // one) is shown around its mean, not stretched over the panel.
-    const double centre = (lo + hi) / 2, min_span = std::max(weights ? 1e-6 : 10.0, 0.3 * std::abs(centre));
+    const double centre = (lo + hi) / 2, min_span = std::max(weights ? 1e-6 : 10.0, (weights ? 0.3 : 0.1) * std::abs(centre));
     if (hi - lo < min_span) lo = std::max(0.0, centre - min_span / 2), hi = centre + min_span / 2;
     double a = std::floor(lo), b = std::ceil(hi) + 1;
     int bins = 40;
-    // Integer bins for counts when the range is small.
-    if (!weights && b - a <= 60) bins = static_cast<int>(b - a), a -= 0.5, b -= 0.5;
+    // Counts over a small range: one bin per integer, the types' bars side
+    // by side inside it (a single-valued distribution would hide another).
+    const bool integer_bins = !weights && b - a <= 60;
+    if (integer_bins) bins = static_cast<int>(b - a), a -= 0.5, b -= 0.5;
     if (weights) {
       const double span = hi - lo;
       a = std::max(0.0, lo - 0.05 * span);
@@ -249,21 +252,33 @@ void draw_input_histograms(const RunData& d, const FigureOptions&, Canvas& c, bo
       h.push_back(histogram_fractions(vals, edges));
       for (const double f : h.back()) y_max = std::max(y_max, f);
     }
-    const std::string source = names[s];
-    c.panel(boxes[s], Axes{a, b, 0, nice_ceil(y_max * (1.15 + 0.1 * static_cast<double>(members.size()))), false, false,
-                           weights ? "summed weight [x g_bar]" : "synapses in", s == 0 ? "fraction of neurons" : "", ""});
-    std::vector<LegendEntry> legend;
+    Axes axes{a, b, 0, fraction_axis_max(y_max), false, false, weights ? "summed weight [x g_bar]" : "synapses in",
+              s == 0 ? "fraction of neurons" : "", ""};
+    c.panel(boxes[s], axes);
+    const auto nt = static_cast<double>(members.size());
     for (std::size_t t = 0; t < members.size(); ++t) {
       if (members[t].empty()) continue;
-      c.histogram(edges, h[t], type_colour(static_cast<int>(t)), 0.25);
+      const Rgb colour = type_colour(static_cast<int>(t));
+      if (integer_bins) {
+        const double w = 0.8 / nt;
+        for (std::size_t k = 0; k + 1 < edges.size(); ++k) {
+          if (h[t][k] <= 0) continue;
+          const double x0 = edges[k] + 0.1 + w * static_cast<double>(t);
+          c.rectangle(x0, x0 + w, 0, h[t][k], colour, 0.55);
+          c.line({x0, x0, x0 + w, x0 + w}, {0, h[t][k], h[t][k], 0}, colour, 1.5);
+        }
+      } else {
+        c.histogram(edges, h[t], colour, 0.25);
+      }
       double mean = 0;
       for (const auto i : members[t]) mean += x[i];
       mean /= static_cast<double>(members[t].size());
-      legend.push_back({fmt::format("onto {}: mean {}", type_name(d, static_cast<int>(t)), format_number(mean)),
-                        type_colour(static_cast<int>(t)), LegendEntry::box});
+      // The legend below the axis, in the type's colour: no box over the bars.
+      c.edge_text("b", 5.4 + 1.3 * static_cast<double>(t), 0.5, 0.5,
+                  fmt::format("onto {}: mean {}", type_name(d, static_cast<int>(t)), format_number(mean)), 0.85,
+                  colour);
     }
-    c.edge_text("t", 0.8, 0.5, 0.5, "from " + source, 1.0, colours[s]);
-    c.legend(legend, "tr", 0.7);
+    c.edge_text("t", 0.8, 0.5, 0.5, "from " + names[s], 1.0, colours[s]);
   }
 }
 

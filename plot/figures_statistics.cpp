@@ -86,6 +86,8 @@ void draw_cv_histogram(const RunData& d, const FigureOptions&, Canvas& c) {
 
 void draw_isi_distribution(const RunData& d, const FigureOptions&, Canvas& c) {
   const double dt = d.config.simulation.dt;
+  // No ISI is longer than a trial: the bins end there, and the axis goes on
+  // a little to show the region no interval can reach.
   const double t_max = std::max(10 * dt, run_duration_ms(d));
   // No ISI is shorter than the refractory period: start a decade below it.
   double tau_ref = 1e30;
@@ -107,9 +109,15 @@ void draw_isi_distribution(const RunData& d, const FigureOptions&, Canvas& c) {
     for (const auto x : counts) frac[t].push_back(total[t] ? static_cast<double>(x) / static_cast<double>(total[t]) : 0.0);
     y_max = std::max(y_max, *std::max_element(frac[t].begin(), frac[t].end()));
   }
-  c.title("Inter-spike intervals", "distribution per cell type, pooled over neurons and trials; log-spaced bins");
-  c.panel({0.09, 0.97, 0.11, 0.84}, Axes{edges.front(), edges.back(), 0, nice_ceil(std::max(y_max, 1e-3) * 1.2), true,
+  c.title("Inter-spike intervals",
+          fmt::format("pooled over neurons and trials, log bins; none can exceed the trial ({}), long ones are "
+                      "under-counted",
+                      t_max >= 1000 ? format_number(t_max / 1000) + " s" : format_number(t_max) + " ms"));
+  const double x_max = t_max * 3;
+  c.panel({0.09, 0.97, 0.11, 0.84}, Axes{edges.front(), x_max, 0, nice_ceil(std::max(y_max, 1e-3) * 1.2), true,
                                         false, "inter-spike interval [ms]", "fraction of ISIs per bin", ""});
+  c.rectangle(t_max, x_max, 0, c.axes().y_max, palette::light_grey, 0.5);
+  c.text(std::sqrt(t_max * x_max), c.axes().y_max * 0.5, "longer than a trial", 0.5, palette::dark_grey, 0.8, true);
   std::vector<LegendEntry> legend;
   for (int t = 0; t < nt; ++t) {
     c.histogram(edges, frac[t], type_colour(t), 0.2);

@@ -3,6 +3,7 @@
 // against the training chunk.
 #include "canvas.hpp"
 #include "catalogue.hpp"
+#include "figure_common.hpp"
 #include "homeostat/plot/figures.hpp"
 
 #include <fmt/format.h>
@@ -19,6 +20,10 @@ namespace fs = std::filesystem;
 namespace {
 
 
+// The project's acceptance for activity (README): at least 95% of each
+// type's neurons fire in a fresh run of simulation.duration.
+constexpr double acceptance_percent = 95.0;
+
 constexpr const char* loss_terms[] = {"firing_rate", "cv", "silent_penalty", "membrane_variance", "weight_ratio"};
 
 double loss_weight(const Config& c, const std::string& term) {
@@ -29,14 +34,6 @@ double loss_weight(const Config& c, const std::string& term) {
   if (term == "membrane_variance") return w.membrane_variance;
   if (term == "weight_ratio") return w.weight_ratio;
   return NAN;
-}
-
-double nice_up(double x) {
-  if (!(x > 0) || !std::isfinite(x)) return 1.0;
-  const double p = std::pow(10.0, std::floor(std::log10(x)));
-  for (const double m : {1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0})
-    if (m * p >= x * (1 - 1e-12)) return m * p;
-  return 10 * p;
 }
 
 std::string num(double x) { return fmt::format("{:.3g}", x); }
@@ -68,23 +65,37 @@ void y_range(const std::vector<std::vector<double>>& series, Axes& a) {
     a.y_max = std::pow(10.0, std::ceil(std::log10(hi) + 0.05));
   } else {
     a.y_min = 0;
-    a.y_max = nice_up(finite_max(series) * 1.1);
+    a.y_max = nice_ceil(finite_max(series) * 1.1);
   }
 }
 
-// x axis: the chunks logged, from 0.
-void x_range(const std::vector<double>& chunks, Axes& a) {
+// x axis: from chunk 0 to a margin past the last chunk logged (half a log
+// interval, at least 5% of the span), so that the last points, or a single
+// one, do not sit on the frame.
+void x_range(const std::vector<double>& chunks, double log_interval, Axes& a) {
   double hi = 1;
   for (const double c : chunks)
     if (std::isfinite(c)) hi = std::max(hi, c);
   a.x_min = 0;
-  a.x_max = hi <= 10 ? std::ceil(hi) : nice_up(hi);
+  a.x_max = hi + std::max(0.5 * log_interval, 0.05 * hi);
 }
 
-std::string chunk_label(const Config& c) {
-  return fmt::format("training chunk (each {} trials x {:.6g} ms)", c.training.batch_size,
-                     static_cast<double>(c.simulation.chunk_size) * c.simulation.dt);
+// A linear y axis around the finite values of one series (not from 0: each
+// term on its own scale, so that a term that barely moves still shows its
+// trend); {lo, hi} with a margin, a fixed band around a constant.
+std::pair<double, double> own_range(const std::vector<double>& y) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (const double v : y)
+    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  if (!std::isfinite(lo)) return {0.0, 1.0};
+  const double span = hi - lo, scale = std::max(std::abs(lo), std::abs(hi));
+  if (span <= 1e-9 * scale || span == 0) {
+    const double half = scale > 0 ? 0.05 * scale : 1.0;
+    return {lo - half, hi + half};
+  }
+  return {lo - 0.08 * span, hi + 0.08 * span};
 }
+
 
 std::string span_text(const std::vector<double>& chunks) {
   if (chunks.empty()) return "";
@@ -101,7 +112,7 @@ void series(Canvas& c, const std::vector<double>& x, const std::vector<double>& 
     std::vector<double> px, py;
     for (std::size_t i = 0; i < x.size(); ++i)
       if (std::isfinite(y[i]) && (!c.axes().log_y || y[i] > 0)) px.push_back(x[i]), py.push_back(y[i]);
-    c.points(px, py, colour, 0.6);
+    c.points(px, py, colour, x.size() <= 3 ? 1.3 : 0.6);  // one or two points: easy to find
   }
 }
 
@@ -121,51 +132,55 @@ std::string need_rates(const TrainingLog& log) {
   return "";
 }
 
+// One small panel per loss term (and the total), each on its own linear
+// scale: the terms differ by orders of magnitude and some barely move (the
+// silent penalty sits near exp(-alpha r) ~ 1), so a shared axis would show
+// one flat line and hide the others' trends.
 void draw_training_losses(const TrainingLog& log, const FigureOptions&, Canvas& c) {
   const auto& m = log.metrics;
   const auto chunks = m.column("chunk");
   struct Curve {
-    std::string label;
+    std::string title;
     std::vector<double> y;
     Rgb colour;
-    int style;
-    double width;
   };
   std::vector<Curve> curves;
-  curves.push_back({"total", m.column("total_loss"), palette::black, 1, 2.6});
+  curves.push_back({"total loss", m.column("total_loss"), palette::black});
   const Rgb colours[] = {palette::blue, palette::vermillion, palette::bluish_green, palette::reddish_purple,
                          palette::orange, palette::sky_blue};
-  const int styles[] = {1, 2, 1, 2, 1, 2};
   int k = 0;
   for (const char* term : loss_terms) {
     const std::string col = std::string(term) + "_loss";
     if (!m.has(col)) continue;
-    curves.push_back({fmt::format("{} (x {})", term, num(loss_weight(log.config, term))), m.column(col),
-                      colours[k % 6], styles[k % 6], 1.8});
+    curves.push_back({fmt::format("{} (w = {})", term, num(loss_weight(log.config, term))), m.column(col),
+                      colours[k % 6]});
     ++k;
   }
-  std::vector<std::vector<double>> ys;
-  for (const auto& cv : curves) ys.push_back(cv.y);
-  Axes a;
-  x_range(chunks, a);
-  y_range(ys, a);
-  a.x_label = chunk_label(log.config);
-  a.y_label = "loss (dimensionless)";
   c.title("Training losses",
-          fmt::format("terms unweighted; total = sum of w x term, w in the legend ({}, logged every {})", span_text(chunks),
-                      log.config.training.log_interval));
-  c.panel({0.09, 0.66, 0.11, 0.84}, a);
-  std::vector<LegendEntry> legend;
-  for (const auto& cv : curves) {
-    series(c, chunks, cv.y, cv.colour, cv.width, cv.style);
-    std::string text = cv.label;
+          fmt::format("each term unweighted, on its own scale (not from 0); total = sum of w x term; {}",
+                      span_text(chunks)));
+  const int cols = curves.size() > 4 ? 3 : 2;
+  const int rows = static_cast<int>((curves.size() + cols - 1) / cols);
+  // Between rows: the panel's two title lines (the chunk axis is shared and
+  // numbered on the bottom row only).
+  const double gap_y = 3.4 * c.line_height();
+  const auto boxes = Canvas::grid(rows, cols, {0.1, 0.98, 0.1, 0.87 - gap_y}, 0.1, gap_y);
+  for (std::size_t i = 0; i < curves.size(); ++i) {
+    const auto& cv = curves[i];
+    Axes a;
+    x_range(chunks, log.config.training.log_interval, a);
+    std::tie(a.y_min, a.y_max) = own_range(cv.y);
+    a.y_digits = 6;
+    const bool bottom_row = static_cast<int>(i) + cols >= static_cast<int>(curves.size());
+    a.x_numbers = bottom_row;
+    if (bottom_row) a.x_label = "training chunk";
+    c.panel(boxes[i], a);
     const bool any_finite = std::any_of(cv.y.begin(), cv.y.end(), [](double v) { return std::isfinite(v); });
-    const bool all_zero = std::all_of(cv.y.begin(), cv.y.end(), [](double v) { return v == 0.0; });
-    if (!any_finite) text += ": no values";
-    else if (a.log_y && all_zero) text += ": 0, not drawn";
-    legend.push_back({text, cv.colour, LegendEntry::line, cv.style, cv.width});
+    const double last = cv.y.empty() ? NAN : cv.y.back();
+    c.edge_text("t", 2.0, 0.0, 0.0, cv.title, 0.95, cv.colour);
+    c.edge_text("t", 0.7, 0.0, 0.0, any_finite ? "last " + num(last) : "no values", 0.8, palette::dark_grey);
+    series(c, chunks, cv.y, cv.colour, i == 0 ? 2.4 : 2.0, 1);
   }
-  c.legend(legend, "out", 0.8);
 }
 
 void draw_training_rates(const TrainingLog& log, const FigureOptions&, Canvas& c) {
@@ -181,16 +196,20 @@ void draw_training_rates(const TrainingLog& log, const FigureOptions&, Canvas& c
     targets[t] = log.config.targets.per_type.at(t).firing_rate;
   }
   c.title("Firing rates and active neurons during training",
-          fmt::format("mean over each type's neurons and the chunk's trials ({}); dashed: the target rate",
-                      span_text(chunks)));
-  const Box top{0.09, 0.74, 0.50, 0.84}, bottom{0.09, 0.74, 0.11, 0.38};
+          fmt::format("each chunk: {} trials of {:.6g} ms ({}); acceptance ({:.0f}% active) is judged on a {:.3g} s run",
+                      log.config.training.batch_size,
+                      static_cast<double>(log.config.simulation.chunk_size) * log.config.simulation.dt,
+                      span_text(chunks), acceptance_percent, log.config.simulation.duration / 1000));
+  const double gap = 2.4 * c.line_height();
+  const Box top{0.09, 0.7, 0.52, 0.86 - gap}, bottom{0.09, 0.7, 0.11, 0.52 - 2.6 * gap};
   Axes a;
-  x_range(chunks, a);
+  x_range(chunks, log.config.training.log_interval, a);
   auto with_targets = rates;
   for (int t = 0; t < nt; ++t) with_targets.push_back({targets[t]});
   y_range(with_targets, a);
-  a.y_label = a.log_y ? "mean rate [Hz] (log)" : "mean rate [Hz]";
+  a.y_label = a.log_y ? "rate [Hz] (log)" : "rate [Hz]";
   c.panel(top, a);
+  c.edge_text("t", 1.0, 0.0, 0.0, "mean rate over the type's neurons and the chunk's trials; dashed: target", 0.85);
   std::vector<LegendEntry> legend;
   for (int t = 0; t < nt; ++t) {
     if (targets[t] > 0 || !a.log_y) c.hline(targets[t], type_colour(t), 1.6, 2);
@@ -202,14 +221,19 @@ void draw_training_rates(const TrainingLog& log, const FigureOptions&, Canvas& c
   }
   c.legend(legend, "out", 0.8);
 
+  // Active: per trial of the chunk, so it reads lower than the fraction
+  // active over the longer run that acceptance is judged on.
   Axes b;
-  x_range(chunks, b);
+  x_range(chunks, log.config.training.log_interval, b);
   b.y_min = 0;
   b.y_max = 100;
-  b.x_label = chunk_label(log.config);
+  b.y_tick = 20;
+  b.x_label = "training chunk";
   b.y_label = "active [%]";
   c.panel(bottom, b);
-  c.edge_text("t", 0.8, 0.5, 0.5, "neurons of each type that fired in a trial (mean over the chunk's trials)", 0.9);
+  c.edge_text("t", 1.0, 0.0, 0.0,
+              "neurons that fired in one trial of the chunk, mean over its trials", 0.85);
+  c.hline(acceptance_percent, palette::grey, 1.4, 3);
   std::vector<LegendEntry> legend_b;
   for (int t = 0; t < nt; ++t) {
     std::vector<double> percent;
@@ -219,6 +243,7 @@ void draw_training_rates(const TrainingLog& log, const FigureOptions&, Canvas& c
     legend_b.push_back({fmt::format("{}: {}%", types[t], std::isfinite(last) ? fmt::format("{:.0f}", last) : "nan"),
                         type_colour(t), LegendEntry::line, 1, 2.2});
   }
+  legend_b.push_back({fmt::format("acceptance {:.0f}%", acceptance_percent), palette::grey, LegendEntry::line, 3, 1.4});
   c.legend(legend_b, "out", 0.8);
 }
 

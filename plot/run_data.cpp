@@ -117,10 +117,22 @@ std::vector<std::int64_t> pick_per_type(const std::vector<std::int64_t>& recorde
   return out;
 }
 
+fs::path run_parameters(const fs::path& dir) {
+  const fs::path own = dir / "parameters.toml";
+  if (fs::exists(own)) return own;
+  // A state directory of a training run (DIR/initial_state, DIR/final_state)
+  // was simulated with the run's configuration, one level up.
+  fs::path state = fs::absolute(dir).lexically_normal();
+  if (state.filename().empty()) state = state.parent_path();  // "DIR/final_state/"
+  const fs::path run = state.parent_path() / "parameters.toml";
+  if (fs::exists(dir / "network_structure.npz") && fs::exists(run)) return run;
+  return own;  // the error names the file a simulate run has
+}
+
 RunData load_run(const fs::path& dir, const LoadOptions& options) {
   if (!fs::is_directory(dir)) throw std::runtime_error(dir.string() + ": not a run directory");
   RunData d;
-  d.config = io::load_config(dir / "parameters.toml");
+  d.config = io::load_config(run_parameters(dir));
   d.network = io::load_network(dir / "network_structure.npz", d.config);
   load_recordings(dir, d, options);
   return d;

@@ -215,6 +215,14 @@ cmp "$work/train_losses.png" "$work/train_straight/figures/training_losses.png" 
   fail "plot DIR redrew training_losses.png differently from train"
 cmp "$work/train_rates_0002.png" "$work/train_straight/figures/chunk_0002/training_rates.png" ||
   fail "plot DIR --chunk 2 redrew training_rates.png differently from train"
+# A state directory of a training run (its parameters.toml is the run's) redraws what train drew.
+for state in initial_state final_state; do
+  "$bin" plot "$work/train_straight/$state/" -o "$work/replot_$state" >> "$work/train_plot.log" ||
+    fail "plot on $state failed: $(tail -3 "$work/train_plot.log")"
+  for f in "$work/train_straight/$state"/figures/*.png; do
+    cmp "$f" "$work/replot_$state/$(basename "$f")" || fail "plot $state/ redrew $(basename "$f") differently"
+  done
+done
 "$py" - "$work" "$src/tests/cli/read_tensorboard.py" "$src/io/proto" <<'PY'
 import csv, json, sys
 import numpy as np

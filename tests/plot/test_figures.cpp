@@ -10,6 +10,8 @@
 #include "homeostat/plot/figures.hpp"
 #include "homeostat/plot/run_data.hpp"
 #include "homeostat/sim.hpp"
+#include "canvas.hpp"
+#include "figure_common.hpp"
 #include "npy_slab.hpp"
 #include "tiny_network.hpp"
 
@@ -197,6 +199,95 @@ TEST(Figures, PickPerTypeSpreadsEvenly) {
   std::iota(all.begin(), all.end(), 0);
   EXPECT_EQ(plot::pick_per_type(all, type, 2), (std::vector<std::int64_t>{1, 4, 7, 9}));
   EXPECT_EQ(plot::pick_per_type({0, 7}, type, 3), (std::vector<std::int64_t>{0, 7}));
+}
+
+// Rates counted over a trial are multiples of q = 1000 / T Hz: every edge
+// lies half way between two of them, so each bin holds whole counts and no
+// bin between two occupied ones is empty (log bins on such rates leave a comb).
+TEST(FiringRateBins, EdgesAlignedToTheRateQuantum) {
+  for (const double duration : {10000.0, 2000.0, 500.0, 4000.0}) {
+    const double q = 1000.0 / duration, hi = 125.0;
+    const auto e = plot::rate_edges(duration, hi);
+    ASSERT_GE(e.size(), 2u);
+    EXPECT_DOUBLE_EQ(e.front(), q / 2) << duration;
+    EXPECT_GE(e.back(), hi);
+    for (std::size_t k = 0; k < e.size(); ++k) {
+      const double half = e[k] / q - 0.5;
+      EXPECT_NEAR(half, std::round(half), 1e-9) << "edge " << e[k] << " of T = " << duration;
+      if (k > 0) {
+        EXPECT_GT(e[k], e[k - 1]);
+      }
+    }
+    // Every possible rate 1..K quanta up to hi: no empty bin anywhere.
+    std::vector<double> rates;
+    for (double r = q; r <= e.back(); r += q) rates.push_back(std::round(r / q) * q);
+    const auto h = plot::histogram_fractions(rates, e);
+    for (std::size_t k = 0; k < h.size(); ++k) EXPECT_GT(h[k], 0.0) << "empty bin " << e[k] << "-" << e[k + 1];
+    // Where quanta are dense the bins are log-spaced, not one per quantum.
+    EXPECT_LT(e.size(), 12 * std::log10(2 * hi / q) + 3);
+  }
+}
+
+TEST(FiringRateBins, AxisEndsAtTheRefractoryLimitOfTheConfiguration) {
+  Config c = fixture().config;
+  for (auto& p : c.recurrent.physiology) p.tau_ref = 8.0;
+  c.recurrent.physiology.back().tau_ref = 4.0;
+  EXPECT_DOUBLE_EQ(plot::max_rate_hz(c), 250.0);  // the shortest refractory period bounds every rate
+  for (auto& p : c.recurrent.physiology) p.tau_ref = 0.0;
+  EXPECT_DOUBLE_EQ(plot::max_rate_hz(c), 1000.0 / c.simulation.dt);  // one spike per step
+}
+
+TEST(Axes, FractionAxisNeverPastOne) {
+  for (const double f : {0.0, 1e-4, 0.03, 0.5, 0.8, 0.87, 0.9, 0.99, 1.0}) {
+    const double top = plot::fraction_axis_max(f);
+    EXPECT_LE(top, 1.0) << f;
+    EXPECT_GE(top, f) << f;
+  }
+  EXPECT_DOUBLE_EQ(plot::fraction_axis_max(0.3), 0.4);  // room above the data when it is small
+  EXPECT_DOUBLE_EQ(plot::nice_step(3.3), 5.0);
+  EXPECT_DOUBLE_EQ(plot::nice_step(0.15), 0.2);
+  EXPECT_DOUBLE_EQ(plot::nice_step(1.0), 1.0);
+}
+
+// Image cells tile the panel: one lit cell of a 2 x 2 image fills the bottom
+// left quarter and nothing else (plimagefr stretches nx cells over nx - 1
+// intervals unless told where the last cell starts).
+TEST(Canvas, ImageCellsTileThePanel) {
+  TempDir dir;
+  const fs::path png = dir.path() / "image.png";
+  {
+    std::lock_guard lock(plot::plot_mutex());
+    plot::Canvas c(png, 200, 200);
+    c.panel({0.1, 0.9, 0.1, 0.9}, plot::Axes{0, 2, 0, 2, false, false, "", "", "", false, false});
+    const plot::ColourMap black{{{0.0, {0, 0, 0}}, {1.0, {0, 0, 0}}}};
+    c.image({1.0, 5.0, 5.0, 5.0}, 2, 2, black, 0.0, 2.0);  // row 0 (bottom): lit, blank; row 1: blank, blank
+    c.finish();
+  }
+  const Image img = decode_png(png);
+  auto at = [&](int x, int y) { return img.gray[static_cast<std::size_t>(y) * img.width + x]; };
+  // Cell centres (image rows from the top): bottom left (60, 140), the rest.
+  EXPECT_LT(at(60, 140), 50);
+  EXPECT_LT(at(25, 175), 50);   // near the frame's corner: the cell reaches it
+  EXPECT_LT(at(95, 105), 50);   // near the middle: the cell reaches it
+  EXPECT_GT(at(140, 140), 200);
+  EXPECT_GT(at(60, 60), 200);
+  EXPECT_GT(at(140, 60), 200);
+  EXPECT_GT(at(106, 94), 200);  // just past the middle: the lit cell stops there
+}
+
+// A training run's initial_state/ and final_state/ have no parameters.toml
+// of their own: they were simulated with the run's.
+TEST(RunData, StateDirectoryUsesTheRunsParameters) {
+  TempDir dir;
+  std::ofstream(dir.path() / "parameters.toml") << io::to_toml(fixture().config);
+  fs::create_directories(dir.path() / "final_state" / "results");
+  std::ofstream(dir.path() / "final_state" / "network_structure.npz") << "x";
+  EXPECT_EQ(fs::canonical(plot::run_parameters(dir.path() / "final_state")), fs::canonical(dir.path() / "parameters.toml"));
+  EXPECT_EQ(fs::canonical(plot::run_parameters(dir.path() / "final_state/")), fs::canonical(dir.path() / "parameters.toml"));
+  EXPECT_EQ(plot::run_parameters(dir.path()), dir.path() / "parameters.toml");
+  // Not a state directory (no network): the error will name its own file.
+  fs::create_directories(dir.path() / "other");
+  EXPECT_EQ(plot::run_parameters(dir.path() / "other"), dir.path() / "other" / "parameters.toml");
 }
 
 TEST(NpySlabReader, ReadsSlabsOfWhatIoWrites) {

@@ -47,7 +47,13 @@ struct LoadOptions {
   int dynamics_per_type = 3;           // recorded neurons kept per cell type, evenly spread
 };
 
-// Reads a `simulate` run directory. Throws std::runtime_error (or
+// The configuration of run directory `dir`: DIR/parameters.toml, or for a
+// state directory of a training run (DIR/initial_state, DIR/final_state:
+// network_structure.npz and results/, no parameters.toml) the run's own,
+// DIR/../parameters.toml.
+std::filesystem::path run_parameters(const std::filesystem::path& dir);
+
+// Reads a `simulate` run directory or a training run's state directory. Throws std::runtime_error (or
 // ConfigError for parameters.toml) naming the file and what is wrong.
 // Recordings (output_voltages/conductances/currents.npy) are optional.
 RunData load_run(const std::filesystem::path& dir, const LoadOptions& options = {});
