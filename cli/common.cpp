@@ -49,14 +49,7 @@ Progress::Progress(std::string label, double total, std::string unit)
 
 Progress::~Progress() { finish(); }
 
-namespace {
-std::string clock_text(double seconds) {
-  if (!(seconds >= 0) || seconds > 359999) return "--:--";
-  const long s = static_cast<long>(seconds + 0.5);
-  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-                   : fmt::format("{}:{:02}", s / 60, s % 60);
-}
-}  // namespace
+using run::clock_text;
 
 void Progress::update(double done, const std::string& extra) {
   if (finished_) return;

@@ -62,9 +62,11 @@ nlohmann::json metadata(const RunClock& clock, const std::string& command, const
 void write_run_files(const fs::path& dir, const Config& config, const nlohmann::json& meta);
 int apply_threads(int threads);  // the thread count in effect
 
-// Throws ResourceError when `e` exceeds the machine's memory or the free
-// disk under `dir`, unless `force`.
-void check_resources(const ResourceEstimate& e, const fs::path& dir, bool force, const std::string& command);
+// Throws ResourceError when `e` exceeds 90% of the machine's memory or half
+// the free disk under `dir`, unless `force`; a run writing more than 1 GB is
+// announced through on_warning.
+void check_resources(const ResourceEstimate& e, const fs::path& dir, bool force, const std::string& command,
+                     const Callbacks& callbacks);
 std::string bytes_text(double bytes);  // "1.2 GB"
 
 // ---- simulations

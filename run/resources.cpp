@@ -133,22 +133,31 @@ std::string drivers_text(const Drivers& d) {
 }
 }  // namespace
 
-void check_resources(const ResourceEstimate& e, const fs::path& dir, bool force, const std::string& command) {
-  if (force) return;
+void check_resources(const ResourceEstimate& e, const fs::path& dir, bool force, const std::string& command,
+                     const Callbacks& cb) {
   const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
   // Free space where the directory is (or would be): its nearest existing ancestor.
   fs::path at = fs::absolute(dir);
   while (!at.empty() && !fs::exists(at) && at != at.parent_path()) at = at.parent_path();
   struct statvfs vfs {};
   const double disk = statvfs(at.c_str(), &vfs) == 0 ? static_cast<double>(vfs.f_bavail) * vfs.f_frsize : -1;
-  if (memory > 0 && e.memory_bytes > 0.9 * memory)
+  // Memory: most of the machine (the OS and the page cache need the rest).
+  // Disk: half of what is free, so that one run does not fill a shared disk.
+  const bool memory_over = memory > 0 && e.memory_bytes > 0.9 * memory;
+  const bool disk_over = disk >= 0 && e.disk_bytes > 0.5 * disk;
+  if (memory_over && !force)
     throw ResourceError(fmt::format(
         "{} would need about {} of memory, this machine has {}: {}. Reduce these, or pass --force to go ahead",
         command, bytes_text(e.memory_bytes), bytes_text(memory), drivers_text(e.memory_drivers)));
-  if (disk >= 0 && e.disk_bytes > disk)
+  if (disk_over && !force)
     throw ResourceError(fmt::format(
-        "{} would write about {} into {}, which has {} free: {}. Reduce these, or pass --force to go ahead", command,
-        bytes_text(e.disk_bytes), dir.string(), bytes_text(disk), drivers_text(e.disk_drivers)));
+        "{} would write about {} into {}, which has {} free (a run may take half): {}. Reduce these, or pass "
+        "--force to go ahead",
+        command, bytes_text(e.disk_bytes), dir.string(), bytes_text(disk), drivers_text(e.disk_drivers)));
+  // Large but allowed: said before the work starts, never found out later.
+  if (e.disk_bytes > 1e9 || disk_over)
+    warning(cb, fmt::format("note: {} will write about {} into {} ({} free): {}", command, bytes_text(e.disk_bytes),
+                            dir.string(), disk >= 0 ? bytes_text(disk) : "?", drivers_text(e.disk_drivers)));
 }
 
 }  // namespace detail

@@ -157,3 +157,14 @@ int apply_threads(int threads) {
 }
 
 }  // namespace homeostat::run::detail
+
+namespace homeostat::run {
+
+std::string clock_text(double seconds) {
+  if (!(seconds >= 0) || seconds > 359999) return "--:--";
+  const long s = static_cast<long>(seconds + 0.5);
+  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+                   : fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+}  // namespace homeostat::run

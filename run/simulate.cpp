@@ -335,7 +335,7 @@ SimulateResult simulate_to_dir(const SimulateDirRequest& r, const Callbacks& cb)
     if (!neurons_given) req.record.neurons = plot::pick_per_type(req.record.neurons, net.cell_type, 3);
   }
   const ResourceEstimate estimate = detail::simulate_estimate(config, req.trials, req.steps, req.record);
-  detail::check_resources(estimate, r.output_dir, r.force, "simulate");
+  detail::check_resources(estimate, r.output_dir, r.force, "simulate", cb);
   const auto lock = detail::prepare_output_dir(r.output_dir, r.overwrite);
 
   detail::message(cb, fmt::format(

@@ -116,13 +116,6 @@ std::string csv_upto(const fs::path& path, std::int64_t upto) {
   return out;
 }
 
-std::string clock_text(double seconds) {
-  if (!(seconds >= 0) || seconds > 359999) return "--:--";
-  const long s = static_cast<long>(seconds + 0.5);
-  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-                   : fmt::format("{}:{:02}", s / 60, s % 60);
-}
-
 // The console block of a log interval, with where the run stands in time.
 std::string block_text(const ChunkMetrics& m, const Config& c, std::int64_t total, std::int64_t chunks_this_call,
                        double elapsed) {
@@ -226,7 +219,7 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
   }
   TrainRequest sized = request;
   sized.config = config;
-  detail::check_resources(estimate(sized), dir, request.force, command);
+  detail::check_resources(estimate(sized), dir, request.force, command, cb);
   const int threads = detail::apply_threads(request.threads);
   Trainer trainer(config, net, request.method);
   if (resumed) trainer.restore(*resumed);

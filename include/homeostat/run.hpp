@@ -69,7 +69,8 @@ struct Callbacks {
   std::function<void(const std::string&)> on_message;
   // Warnings (the CLI prints them on stderr as they come).
   std::function<void(const std::string&)> on_warning;
-  // Progress of long phases, at most a few times a second.
+  // Progress of long phases: after every chunk (the printer throttles), and
+  // once with `end` set when the phase is over.
   std::function<void(const ProgressUpdate&)> on_progress;
   // Nonzero = stop at the next safe point. Owned by the caller, which may
   // set it from a signal handler or another thread.
@@ -77,6 +78,9 @@ struct Callbacks {
 
   bool stop_requested() const { return stop != nullptr && stop->load() != 0; }
 };
+
+// A duration for the console: "4:05", "1:02:03"; "--:--" when unknown.
+std::string clock_text(double seconds);
 
 // How a run ended. The CLI's exit codes: completed 0, non_finite 3,
 // interrupted 130 (errors, as exceptions: 1, or 2 for a ConfigError).
@@ -97,9 +101,11 @@ class LockError : public std::runtime_error {
 
 // Memory and disk a run will need, by what drives them (largest first):
 // ("recording output_voltages", 2.1e10), ("BPTT state checkpoints", 3e9), ...
-// Checked before any work against sysconf(_SC_PHYS_PAGES) and statvfs of the
-// output directory; over either, the run throws ResourceError naming the
-// drivers and the estimate, unless the request says `force`.
+// Checked before any work against sysconf(_SC_PHYS_PAGES) (90% of it) and
+// statvfs of the output directory (half of the free space); over either, the
+// run throws ResourceError naming the drivers and the estimate, unless the
+// request says `force`. A run that writes more than 1 GB is announced
+// through on_warning before it starts.
 struct ResourceEstimate {
   double memory_bytes = 0;
   double disk_bytes = 0;
