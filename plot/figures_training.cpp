@@ -38,36 +38,6 @@ double loss_weight(const Config& c, const std::string& term) {
 
 std::string num(double x) { return fmt::format("{:.3g}", x); }
 
-// Positive finite range of some series: {min, max}; {0, 0} when none.
-std::pair<double, double> positive_range(const std::vector<std::vector<double>>& series) {
-  double lo = INFINITY, hi = 0;
-  for (const auto& s : series)
-    for (const double v : s)
-      if (std::isfinite(v) && v > 0) lo = std::min(lo, v), hi = std::max(hi, v);
-  return hi > 0 ? std::pair{lo, hi} : std::pair{0.0, 0.0};
-}
-
-double finite_max(const std::vector<std::vector<double>>& series) {
-  double hi = 0;
-  for (const auto& s : series)
-    for (const double v : s)
-      if (std::isfinite(v)) hi = std::max(hi, v);
-  return hi;
-}
-
-// y axis for non-negative series: log when the positive values span more
-// than two decades, else linear from 0.
-void y_range(const std::vector<std::vector<double>>& series, Axes& a) {
-  const auto [lo, hi] = positive_range(series);
-  if (hi > 0 && hi / lo > 100.0) {
-    a.log_y = true;
-    a.y_min = std::pow(10.0, std::floor(std::log10(lo)));
-    a.y_max = std::pow(10.0, std::ceil(std::log10(hi) + 0.05));
-  } else {
-    a.y_min = 0;
-    a.y_max = nice_ceil(finite_max(series) * 1.1);
-  }
-}
 
 // x axis: from chunk 0 to a margin past the last chunk logged (half a log
 // interval, at least 5% of the span), so that the last points, or a single
