@@ -55,6 +55,9 @@ int run_gradient(const GradientCliOptions& o) {
              o.trials > 0 ? o.trials : replay ? replay->n_trials() : config.training.batch_size,
              replay ? replay->n_steps() : config.simulation.chunk_size, o.double_precision ? "double" : "float",
              o.common.threads > 0 ? o.common.threads : threads, config.training.optimisable);
+  fmt::print("  rate loss: {}\n",
+             describe_rate_loss(config.hyperparameters.rate_loss,
+                                o.trials > 0 ? o.trials : replay ? replay->n_trials() : config.training.batch_size));
   std::fflush(stdout);
   const run::GradientResult g = run::gradient(config, net, replay.get(), req);
 
@@ -88,9 +91,10 @@ Action setup_gradient(CLI::App& app, int /*argc*/, char** /*argv*/) {
   cmd->add_option("--inputs", o->inputs,
                   "Input spikes .npy [trials, steps, M]: the chunk is its length (default: Poisson, chunk_size steps)")
       ->check(CLI::ExistingFile);
+  std::string term_names;
+  for (const LossTermInfo& t : loss_terms) term_names += (term_names.empty() ? "" : ", ") + std::string(t.name);
   cmd->add_option("--losses", o->losses,
-                  "Also the gradient of each of these alone: firing_rate, cv, silent_penalty, membrane_variance, "
-                  "weight_ratio (comma-separated)")
+                  "Also the gradient of each of these alone: " + term_names + " (comma-separated)")
       ->delimiter(',')
       ->allow_extra_args(false);
   cmd->add_option("--trials", o->trials, "Trials (default training.batch_size, or all trials in --inputs)")

@@ -24,18 +24,6 @@ namespace {
 // type's neurons fire in a fresh run of simulation.duration.
 constexpr double acceptance_percent = 95.0;
 
-constexpr const char* loss_terms[] = {"firing_rate", "cv", "silent_penalty", "membrane_variance", "weight_ratio"};
-
-double loss_weight(const Config& c, const std::string& term) {
-  const LossWeights& w = c.hyperparameters.loss_weight;
-  if (term == "firing_rate") return w.firing_rate;
-  if (term == "cv") return w.cv;
-  if (term == "silent_penalty") return w.silent_penalty;
-  if (term == "membrane_variance") return w.membrane_variance;
-  if (term == "weight_ratio") return w.weight_ratio;
-  return NAN;
-}
-
 std::string num(double x) { return fmt::format("{:.3g}", x); }
 
 
@@ -119,11 +107,11 @@ void draw_training_losses(const TrainingLog& log, const FigureOptions&, Canvas& 
   const Rgb colours[] = {palette::blue, palette::vermillion, palette::bluish_green, palette::reddish_purple,
                          palette::orange, palette::sky_blue};
   int k = 0;
-  for (const char* term : loss_terms) {
-    const std::string col = std::string(term) + "_loss";
+  for (const LossTermInfo& term : loss_terms) {
+    const std::string col = std::string(term.name) + "_loss";
     if (!m.has(col)) continue;
-    curves.push_back({fmt::format("{} (w = {})", term, num(loss_weight(log.config, term))), m.column(col),
-                      colours[k % 6]});
+    curves.push_back({fmt::format("{} (w = {})", term.name, num(log.config.hyperparameters.loss_weight[term.term])),
+                      m.column(col), colours[k % 6]});
     ++k;
   }
   c.title("Training losses",

@@ -265,6 +265,8 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
       "homeostat {}: N = {}, M = {}, {} trials x {} steps per chunk, chunks {}..{} of {}, {} thread(s)", command,
       net.n, net.m, config.training.batch_size, config.simulation.chunk_size, start_chunk + 1, total, total, threads));
   if (resumed) message(cb, fmt::format("  resumed from {} (chunk {})", request.resume.string(), start_chunk));
+  message(cb, fmt::format("  rate loss: {}",
+                          describe_rate_loss(config.hyperparameters.rate_loss, config.training.batch_size)));
 
   // checkpoint_best.npz is written before checkpoint_latest.npz: a kill
   // between the two leaves a best at least as new as the latest's record of
@@ -361,7 +363,8 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
                    {"best_loss", trainer.best_loss()},
                    {"best_chunk", trainer.best_chunk()},
                    {"resumed_from", resumed ? request.resume.string() : ""},
-                   {"resumed_at_chunk", start_chunk}};
+                   {"resumed_at_chunk", start_chunk},
+                   {"rate_loss", describe_rate_loss(config.hyperparameters.rate_loss, config.training.batch_size)}};
   detail::write_run_files(dir, config, meta);
   message(cb, target_summary(config, final_state, last));
   message(cb, fmt::format("✓ Trained {} chunks ({}); best total loss {:.6g} at chunk {}. Wrote {}/",

@@ -6,8 +6,6 @@
 // length dt [ms] and the number of steps T of the recording.
 #pragma once
 
-#include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -70,39 +68,10 @@ std::vector<TypeActivity> type_activity(const std::vector<SpikeTrains>& trials, 
 std::vector<std::vector<Summary>> fano_summaries(const std::vector<SpikeTrains>& trials, const TypeGroups& types,
                                                  const std::vector<double>& windows_ms);
 
-// Membrane statistics from the running moments the engine keeps (sums of v
-// and v^2 over `steps` steps): the one definition of the membrane ratio
-// sd(V) / (theta - mean(V)) that training metrics and analysis share (the
-// loss has its own for dual numbers, MODEL.md 7).
-template <class T>
-struct MembraneMoments {
-  T mean, sd;
-};
-template <class T>
-MembraneMoments<T> membrane_moments(T v_sum, T v_sum_sq, double steps) {
-  using std::max, std::sqrt;
-  const T mean = v_sum / steps;
-  const T var = max(T(0.0), v_sum_sq / steps - mean * mean);
-  return {mean, sqrt(var)};
-}
-template <class T>
-T membrane_ratio(const MembraneMoments<T>& m, double theta) {
-  return m.sd / (theta - m.mean);
-}
-
-// ISI CV from the count n, sum and sum of squares of the intervals (pooled
-// over trials): sqrt(n sum_sq / sum^2 - 1), clamped at 0 against rounding.
-// The training metrics' CV (and the CV loss's, MODEL.md 7); isi_cv above is
-// the two-pass one of a single train.
-template <class T>
-T isi_cv_from_sums(T n, T sum, T sum_sq) {
-  using std::max, std::sqrt;
-  return sqrt(max(T(0.0), sum_sq * n / (sum * sum) - 1.0));
-}
-
 // Per cell type over neuron-trials: mean V, sd V and membrane ratio, from
 // moments v_sum[trial][neuron], v_sum_sq[trial][neuron] over `steps` steps,
-// thresholds theta[neuron] (voltage_statistics.csv).
+// thresholds theta[neuron] (voltage_statistics.csv); membrane_moments of
+// loss/common.hpp, the one definition the loss and the training metrics use.
 struct MembraneStatistics {
   Summary mean_v, sd_v, ratio;  // [mV], [mV], 1
 };

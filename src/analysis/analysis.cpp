@@ -5,6 +5,8 @@
 // (never to n_steps), and voltages are read once, in memory order.
 #include "homeostat/analysis.hpp"
 
+#include "homeostat/loss/common.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -282,11 +284,11 @@ std::vector<MembraneStatistics> membrane_statistics(const std::vector<std::vecto
       throw std::invalid_argument("analysis: trial " + std::to_string(b) + " has membrane sums of " +
                                   std::to_string(v_sum[b].size()) + " neurons, types cover " + std::to_string(n));
     for (std::size_t i = 0; i < n; ++i) {
-      const MembraneMoments<double> m = membrane_moments(v_sum[b][i], v_sum_sq[b][i], static_cast<double>(steps));
+      const MembraneMoments<double> m = membrane_moments(v_sum[b][i], v_sum_sq[b][i], steps, theta[i]);
       const auto t = static_cast<std::size_t>(types.cell_type[i]);
       means[t].push_back(m.mean);
       sds[t].push_back(m.sd);
-      ratios[t].push_back(membrane_ratio(m, theta[i]));
+      ratios[t].push_back(m.ratio());
     }
   }
   std::vector<MembraneStatistics> out;

@@ -365,7 +365,9 @@ set +e
 "$bin" simulate "${small[@]}" -o "$work/run" 2> "$work/err4"; rc=$?
 set -e
 [ $rc -ne 0 ] && grep -q "not empty" "$work/err4" || fail "overwrote an existing run"
-"$bin" simulate --help | grep -q -- "--record" || fail "help text"
+# Through a file: `grep -q` closing a pipe early would fail the writer (pipefail).
+"$bin" simulate --help > "$work/help.txt"
+grep -q -- "--record" "$work/help.txt" || fail "help text"
 
 echo "== Ctrl-C on simulate: exit 130, no temporary file, metadata.json says interrupted"
 "$bin" simulate "${small[@]}" --set simulation.duration=200000.0 --no-figures -o "$work/sim_cut" \
@@ -375,7 +377,8 @@ for _ in $(seq 400); do [ -e "$work/sim_cut/results/input_spikes.npy.tmp.$pid" ]
 kill -INT $pid
 set +e; wait $pid; rc=$?; set -e
 [ $rc -eq 130 ] || fail "Ctrl-C on simulate: exit $rc, expected 130 ($(cat "$work/sim_cut.err"))"
-find "$work/sim_cut" -name '*.tmp.*' | grep -q . && fail "temporary files left after Ctrl-C: $(find "$work/sim_cut" -name '*.tmp.*')"
+left=$(find "$work/sim_cut" -name '*.tmp.*')
+[ -z "$left" ] || fail "temporary files left after Ctrl-C: $left"
 grep -q '"status": "interrupted"' "$work/sim_cut/metadata.json" || fail "metadata.json does not say interrupted"
 [ ! -e "$work/sim_cut/.homeostat.lock" ] || fail "lock left behind"
 
