@@ -11,6 +11,7 @@ packages=(build-essential cmake git pkg-config
           libzip-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy
           libplplot-dev plplot-driver-cairo libpng-dev fonts-dejavu-core
           libprotobuf-dev protobuf-compiler python3-protobuf
+          python3-dev pybind11-dev python3-pytest python3-scipy python3-matplotlib
           libopenmpi-dev openmpi-bin   # MPI: `mpirun homeostat sweep|train`
           slurm-wlm munge)             # the sweep tests start a one-node Slurm on localhost
 missing=()

@@ -1,0 +1,38 @@
+import numpy as np
+import pytest
+
+import homeostat as hs
+
+
+def test_byte_identical_to_the_cli(cli, cfg, tiny_files, tmp_path):
+    cli("gradient", tiny_files / "parameters.toml", "--network", tiny_files / "network_structure.npz",
+        "--inputs", tiny_files / "inputs.npy", "--losses", "firing_rate,cv", "-o", tmp_path / "g.npz")
+    expected = np.load(tmp_path / "g.npz")
+    net = hs.Network.load(tiny_files / "network_structure.npz", cfg)
+    g = hs.gradient(cfg, network=net, inputs=np.load(tiny_files / "inputs.npy"), losses=["firing_rate", "cv"])
+    assert sorted(g) == sorted(expected.files)
+    for name in expected.files:
+        assert np.asarray(g[name]).dtype == expected[name].dtype, name
+        assert np.asarray(g[name]).shape == expected[name].shape, name
+        assert np.asarray(g[name]).tobytes() == expected[name].tobytes(), name
+    assert isinstance(g["loss_total"], float) and g["loss_total"] > 0
+    assert g.info["trials"] == 2 and g.info["steps"] == 400
+
+
+def test_shapes_double_and_scaling_factors(cfg, net):
+    g = hs.gradient(cfg, network=net, trials=1, losses="weight_ratio", double=True)
+    n, m = cfg.num_neurons, cfg.num_inputs
+    assert g["grad_recurrent_weights"].dtype == np.float32 and g["grad_recurrent_weights"].shape == (n, n)
+    assert g["grad_feedforward_log_weights"].shape == (m, n)
+    assert g["grad_weight_ratio_recurrent_weights"].shape == (n, n)
+    assert g["output_spikes"].shape == (1, cfg["simulation.chunk_size"], n)
+    # Gradients only where synapses are.
+    assert not np.any(g["grad_recurrent_weights"][net.dense_recurrent_weights() == 0])
+    s = hs.gradient(cfg.with_overrides({"training.optimisable": "scaling_factors"}), network=net, trials=1)
+    assert s["grad_recurrent_log_scaling_factors"].shape == (2, 2)
+    assert s["grad_feedforward_log_scaling_factors"].dtype == np.float64
+
+
+def test_bad_losses(cfg, net):
+    with pytest.raises(ValueError, match="rate"):
+        hs.gradient(cfg, network=net, losses=["rate"])
