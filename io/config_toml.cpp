@@ -325,6 +325,9 @@ Config from_table(const toml::table& root) {
   if (top.has("feedback")) {
     Section s = top.table("feedback");
     auto& f = c.feedback;
+    if (s.has("rule")) f.rule = s.string("rule");
+    f.tau_homeostatic = s.number_or("tau_homeostatic", f.tau_homeostatic);
+    f.max_step = s.number_or("max_step", f.max_step);
     f.eta_excitatory = s.number_or("eta_excitatory", f.eta_excitatory);
     f.eta_inhibitory = s.number_or("eta_inhibitory", f.eta_inhibitory);
     f.tau_avg = s.number_or("tau_avg", f.tau_avg);
@@ -505,9 +508,9 @@ std::string to_toml(const Config& c) {
 
   const auto& f = c.feedback;
   o += fmt::format(
-      "\n[feedback]\neta_excitatory = {}\neta_inhibitory = {}\ntau_avg = {}\nmin_factor = {}\nmax_factor = {}\n"
-      "granularity = \"{}\"\n",
-      num(f.eta_excitatory), num(f.eta_inhibitory), num(f.tau_avg), num(f.min_factor), num(f.max_factor),
+      "\n[feedback]\nrule = \"{}\"\ntau_homeostatic = {}\nmax_step = {}\neta_excitatory = {}\neta_inhibitory = {}\n"
+      "tau_avg = {}\nmin_factor = {}\nmax_factor = {}\ngranularity = \"{}\"\n",
+      f.rule, num(f.tau_homeostatic), num(f.max_step), num(f.eta_excitatory), num(f.eta_inhibitory), num(f.tau_avg), num(f.min_factor), num(f.max_factor),
       f.granularity);
 
   const auto& rc = c.recurrent;

@@ -54,9 +54,12 @@ loss_weight.membrane_variance = 0.1
 loss_weight.weight_ratio = 0.01
 
 [feedback]               # `homeostat feedback`: synaptic scaling from observed rates, no gradients
-eta_excitatory = 0.02    # excitatory inputs x (1 + eta_excitatory * (r* - r) / r*) after each chunk
-eta_inhibitory = 0.02    # inhibitory inputs x (1 - eta_inhibitory * (r* - r) / r*)
-tau_avg = 5.0            # chunks: the rate estimate r is a moving average (1 = this chunk only)
+rule = "integral"        # excitatory inputs x (1 + eta (r* - r) / r*), inhibitory x (1 - eta (r* - r) / r*) per chunk
+tau_homeostatic = 50.0   # integral: s of observed activity; eta = min(batch x chunk seconds / tau_homeostatic, max_step)
+max_step = 0.03          # integral: largest eta per chunk (no overshoot while eta x network gain <= 1/4)
+eta_excitatory = 0.02    # rule "ema" (the first rule): eta on excitatory inputs per chunk
+eta_inhibitory = 0.02    # ema: eta on inhibitory inputs
+tau_avg = 5.0            # ema: chunks, the rate estimate r is a moving average (1 = this chunk only)
 min_factor = 0.9         # bounds of every factor per chunk
 max_factor = 1.1
 granularity = "neuron"   # or "cell_type": one factor per (input sign, postsynaptic cell type)

@@ -102,15 +102,21 @@ struct ReceptorConfig {
 inline constexpr int max_receptor_columns = 15;
 
 // The feedback rule of `homeostat feedback` (multiplicative synaptic scaling,
-// no gradients): after each chunk, with r the smoothed observed rate of the
+// no gradients): after each chunk, with r the observed rate of the
 // postsynaptic neuron (or the mean over its cell type) and r* its target,
-// excitatory inputs are scaled by 1 + eta_excitatory (r* - r) / r* and
-// inhibitory inputs by 1 - eta_inhibitory (r* - r) / r*, each factor clipped
-// to [min_factor, max_factor].
+// excitatory inputs are scaled by 1 + eta (r* - r) / r* and inhibitory inputs
+// by 1 - eta (r* - r) / r*, each factor clipped to [min_factor, max_factor].
+// rule "integral": r is this chunk's rate and eta = min(T_obs /
+// tau_homeostatic, max_step) for both signs, T_obs the chunk's observed
+// seconds (batch_size x chunk duration); rule "ema": r is a moving average
+// over tau_avg chunks and eta_excitatory / eta_inhibitory are per chunk.
 struct FeedbackConfig {
-  double eta_excitatory = 0.02;   // gain on the excitatory inputs (recurrent E and feedforward)
-  double eta_inhibitory = 0.02;   // gain on the inhibitory inputs
-  double tau_avg = 5.0;           // chunks: rate estimate r <- r + (r_chunk - r) / tau_avg (1 = this chunk only)
+  std::string rule = "integral";  // or "ema" (the first rule, kept for comparison)
+  double tau_homeostatic = 50.0;  // integral: s of observed activity per unit gain
+  double max_step = 0.03;         // integral: largest gain per chunk (no overshoot: eta G <= 1/4)
+  double eta_excitatory = 0.02;   // ema: gain on the excitatory inputs (recurrent E and feedforward)
+  double eta_inhibitory = 0.02;   // ema: gain on the inhibitory inputs
+  double tau_avg = 5.0;           // ema: chunks, rate estimate r <- r + (r_chunk - r) / tau_avg (1 = this chunk only)
   double min_factor = 0.9;        // per-chunk bounds of every factor
   double max_factor = 1.1;
   std::string granularity = "neuron";  // or "cell_type": one factor per (input sign, postsynaptic type)

@@ -123,6 +123,10 @@ void validate(const Config& c) {
                                                   "or scaling_factors_feedforward)");
 
   const auto& f = c.feedback;
+  if (f.rule != "integral" && f.rule != "ema")
+    throw ConfigError("feedback.rule", "unknown value '" + f.rule + "' (expected \"integral\" or \"ema\")");
+  positive("feedback.tau_homeostatic", f.tau_homeostatic);
+  positive("feedback.max_step", f.max_step);
   non_negative("feedback.eta_excitatory", f.eta_excitatory);
   non_negative("feedback.eta_inhibitory", f.eta_inhibitory);
   finite("feedback.tau_avg", f.tau_avg);
