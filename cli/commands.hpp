@@ -21,6 +21,7 @@ Action setup_plot(CLI::App& app);
 Action setup_gradient(CLI::App& app, int argc, char** argv);
 Action setup_train(CLI::App& app, int argc, char** argv);
 Action setup_feedback(CLI::App& app, int argc, char** argv);
+Action setup_sweep(CLI::App& app);
 Action setup_export(CLI::App& app);
 Action setup_compare(CLI::App& app);
 

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   Action gradient = setup_gradient(app, argc, argv);
   Action train = setup_train(app, argc, argv);
   Action feedback = setup_feedback(app, argc, argv);
+  Action sweep = setup_sweep(app);
   Action export_network = setup_export(app);
   Action compare = setup_compare(app);
 
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
       if (sub->get_name() == "gradient") return gradient();
       if (sub->get_name() == "train") return train();
       if (sub->get_name() == "feedback") return feedback();
+      if (sub->get_name() == "sweep") return sweep();
       if (sub->get_name() == "export") return export_network();
       if (sub->get_name() == "compare") return compare();
     }

@@ -10,7 +10,9 @@ packages=(build-essential cmake git pkg-config
           libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev librandom123-dev
           libzip-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy
           libplplot-dev plplot-driver-cairo libpng-dev fonts-dejavu-core
-          libprotobuf-dev protobuf-compiler python3-protobuf)
+          libprotobuf-dev protobuf-compiler python3-protobuf
+          libopenmpi-dev openmpi-bin   # MPI: `mpirun homeostat sweep|train`
+          slurm-wlm munge)             # the sweep tests start a one-node Slurm on localhost
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,192 @@
+#include "homeostat/parallel/mpi.hpp"
+
+#ifdef HOMEOSTAT_HAVE_MPI
+// The C API only: OpenMPI's deprecated C++ bindings are not needed (and warn).
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+#endif
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <stdexcept>
+#include <string_view>
+
+extern char** environ;
+
+namespace homeostat::parallel {
+
+namespace {
+
+const char* env(const char* name) { return std::getenv(name); }
+
+// The variables launchers set that launched_by_mpi() reads, plus the rest of
+// their families, which an MPI library inside a child would pick up.
+bool is_launcher_variable(std::string_view entry) {
+  for (const std::string_view prefix : {"OMPI_", "PMIX_", "PMI_", "SLURM_STEP_", "SLURM_PROCID=", "SLURM_LOCALID="})
+    if (entry.substr(0, prefix.size()) == prefix) return true;
+  return false;
+}
+
+long env_long(const char* name) {
+  const char* v = env(name);
+  return v ? std::strtol(v, nullptr, 10) : 0;
+}
+
+std::atomic<bool> context_created{false};  // MPI starts at most once per process
+
+#ifdef HOMEOSTAT_HAVE_MPI
+void check(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  throw std::runtime_error(fmt::format("{}: {}", what, std::string_view(text, static_cast<std::size_t>(len))));
+}
+#endif
+
+}  // namespace
+
+bool built_with_mpi() {
+#ifdef HOMEOSTAT_HAVE_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool launched_by_mpi() {
+  if (env("OMPI_COMM_WORLD_SIZE") || env("PMIX_RANK") || env("PMI_RANK")) return true;
+  return env("SLURM_STEP_ID") && env_long("SLURM_NTASKS") > 1;
+}
+
+std::vector<std::string> environment_without_launcher() {
+  std::vector<std::string> out;
+  for (char** e = environ; *e; ++e)
+    if (!is_launcher_variable(*e)) out.emplace_back(*e);
+  return out;
+}
+
+MpiContext::MpiContext() {
+  if (context_created.exchange(true)) throw std::logic_error("MpiContext: MPI can be started only once per process");
+  if (!launched_by_mpi()) return;
+  const long launcher_size = std::max(env_long("OMPI_COMM_WORLD_SIZE"), env_long("SLURM_NTASKS"));
+#ifdef HOMEOSTAT_HAVE_MPI
+  int provided = 0;
+  check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+  active_ = true;
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
+  check(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
+  if (size_ == 1 && launcher_size > 1) {
+    MPI_Finalize();
+    active_ = false;
+    throw std::runtime_error(fmt::format(
+        "started as one of {} tasks but MPI sees a single rank: launch with mpirun, or srun --mpi=pmix",
+        launcher_size));
+  }
+#else
+  if (launcher_size > 1)
+    throw std::runtime_error(fmt::format(
+        "started as one of {} MPI ranks, but this homeostat was built without MPI "
+        "(install libopenmpi-dev and rebuild with -DHOMEOSTAT_MPI=ON)",
+        launcher_size));
+#endif
+}
+
+MpiContext::~MpiContext() {
+#ifdef HOMEOSTAT_HAVE_MPI
+  if (!active_) return;
+  // Unwinding an exception on one rank: the others may be waiting for it.
+  if (std::uncaught_exceptions() > 0 && size_ > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+  MPI_Finalize();
+#endif
+}
+
+void MpiContext::abort(int code) const {
+  std::fflush(stdout);
+  std::fflush(stderr);
+#ifdef HOMEOSTAT_HAVE_MPI
+  if (active_) MPI_Abort(MPI_COMM_WORLD, code);
+#endif
+  std::exit(code);
+}
+
+int MpiContext::run_guarded(const std::function<int()>& fn) const {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    if (size_ <= 1) throw;
+    std::fprintf(stderr, "error (rank %d of %d): %s\n", rank_, size_, e.what());
+    abort(1);
+  }
+}
+
+#ifdef HOMEOSTAT_HAVE_MPI
+
+void MpiContext::send(int dest, int tag, const std::vector<std::int64_t>& values) const {
+  check(MPI_Send(values.data(), static_cast<int>(values.size()), MPI_INT64_T, dest, tag, MPI_COMM_WORLD), "MPI_Send");
+}
+
+std::vector<std::int64_t> MpiContext::receive(int source, int tag, int* from) const {
+  MPI_Status status;
+  check(MPI_Probe(source < 0 ? MPI_ANY_SOURCE : source, tag, MPI_COMM_WORLD, &status), "MPI_Probe");
+  int count = 0;
+  MPI_Get_count(&status, MPI_INT64_T, &count);
+  std::vector<std::int64_t> values(static_cast<std::size_t>(count));
+  check(MPI_Recv(values.data(), count, MPI_INT64_T, status.MPI_SOURCE, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+        "MPI_Recv");
+  if (from) *from = status.MPI_SOURCE;
+  return values;
+}
+
+bool MpiContext::probe(int tag) const {
+  int flag = 0;
+  check(MPI_Iprobe(MPI_ANY_SOURCE, tag, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE), "MPI_Iprobe");
+  return flag != 0;
+}
+
+void MpiContext::barrier() const {
+  if (active_) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+}
+
+void MpiContext::allreduce_sum(std::span<double> values) const {
+  if (active_ && size_ > 1)
+    check(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_SUM,
+                        MPI_COMM_WORLD),
+          "MPI_Allreduce");
+}
+
+void MpiContext::allreduce_sum(std::span<float> values) const {
+  if (active_ && size_ > 1)
+    check(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_FLOAT, MPI_SUM,
+                        MPI_COMM_WORLD),
+          "MPI_Allreduce");
+}
+
+void MpiContext::broadcast(std::span<std::byte> bytes, int root) const {
+  if (active_ && size_ > 1)
+    check(MPI_Bcast(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+}
+
+#else  // one rank: collectives are the identity, messages have nobody to go to
+
+void MpiContext::send(int, int, const std::vector<std::int64_t>&) const {
+  throw std::logic_error("MpiContext::send: a single rank has nobody to send to");
+}
+std::vector<std::int64_t> MpiContext::receive(int, int, int*) const {
+  throw std::logic_error("MpiContext::receive: a single rank has nobody to receive from");
+}
+bool MpiContext::probe(int) const { return false; }
+void MpiContext::barrier() const {}
+void MpiContext::allreduce_sum(std::span<double>) const {}
+void MpiContext::allreduce_sum(std::span<float>) const {}
+void MpiContext::broadcast(std::span<std::byte>, int) const {}
+
+#endif
+
+}  // namespace homeostat::parallel
