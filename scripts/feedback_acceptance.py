@@ -7,8 +7,8 @@ logging every chunk, and checks on training_metrics.csv, for every cell type:
   - the rate is within 10% of target from chunk `settle` on, for at least 50 chunks
     (the run is settle + 50 chunks long; the last row outside 10% is before `settle`);
   - it is never more than 30% above target on the way.
-The rate judged is the CSV's per-chunk type mean averaged over the last `window` rows,
-32 s of observed activity (one chunk of the defaults: 8 trials x 4 s): a chunk of the
+The rate judged is the CSV's per-chunk type mean averaged over the last rows that make
+--window-seconds of observed activity (default 32 s, one chunk of the defaults): a chunk of the
 small-chunk networks observes 0.4 s or 2 s, and their per-chunk type rates fluctuate by
 25-30% (Poisson counts and whole-network bursts within the chunk) around a mean the rule
 holds on target; the per-chunk peak is printed too.
@@ -17,6 +17,7 @@ Exit status 0 when every network passes. --figure PNG draws rate/target per type
 usage: scripts/feedback_acceptance.py [--binary build/release/homeostat] [--out runs/feedback_acceptance]
                                       [--only NAME ...] [--figure docs/figures/feedback_trajectories.png]
                                       [--set KEY=VALUE ...]   (extra overrides for every network)
+                                      [--window-seconds 32]   (observed seconds the judged rate averages)
                                       [--reuse]               (check existing runs, do not rerun)
 """
 import argparse
@@ -28,15 +29,15 @@ import time
 
 COMMON = ["training.log_interval=1", "training.checkpoint_interval=100000", "simulation.duration=1000.0"]
 NETWORKS = [
-    # name, overrides, settle chunk, window (rows averaged)
-    ("defaults", [], 40, 1),  # 8 x 4 s = 32 s per chunk
+    # name, overrides, settle chunk, observed seconds per chunk (batch x chunk duration)
+    ("defaults", [], 40, 32.0),
     ("n400_dt0.1_100ms_b4",
      ["recurrent.topology.num_neurons=400", "recurrent.topology.num_assemblies=4",
       "feedforward.topology.num_neurons=120", "simulation.dt=0.1", "simulation.chunk_size=1000",
-      "training.batch_size=4"], 350, 80),  # 0.4 s per chunk
+      "training.batch_size=4"], 350, 0.4),
     ("n2000_dt0.1_500ms_b4",
      ["recurrent.topology.num_neurons=2000", "feedforward.topology.num_neurons=600", "simulation.dt=0.1",
-      "simulation.chunk_size=5000", "training.batch_size=4"], 200, 16),  # 2 s per chunk
+      "simulation.chunk_size=5000", "training.batch_size=4"], 200, 2.0),
 ]
 
 
@@ -50,9 +51,9 @@ def read_metrics(path):
 
 
 def targets_of(run_dir):
-    """Per-type targets from the run's config.toml ([targets] firing_rate.TYPE = X)."""
+    """Per-type targets from the run's config.toml ([targets] firing_rate.TYPE = X of parameters.toml)."""
     out, section = {}, None
-    with open(os.path.join(run_dir, "config.toml")) as f:
+    with open(os.path.join(run_dir, "parameters.toml")) as f:
         for line in f:
             line = line.split("#", 1)[0].strip()
             if line.startswith("["):
@@ -92,11 +93,13 @@ def main():
     ap.add_argument("--figure")
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--reuse", action="store_true")
+    ap.add_argument("--window-seconds", type=float, default=32.0)
     a = ap.parse_args()
     all_ok, results = True, []
-    for name, overrides, settle, window in NETWORKS:
+    for name, overrides, settle, chunk_seconds in NETWORKS:
         if a.only and name not in a.only:
             continue
+        window = max(1, round(a.window_seconds / chunk_seconds))
         run_dir = os.path.join(a.out, name)
         sets = COMMON + overrides + [f"simulation.num_chunks={settle + 50}"] + a.set
         if not a.reuse:
@@ -124,9 +127,9 @@ def main():
             ax.axhspan(0.9, 1.1, color="0.85", zorder=0)
             ax.axhline(1.3, color="0.4", ls=":", lw=1)
             ax.axvline(settle, color="0.4", ls="--", lw=1)
-            ax.set_title(name, fontsize=9)
+            ax.set_title(f"{name} (thin: per chunk)", fontsize=9)
             ax.set_xlabel("chunk")
-            ax.set_ylim(0, 1.6)
+            ax.set_ylim(0, 2.0)
             ax.legend(fontsize=7, loc="lower right")
         axes[0][0].set_ylabel("rate / target")
         fig.tight_layout()
