@@ -76,6 +76,7 @@ int run(GradientCliOptions& o, const Config& config, const Network& net, const I
 
   fmt::print("homeostat gradient: N = {}, M = {}, {} trial(s) x {} steps, {} precision, {} thread(s), trains {}\n",
              net.n, net.m, batch, steps, o.double_precision ? "double" : "float", threads, config.training.optimisable);
+  fmt::print("  rate loss: {}\n", describe_rate_loss(ctx.rate_loss, batch));
   const auto start = std::chrono::steady_clock::now();
   const ChunkGradient g = chunk_gradient(model, inputs, states, 0, 0, steps, ctx, ratio, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -167,9 +168,10 @@ Action setup_gradient(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--inputs", o->inputs,
                   "Input spikes .npy [trials, steps, M]: the chunk is its length (default: Poisson, chunk_size steps)")
       ->check(CLI::ExistingFile);
+  std::string term_names;
+  for (const LossTermInfo& t : loss_terms) term_names += (term_names.empty() ? "" : ", ") + std::string(t.name);
   cmd->add_option("--losses", o->losses,
-                  "Also the gradient of each of these alone: firing_rate, cv, silent_penalty, membrane_variance, "
-                  "weight_ratio (comma-separated)")
+                  "Also the gradient of each of these alone: " + term_names + " (comma-separated)")
       ->delimiter(',')
       ->allow_extra_args(false);
   cmd->add_option("--trials", o->trials, "Trials (default training.batch_size, or all trials in --inputs)")

@@ -245,6 +245,7 @@ int run_train(TrainOptions& o) {
              command, net.n, net.m, config.training.batch_size, config.simulation.chunk_size, start_chunk + 1, total, total,
              threads);
   if (resumed) fmt::print("  resumed from {} (chunk {})\n", o.resume, start_chunk);
+  fmt::print("  rate loss: {}\n", describe_rate_loss(config.hyperparameters.rate_loss, config.training.batch_size));
 
   stop_signal.store(0);
   std::signal(SIGINT, on_stop_signal);
@@ -320,7 +321,8 @@ int run_train(TrainOptions& o) {
                    {"best_loss", trainer.best_loss()},
                    {"best_chunk", trainer.best_chunk()},
                    {"resumed_from", resumed ? o.resume : ""},
-                   {"resumed_at_chunk", start_chunk}};
+                   {"resumed_at_chunk", start_chunk},
+                   {"rate_loss", describe_rate_loss(config.hyperparameters.rate_loss, config.training.batch_size)}};
   write_run_files(dir, config, meta);
   print_target_summary(config, final_state, last);
   fmt::print("✓ Trained {} chunks ({}); best total loss {:.6g} at chunk {}. Wrote {}/\n", trainer.chunks_done(),

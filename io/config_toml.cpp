@@ -314,12 +314,18 @@ Config from_table(const toml::table& root) {
     h.grad_norm_clip = s.number("grad_norm_clip");
     h.surrgrad_scale = s.number("surrgrad_scale");
     Section w = s.table("loss_weight");
-    h.loss_weight.firing_rate = w.number("firing_rate");
-    h.loss_weight.cv = w.number("cv");
-    h.loss_weight.silent_penalty = w.number("silent_penalty");
-    h.loss_weight.membrane_variance = w.number("membrane_variance");
-    h.loss_weight.weight_ratio = w.number("weight_ratio");
+    // Each weight is optional, defaulting to the term's weight in the reference
+    // configuration (a term added later has 0 there, so older files still load).
+    for (const LossTermInfo& t : loss_terms) h.loss_weight[t.term] = w.number_or(t.name, t.reference_weight);
     w.reject_unknown();
+    if (s.has("rate_loss")) {  // optional: "split" (default) or "plain"
+      const std::string r = s.string("rate_loss");
+      try {
+        h.rate_loss = parse_rate_loss(r);
+      } catch (const std::invalid_argument&) {
+        throw ConfigError(s.key("rate_loss"), fmt::format("unknown value '{}' (expected \"split\" or \"plain\")", r));
+      }
+    }
     s.reject_unknown();
   }
   if (top.has("feedback")) {
@@ -500,11 +506,8 @@ std::string to_toml(const Config& c) {
   const auto& h = c.hyperparameters;
   o += fmt::format("\n[hyperparameters]\nlearning_rate = {}\ngrad_norm_clip = {}\nsurrgrad_scale = {}\n",
                    num(h.learning_rate), num(h.grad_norm_clip), num(h.surrgrad_scale));
-  o += fmt::format(
-      "loss_weight.firing_rate = {}\nloss_weight.cv = {}\nloss_weight.silent_penalty = {}\n"
-      "loss_weight.membrane_variance = {}\nloss_weight.weight_ratio = {}\n",
-      num(h.loss_weight.firing_rate), num(h.loss_weight.cv), num(h.loss_weight.silent_penalty),
-      num(h.loss_weight.membrane_variance), num(h.loss_weight.weight_ratio));
+  for (const LossTermInfo& t : loss_terms) o += fmt::format("loss_weight.{} = {}\n", t.name, num(h.loss_weight[t.term]));
+  o += fmt::format("rate_loss = \"{}\"\n", to_string(h.rate_loss));
 
   const auto& f = c.feedback;
   o += fmt::format(

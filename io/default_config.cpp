@@ -52,6 +52,7 @@ loss_weight.cv = 0.5
 loss_weight.silent_penalty = 0.1
 loss_weight.membrane_variance = 0.1
 loss_weight.weight_ratio = 0.01
+rate_loss = "split"      # firing-rate loss on two halves of the batch, unbiased (MODEL.md 7); "plain": the reference's
 
 [feedback]               # `homeostat feedback`: synaptic scaling from observed rates, no gradients
 rule = "integral"        # excitatory inputs x (1 + eta (r* - r) / r*), inhibitory x (1 - eta (r* - r) / r*) per chunk

@@ -1,7 +1,7 @@
 // `homeostat compare`: several training runs, their outcomes and curves.
 #include "homeostat/plot/compare.hpp"
 
-#include "canvas.hpp"
+#include "figure_common.hpp"
 #include "homeostat/io/files.hpp"
 
 #include <fmt/format.h>
@@ -135,19 +135,11 @@ Rgb run_colour(std::size_t k) {
 }
 int run_style(std::size_t k) { return 1 + static_cast<int>(k / 7) % 3; }
 
-double nice_up(double x) {
-  if (!(x > 0) || !std::isfinite(x)) return 1.0;
-  const double p = std::pow(10.0, std::floor(std::log10(x)));
-  for (const double m : {1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0})
-    if (m * p >= x * (1 - 1e-12)) return m * p;
-  return 10 * p;
-}
-
 double max_chunk(const std::vector<RunOutcome>& runs) {
   double hi = 1;
   for (const auto& r : runs)
     if (std::isfinite(r.chunks_logged)) hi = std::max(hi, r.chunks_logged);
-  return hi <= 10 ? std::ceil(hi) : nice_up(hi);
+  return hi <= 10 ? std::ceil(hi) : nice_ceil(hi);
 }
 
 std::vector<LegendEntry> run_legend(const std::vector<RunOutcome>& runs) {
@@ -192,7 +184,7 @@ std::vector<fs::path> render_compare_figures(const std::vector<RunOutcome>& runs
       a.x_min = 0;
       a.x_max = x_max;
       a.y_min = 0;
-      a.y_max = nice_up(hi * 1.1);
+      a.y_max = nice_ceil(hi * 1.1);
       a.y_label = types[t] + " rate [Hz]";
       if (t == nt - 1) a.x_label = "training chunk";
       c.panel(boxes[t], a);
@@ -216,21 +208,12 @@ std::vector<fs::path> render_compare_figures(const std::vector<RunOutcome>& runs
     Canvas c(png, options.width, options.height);
     c.title("Total loss during training, run by run",
             "each run's own loss weights: compare shapes, not levels, when they differ");
-    double lo = INFINITY, hi = 0;
-    for (const auto& r : runs)
-      for (const double v : r.log.metrics.column("total_loss"))
-        if (std::isfinite(v) && v > 0) lo = std::min(lo, v), hi = std::max(hi, v);
+    std::vector<std::vector<double>> losses;
+    for (const auto& r : runs) losses.push_back(r.log.metrics.column("total_loss"));
     Axes a;
     a.x_min = 0;
     a.x_max = x_max;
-    if (hi > 0 && hi / lo > 100) {
-      a.log_y = true;
-      a.y_min = std::pow(10.0, std::floor(std::log10(lo)));
-      a.y_max = std::pow(10.0, std::ceil(std::log10(hi) + 0.05));
-    } else {
-      a.y_min = 0;
-      a.y_max = nice_up(hi * 1.1);
-    }
+    y_range(losses, a);
     a.x_label = "training chunk";
     a.y_label = "total loss";
     c.panel({0.09, 0.70, 0.11, 0.84}, a);

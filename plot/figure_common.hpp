@@ -66,6 +66,9 @@ double fraction_axis_max(double max_fraction);
 double nice_step(double x);
 // A round upper limit >= x (1, 2, 2.5, 5 x 10^k).
 double nice_ceil(double x);
+// y axis for non-negative series: log when the positive values span more
+// than two decades, else linear from 0 to a round limit.
+void y_range(const std::vector<std::vector<double>>& series, Axes& a);
 // The q-quantile (0..1) of the finite values; 0 if none.
 double quantile(std::vector<double> values, double q);
 

@@ -182,6 +182,37 @@ double nice_ceil(double x) {
   return 10 * p;
 }
 
+// Positive finite range of some series: {min, max}; {0, 0} when none.
+static std::pair<double, double> positive_range(const std::vector<std::vector<double>>& series) {
+  double lo = INFINITY, hi = 0;
+  for (const auto& s : series)
+    for (const double v : s)
+      if (std::isfinite(v) && v > 0) lo = std::min(lo, v), hi = std::max(hi, v);
+  return hi > 0 ? std::pair{lo, hi} : std::pair{0.0, 0.0};
+}
+
+static double finite_max(const std::vector<std::vector<double>>& series) {
+  double hi = 0;
+  for (const auto& s : series)
+    for (const double v : s)
+      if (std::isfinite(v)) hi = std::max(hi, v);
+  return hi;
+}
+
+// y axis for non-negative series: log when the positive values span more
+// than two decades, else linear from 0.
+void y_range(const std::vector<std::vector<double>>& series, Axes& a) {
+  const auto [lo, hi] = positive_range(series);
+  if (hi > 0 && hi / lo > 100.0) {
+    a.log_y = true;
+    a.y_min = std::pow(10.0, std::floor(std::log10(lo)));
+    a.y_max = std::pow(10.0, std::ceil(std::log10(hi) + 0.05));
+  } else {
+    a.y_min = 0;
+    a.y_max = nice_ceil(finite_max(series) * 1.1);
+  }
+}
+
 double quantile(std::vector<double> values, double q) {
   std::erase_if(values, [](double v) { return !std::isfinite(v); });
   if (values.empty()) return 0.0;

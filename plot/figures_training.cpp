@@ -24,50 +24,8 @@ namespace {
 // type's neurons fire in a fresh run of simulation.duration.
 constexpr double acceptance_percent = 95.0;
 
-constexpr const char* loss_terms[] = {"firing_rate", "cv", "silent_penalty", "membrane_variance", "weight_ratio"};
-
-double loss_weight(const Config& c, const std::string& term) {
-  const LossWeights& w = c.hyperparameters.loss_weight;
-  if (term == "firing_rate") return w.firing_rate;
-  if (term == "cv") return w.cv;
-  if (term == "silent_penalty") return w.silent_penalty;
-  if (term == "membrane_variance") return w.membrane_variance;
-  if (term == "weight_ratio") return w.weight_ratio;
-  return NAN;
-}
-
 std::string num(double x) { return fmt::format("{:.3g}", x); }
 
-// Positive finite range of some series: {min, max}; {0, 0} when none.
-std::pair<double, double> positive_range(const std::vector<std::vector<double>>& series) {
-  double lo = INFINITY, hi = 0;
-  for (const auto& s : series)
-    for (const double v : s)
-      if (std::isfinite(v) && v > 0) lo = std::min(lo, v), hi = std::max(hi, v);
-  return hi > 0 ? std::pair{lo, hi} : std::pair{0.0, 0.0};
-}
-
-double finite_max(const std::vector<std::vector<double>>& series) {
-  double hi = 0;
-  for (const auto& s : series)
-    for (const double v : s)
-      if (std::isfinite(v)) hi = std::max(hi, v);
-  return hi;
-}
-
-// y axis for non-negative series: log when the positive values span more
-// than two decades, else linear from 0.
-void y_range(const std::vector<std::vector<double>>& series, Axes& a) {
-  const auto [lo, hi] = positive_range(series);
-  if (hi > 0 && hi / lo > 100.0) {
-    a.log_y = true;
-    a.y_min = std::pow(10.0, std::floor(std::log10(lo)));
-    a.y_max = std::pow(10.0, std::ceil(std::log10(hi) + 0.05));
-  } else {
-    a.y_min = 0;
-    a.y_max = nice_ceil(finite_max(series) * 1.1);
-  }
-}
 
 // x axis: from chunk 0 to a margin past the last chunk logged (half a log
 // interval, at least 5% of the span), so that the last points, or a single
@@ -149,11 +107,11 @@ void draw_training_losses(const TrainingLog& log, const FigureOptions&, Canvas& 
   const Rgb colours[] = {palette::blue, palette::vermillion, palette::bluish_green, palette::reddish_purple,
                          palette::orange, palette::sky_blue};
   int k = 0;
-  for (const char* term : loss_terms) {
-    const std::string col = std::string(term) + "_loss";
+  for (const LossTermInfo& term : loss_terms) {
+    const std::string col = std::string(term.name) + "_loss";
     if (!m.has(col)) continue;
-    curves.push_back({fmt::format("{} (w = {})", term, num(loss_weight(log.config, term))), m.column(col),
-                      colours[k % 6]});
+    curves.push_back({fmt::format("{} (w = {})", term.name, num(log.config.hyperparameters.loss_weight[term.term])),
+                      m.column(col), colours[k % 6]});
     ++k;
   }
   c.title("Training losses",

@@ -7,6 +7,9 @@
 // order of `type_names`.
 #pragma once
 
+#include "homeostat/loss.hpp"
+
+#include <array>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -56,13 +59,12 @@ struct TargetsConfig {
   bool operator==(const TargetsConfig&) const = default;
 };
 
+// hyperparameters.loss_weight.<name>: one weight per row of loss.hpp's table.
 struct LossWeights {
-  double firing_rate = 1.0;
-  double cv = 0.5;
-  double silent_penalty = 0.1;
-  double membrane_variance = 0.1;
-  double weight_ratio = 0.01;
+  std::array<double, n_loss_terms> by_term = reference_loss_weights;  // by LossTerm
 
+  double& operator[](LossTerm term) { return by_term[index_of(term)]; }
+  double operator[](LossTerm term) const { return by_term[index_of(term)]; }
   bool operator==(const LossWeights&) const = default;
 };
 
@@ -71,6 +73,7 @@ struct HyperparametersConfig {
   double grad_norm_clip = 1.0;
   double surrgrad_scale = 200.0;  // 1/mV
   LossWeights loss_weight;
+  RateLoss rate_loss = RateLoss::split;  // optional key; with batch_size = 1 the plain form is used
 
   bool operator==(const HyperparametersConfig&) const = default;
 };

@@ -10,7 +10,7 @@ std::string to_string(Method method) { return method == Method::gradient ? "trai
 ChunkMetrics chunk_metrics(const LossSums<double>& sums, const LossValues<double>& losses, const LossContext& ctx,
                            const std::vector<std::int32_t>& cell_type, std::int64_t n_types) {
   const std::int64_t n = ctx.n, batch = ctx.batch;
-  const double seconds = static_cast<double>(ctx.steps) * ctx.dt / 1000.0, steps = static_cast<double>(ctx.steps);
+  const double seconds = ctx.seconds();
   const double nan = std::numeric_limits<double>::quiet_NaN();
   ChunkMetrics m;
   m.losses = losses;
@@ -18,7 +18,6 @@ ChunkMetrics chunk_metrics(const LossSums<double>& sums, const LossValues<double
       ratio_sum(n_types, 0), cv_sum(n_types, 0), cv_count(n_types, 0);
   for (std::int64_t i = 0; i < n; ++i) {
     const std::int32_t t = cell_type[i];
-    double isi_n = 0, isi_1 = 0, isi_2 = 0;
     for (std::int64_t b = 0; b < batch; ++b) {
       const std::int64_t bi = b * n + i;
       const double r = sums.spikes[bi] / seconds;
@@ -26,15 +25,11 @@ ChunkMetrics chunk_metrics(const LossSums<double>& sums, const LossValues<double
       rate_sum[t] += r;
       rate_sq[t] += r * r;
       active[t] += sums.spikes[bi] > 0;
-      const double mean = sums.v_sum[bi] / steps;
-      const double var = std::max(0.0, sums.v_sum_sq[bi] / steps - mean * mean);
-      ratio_sum[t] += std::sqrt(var) / (ctx.theta[i] - mean);
-      isi_n += sums.isi_count[bi];
-      isi_1 += sums.isi_sum[bi];
-      isi_2 += sums.isi_sum_sq[bi];
+      ratio_sum[t] += membrane_moments(sums.v_sum[bi], sums.v_sum_sq[bi], ctx.steps, ctx.theta[i]).ratio();
     }
-    if (isi_n >= 2) {  // as the CV loss: pooled over trials
-      cv_sum[t] += std::sqrt(std::max(0.0, isi_2 * isi_n / (isi_1 * isi_1) - 1.0));
+    const PooledIsi<double> isi = pooled_isi(sums, i, n, batch);
+    if (isi.counts()) {  // as the CV loss
+      cv_sum[t] += isi.cv();
       cv_count[t] += 1;
     }
   }

@@ -35,11 +35,7 @@ inline Config tiny_config(int n_neurons, int n_inputs, int n_assemblies) {
   c.hyperparameters.learning_rate = 5e-4;
   c.hyperparameters.grad_norm_clip = 1.0;
   c.hyperparameters.surrgrad_scale = 200.0;
-  c.hyperparameters.loss_weight = LossWeights{.firing_rate = 1.0,
-                                              .cv = 0.5,
-                                              .silent_penalty = 0.1,
-                                              .membrane_variance = 0.1,
-                                              .weight_ratio = 0.01};
+  c.hyperparameters.loss_weight = LossWeights{};  // the reference weights (loss.hpp's table)
 
   // Receptors shared by excitatory and mitral cells.
   const std::vector<ReceptorConfig> glutamatergic = {

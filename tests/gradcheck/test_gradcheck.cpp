@@ -56,7 +56,7 @@ struct FloatProblem {
 };
 
 struct Compared {
-  double worst_total = 0, worst_term[5] = {0, 0, 0, 0, 0};  // max |error| / max |reference|
+  double worst_total = 0, worst_term[n_loss_terms] = {};  // max |error| / max |reference|
   std::int64_t spikes = 0, exc_spikes = 0, inh_spikes = 0, cv_neurons = 0, clamped = 0;
 };
 
@@ -100,7 +100,7 @@ Compared compare(const Case& c) {
   }
 
   const std::size_t e_rec = lm.rec_weight.size(), e_ff = lm.ff_weight.size(), p = e_rec + e_ff;
-  std::vector<std::vector<double>> ref_grad(6, std::vector<double>(p, 0.0));  // total, terms
+  std::vector<std::vector<double>> ref_grad(1 + n_loss_terms, std::vector<double>(p, 0.0));  // total, terms
   LossValues<Dual<double, K>> values;
   for (std::size_t first = 0; first < p; first += K) {
     Seeds seeds{std::vector<int>(e_rec, -1), std::vector<int>(e_ff, -1)};
@@ -110,13 +110,13 @@ Compared compare(const Case& c) {
                                                 options.surrogate_scale, seeds);
     for (std::size_t q = first; q < std::min(p, first + K); ++q) {
       ref_grad[0][q] = values.total.d[q - first];
-      for (int t = 0; t < 5; ++t) ref_grad[1 + t][q] = values.term[t].d[q - first];
+      for (std::size_t t = 0; t < n_loss_terms; ++t) ref_grad[1 + t][q] = values.term[t].d[q - first];
     }
   }
 
   // Values agree.
   const double value_tol = std::is_same_v<T, float> ? 1e-4 : 1e-10;
-  for (int t = 0; t < 5; ++t)
+  for (std::size_t t = 0; t < n_loss_terms; ++t)
     EXPECT_NEAR(g.losses.term[t], values.term[t].v, value_tol * std::max(1.0, std::abs(values.term[t].v)))
         << to_string(all_loss_terms[t]);
   EXPECT_NEAR(g.losses.total, values.total.v, value_tol * std::max(1.0, std::abs(values.total.v)));
@@ -129,7 +129,7 @@ Compared compare(const Case& c) {
   out.cv_neurons = isi_neurons;
 
   // Gradients agree: engine dL/dw times w = dL/d(log w).
-  for (int set = 0; set < 6; ++set) {
+  for (std::size_t set = 0; set <= n_loss_terms; ++set) {
     double worst = 0, scale = 0;
     for (std::size_t q = 0; q < p; ++q) {
       const double w = q < e_rec ? lm.rec_weight[q] : lm.ff_weight[q - e_rec];
@@ -149,7 +149,7 @@ Compared compare(const Case& c) {
 
 void expect_close(const Compared& r, double tol) {
   EXPECT_LT(r.worst_total, tol);
-  for (int t = 0; t < 5; ++t) EXPECT_LT(r.worst_term[t], tol) << to_string(all_loss_terms[t]);
+  for (std::size_t t = 0; t < n_loss_terms; ++t) EXPECT_LT(r.worst_term[t], tol) << to_string(all_loss_terms[t]);
   // The case must exercise what it claims to: E and I spikes, CVs.
   EXPECT_GT(r.exc_spikes, 0);
   EXPECT_GT(r.inh_spikes, 0);
@@ -210,6 +210,26 @@ TEST(GradCheck, FloatTwoGroupsOfSixteen) {
   expect_close(compare<float>(trials(32, 0, 300)), 2e-3);
 }
 
+// The firing-rate loss in both forms of MODEL.md 7 (hyperparameters.rate_loss):
+// the split form with an even and an odd batch (halves of equal and unequal
+// size), and the plain form. (The cases above run the default, split; the one
+// with one trial, the plain form it falls back to.)
+namespace {
+Case rate_loss_case(const char* kind, std::int64_t batch, std::int64_t steps) {
+  Case c = trials(batch, 0, steps);
+  c.overrides.push_back(std::string("hyperparameters.rate_loss=") + kind);
+  return c;
+}
+}  // namespace
+
+TEST(GradCheck, DoubleSplitRateLossEvenBatch) { expect_close(compare<double>(rate_loss_case("split", 4, 500)), 1e-8); }
+
+TEST(GradCheck, DoubleSplitRateLossOddBatch) { expect_close(compare<double>(rate_loss_case("split", 5, 500)), 1e-8); }
+
+TEST(GradCheck, DoublePlainRateLoss) { expect_close(compare<double>(rate_loss_case("plain", 3, 500)), 1e-8); }
+
+TEST(GradCheck, FloatSplitRateLossOddBatch) { expect_close(compare<float>(rate_loss_case("split", 7, 400)), 2e-3); }
+
 TEST(GradCheck, TrialGroupsCoverTheBatchInOrder) {
   for (std::int64_t batch = 1; batch <= 40; ++batch) {
     for (std::int64_t width : {0, 1, 3, 16}) {
@@ -255,7 +275,7 @@ TEST(GradCheck, WeightedTotalIsTheSumOfWeightedTerms) {
   ASSERT_GT(scale, 0);
   for (std::size_t e = 0; e < g.d_rec[0].size(); ++e) {
     double sum = 0;
-    for (int t = 0; t < 5; ++t) sum += ctx.weights[t] * 0.5 * g.d_rec[1 + t][e];
+    for (std::size_t t = 0; t < n_loss_terms; ++t) sum += ctx.weights[t] * 0.5 * g.d_rec[1 + t][e];
     ASSERT_NEAR(g.d_rec[0][e], sum, 1e-12 * scale);
   }
 }
@@ -342,7 +362,7 @@ TEST(GradCheck, ScalingFactorsAgainstDualNumbers) {
   run_chunk(lm, inputs, states, 0, 0, 300, RecordSpec{}, nullptr);
   const auto start = states;
   LossContext ctx = loss_context(config, net.cell_type, batch, steps);
-  ctx.weights[4] = 0;  // the weight ratio over factors is checked by hand below
+  ctx.weights[index_of(LossTerm::weight_ratio)] = 0;  // the weight ratio over factors is checked by hand below
   const auto exc = excitatory_types(config);
   GradientOptions options;
   options.surrogate_scale = config.hyperparameters.surrgrad_scale;

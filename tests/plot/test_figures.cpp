@@ -310,8 +310,7 @@ void write_training_run(const fs::path& dir, bool nan_cells, int rows = 12) {
   const Config c = fixture().config;
   std::ofstream(dir / "parameters.toml") << io::to_toml(c);
   std::string h = "chunk,total_loss";
-  for (const char* t : {"firing_rate", "cv", "silent_penalty", "membrane_variance", "weight_ratio"})
-    h += std::string(",") + t + "_loss";
+  for (const LossTermInfo& t : loss_terms) h.append(",").append(t.name).append("_loss");
   for (const char* what : {"mean_rate_hz", "std_rate_hz", "fraction_active", "mean_cv", "membrane_ratio"})
     for (const auto& type : c.recurrent.type_names) h.append(",").append(what).append("/").append(type);
   h += ",grad_norm,learning_rate,wall_seconds\n";

@@ -66,7 +66,7 @@ TEST(Config, ReferenceFileLoadsAsIs) {
   EXPECT_DOUBLE_EQ(c.recurrent.synapses[0][1].tau_decay, 70.0);
   EXPECT_DOUBLE_EQ(c.feedforward.firing_rate[0], 6.0);
   EXPECT_DOUBLE_EQ(c.targets.per_type[1].firing_rate, 5.0);
-  EXPECT_DOUBLE_EQ(c.hyperparameters.loss_weight.membrane_variance, 0.1);
+  EXPECT_DOUBLE_EQ(c.hyperparameters.loss_weight[homeostat::LossTerm::membrane_variance], 0.1);
 }
 
 TEST(Config, ReferenceCopyMatchesShared) {
@@ -251,4 +251,29 @@ TEST(ConfigErrors, UnreadableFileNamesIt) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/params.toml"), std::string::npos);
   }
+}
+
+// hyperparameters.rate_loss (MODEL.md 7): optional, "split" by default (the
+// reference file, which predates it, gets it too), written by to_toml.
+TEST(Config, RateLossIsOptionalAndSplitByDefault) {
+  EXPECT_EQ(load_config(reference_path).hyperparameters.rate_loss, homeostat::RateLoss::split);
+  EXPECT_EQ(load_config("").hyperparameters.rate_loss, homeostat::RateLoss::split);
+  const Config plain = load_config("", {"hyperparameters.rate_loss=\"plain\""});
+  EXPECT_EQ(plain.hyperparameters.rate_loss, homeostat::RateLoss::plain);
+  EXPECT_NE(to_toml(plain).find("rate_loss = \"plain\"\n"), std::string::npos);
+  EXPECT_EQ(parse_config(to_toml(plain), "resolved.toml").hyperparameters.rate_loss, homeostat::RateLoss::plain);
+  // One trial: allowed, and the plain form is what is used.
+  EXPECT_EQ(homeostat::describe_rate_loss(load_config("", {"training.batch_size=1"}).hyperparameters.rate_loss, 1),
+            "plain (split needs training.batch_size >= 2)");
+  expect_error(defaults(), {"hyperparameters.rate_loss=\"biased\""}, "hyperparameters.rate_loss", "unknown value");
+}
+
+// Each hyperparameters.loss_weight.<term> is optional: a file without one
+// gets the term's reference weight (loss.hpp's table).
+TEST(Config, LossWeightsDefaultToTheReferenceWeights) {
+  const std::string line = "loss_weight.firing_rate = 2.0    # reference 1.0: the rates are what the demo must reach\n";
+  const Config c = parse_config(replace(defaults(), line, ""), "test.toml");
+  EXPECT_EQ(c.hyperparameters.loss_weight[homeostat::LossTerm::firing_rate], 1.0);  // the reference, not the file's 2.0
+  EXPECT_EQ(c.hyperparameters.loss_weight[homeostat::LossTerm::cv], 0.5);           // as the file says
+  expect_error(defaults(), {"hyperparameters.loss_weight.rate=1.0"}, "hyperparameters.loss_weight.rate", "unknown key");
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
 using namespace homeostat;
 
@@ -64,8 +65,10 @@ TEST(Loss, FiringRateSilentPenaltyAndWeightRatioByHand) {
   // Trial 0: neuron 0 fires 3 times, neuron 1 5 times; trial 1: 5 and 5.
   const auto s = sums_of({{regular(0, 100, 3), regular(0, 100, 5)}, {regular(0, 100, 5), regular(0, 100, 5)}},
                          {{-60, -60}, {-60, -60}}, 10000);
-  const auto v = evaluate_losses(s, context(2));
-  // Rates 4 Hz (mean of 3 and 5) and 5 Hz: ((4 - 0.5)^2 / 1.5 + 0) / 2.
+  auto c = context(2);
+  c.rate_loss = RateLoss::plain;
+  const auto v = evaluate_losses(s, c);
+  // Plain rate loss: rates 4 Hz (mean of 3 and 5) and 5 Hz: ((4 - 0.5)^2 / 1.5 + 0) / 2.
   EXPECT_NEAR(v.term[0], (3.5 * 3.5 / 1.5) / 2.0, 1e-12);
   // Silent penalty: mean over (b, i) of exp(-alpha r_bi).
   const double sp = (std::exp(-0.01 * 3) + std::exp(-0.02 * 5) + std::exp(-0.01 * 5) + std::exp(-0.02 * 5)) / 4.0;
@@ -116,7 +119,7 @@ TEST(Loss, TotalIsTheWeightedScaledSum) {
   const auto s = sums_of({{regular(0, 300, 4), regular(7, 90, 9)}}, {{-60, -55}}, 10000);
   const auto v = evaluate_losses(s, c);
   double expected = 0;
-  for (int k = 0; k < 5; ++k) expected += c.weights[k] * 0.25 * v.term[k];
+  for (std::size_t k = 0; k < n_loss_terms; ++k) expected += c.weights[k] * 0.25 * v.term[k];
   EXPECT_NEAR(v.total, expected, 1e-12);
   EXPECT_GT(v.term[1], 0.0);
 }
@@ -125,4 +128,106 @@ TEST(Loss, ParseNames) {
   EXPECT_EQ(parse_loss_term("membrane_variance"), LossTerm::membrane_variance);
   EXPECT_EQ(to_string(LossTerm::silent_penalty), "silent_penalty");
   EXPECT_THROW(parse_loss_term("variance"), std::invalid_argument);
+}
+
+// MODEL.md 7, split form: trials A = {0, 1}, B' = {2, 3} (B = 4), or
+// A = {0}, B' = {1, 2} (B = 3).
+TEST(Loss, SplitRateByHand) {
+  // Neuron 0 (target 0.5 Hz): 1, 3 | 2, 6 spikes in 1 s; neuron 1 (5 Hz): 5, 5 | 4, 4.
+  const auto s = sums_of({{regular(0, 100, 1), regular(0, 100, 5)},
+                          {regular(0, 100, 3), regular(0, 100, 5)},
+                          {regular(0, 100, 2), regular(0, 100, 4)},
+                          {regular(0, 100, 6), regular(0, 100, 4)}},
+                         {{-60, -60}, {-60, -60}, {-60, -60}, {-60, -60}}, 10000);
+  auto c = context(4);
+  c.rate_loss = RateLoss::split;
+  const double e = (2.0 - 0.5) * (4.0 - 0.5) / 1.5, i = (5.0 - 5.0) * (4.0 - 5.0) / 6.0;
+  EXPECT_NEAR(evaluate_losses(s, c).term[0], (e + i) / 2.0, 1e-12);
+  // Odd B: A = {0}, B' = {1, 2}.
+  const auto s3 = sums_of({{regular(0, 100, 1), regular(0, 100, 5)},
+                           {regular(0, 100, 3), regular(0, 100, 5)},
+                           {regular(0, 100, 2), regular(0, 100, 8)}},
+                          {{-60, -60}, {-60, -60}, {-60, -60}}, 10000);
+  auto c3 = context(3);
+  c3.rate_loss = RateLoss::split;
+  const double e3 = (1.0 - 0.5) * (2.5 - 0.5) / 1.5, i3 = (5.0 - 5.0) * (6.5 - 5.0) / 6.0;
+  EXPECT_NEAR(evaluate_losses(s3, c3).term[0], (e3 + i3) / 2.0, 1e-12);
+  // Near the target the split value can be negative; the plain one cannot.
+  auto plain = c;
+  plain.rate_loss = RateLoss::plain;
+  const auto near = sums_of({{{}, regular(0, 100, 5)}, {{}, regular(0, 100, 5)},
+                             {regular(0, 100, 1), regular(0, 100, 5)}, {regular(0, 100, 1), regular(0, 100, 5)}},
+                            {{-60, -60}, {-60, -60}, {-60, -60}, {-60, -60}}, 10000);
+  EXPECT_NEAR(evaluate_losses(near, c).term[0], (0.0 - 0.5) * (1.0 - 0.5) / 1.5 / 2.0, 1e-12);
+  EXPECT_NEAR(evaluate_losses(near, plain).term[0], 0.0, 1e-12);  // mean 0.5 Hz: on target
+}
+
+TEST(Loss, SplitRateWithOneTrialIsThePlainForm) {
+  const auto s = sums_of({{regular(0, 100, 3), regular(0, 100, 7)}}, {{-60, -60}}, 10000);
+  auto split = context(1), plain = context(1);
+  split.rate_loss = RateLoss::split;
+  plain.rate_loss = RateLoss::plain;
+  EXPECT_FALSE(split.split_rate());
+  EXPECT_EQ(evaluate_losses(s, split).term[0], evaluate_losses(s, plain).term[0]);
+  EXPECT_NEAR(evaluate_losses(s, split).term[0], (2.5 * 2.5 / 1.5 + 2.0 * 2.0 / 6.0) / 2.0, 1e-12);
+  EXPECT_EQ(loss_gradient(s, split).spike_const, loss_gradient(s, plain).spike_const);
+}
+
+// The split loss is bilinear in the trials' spike counts, so a unit step of
+// one count changes it by exactly its derivative (to rounding): the closed
+// form of loss_gradient against evaluate_losses, for even and odd B, both forms.
+TEST(Loss, RateGradientMatchesTheValue) {
+  for (const RateLoss kind : {RateLoss::split, RateLoss::plain})
+    for (const std::int64_t batch : {2, 3, 4, 5}) {
+      std::vector<std::vector<std::vector<std::int64_t>>> trains;
+      std::vector<std::vector<double>> v;
+      for (std::int64_t b = 0; b < batch; ++b) {
+        trains.push_back({regular(0, 100, static_cast<int>(b % 3)), regular(0, 100, static_cast<int>(4 + b))});
+        v.push_back({-60, -60});
+      }
+      const auto s = sums_of(trains, v, 10000);
+      auto c = context(batch);
+      c.rate_loss = kind;
+      const LossTerm rate = LossTerm::firing_rate;
+      const LossGradient g = loss_gradient(s, c, &rate);
+      const double h = 1e-3;
+      for (std::int64_t bi = 0; bi < 2 * batch; ++bi) {
+        auto up = s, down = s;
+        up.spikes[bi] += h;
+        down.spikes[bi] -= h;
+        const double fd = (evaluate_losses(up, c).term[0] - evaluate_losses(down, c).term[0]) / (2 * h);
+        EXPECT_NEAR(g.spike_const[bi], fd, 1e-9 * std::max(1.0, std::abs(fd)))
+            << to_string(kind) << ", B = " << batch << ", bi = " << bi;
+      }
+    }
+}
+
+// The point of the split form (MODEL.md 7): with Poisson counts whose mean is
+// on the target, the plain loss's expectation is Var(r) / (r* + 1) > 0, the
+// split one's 0. 20000 draws of a 4-trial batch, 1 s per trial, at the target
+// 5 Hz: Var(r_i) = 5 / 4 Hz^2, so E[plain] = 1.25 / 6 = 0.208.
+TEST(Loss, SplitRateIsUnbiasedOnTarget) {
+  std::mt19937_64 rng(12345);
+  std::poisson_distribution<int> count(5.0);
+  auto c = context(4);
+  c.n = 1;
+  c.rate_target = {5.0};
+  auto plain = c;
+  c.rate_loss = RateLoss::split;
+  plain.rate_loss = RateLoss::plain;
+  LossSums<double> s;
+  s.spikes.assign(4, 0);
+  double sum_split = 0, sum_sq_split = 0, sum_plain = 0;
+  const int draws = 20000;
+  for (int k = 0; k < draws; ++k) {
+    for (double& x : s.spikes) x = count(rng);
+    const double a = FiringRateLoss::value(s, c), p = FiringRateLoss::value(s, plain);
+    sum_split += a;
+    sum_sq_split += a * a;
+    sum_plain += p;
+  }
+  const double mean = sum_split / draws, se = std::sqrt((sum_sq_split / draws - mean * mean) / draws);
+  EXPECT_LT(std::abs(mean), 4 * se) << "split: mean " << mean << ", standard error " << se;
+  EXPECT_NEAR(sum_plain / draws, 1.25 / 6.0, 0.01);
+  EXPECT_GT(sum_plain / draws, mean + 10 * se);
 }
