@@ -6,6 +6,8 @@
 #include "common.hpp"
 
 #include "homeostat/grad.hpp"
+#include "homeostat/io/input_spikes.hpp"
+#include "homeostat/optim.hpp"
 #include "homeostat/io/network_io.hpp"
 #include "homeostat/io/npy.hpp"
 
@@ -141,7 +143,7 @@ int run_gradient(GradientCliOptions& o) {
   std::int64_t batch = o.trials > 0 ? o.trials : config.training.batch_size;
   std::unique_ptr<InputSource> inputs;
   if (!o.inputs.empty()) {
-    auto replay = load_input_spikes(o.inputs, net.m, o.trials);
+    auto replay = io::load_input_spikes(o.inputs, net.m, o.trials);
     if (o.trials == 0) batch = replay->n_trials();
     steps = replay->n_steps();  // one chunk: the recording's length
     inputs = std::move(replay);

@@ -4,6 +4,8 @@
 #include "common.hpp"
 #include "simulate_run.hpp"
 
+#include "homeostat/io/files.hpp"
+#include "homeostat/io/input_spikes.hpp"
 #include "homeostat/io/network_io.hpp"
 #include "homeostat/io/npy.hpp"
 #include "homeostat/plot/run_data.hpp"
@@ -64,7 +66,7 @@ int run_simulate(SimulateOptions& o) {
   std::unique_ptr<ReplayInputs> replay;
   req.trials = o.trials > 0 ? o.trials : 1;
   if (!o.inputs.empty()) {
-    replay = load_input_spikes(o.inputs, m, o.trials);
+    replay = io::load_input_spikes(o.inputs, m, o.trials);
     if (o.trials == 0) req.trials = replay->n_trials();
     if (replay->n_steps() < req.steps)
       throw std::runtime_error(fmt::format(
@@ -79,6 +81,7 @@ int run_simulate(SimulateOptions& o) {
                     (static_cast<double>(n + m) + 4.0 * k * (req.record.voltages + 0.0) +
                      4.0 * k * 5.0 * (2.0 * req.record.conductances + req.record.currents)) / 1e9;
   prepare_output_dir(o.out, o.overwrite);
+  for (const auto& p : io::remove_stale_temp_files(o.out)) fmt::print(stderr, "note: removed {}, left by a killed run\n", p.string());
   fmt::print("homeostat simulate: N = {} neurons, M = {} inputs, {} trial(s) x {} ms ({} steps), {} thread(s)\n", n, m,
              req.trials, config.simulation.duration, req.steps, threads);
   fmt::print("  network: {}; inputs: {}; recordings about {:.2g} GB\n",

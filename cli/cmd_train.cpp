@@ -104,7 +104,7 @@ void log_figures(io::TensorBoardWriter& tb, const fs::path& figures, const std::
   if (!fs::exists(figures)) return;
   std::vector<fs::path> pngs;
   for (const auto& e : fs::directory_iterator(figures))
-    if (e.path().extension() == ".png") pngs.push_back(e.path());
+    if (e.path().extension() == ".png" && !io::is_temp_name(e.path().filename().string())) pngs.push_back(e.path());
   std::sort(pngs.begin(), pngs.end());
   for (const auto& p : pngs) {
     const std::string png = io::read_file(p);
@@ -235,6 +235,7 @@ int run_train(TrainOptions& o) {
                   {net.m, net.n});
     simulate_state(config, net, dir / "initial_state", "initial state");
   }
+  for (const auto& p : io::remove_stale_temp_files(dir)) fmt::print(stderr, "note: removed {}, left by a killed run\n", p.string());
   io::TensorBoardWriter tb(dir / "tensorboard", resumed ? start_chunk : -1);
   if (!resumed) log_figures(tb, dir / "initial_state" / "figures", "initial_state", 0);
   const fs::path csv_path = dir / "training_metrics.csv";
@@ -256,11 +257,11 @@ int run_train(TrainOptions& o) {
   std::int64_t best_written = resumed ? resumed->best_chunk : 0;
   auto checkpoint = [&] {
     const fs::path ck = dir / "checkpoints";
-    io::save_checkpoint(ck / "checkpoint_latest.npz", trainer.state(), config);
-    if (best && best->best_chunk > best_written) {
+    if (best && best->best_chunk > best_written) {  // first: a kill between the two leaves the best on disk
       io::save_checkpoint(ck / "checkpoint_best.npz", *best, config);
       best_written = best->best_chunk;
     }
+    io::save_checkpoint(ck / "checkpoint_latest.npz", trainer.state(), config);
   };
 
   ChunkMetrics last;

@@ -81,16 +81,6 @@ nlohmann::json metadata(const RunInfo& info, const Config& config, int threads) 
           {"wall_seconds", wall}};
 }
 
-std::unique_ptr<ReplayInputs> load_input_spikes(const std::string& path, std::int64_t m, std::int64_t trials) {
-  const io::NpyArray a = io::read_npy(path);
-  if (a.shape.size() != 3 || a.shape[2] != m)
-    throw std::runtime_error(fmt::format("{}: input spikes must have shape [trials, steps, {}] (M = {} inputs)", path,
-                                         m, m));
-  if (trials > a.shape[0])
-    throw std::runtime_error(fmt::format("{}: holds {} trials, --trials asks for {}", path, a.shape[0], trials));
-  return std::make_unique<ReplayInputs>(a.shape[0], a.shape[1], m, a.values<std::uint8_t>());
-}
-
 void write_run_files(const std::filesystem::path& dir, const Config& config, const nlohmann::json& meta) {
   io::write_file_atomic(dir / "parameters.toml", io::to_toml(config));
   io::write_file_atomic(dir / "metadata.json", meta.dump(2) + "\n");

@@ -46,11 +46,6 @@ std::string command_line(int argc, char** argv);
 nlohmann::json metadata(const RunInfo& info, const Config& config, int threads);
 std::string iso_time(std::chrono::system_clock::time_point t);
 
-// Recorded input spikes, an .npy of shape [trials, steps, m] (nonzero =
-// spike), for replay; `trials` (0 = all in the file) must not exceed what it
-// holds. Throws naming the file and what is wrong.
-std::unique_ptr<ReplayInputs> load_input_spikes(const std::string& path, std::int64_t m, std::int64_t trials);
-
 // Writes parameters.toml and metadata.json into `dir`.
 void write_run_files(const std::filesystem::path& dir, const Config& config, const nlohmann::json& meta);
 

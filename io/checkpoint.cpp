@@ -6,7 +6,9 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <stdexcept>
 
@@ -51,6 +53,71 @@ class Arrays {
 void require_finite(const std::vector<double>& v, const char* what) {
   for (const double x : v)
     if (!std::isfinite(x)) throw std::runtime_error(fmt::format("refusing to checkpoint a non-finite {}", what));
+}
+
+// Refuses the first value of array `name` outside [lo, hi] (NaN included),
+// naming its index ([trial, neuron] for a [B, N] array).
+template <class T>
+void require_in(const std::filesystem::path& path, const std::string& name, const std::vector<T>& values, T lo, T hi,
+                const std::string& rule, std::int64_t row_length = 0) {
+  for (std::size_t k = 0; k < values.size(); ++k) {
+    if (values[k] >= lo && values[k] <= hi) continue;
+    const auto i = static_cast<std::int64_t>(k);
+    const std::string index =
+        row_length > 0 ? fmt::format("[{}, {}]", i / row_length, i % row_length) : fmt::format("[{}]", i);
+    throw std::runtime_error(fmt::format("{}: not a usable checkpoint: array '{}' holds {} at {}: {}", path.string(),
+                                         name, values[k], index, rule));
+  }
+}
+
+template <class T>
+void require_finite_array(const std::filesystem::path& path, const std::string& name, const std::vector<T>& values,
+                          std::int64_t row_length = 0) {
+  require_in(path, name, values, std::numeric_limits<T>::lowest(), std::numeric_limits<T>::max(),
+             "values must be finite", row_length);
+}
+
+// What a checkpoint written by a run of `config` can hold (the network
+// state is checked by check_state): a file with a valid checksum may still
+// have been crafted or written by a broken build.
+void check_values(const std::filesystem::path& path, const TrainerState& s, const Config& config) {
+  const std::int64_t chunks = config.simulation.num_chunks;
+  auto one = [&](const std::string& name, std::int64_t value, std::int64_t lo, std::int64_t hi, const char* rule) {
+    require_in(path, name, std::vector<std::int64_t>{value}, lo, hi, fmt::format("{} ({}..{})", rule, lo, hi));
+  };
+  one("chunks_done", s.chunks_done, 0, chunks, "chunks done must lie within simulation.num_chunks");
+  one("adam_step", s.adam_step, 0, s.chunks_done, "there is at most one optimizer step per chunk done");
+  one("best_chunk", s.best_chunk, 0, s.chunks_done, "the best chunk must be one of the chunks done");
+  if (static_cast<std::int64_t>(s.loss_history.size()) > s.chunks_done)
+    throw std::runtime_error(fmt::format("{}: not a usable checkpoint: array 'loss_history' holds {} losses for {} "
+                                         "chunks done", path.string(), s.loss_history.size(), s.chunks_done));
+  require_finite_array(path, "parameters", s.parameters);
+  require_finite_array(path, "adam_m", s.adam_m);
+  require_in(path, "adam_v", s.adam_v, 0.0, std::numeric_limits<double>::max(), "second moments are finite and >= 0");
+  require_finite_array(path, "accumulated_gradient", s.accumulated);
+  require_in(path, "rate_estimate", s.rate_estimate, 0.0, std::numeric_limits<double>::max(),
+             "rates are finite and >= 0");
+  require_finite_array(path, "loss_history", s.loss_history);
+  if (!s.loss_history.empty()) require_finite_array(path, "best_loss", std::vector<double>{s.best_loss});
+}
+
+// The network state, [B, N] (v, refractory, last spike) and [B, K*N]
+// (conductances) arrays as stored.
+void check_state(const std::filesystem::path& path, const Config& config, std::int64_t chunks_done, std::int64_t n,
+                 std::int64_t gn, const std::vector<float>& v, const std::vector<float>& g_rise,
+                 const std::vector<float>& g_decay, const std::vector<std::int32_t>& refractory,
+                 const std::vector<std::int64_t>& last_spike) {
+  require_finite_array(path, "state_v", v, n);
+  require_finite_array(path, "state_g_rise", g_rise, gn);
+  require_finite_array(path, "state_g_decay", g_decay, gn);
+  std::int32_t max_refractory = 0;
+  for (const auto& p : config.recurrent.physiology)
+    max_refractory = std::max(max_refractory, static_cast<std::int32_t>(std::llround(p.tau_ref / config.simulation.dt)));
+  require_in(path, "state_refractory", refractory, 0, max_refractory,
+             fmt::format("refractory steps left lie in 0..{} (tau_ref / dt)", max_refractory), n);
+  const std::int64_t steps_done = chunks_done * config.simulation.chunk_size;
+  require_in(path, "state_last_spike", last_spike, std::int64_t{-1}, steps_done - 1,
+             fmt::format("a last spike lies within the {} steps done, or is -1 (none)", steps_done), n);
 }
 
 }  // namespace
@@ -115,9 +182,22 @@ TrainerState load_checkpoint(const std::filesystem::path& path, const Config& co
   auto fail = [&](const std::string& why) {
     throw std::runtime_error(fmt::format("{}: not a usable checkpoint: {}", path.string(), why));
   };
+  // Bounds from the config, checked before anything is inflated: the
+  // trainable parameters are at most every possible edge plus a factor per
+  // block of types; conductances a column per receptor of each neuron.
+  const std::int64_t n = config.recurrent.num_neurons, m = config.feedforward.num_neurons;
+  const std::int64_t b = config.training.batch_size;
+  const auto n_types = static_cast<std::int64_t>(config.recurrent.type_names.size() + config.feedforward.type_names.size());
+  const std::int64_t max_parameters = n * n + m * n + n_types * n_types;
+  NpzLimits limits{{"checksum", 1}, {"format_version", 1}, {"config_hash", 2}, {"method", 1}, {"chunks_done", 1},
+                   {"adam_step", 1}, {"best_loss", 1}, {"best_chunk", 1}, {"parameters", max_parameters},
+                   {"adam_m", max_parameters}, {"adam_v", max_parameters}, {"accumulated_gradient", max_parameters},
+                   {"rate_estimate", n}, {"loss_history", config.simulation.num_chunks}, {"state_v", b * n},
+                   {"state_refractory", b * n}, {"state_last_spike", b * n},
+                   {"state_g_rise", b * n * max_receptor_columns}, {"state_g_decay", b * n * max_receptor_columns}};
   std::map<std::string, NpyArray> arrays;
   try {
-    arrays = read_npz(path);
+    arrays = read_npz(path, limits);
   } catch (const std::exception& e) {
     fail(e.what());
   }
@@ -169,14 +249,18 @@ TrainerState load_checkpoint(const std::filesystem::path& path, const Config& co
   s.best_loss = get("best_loss", DType::f8, 1).values<double>().at(0);
   s.best_chunk = get("best_chunk", DType::i8, 1).values<std::int64_t>().at(0);
   const NpyArray& v = get("state_v", DType::f4, 2);
-  const std::int64_t b = v.shape[0], n = v.shape[1];
   const auto vv = v.values<float>();
   const auto gr = get("state_g_rise", DType::f4, 2).values<float>();
   const auto gd = get("state_g_decay", DType::f4, 2).values<float>();
   const auto rf = get("state_refractory", DType::i4, 2).values<std::int32_t>();
   const auto ls = get("state_last_spike", DType::i8, 2).values<std::int64_t>();
-  if (b != config.training.batch_size || n != config.recurrent.num_neurons) fail("state shapes do not fit the config");
+  if (v.shape[0] != b || v.shape[1] != n) fail("state shapes do not fit the config");
   const std::int64_t gn = b > 0 ? static_cast<std::int64_t>(gr.size()) / b : 0;
+  if (gr.size() != gd.size() || static_cast<std::int64_t>(gr.size()) != b * gn || rf.size() != vv.size() ||
+      ls.size() != vv.size())
+    fail("the state arrays do not share one [trials, neurons] shape");
+  check_values(path, s, config);
+  check_state(path, config, s.chunks_done, n, gn, vv, gr, gd, rf, ls);
   for (std::int64_t t = 0; t < b; ++t) {
     TrialState<float> st;
     st.v.assign(vv.begin() + t * n, vv.begin() + (t + 1) * n);

@@ -1,9 +1,13 @@
 #include "homeostat/io/files.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -18,13 +22,7 @@ std::string os_reason(int err) { return err != 0 ? std::strerror(err) : "unknown
   throw std::runtime_error(action + " " + path.string() + ": " + os_reason(err));
 }
 
-// The pid keeps two processes writing the same output from sharing a temp
-// file; a leftover after a crash is recognisable (and ignored by .gitignore).
-std::filesystem::path temp_sibling(const std::filesystem::path& path) {
-  std::filesystem::path temp = path;
-  temp += ".tmp." + std::to_string(::getpid());
-  return temp;
-}
+constexpr std::string_view temp_marker = ".homeostat-tmp.";
 
 void create_parent(const std::filesystem::path& path) {
   const auto parent = path.parent_path();
@@ -83,7 +81,7 @@ void write_all(int fd, std::string_view bytes, const std::filesystem::path& path
 
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes) {
   create_parent(path);
-  const auto temp = temp_sibling(path);
+  const auto temp = temp_path(path);
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) fail("cannot create", temp, errno);
   try {
@@ -108,7 +106,7 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view bytes
 }
 
 AtomicFile::AtomicFile(std::filesystem::path path)
-    : path_(std::move(path)), temp_(temp_sibling(path_)) {
+    : path_(std::move(path)), temp_(io::temp_path(path_)) {
   create_parent(path_);
   errno = 0;
   out_.open(temp_, std::ios::out | std::ios::binary | std::ios::trunc);
@@ -134,9 +132,82 @@ void AtomicFile::commit() {
   out_.close();
   if (out_.fail()) fail("cannot close", temp_, errno);
   // std::fstream exposes no descriptor: reopen the closed file to fsync it.
-  fsync_path(temp_);
-  rename_into_place(temp_, path_);
+  commit_temp_file(temp_, path_);
   committed_ = true;
+}
+
+std::filesystem::path temp_path(const std::filesystem::path& path) {
+  // The pid keeps two processes writing the same output from sharing a temp
+  // file, and tells remove_stale_temp_files whether its writer is gone. The
+  // leading dot hides it from `ls` and from globs such as *.png.
+  std::string name = ".";
+  name += path.filename().string();
+  name += temp_marker;
+  name += std::to_string(::getpid());
+  return path.parent_path() / name;
+}
+
+void commit_temp_file(const std::filesystem::path& temp, const std::filesystem::path& path) {
+  try {
+    fsync_path(temp);
+    rename_into_place(temp, path);
+  } catch (...) {
+    ::unlink(temp.c_str());
+    throw;
+  }
+}
+
+namespace {
+
+// `digits` as a pid (all decimal digits, > 0), else -1.
+long parse_pid(std::string_view digits) {
+  long pid = -1;
+  if (digits.empty()) return -1;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+  if (ec != std::errc{} || end != digits.data() + digits.size() || pid <= 0) return -1;
+  return pid;
+}
+
+bool process_alive(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
+
+}  // namespace
+
+bool is_temp_name(std::string_view name, long* pid) {
+  long found = -1;
+  if (const auto at = name.rfind(temp_marker); name.starts_with('.') && at != std::string_view::npos && at > 1) {
+    found = parse_pid(name.substr(at + temp_marker.size()));  // .NAME.homeostat-tmp.PID
+  } else if (const auto old = name.rfind(".tmp."); old != std::string_view::npos && old > 0) {
+    std::string_view rest = name.substr(old + 5);  // NAME.tmp.PID or STEM.tmp.PID.png (earlier versions)
+    if (rest.ends_with(".png")) rest.remove_suffix(4);
+    found = parse_pid(rest);
+  }
+  if (pid != nullptr) *pid = found;
+  return found > 0;
+}
+
+std::vector<std::filesystem::path> remove_stale_temp_files(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> stale;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return stale;
+  const auto fail = [&](const std::string& what) {
+    throw std::runtime_error("cannot " + what + ": " + ec.message());
+  };
+  fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec);
+  if (ec) fail("list " + dir.string());
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) fail("list " + dir.string());
+    long pid = -1;
+    if (!is_temp_name(it->path().filename().string(), &pid) || !it->is_regular_file(ec)) continue;
+    // Our own pid counts as stale: this runs before the run writes, so such
+    // a file is an earlier process's that had the same pid (containers).
+    if (pid != static_cast<long>(::getpid()) && process_alive(pid)) continue;
+    stale.push_back(it->path());
+  }
+  std::sort(stale.begin(), stale.end());
+  for (const auto& path : stale)
+    if (!fs::remove(path, ec) && ec) fail("remove the stale temporary file " + path.string());
+  return stale;
 }
 
 std::string read_file(const std::filesystem::path& path) {

@@ -48,9 +48,20 @@ void save_network(const std::filesystem::path& path, const Network& net) {
 }
 
 Network load_network(const std::filesystem::path& path, const Config& config) {
-  const auto arrays = read_npz(path);
   const std::int64_t n = config.recurrent.num_neurons;
   const std::int64_t m = config.feedforward.num_neurons;
+  std::map<std::string, NpyArray> arrays;
+  try {
+    arrays = read_npz(path, {{"recurrent_weights", n * n},
+                             {"feedforward_weights", m * n},
+                             {"recurrent_connectivity", n * n},
+                             {"feedforward_connectivity", m * n},
+                             {"cell_type_indices", n},
+                             {"feedforward_cell_type_indices", m},
+                             {"assembly_ids", n}});
+  } catch (const NpzBoundError& e) {
+    throw std::runtime_error(fmt::format("{} (the config needs N = {}, M = {})", e.what(), n, m));
+  }
   auto get = [&](const std::string& name, std::vector<std::int64_t> shape) -> const NpyArray& {
     const auto it = arrays.find(name);
     if (it == arrays.end()) throw std::runtime_error(fmt::format("{}: missing array '{}'", path.string(), name));
@@ -81,6 +92,11 @@ Network load_network(const std::filesystem::path& path, const Config& config) {
         throw std::runtime_error(fmt::format("{}: {}_weights[{}, {}] = {} on an existing connection: weights must be "
                                              "finite and > 0",
                                              path.string(), prefix, k / n, k % n, w[k]));
+      // Zeroing it would silently change the network the file describes.
+      if (!c[k] && w[k] != 0)
+        throw std::runtime_error(fmt::format("{}: {}_weights[{}, {}] = {} where {}_connectivity has no edge: a weight "
+                                             "off the connectivity must be 0",
+                                             path.string(), prefix, k / n, k % n, w[k], prefix));
     }
     return Csr::from_dense(rows, n, w, c);
   };
@@ -98,6 +114,24 @@ Network load_network(const std::filesystem::path& path, const Config& config) {
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("{}: {}", path.string(), e.what()));
   }
+  // The physiology and targets are per type, so the per-type counts are part
+  // of what the config describes: round(N p_c) as MODEL.md 1 defines.
+  auto check_counts = [&](const std::string& name, const std::vector<std::int32_t>& types, std::int64_t size,
+                          const std::vector<double>& proportion, const std::vector<std::string>& type_names,
+                          const char* key) {
+    const std::vector<std::int64_t> expected = type_counts(size, proportion);
+    std::vector<std::int64_t> have(expected.size(), 0);
+    for (const auto t : types) ++have[static_cast<std::size_t>(t)];  // indices checked by check_network
+    for (std::size_t c = 0; c < expected.size(); ++c)
+      if (have[c] != expected[c])
+        throw std::runtime_error(fmt::format("{}: '{}' has {} neurons of type {} ('{}'), the config's {} gives {} "
+                                             "(round(n p), MODEL.md 1)",
+                                             path.string(), name, have[c], c, type_names[c], key, expected[c]));
+  };
+  check_counts("cell_type_indices", net.cell_type, n, config.recurrent.proportion, config.recurrent.type_names,
+               "recurrent.cell_types.proportion");
+  check_counts("feedforward_cell_type_indices", net.input_type, m, config.feedforward.proportion,
+               config.feedforward.type_names, "feedforward.cell_types.proportion");
   return net;
 }
 

@@ -458,8 +458,11 @@ std::string npy_bytes(DType dtype, const std::vector<std::int64_t>& shape, const
   return out;
 }
 
-NpyArray parse_npy(const std::string& bytes, const std::string& what) {
-  if (bytes.size() < npy_magic.size() || std::string_view(bytes).substr(0, npy_magic.size()) != npy_magic) {
+// The header of .npy bytes (which must hold all of it, data may follow):
+// dtype and shape checked, `data` left empty; the data's offset in
+// `data_start`.
+static NpyArray parse_npy_header(std::string_view bytes, const std::string& what, std::size_t& data_start) {
+  if (bytes.size() < npy_magic.size() || bytes.substr(0, npy_magic.size()) != npy_magic) {
     throw std::runtime_error(what + ": not an .npy file (bad magic)");
   }
   if (bytes.size() < npy_magic.size() + 2) throw std::runtime_error(what + ": truncated .npy header");
@@ -481,7 +484,7 @@ NpyArray parse_npy(const std::string& bytes, const std::string& what) {
                              std::to_string(header_len) + ", file " + std::to_string(bytes.size()) +
                              " bytes)");
   }
-  const std::string_view header = std::string_view(bytes).substr(header_start, header_len);
+  const std::string_view header = bytes.substr(header_start, header_len);
   auto dict = HeaderParser(header, what).parse_dict();
 
   for (const char* key : {"descr", "fortran_order", "shape"}) {
@@ -523,7 +526,14 @@ NpyArray parse_npy(const std::string& bytes, const std::string& what) {
     throw std::runtime_error(what + ": " + problem);
   }
 
-  const std::size_t data_start = header_start + header_len;
+  data_start = header_start + header_len;
+  return array;
+}
+
+NpyArray parse_npy(const std::string& bytes, const std::string& what) {
+  std::size_t data_start = 0;
+  NpyArray array = parse_npy_header(bytes, what, data_start);
+  const std::size_t itemsize = dtype_size(array.dtype);
   const std::size_t have = bytes.size() - data_start;
   const std::size_t need = static_cast<std::size_t>(array.size()) * itemsize;
   if (have != need) {
@@ -538,8 +548,69 @@ NpyArray parse_npy(const std::string& bytes, const std::string& what) {
 
 NpyArray read_npy(const std::filesystem::path& path) { return parse_npy(read_file(path), path.string()); }
 
-std::map<std::string, NpyArray> read_npz(const std::filesystem::path& path) {
-  const std::string name = path.string();
+namespace {
+
+// Reads up to `count` more bytes of an entry (fewer only at its end).
+std::string read_some(zip_file_t* file, std::size_t count, const std::string& what) {
+  std::string bytes(count, '\0');
+  std::size_t have = 0;
+  while (have < count) {
+    const zip_int64_t n = zip_fread(file, bytes.data() + have, count - have);
+    if (n < 0) throw std::runtime_error(what + ": cannot read entry: " + zip_file_strerror(file));
+    if (n == 0) break;
+    have += static_cast<std::size_t>(n);
+  }
+  bytes.resize(have);
+  return bytes;
+}
+
+// The most header bytes an expected array may come with: numpy's own are
+// 128 bytes or so; this leaves room for any writer but not for a bomb.
+constexpr std::size_t max_npy_header = 1 << 16;
+
+// An entry read with a bound: its declared size is checked before anything
+// is inflated, its .npy header before the data is, and no more than the
+// declared bytes are ever held.
+std::string read_entry_bounded(zip_t* archive, zip_uint64_t index, const zip_stat_t& stat, std::int64_t max_elements,
+                               const std::string& what) {
+  const auto limit = static_cast<zip_uint64_t>(max_npy_header) + static_cast<zip_uint64_t>(max_elements) * 8;
+  if (!(stat.valid & ZIP_STAT_SIZE)) throw std::runtime_error(what + ": the archive records no size for this entry");
+  if (stat.size > limit) {
+    throw NpzBoundError(what + ": entry declares " + std::to_string(stat.size) +
+                             " bytes uncompressed, more than an array of at most " + std::to_string(max_elements) +
+                             " elements needs (" + std::to_string(limit) + "): refused before inflating it");
+  }
+  std::unique_ptr<zip_file_t, ZipFileClose> file(zip_fopen_index(archive, index, 0));
+  if (!file) throw std::runtime_error(what + ": cannot open entry: " + zip_strerror(archive));
+  const auto declared = static_cast<std::size_t>(stat.size);
+  // Magic, version and header length (12 bytes covers both versions), then the header.
+  std::string bytes = read_some(file.get(), std::min<std::size_t>(12, declared), what);
+  if (bytes.size() >= 10 && std::string_view(bytes).substr(0, npy_magic.size()) == npy_magic) {
+    const std::size_t length_bytes = bytes[6] == 1 ? 2 : 4;
+    std::size_t header_len = 0;
+    for (std::size_t i = 0; i < length_bytes && 8 + i < bytes.size(); ++i)
+      header_len |= std::size_t{static_cast<unsigned char>(bytes[8 + i])} << (8 * i);
+    const std::size_t header_end = 8 + length_bytes + header_len;
+    if (header_len > max_npy_header || header_end > declared)
+      throw std::runtime_error(what + ": .npy header of " + std::to_string(header_len) + " bytes does not fit");
+    bytes += read_some(file.get(), header_end - bytes.size(), what);
+    std::size_t data_start = 0;
+    const NpyArray head = parse_npy_header(bytes, what, data_start);
+    if (head.size() > max_elements)
+      throw NpzBoundError(what + ": shape " + shape_repr(head.shape) + " holds " + std::to_string(head.size()) +
+                               " elements, more than the " + std::to_string(max_elements) +
+                               " expected: refused before reading its data");
+  }
+  // Now bounded by `declared`: the rest, and a check that nothing follows.
+  bytes += read_some(file.get(), declared - bytes.size(), what);
+  if (bytes.size() != declared || !read_some(file.get(), 1, what).empty()) {
+    throw std::runtime_error(what + ": entry does not hold the " + std::to_string(declared) +
+                             " bytes the archive records");
+  }
+  return bytes;
+}
+
+std::unique_ptr<zip_t, ZipDiscard> open_npz(const std::string& name) {
   zip_error_t error;
   zip_error_init(&error);
   zip_source_t* source = zip_source_file_create(name.c_str(), 0, -1, &error);
@@ -562,7 +633,14 @@ std::map<std::string, NpyArray> read_npz(const std::filesystem::path& path) {
     throw std::runtime_error(name + ": cannot open .npz: " + reason);
   }
   zip_error_fini(&error);
+  return archive;
+}
 
+// Every array of an .npz; with `limits`, only the arrays it names, each
+// read through read_entry_bounded (the others are skipped, never inflated).
+std::map<std::string, NpyArray> read_npz_entries(const std::filesystem::path& path, const NpzLimits* limits) {
+  const std::string name = path.string();
+  const auto archive = open_npz(name);
   std::map<std::string, NpyArray> arrays;
   const zip_int64_t count = zip_get_num_entries(archive.get(), 0);
   for (zip_int64_t i = 0; i < count; ++i) {
@@ -577,12 +655,27 @@ std::map<std::string, NpyArray> read_npz(const std::filesystem::path& path) {
     if (!key.empty() && key.back() == '/') continue;  // a directory, not an array
     if (key.ends_with(".npy")) key.resize(key.size() - 4);
     const std::string what = name + ":" + key;
-    NpyArray array = parse_npy(read_entry(archive.get(), index, stat, what), what);
-    if (!arrays.emplace(key, std::move(array)).second) {
+    std::string bytes;
+    if (limits == nullptr) {
+      bytes = read_entry(archive.get(), index, stat, what);
+    } else {
+      const auto limit = limits->find(key);
+      if (limit == limits->end()) continue;
+      bytes = read_entry_bounded(archive.get(), index, stat, limit->second, what);
+    }
+    if (!arrays.emplace(key, parse_npy(bytes, what)).second) {
       throw std::runtime_error(what + ": array appears twice in the archive");
     }
   }
   return arrays;
+}
+
+}  // namespace
+
+std::map<std::string, NpyArray> read_npz(const std::filesystem::path& path) { return read_npz_entries(path, nullptr); }
+
+std::map<std::string, NpyArray> read_npz(const std::filesystem::path& path, const NpzLimits& limits) {
+  return read_npz_entries(path, &limits);
 }
 
 void write_npy(const std::filesystem::path& path, DType dtype, const std::vector<std::int64_t>& shape,

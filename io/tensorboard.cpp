@@ -1,5 +1,6 @@
 #include "homeostat/io/tensorboard.hpp"
 
+#include "homeostat/io/files.hpp"
 #include "tensorboard.pb.h"
 
 #include <fmt/format.h>
@@ -50,33 +51,75 @@ std::uint32_t crc32c(const void* data, std::size_t size) {
   return c ^ 0xffffffffu;
 }
 
-std::vector<std::string> TensorBoardWriter::read_records(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::string> out;
+EventFile TensorBoardWriter::scan(const std::filesystem::path& file) {
+  const std::string bytes = read_file(file);
+  EventFile out;
   std::size_t at = 0;
+  auto torn = [&](const std::string& why) {
+    out.torn_tail = fmt::format("{} at byte {} of {}", why, at, bytes.size());
+    return out;
+  };
+  auto damaged = [&](const std::string& why) -> EventFile {
+    throw std::runtime_error(fmt::format(
+        "{}: damaged TensorBoard event file: {} at byte {}, with {} more bytes after it (not a torn end, which "
+        "resume repairs); move the file out of the directory to go on without its events",
+        file.string(), why, at, bytes.size() - at));
+  };
   while (at < bytes.size()) {
-    if (bytes.size() - at < 12) throw std::runtime_error(fmt::format("{}: truncated record header", file.string()));
+    const std::size_t left = bytes.size() - at;
+    if (left < 12) return torn("a record header cut short");
     const std::uint64_t len = get_le(bytes.data() + at, 8);
-    if (masked(crc32c(bytes.data() + at, 8)) != get_le(bytes.data() + at + 8, 4))
-      throw std::runtime_error(fmt::format("{}: damaged record length at byte {}", file.string(), at));
-    if (bytes.size() - at - 12 < len + 4) throw std::runtime_error(fmt::format("{}: truncated record", file.string()));
-    std::string data = bytes.substr(at + 12, len);
-    if (masked(crc32c(data.data(), data.size())) != get_le(bytes.data() + at + 12 + len, 4))
-      throw std::runtime_error(fmt::format("{}: damaged record at byte {}", file.string(), at));
-    out.push_back(std::move(data));
-    at += 12 + len + 4;
+    if (masked(crc32c(bytes.data() + at, 8)) != get_le(bytes.data() + at + 8, 4)) {
+      // Blocks of zeros are what a crash leaves where a file was extended
+      // but its data never reached the disk.
+      if (bytes.find_first_not_of('\0', at) == std::string::npos) return torn("zero bytes in place of records");
+      return damaged("a record length fails its checksum");
+    }
+    if (left - 12 < 4 || len > left - 16) return torn("a record cut short");
+    const char* data = bytes.data() + at + 12;
+    if (masked(crc32c(data, len)) != get_le(data + len, 4)) {
+      if (at + 16 + len == bytes.size()) return torn("a last record that fails its checksum");
+      return damaged("a record fails its checksum");
+    }
+    out.records.emplace_back(data, len);
+    at += 16 + len;
+    out.valid_bytes = at;
   }
   return out;
+}
+
+std::vector<std::string> TensorBoardWriter::read_records(const std::filesystem::path& file) {
+  EventFile f = scan(file);
+  if (!f.torn_tail.empty()) throw std::runtime_error(fmt::format("{}: torn end: {}", file.string(), f.torn_tail));
+  return std::move(f.records);
 }
 
 TensorBoardWriter::TensorBoardWriter(const std::filesystem::path& dir, std::int64_t keep_upto) {
   namespace fs = std::filesystem;
   fs::create_directories(dir);
   std::vector<fs::path> earlier;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) earlier.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("events.out.tfevents.", 0) == 0 && !is_temp_name(name)) earlier.push_back(e.path());
+  }
   std::sort(earlier.begin(), earlier.end());
+  // A resumed run reads what it carries before it creates anything, so that
+  // a refused file leaves the directory as it was (no new file per retry).
+  std::vector<std::string> carried;
+  if (keep_upto >= 0) {
+    for (const auto& file : earlier) {
+      const EventFile events = scan(file);
+      if (!events.torn_tail.empty())
+        fmt::print(stderr, "warning: {}: torn end ({}), as a crash or a full disk leaves it: the {} whole records "
+                   "before it are kept, the rest dropped\n", file.string(), events.torn_tail, events.records.size());
+      for (const auto& record : events.records) {
+        tensorflow::Event e;
+        if (!e.ParseFromString(record))
+          throw std::runtime_error(fmt::format("{}: an event that passes its checksum does not parse", file.string()));
+        if (e.has_summary() && e.step() <= keep_upto) carried.push_back(record);
+      }
+    }
+  }
   const auto seconds = static_cast<long long>(now_seconds());
   path_ = dir / fmt::format("events.out.tfevents.{}.homeostat", seconds);
   for (int k = 1; fs::exists(path_); ++k) path_ = dir / fmt::format("events.out.tfevents.{}.homeostat.{}", seconds, k);
@@ -86,17 +129,9 @@ TensorBoardWriter::TensorBoardWriter(const std::filesystem::path& dir, std::int6
   version.set_wall_time(now_seconds());
   version.set_file_version("brain.Event:2");
   write_record(version.SerializeAsString());
-  if (keep_upto >= 0) {
-    for (const auto& file : earlier) {
-      for (const auto& record : read_records(file)) {
-        tensorflow::Event e;
-        if (!e.ParseFromString(record)) throw std::runtime_error(fmt::format("{}: unreadable event", file.string()));
-        if (e.has_summary() && e.step() <= keep_upto) write_record(record);
-      }
-    }
-    flush();
-    for (const auto& file : earlier) fs::remove(file);
-  }
+  for (const auto& record : carried) write_record(record);
+  flush();
+  for (const auto& file : earlier) fs::remove(file);
 }
 
 void TensorBoardWriter::write_record(const std::string& event) {
@@ -137,6 +172,9 @@ void TensorBoardWriter::image(const std::string& tag, const std::string& png, in
   write_record(e.SerializeAsString());
 }
 
-void TensorBoardWriter::flush() { out_.flush(); }
+void TensorBoardWriter::flush() {
+  out_.flush();
+  if (!out_) throw std::runtime_error(fmt::format("{}: write failed", path_.string()));
+}
 
 }  // namespace homeostat::io

@@ -1,5 +1,7 @@
 #include "canvas.hpp"
 
+#include "homeostat/io/files.hpp"
+
 #include <plplot/plstream.h>
 
 #include <algorithm>
@@ -20,7 +22,7 @@ std::mutex& plot_mutex() {
 
 Canvas::Canvas(fs::path png, int width, int height) : png_(std::move(png)), width_(width), height_(height) {
   if (width < 100 || height < 100) throw std::invalid_argument("figure size below 100 px");
-  temp_ = png_.parent_path() / (png_.stem().string() + ".tmp." + std::to_string(::getpid()) + ".png");
+  temp_ = io::temp_path(png_);  // the temp name every writer uses, so that a reader skips it
   pls_ = std::make_unique<plstream>();
   pls_->sdev("pngcairo");
   pls_->sfnam(temp_.c_str());
@@ -48,7 +50,7 @@ void Canvas::finish() {
   finished_ = true;
   std::error_code ec;
   if (!fs::exists(temp_, ec)) throw std::runtime_error(png_.string() + ": PLplot wrote no file (is plplot-driver-cairo installed?)");
-  fs::rename(temp_, png_);
+  io::commit_temp_file(temp_, png_);
 }
 
 int Canvas::colour_index(Rgb c, double alpha) {

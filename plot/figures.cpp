@@ -19,6 +19,7 @@ namespace {
 std::string no_dynamics(const RunData& d, bool need_v, bool need_g, bool need_i) {
   const Dynamics& dy = d.dynamics;
   if (dy.empty()) return "no recorded neurons (simulate --record voltages,conductances,currents)";
+  if (dy.n_steps < 2) return "not enough data: a trace needs two recorded steps, the run has one";
   if (need_v && dy.voltages.empty()) return "voltages not recorded (simulate --record voltages)";
   if (need_g && dy.conductances.empty()) return "conductances not recorded (simulate --record conductances)";
   if (need_i && dy.currents.empty()) return "currents not recorded (simulate --record currents)";
@@ -28,6 +29,15 @@ std::string always(const RunData&) { return ""; }
 std::string need_spikes(const RunData& d) { return d.output_spikes.empty() ? "no output spikes" : ""; }
 std::string need_inputs(const RunData& d) {
   return d.input_spikes.times.empty() ? "no input spikes (results/input_spikes.npy)" : "";
+}
+// No interval is shorter than the refractory period: a run no longer than it has none.
+std::string need_isis(const RunData& d) {
+  double tau_ref = 1e30;
+  for (const auto& p : d.config.recurrent.physiology) tau_ref = std::min(tau_ref, p.tau_ref);
+  if (!d.output_spikes.empty() && run_duration_ms(d) <= tau_ref)
+    return fmt::format("not enough data: the run ({} ms) is no longer than the refractory period ({} ms)",
+                       run_duration_ms(d), tau_ref);
+  return need_spikes(d);
 }
 std::string need_voltages(const RunData& d) { return no_dynamics(d, true, false, false); }
 // Currents figure: receptor currents and the leak from the voltage.
@@ -57,7 +67,7 @@ const std::vector<FigureEntry<RunData>>& catalogue() {
        draw_conductances},
       {{"statistics_fano_factor", "Fano factor of spike counts vs window size"}, need_spikes, draw_fano_factor},
       {{"statistics_cv", "ISI coefficient of variation per type, target marked"}, need_spikes, draw_cv_histogram},
-      {{"statistics_isi", "inter-spike-interval distribution per type"}, need_spikes, draw_isi_distribution},
+      {{"statistics_isi", "inter-spike-interval distribution per type"}, need_isis, draw_isi_distribution},
   };
   return entries;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs the default test suite (everything not labelled
-# `long`). The README's test command; .ci/run calls exactly this.
+# Sets up, builds and runs the whole test suite, the `long` convergence
+# tests included. The README's test command; .ci/run calls exactly this.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh" release

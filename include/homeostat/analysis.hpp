@@ -27,8 +27,10 @@ std::vector<double> firing_rates(const SpikeTrains& trains);
 double isi_cv(const std::vector<std::int64_t>& steps);
 
 // Fano factor var(count)/mean(count) of spike counts in consecutive
-// non-overlapping windows of `window_ms`, per neuron; NaN for a neuron with no
-// spike or when fewer than 2 windows fit.
+// non-overlapping windows of `window_ms` (> 0), per neuron; NaN for a neuron
+// with no spike, and for every neuron when fewer than 2 windows fit in the
+// recording or the window is shorter than half a step (a short run still
+// gives its table, with these rows marked n = 0, NaN).
 std::vector<double> fano_factors(const SpikeTrains& trains, double window_ms);
 
 // Histogram of ISIs [ms] pooled over `neurons`: counts for bins

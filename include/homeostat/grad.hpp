@@ -9,6 +9,7 @@
 #include "homeostat/loss.hpp"
 #include "homeostat/model.hpp"
 #include "homeostat/sim.hpp"
+#include "homeostat/weight_ratio.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -16,23 +17,6 @@
 #include <vector>
 
 namespace homeostat {
-
-// Presynaptic recurrent types that count as excitatory for the weight-ratio
-// loss: every receptor of the type reverses above every threshold (it can
-// drive any neuron past threshold).
-std::vector<bool> excitatory_types(const Config& config);
-// The same for the input (feedforward) types.
-std::vector<bool> excitatory_input_types(const Config& config);
-
-// Weight ratio of MODEL.md 7 in `weights` mode: mean weight of recurrent edges
-// from excitatory types / mean feedforward weight.
-struct WeightRatio {
-  double value = 0;
-  std::vector<double> d_rec;  // [E_rec] d value / d w
-  std::vector<double> d_ff;   // [E_ff]
-};
-template <class Real>
-WeightRatio weight_ratio(const LoweredModel<Real>& model, const std::vector<bool>& excitatory);
 
 // MODEL.md 6: what is trained. `weights`: ln w of every existing edge.
 // `scaling_factors*`: ln f of one factor per (pre type, post type) block
@@ -42,25 +26,7 @@ Optimisable parse_optimisable(const std::string& name);  // the config's values;
 bool trains_recurrent_factors(Optimisable mode);
 bool trains_feedforward_factors(Optimisable mode);
 
-// dL/d ln f for every block factor, from dL/dw per edge: with w = f w_base,
-// dL/d ln f_ab = sum over the block's edges of w dL/dw.
-struct BlockGradient {
-  std::vector<double> rec;  // [T_rec][T_rec] (pre type, post type)
-  std::vector<double> ff;   // [T_in][T_rec]
-};
-template <class Real>
-BlockGradient block_gradient(const LoweredModel<Real>& model, const std::vector<double>& d_rec,
-                             const std::vector<double>& d_ff);
-
-// The weight ratio of MODEL.md 7 in scaling-factor mode: mean of the factors
-// of recurrent blocks from excitatory types / mean of the feedforward factors,
-// and its derivative with respect to every ln f.
-struct FactorRatio {
-  double value = 0;
-  BlockGradient d_log;
-};
-FactorRatio factor_ratio(const std::vector<double>& f_rec, const std::vector<double>& f_ff,
-                         const std::vector<bool>& excitatory, std::int64_t n_rec_types);
+class ChunkReduction;
 
 struct GradientOptions {
   double surrogate_scale = 200.0;     // lambda of ds/dv = 1 / (lambda |v - theta| + 1)^2 [1/mV]
@@ -74,6 +40,9 @@ struct GradientOptions {
   // on the thread count.
   std::int64_t trial_group = 0;
   std::vector<LossTerm> terms;        // also differentiate each of these alone (unweighted)
+  // Where the batch's trials are split across processes, how they combine
+  // their parts (ChunkReduction); nullptr: this process has every trial.
+  const ChunkReduction* reduction = nullptr;
 };
 
 // The groups of trials [first, first + size) that the backward pass takes
@@ -83,6 +52,49 @@ struct TrialGroup {
   std::int64_t first = 0, size = 0;
 };
 std::vector<TrialGroup> trial_groups(std::int64_t batch, std::int64_t width = 0);
+
+// The trials one process computes: [first, first + count) of a batch of
+// `batch` trials.
+struct TrialRange {
+  std::int64_t first = 0, count = 0, batch = 0;
+};
+
+// One trial group's dL/dw (CSR order) for every set of loss coefficients
+// (the weighted total, then each requested term): [set][E].
+struct GroupGradient {
+  std::vector<std::vector<double>> d_rec, d_ff;
+};
+
+// The two seams of chunk_gradient where processes that share a batch
+// combine what each computed (the MPI work of issue 15: a batch's trials
+// split across ranks). Everything between the seams is per trial or per
+// trial group, so a split that gives each process whole trial groups, with
+// seams that gather in trial and group order, gives every process the
+// bits of one process computing the whole batch, for any number of
+// processes. This base class is that one process: `trials` is the whole
+// batch and both seams leave their argument as it is.
+//
+// An MPI reduction would say which trials its rank computes (whole groups
+// of trial_groups(batch, GradientOptions::trial_group), e.g. consecutive
+// groups per rank), gather the loss sums with an all-gather in rank order,
+// and gather the group sums likewise (or pass the running sum from rank to
+// rank, which adds in the same order). chunk_gradient's `states` and
+// `trial0` are then the rank's trials; its `context` is the whole batch's.
+class ChunkReduction {
+ public:
+  virtual ~ChunkReduction() = default;
+  // The trials this process computes, given how many states it holds.
+  virtual TrialRange trials(std::int64_t local) const { return {0, local, local}; }
+  // Seam 1, after the forward pass: `sums` holds this process's trials
+  // ([count][N] each, weight_ratio the same everywhere); make them the
+  // batch's ([batch][N], trials in batch order).
+  virtual void gather_loss_sums(LossSums<double>& /*sums*/) const {}
+  // Seam 2, after the backward pass: `groups` holds the gradient sums of
+  // this process's trial groups, which are groups [first_group,
+  // first_group + groups.size()) of the batch; make it every group of the
+  // batch in group order. chunk_gradient adds them up in that order.
+  virtual void gather_group_gradients(std::int64_t /*first_group*/, std::vector<GroupGradient>& /*groups*/) const {}
+};
 
 // A chunk run forward only: its loss sums and values, and its spikes.
 struct ChunkLosses {
@@ -117,13 +129,13 @@ struct ChunkGradient {
 // and backward in the groups of trial_groups (in parallel when there are
 // several, else with the threads sharing the group); the groups' gradients
 // are summed in group order, so results are bit-identical for any thread
-// count.
+// count. With options.reduction, `states` are this process's part of the
+// batch (ChunkReduction); the losses and gradients are the whole batch's.
 //
 // `workspace` (optional) keeps the buffers of the pass (the forward
 // checkpoints, the recomputed traces, the adjoints) from one call to the
 // next: a run that passes the same workspace for every chunk maps their
-// memory once (first-touching memory costs 2-4 us per 4 KB page on the
-// development VM, about 1 s per chunk of the seed configuration). Results do
+// memory once (first-touching memory is slow: bench/README.md). Results do
 // not depend on it.
 template <class Real>
 struct GradientBuffers;  // bptt.cpp

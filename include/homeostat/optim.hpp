@@ -14,6 +14,26 @@
 
 namespace homeostat {
 
+// dL/d ln f for every block factor, from dL/dw per edge: with w = f w_base,
+// dL/d ln f_ab = sum over the block's edges of w dL/dw.
+struct BlockGradient {
+  std::vector<double> rec;  // [T_rec][T_rec] (pre type, post type)
+  std::vector<double> ff;   // [T_in][T_rec]
+};
+template <class Real>
+BlockGradient block_gradient(const LoweredModel<Real>& model, const std::vector<double>& d_rec,
+                             const std::vector<double>& d_ff);
+
+// The weight ratio of MODEL.md 7 in scaling-factor mode: mean of the factors
+// of recurrent blocks from excitatory types / mean of the feedforward factors,
+// and its derivative with respect to every ln f.
+struct FactorRatio {
+  double value = 0;
+  BlockGradient d_log;
+};
+FactorRatio factor_ratio(const std::vector<double>& f_rec, const std::vector<double>& f_ff,
+                         const std::vector<bool>& excitatory, std::int64_t n_rec_types);
+
 // The flat parameter vector of one `optimisable` mode and the weights it sets.
 //   weights:                      [E_rec] ln w, then [E_ff] ln w (CSR order)
 //   scaling_factors:              [T_rec * T_rec] ln f, then [T_in * T_rec] ln f

@@ -85,9 +85,8 @@ void run_trial_observed(const LoweredModel<Real>& model, const InputSource& inpu
 // With fewer trials than threads, the threads share each trial by ranges of
 // at least `min_neurons_per_thread` neurons, sized to each thread's measured
 // speed. Below that a step is shorter than what sharing costs (a barrier per
-// step; on the 2-core development VM N = 5000 one trial runs 1.15-2x faster
-// on 2 threads since the ranges follow the threads' speeds); tests lower it
-// to exercise the path.
+// step; measurements in bench/README.md); tests lower it to exercise the
+// path.
 template <class Real>
 void run_chunk(const LoweredModel<Real>& model, const InputSource& inputs, std::vector<TrialState<Real>>& states,
                std::int64_t trial0, std::int64_t t0, std::int64_t steps, const RecordSpec& spec,

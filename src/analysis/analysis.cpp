@@ -96,14 +96,16 @@ void append_field(std::string& out, std::string_view s) {
   out += '"';
 }
 
-// Window length in steps for this trial's dt (trials may differ in dt).
+// Window length in steps for this trial's dt (trials may differ in dt); 0
+// for a window shorter than half a step, which no recording at this dt can
+// resolve (its Fano factor is undefined, as for a window longer than the run).
 std::int64_t window_steps_for(double window_ms, double dt) {
   if (!(dt > 0.0)) throw std::invalid_argument("analysis: dt must be > 0");
+  if (!(window_ms > 0.0) || !std::isfinite(window_ms))
+    throw std::invalid_argument("analysis: Fano window of " + std::to_string(window_ms) + " ms is not > 0");
   const double steps = std::round(window_ms / dt);
-  if (!(steps >= 1.0) || steps > static_cast<double>(std::numeric_limits<std::int64_t>::max())) {
-    throw std::invalid_argument("analysis: Fano window of " + std::to_string(window_ms) +
-                                " ms is shorter than one step (dt=" + std::to_string(dt) + ")");
-  }
+  if (steps > static_cast<double>(std::numeric_limits<std::int64_t>::max()))
+    throw std::invalid_argument("analysis: Fano window of " + std::to_string(window_ms) + " ms is too long");
   return static_cast<std::int64_t>(steps);
 }
 
@@ -175,7 +177,7 @@ double isi_cv(const std::vector<std::int64_t>& steps) {
 
 std::vector<double> fano_factors(const SpikeTrains& trains, double window_ms) {
   const std::int64_t window = window_steps_for(window_ms, trains.dt);
-  const std::int64_t n_windows = trains.n_steps / window;
+  const std::int64_t n_windows = window > 0 ? trains.n_steps / window : 0;
   std::vector<double> out(trains.times.size(), nan_value);
   if (n_windows < 2) return out;  // a variance over one window means nothing
   for (std::size_t i = 0; i < out.size(); ++i) {

@@ -1,20 +1,17 @@
-// CPU forward kernel. See forward.md for the layout and the threading scheme.
-//
-// Conductances are receptor-major [R][N] so that the per-step current/decay
-// pass is a unit-stride loop the compiler vectorises; spike delivery scatters
-// into it along one CSR row per spike.
+// The forward driver: trials, threads sharing a trial, recording and
+// observers around the model's step (src/model/cond_lif/step.hpp). See
+// forward.md for the layout and the threading scheme.
 #include "homeostat/sim.hpp"
 
 #include "common/first_error.hpp"
-#include "common/simd.hpp"
 #include "common/subnormals.hpp"
+#include "model/cond_lif/step.hpp"
 
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <type_traits>
+#include <optional>
 
 namespace homeostat {
 
@@ -31,69 +28,11 @@ TrialState<Real> initial_state(const LoweredModel<Real>& lm) {
 
 namespace {
 
-// Step 5 + 6 for one presynaptic spike, restricted to targets in [lo, hi):
-// every receptor column of the presynaptic type on every target gets +w*g_max
-// on d and -w*g_max on u, clamped at +-g_max when saturating. Weights are > 0,
-// so d only grows and u only falls here: the clamp needs only the one bound,
-// and clamping after each increment equals clamping after all of them.
-template <class Real>
-inline void deliver(const LoweredModel<Real>& lm, TrialState<Real>& st, const std::int64_t* row,
-                    const std::int32_t* post, const Real* weight, std::int32_t first, std::int32_t count,
-                    std::int32_t pre, std::int32_t lo, std::int32_t hi, bool whole_row) {
-  // Rows are sorted by target: a thread's share of a row is contiguous.
-  std::int64_t begin = row[pre], end = row[pre + 1];
-  if (!whole_row) {
-    begin = std::lower_bound(post + begin, post + end, lo) - post;
-    end = std::lower_bound(post + begin, post + end, hi) - post;
-  }
-  const std::int64_t n = lm.n;
-  // One walk of the row for up to 4 columns at a time (the same increments,
-  // in the same order, as one walk per column).
-  constexpr std::int32_t per_walk = 4;
-  for (std::int32_t c0 = 0; c0 < count; c0 += per_walk) {
-    const std::int32_t cols = std::min(per_walk, count - c0);
-    Real* d[per_walk];
-    Real* u[per_walk];
-    Real g_max[per_walk];
-    for (std::int32_t c = 0; c < cols; ++c) {
-      d[c] = st.g_decay.data() + (first + c0 + c) * n;
-      u[c] = st.g_rise.data() + (first + c0 + c) * n;
-      g_max[c] = lm.g_max[first + c0 + c];
-    }
-    for (std::int64_t e = begin; e < end; ++e) {
-      const std::int32_t i = post[e];
-      const Real w = weight[e];
-      for (std::int32_t c = 0; c < cols; ++c) {
-        const Real inc = w * g_max[c];
-        if (lm.saturate) {
-          d[c][i] = std::min(d[c][i] + inc, g_max[c]);
-          u[c][i] = std::max(u[c][i] - inc, -g_max[c]);
-        } else {
-          d[c][i] += inc;
-          u[c][i] -= inc;
-        }
-      }
-    }
-  }
-}
-
-// Indices in [lo, hi) of the nonzero flags, ascending; there are `count` of
-// them. Spikes are rare: skip 8 flags at a time while they are all zero, and
-// stop after the last one.
-inline void collect_flags(const std::int32_t* flag, std::int64_t lo, std::int64_t hi, std::int64_t count,
-                          std::vector<std::int32_t>& out) {
-  out.clear();
-  std::int64_t i = lo;
-  for (; i + 8 <= hi && static_cast<std::int64_t>(out.size()) < count; i += 8) {
-    std::int32_t any = 0;
-    for (std::int64_t k = i; k < i + 8; ++k) any |= flag[k];
-    if (any == 0) continue;
-    for (std::int64_t k = i; k < i + 8; ++k)
-      if (flag[k]) out.push_back(static_cast<std::int32_t>(k));
-  }
-  for (; i < hi && static_cast<std::int64_t>(out.size()) < count; ++i)
-    if (flag[i]) out.push_back(static_cast<std::int32_t>(i));
-}
+using cond_lif::collect_flags;
+using cond_lif::current_and_decay;
+using cond_lif::deliver;
+using cond_lif::membrane_pass;
+using cond_lif::TypeTables;
 
 // Moves the bounds of the threads' ranges halfway towards shares of the
 // neurons proportional to each thread's measured speed (neurons per second
@@ -120,148 +59,73 @@ inline void rebalance(std::vector<std::int64_t>& bounds, std::vector<double>& bu
   std::fill(busy.begin(), busy.end(), 0.0);
 }
 
-// Steps 2 and 4 on neurons [lo, hi): I_syn = sum_k (d_k + u_k)(v - E_k),
-// summed over k in column order starting from 0, then d_k *= alpha_decay,
-// u_k *= alpha_rise. One pass over the neurons, 64 bytes at a time, with every
-// receptor column of a block handled while the current stays in a register
-// (explicit vectors: with 2R + 2 streams GCC's auto-vectoriser falls back to
-// scalar code). Same operations in the same order as the scalar tail.
+// What run_trial records of one trial (RecordSpec) into a TrialRecord,
+// each part of it at the point of the step where MODEL.md 4's recording
+// convention takes it. A thread records the watched neurons of its range
+// [w_lo, w_hi) (indices into spec.neurons); thread 0 the spikes.
 template <class Real>
-void current_and_decay(const LoweredModel<Real>& lm, TrialState<Real>& st, Real* cur, std::int64_t lo,
-                       std::int64_t hi) {
-  using V = typename simd::Vec64<Real>::type;
-  constexpr std::int64_t width = simd::Vec64<Real>::width;
-  const std::int64_t n = lm.n, nr = lm.n_receptors;
-  Real* __restrict d = st.g_decay.data();
-  Real* __restrict u = st.g_rise.data();
-  const Real* __restrict v = st.v.data();
-  const Real* e_syn = lm.e_syn.data();
-  const Real* a_d = lm.alpha_decay.data();
-  const Real* a_u = lm.alpha_rise.data();
-  std::int64_t i = lo;
-  for (; i + width <= hi; i += width) {
-    const V vi = simd::load<V>(v + i);
-    V c = {};
-    for (std::int64_t k = 0; k < nr; ++k) {
-      const V dk = simd::load<V>(d + k * n + i), uk = simd::load<V>(u + k * n + i);
-      c = c + (dk + uk) * (vi - e_syn[k]);
-      simd::store(d + k * n + i, dk * a_d[k]);
-      simd::store(u + k * n + i, uk * a_u[k]);
-    }
-    simd::store(cur + i, c);
-  }
-  for (; i < hi; ++i) {
-    Real c = 0;
-    for (std::int64_t k = 0; k < nr; ++k) {
-      c += (d[k * n + i] + u[k * n + i]) * (v[i] - e_syn[k]);
-      d[k * n + i] *= a_d[k];
-      u[k * n + i] *= a_u[k];
-    }
-    cur[i] = c;
-  }
-}
+struct TrialRecorder {
+  const LoweredModel<Real>& lm;
+  const RecordSpec& spec;
+  TrialRecord& rec;
+  std::int64_t n_watch;
 
-// The membrane constants of every cell type as 16-lane tables, for the
-// float membrane pass to look up by the neuron's type (one int32 stream
-// instead of six per-neuron parameter streams). Empty for double or more
-// than 16 types.
-template <class Real>
-struct TypeTables {
-  using V = typename simd::Vec64<float>::type;
-  using I = simd::Vec64<std::int32_t>::type;
-  bool usable = false;
-  V e_leak{}, beta{}, dt_cm{}, u_reset{}, theta{};
-  I n_ref{};
+  TrialRecorder(const LoweredModel<Real>& model, const RecordSpec& s, TrialRecord& r, std::int64_t steps)
+      : lm(model), spec(s), rec(r), n_watch(static_cast<std::int64_t>(s.neurons.size())) {
+    const std::int64_t n_rec = lm.n_receptors;
+    rec = TrialRecord{};
+    if (spec.voltages) rec.voltages.resize(steps * n_watch);
+    if (spec.conductances) rec.conductances.resize(steps * n_watch * 2 * n_rec);
+    if (spec.currents) rec.currents.resize(steps * n_watch * n_rec);
+    rec.v_sum.assign(lm.n, 0.0);
+    rec.v_sum_sq.assign(lm.n, 0.0);
+  }
 
-  explicit TypeTables(const LoweredModel<Real>& lm) {
-    if constexpr (std::is_same_v<Real, float>) {
-      for (std::int64_t i = 0; i < lm.n; ++i) {
-        const std::int32_t t = lm.cell_type[i];
-        if (t < 0 || t >= 16) return;  // not usable
-        e_leak[t] = lm.e_leak[i];
-        beta[t] = lm.beta[i];
-        dt_cm[t] = lm.dt_over_cm[i];
-        u_reset[t] = lm.u_reset[i];
-        theta[t] = lm.theta[i];
-        n_ref[t] = lm.n_ref[i];
+  // Before step 2: every receptor column's current of step s.
+  void currents(std::int64_t s, const TrialState<Real>& st, std::int64_t w_lo, std::int64_t w_hi) {
+    if (!spec.currents) return;
+    const std::int64_t n = lm.n, n_rec = lm.n_receptors;
+    for (std::int64_t w = w_lo; w < w_hi; ++w) {
+      const std::int64_t i = spec.neurons[w];
+      for (std::int64_t k = 0; k < n_rec; ++k)
+        rec.currents[(s * n_watch + w) * n_rec + k] = static_cast<float>(
+            cond_lif::receptor_current(st.g_decay[k * n + i], st.g_rise[k * n + i], st.v[i], lm.e_syn[k]));
+    }
+  }
+
+  // After step 3: the membrane.
+  void voltages(std::int64_t s, const TrialState<Real>& st, std::int64_t w_lo, std::int64_t w_hi) {
+    if (!spec.voltages) return;
+    for (std::int64_t w = w_lo; w < w_hi; ++w) rec.voltages[s * n_watch + w] = static_cast<float>(st.v[spec.neurons[w]]);
+  }
+
+  // After steps 5-6: the conductances, and (thread 0) the step's spikes.
+  void step_end(std::int64_t s, const TrialState<Real>& st, std::int64_t w_lo, std::int64_t w_hi, bool first_thread,
+                const std::vector<std::vector<std::int32_t>>& spikes, const std::vector<std::int32_t>& input_spikes) {
+    const std::int64_t n = lm.n, n_rec = lm.n_receptors;
+    if (spec.conductances) {
+      for (std::int64_t w = w_lo; w < w_hi; ++w) {
+        const std::int64_t i = spec.neurons[w];
+        float* out = rec.conductances.data() + (s * n_watch + w) * 2 * n_rec;
+        for (std::int64_t k = 0; k < n_rec; ++k) out[k] = static_cast<float>(st.g_rise[k * n + i]);
+        for (std::int64_t k = 0; k < n_rec; ++k) out[n_rec + k] = static_cast<float>(st.g_decay[k * n + i]);
       }
-      usable = true;
+    }
+    if (!first_thread) return;
+    for (const auto& part : spikes) {
+      for (const std::int32_t j : part) {
+        rec.spike_step.push_back(static_cast<std::int32_t>(s));
+        rec.spike_neuron.push_back(j);
+      }
+    }
+    if (spec.input_spikes) {
+      for (const std::int32_t j : input_spikes) {
+        rec.input_step.push_back(static_cast<std::int32_t>(s));
+        rec.input_neuron.push_back(j);
+      }
     }
   }
 };
-
-// Step 3 on neurons [lo, hi): exact leak, forward-Euler synaptic current;
-// held at U_reset while refractory; reset to U_reset and made refractory
-// where `flag` (set by the previous step's pass) says the neuron spikes now.
-// It then flags who may spike at the next step (returning how many) and adds
-// v and v^2 to the membrane moments `vs`, `vs2` if given. Branch-free; for
-// float 16 neurons at a time with the constants from `types`, the rest with
-// unconditional loads (if-convertible): the same operations either way.
-template <class Real>
-std::int64_t membrane_pass(const LoweredModel<Real>& lm, const TypeTables<Real>& types, Real* __restrict v,
-                           std::int32_t* __restrict ref, const Real* __restrict cur, std::int32_t* __restrict flag,
-                           double* __restrict vs, double* __restrict vs2, std::int64_t lo, std::int64_t hi) {
-  std::int64_t i = lo, count = 0;
-  if constexpr (std::is_same_v<Real, float>) {
-    if (types.usable) {
-      using V = typename simd::Vec64<float>::type;
-      using I = simd::Vec64<std::int32_t>::type;
-      using H = simd::Vec32<float>::type;
-      using D = simd::Vec64<double>::type;
-      I counts = {};
-      for (; i + 16 <= hi; i += 16) {
-        const I type = simd::load<I>(lm.cell_type.data() + i);
-        const V e_leak = __builtin_shuffle(types.e_leak, type);
-        const V free = e_leak + (simd::load<V>(v + i) - e_leak) * __builtin_shuffle(types.beta, type) -
-                       __builtin_shuffle(types.dt_cm, type) * simd::load<V>(cur + i);
-        const I r = simd::load<I>(ref + i), spikes = simd::load<I>(flag + i) != 0;
-        const I refractory = r > 0;
-        const V vn = (refractory | spikes) ? __builtin_shuffle(types.u_reset, type) : free;
-        const I rn = spikes ? __builtin_shuffle(types.n_ref, type) : (refractory ? r - 1 : I{});
-        simd::store(v + i, vn);
-        simd::store(ref + i, rn);
-        const I f = (rn == 0) & (vn > __builtin_shuffle(types.theta, type)) & 1;
-        simd::store(flag + i, f);
-        counts += f;
-        if (vs) {
-          for (int h = 0; h < 2; ++h) {
-            H half;
-            std::memcpy(&half, reinterpret_cast<const char*>(&vn) + 32 * h, sizeof half);
-            const D y = __builtin_convertvector(half, D);
-            simd::store(vs + i + 8 * h, simd::load<D>(vs + i + 8 * h) + y);
-            simd::store(vs2 + i + 8 * h, simd::load<D>(vs2 + i + 8 * h) + y * y);
-          }
-        }
-      }
-      for (int q = 0; q < 16; ++q) count += counts[q];
-    }
-  }
-  const Real* __restrict e_leak = lm.e_leak.data();
-  const Real* __restrict beta = lm.beta.data();
-  const Real* __restrict dt_cm = lm.dt_over_cm.data();
-  const Real* __restrict u_reset = lm.u_reset.data();
-  const Real* __restrict theta = lm.theta.data();
-  const std::int32_t* __restrict n_ref = lm.n_ref.data();
-  for (; i < hi; ++i) {
-    const Real free = e_leak[i] + (v[i] - e_leak[i]) * beta[i] - dt_cm[i] * cur[i];
-    const std::int32_t r = ref[i], spikes = flag[i];
-    const Real reset = u_reset[i], threshold = theta[i];  // unconditional loads: if-convertible
-    const std::int32_t refractory_steps = n_ref[i];
-    const Real vn = r > 0 || spikes ? reset : free;
-    const std::int32_t rn = spikes ? refractory_steps : (r > 0 ? r - 1 : 0);
-    v[i] = vn;
-    ref[i] = rn;
-    const std::int32_t f = rn == 0 && vn > threshold;  // U_reset < theta (validated): never a spiker
-    flag[i] = f;
-    count += f;
-    if (vs) {
-      const double y = static_cast<double>(vn);
-      vs[i] += y;
-      vs2[i] += y * y;
-    }
-  }
-  return count;
-}
 
 // One trial advanced by `n_threads` threads, each owning a contiguous range of
 // neurons (their membrane, their conductances, their incoming synapses). The
@@ -272,8 +136,6 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
                std::int64_t t0, std::int64_t steps, const RecordSpec& spec, TrialRecord* rec, int n_threads,
                std::int64_t min_neurons_per_thread, const StepObserver<Real>* observer = nullptr) {
   const std::int64_t n = lm.n;
-  const std::int64_t n_rec = lm.n_receptors;
-  const auto n_watch = static_cast<std::int64_t>(spec.neurons.size());
   // Sharing a trial costs a barrier per step: only worth it for large N.
   const std::int64_t max_ranges = n / std::max<std::int64_t>(1, min_neurons_per_thread);
   n_threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(n_threads, max_ranges)));
@@ -287,7 +149,7 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
 
   std::vector<Real> i_syn(n);
   std::vector<std::int32_t> can_spike(n);  // int32: same width as float, so the pass vectorises
-  for (std::int64_t i = 0; i < n; ++i) can_spike[i] = st.refractory[i] == 0 && st.v[i] > lm.theta[i];
+  for (std::int64_t i = 0; i < n; ++i) can_spike[i] = cond_lif::spike_condition(st.refractory[i], st.v[i], lm.theta[i]);
   // Spikes of each thread's range, double-buffered by step parity: while a
   // thread delivers step s, another may already collect step s + 1.
   std::vector<std::vector<std::int32_t>> spikes[2];
@@ -296,14 +158,8 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
   for (auto& buf : spikes)
     for (auto& v : buf) v.reserve(n / n_threads + 1);
 
-  if (rec) {
-    *rec = TrialRecord{};
-    if (spec.voltages) rec->voltages.resize(steps * n_watch);
-    if (spec.conductances) rec->conductances.resize(steps * n_watch * 2 * n_rec);
-    if (spec.currents) rec->currents.resize(steps * n_watch * n_rec);
-    rec->v_sum.assign(n, 0.0);
-    rec->v_sum_sq.assign(n, 0.0);
-  }
+  std::optional<TrialRecorder<Real>> recorder;
+  if (rec) recorder.emplace(lm, spec, *rec, steps);
 
   // Thread k owns neurons [bounds[k], bounds[k + 1]), 16-aligned (64 bytes
   // of float: no false sharing). The bounds follow each thread's measured
@@ -348,14 +204,7 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
       // previous step's membrane pass).
       collect_flags(can_spike.data(), lo, hi, flagged, mine);
 
-      if (rec && spec.currents) {
-        for (std::int64_t w = w_lo; w < w_hi; ++w) {
-          const std::int64_t i = spec.neurons[w];
-          for (std::int64_t k = 0; k < n_rec; ++k)
-            rec->currents[(s * n_watch + w) * n_rec + k] =
-                static_cast<float>((st.g_decay[k * n + i] + st.g_rise[k * n + i]) * (v[i] - lm.e_syn[k]));
-        }
-      }
+      if (recorder) recorder->currents(s, st, w_lo, w_hi);
 
       // 2. Currents I_syn = sum_k g_k (v - E_k), fused with 4. decay (which
       // only touches g after its current has been taken).
@@ -367,9 +216,7 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
       flagged = membrane_pass(lm, types, v, ref, i_syn.data(), can_spike.data(), rec ? rec->v_sum.data() : nullptr,
                               rec ? rec->v_sum_sq.data() : nullptr, lo, hi);
       for (const std::int32_t j : mine) st.last_spike[j] = t;
-      if (rec && spec.voltages)
-        for (std::int64_t w = w_lo; w < w_hi; ++w)
-          rec->voltages[s * n_watch + w] = static_cast<float>(v[spec.neurons[w]]);
+      if (recorder) recorder->voltages(s, st, w_lo, w_hi);
 
       // Every range's spikes of this step are needed by every thread below.
       if (!whole) busy[tid] += omp_get_wtime() - since;
@@ -395,29 +242,7 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
                 lm.ff_count[lm.input_type[j]], j, static_cast<std::int32_t>(lo), static_cast<std::int32_t>(hi), whole);
       if (observer) observer->after(s, st, input_spikes);
 
-      if (!rec) continue;
-      if (spec.conductances) {
-        for (std::int64_t w = w_lo; w < w_hi; ++w) {
-          const std::int64_t i = spec.neurons[w];
-          float* out = rec->conductances.data() + (s * n_watch + w) * 2 * n_rec;
-          for (std::int64_t k = 0; k < n_rec; ++k) out[k] = static_cast<float>(st.g_rise[k * n + i]);
-          for (std::int64_t k = 0; k < n_rec; ++k) out[n_rec + k] = static_cast<float>(st.g_decay[k * n + i]);
-        }
-      }
-      if (tid == 0) {
-        for (const auto& part : spikes[s & 1]) {
-          for (const std::int32_t j : part) {
-            rec->spike_step.push_back(static_cast<std::int32_t>(s));
-            rec->spike_neuron.push_back(j);
-          }
-        }
-        if (spec.input_spikes) {
-          for (const std::int32_t j : input_spikes) {
-            rec->input_step.push_back(static_cast<std::int32_t>(s));
-            rec->input_neuron.push_back(j);
-          }
-        }
-      }
+      if (recorder) recorder->step_end(s, st, w_lo, w_hi, tid == 0, spikes[s & 1], input_spikes);
     }
   }
 }

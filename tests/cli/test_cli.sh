@@ -33,7 +33,7 @@ for f in results/output_spikes.npy results/input_spikes.npy results/output_volta
          analysis/fano_factor.csv analysis/isi_histogram.csv; do
   [ -s "$work/run/$f" ] || fail "missing $f"
 done
-ls "$work/run" "$work/run/results" | grep -q '\.tmp\.' && fail "temporary files left behind"
+ls -A "$work/run" "$work/run/results" | grep -q 'homeostat-tmp' && fail "temporary files left behind"
 
 "$py" - "$work/run" <<'PY'
 import json, sys, csv

@@ -6,11 +6,16 @@
 #include "tiny_network.hpp"
 
 #include "homeostat/grad.hpp"
+#include "homeostat/optim.hpp"
 
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <barrier>
 #include <cmath>
+#include <exception>
+#include <thread>
+#include <utility>
 
 using namespace homeostat;
 using homeostat::gradcheck::Dual;
@@ -347,6 +352,138 @@ TEST(GradCheck, AReusedWorkspaceChangesNothing) {
     EXPECT_EQ(fresh.losses.total, reused.losses.total);
   }
   EXPECT_TRUE(workspace.buffers != nullptr);
+}
+namespace {
+
+// A stand-in for the MPI reduction of issue 15: each "process" is a thread
+// computing consecutive trials of one batch, and the seams gather through
+// shared memory in rank order.
+class SharedMemoryReduction : public ChunkReduction {
+ public:
+  struct World {
+    explicit World(int ranks) : barrier(ranks), sums(ranks), groups(ranks) {}
+    std::barrier<> barrier;
+    std::vector<LossSums<double>> sums;              // [rank]
+    std::vector<std::vector<GroupGradient>> groups;  // [rank][its groups]
+    int sums_seen = 0, groups_seen = 0;              // seam calls, rank 0's
+  };
+
+  SharedMemoryReduction(World& world, int rank, TrialRange range) : world_(world), rank_(rank), range_(range) {}
+
+  TrialRange trials(std::int64_t local) const override {
+    EXPECT_EQ(local, range_.count);
+    return range_;
+  }
+
+  void gather_loss_sums(LossSums<double>& sums) const override {
+    EXPECT_EQ(sums.spikes.size(), sums.v_sum.size());
+    world_.sums[rank_] = sums;
+    world_.barrier.arrive_and_wait();
+    LossSums<double> all{};
+    all.weight_ratio = sums.weight_ratio;
+    for (const LossSums<double>& part : world_.sums) {
+      EXPECT_EQ(part.weight_ratio, sums.weight_ratio);
+      for (auto [to, from] : {std::pair{&all.spikes, &part.spikes}, {&all.isi_count, &part.isi_count},
+                              {&all.isi_sum, &part.isi_sum}, {&all.isi_sum_sq, &part.isi_sum_sq},
+                              {&all.v_sum, &part.v_sum}, {&all.v_sum_sq, &part.v_sum_sq}})
+        to->insert(to->end(), from->begin(), from->end());
+    }
+    world_.barrier.arrive_and_wait();  // every rank has read every part
+    sums = std::move(all);
+    if (rank_ == 0) ++world_.sums_seen;
+  }
+
+  void gather_group_gradients(std::int64_t first_group, std::vector<GroupGradient>& groups) const override {
+    std::int64_t expected_first = 0;
+    for (const TrialGroup& g : trial_groups(range_.batch, 4))
+      if (g.first < range_.first) ++expected_first;
+    EXPECT_EQ(first_group, expected_first);
+    world_.groups[rank_] = groups;
+    world_.barrier.arrive_and_wait();
+    std::vector<GroupGradient> all;
+    for (const auto& part : world_.groups) all.insert(all.end(), part.begin(), part.end());
+    world_.barrier.arrive_and_wait();
+    groups = std::move(all);
+    if (rank_ == 0) ++world_.groups_seen;
+  }
+
+ private:
+  World& world_;
+  int rank_;
+  TrialRange range_;
+};
+
+}  // namespace
+
+TEST(GradCheck, TrialsSplitAcrossProcessesGiveTheBitsOfOneProcess) {
+  // Twelve trials in groups of 4, computed by one process, then by two that
+  // share them unevenly (one group; two groups) and combine their loss sums
+  // and group gradients through the seams of ChunkReduction: the same bits.
+  const std::int64_t batch = 12, steps = 150;
+  const FloatProblem p({"simulation.dt=0.1", "recurrent.topology.num_neurons=300",
+                        "recurrent.topology.num_assemblies=3", "feedforward.topology.num_neurons=90"},
+                       batch, steps);
+  GradientOptions options;
+  options.trial_group = 4;
+  options.checkpoint_every = 40;  // a partial last segment
+  options.terms = {LossTerm::cv, LossTerm::membrane_variance};
+  std::vector<TrialState<float>> whole_states(batch, initial_state(p.lm));
+  const ChunkGradient whole = chunk_gradient(p.lm, p.inputs, whole_states, 0, 0, steps, p.ctx, p.ratio, options);
+  double scale = 0;
+  for (double x : whole.d_rec[0]) scale = std::max(scale, std::abs(x));
+  ASSERT_GT(scale, 0.0);
+
+  const TrialRange ranges[] = {{0, 4, batch}, {4, 8, batch}};
+  SharedMemoryReduction::World world(2);
+  std::vector<ChunkGradient> parts(2);
+  std::vector<std::vector<TrialState<float>>> states(2);
+  std::vector<std::exception_ptr> errors(2);
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < 2; ++r) {
+    ranks.emplace_back([&, r] {
+      try {
+        const SharedMemoryReduction reduction(world, r, ranges[r]);
+        GradientOptions mine = options;
+        mine.reduction = &reduction;
+        states[r].assign(ranges[r].count, initial_state(p.lm));
+        parts[r] = chunk_gradient(p.lm, p.inputs, states[r], ranges[r].first, 0, steps, p.ctx, p.ratio, mine);
+      } catch (...) {
+        errors[r] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : ranks) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  EXPECT_EQ(world.sums_seen, 1);
+  EXPECT_EQ(world.groups_seen, 1);
+  for (int r = 0; r < 2; ++r) {
+    const ChunkGradient& part = parts[r];
+    EXPECT_TRUE(part.sums.spikes == whole.sums.spikes) << "rank " << r;
+    EXPECT_TRUE(part.sums.isi_sum_sq == whole.sums.isi_sum_sq) << "rank " << r;
+    EXPECT_TRUE(part.sums.v_sum_sq == whole.sums.v_sum_sq) << "rank " << r;
+    EXPECT_EQ(part.losses.total, whole.losses.total) << "rank " << r;
+    ASSERT_EQ(part.d_rec.size(), whole.d_rec.size());
+    for (std::size_t c = 0; c < whole.d_rec.size(); ++c) {
+      EXPECT_TRUE(part.d_rec[c] == whole.d_rec[c]) << "rank " << r << ", set " << c;
+      EXPECT_TRUE(part.d_ff[c] == whole.d_ff[c]) << "rank " << r << ", set " << c;
+    }
+    EXPECT_TRUE(part.d_weight_ratio == whole.d_weight_ratio) << "rank " << r;
+    // Its own trials: their spikes and their states at the chunk's end.
+    ASSERT_EQ(part.records.size(), static_cast<std::size_t>(ranges[r].count));
+    for (std::int64_t b = 0; b < ranges[r].count; ++b) {
+      EXPECT_EQ(part.records[b].spike_neuron, whole.records[ranges[r].first + b].spike_neuron);
+      EXPECT_TRUE(states[r][b].v == whole_states[ranges[r].first + b].v);
+    }
+  }
+  // A process whose trials are not whole groups is refused.
+  struct Partial : ChunkReduction {
+    TrialRange trials(std::int64_t local) const override { return {2, local, batch}; }
+  } partial;
+  GradientOptions split = options;
+  split.reduction = &partial;
+  std::vector<TrialState<float>> four(4, initial_state(p.lm));
+  EXPECT_THROW(chunk_gradient(p.lm, p.inputs, four, 2, 0, steps, p.ctx, p.ratio, split), std::invalid_argument);
 }
 
 TEST(GradCheck, ScalingFactorsAgainstDualNumbers) {

@@ -141,7 +141,7 @@ TEST_P(EveryFigure, RendersDecodesNotBlankDeterministic) {
   EXPECT_GT(variance(img.gray), 150.0) << name;
   EXPECT_EQ(bytes(a), bytes(b)) << name << ": not deterministic";
   for (const auto& e : fs::directory_iterator(dir.path()))
-    EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << "temporary file left: " << e.path();
+    EXPECT_EQ(e.path().filename().string().find("homeostat-tmp"), std::string::npos) << "temporary file left: " << e.path();
 }
 
 std::vector<std::string> figure_names() {
@@ -355,7 +355,7 @@ TEST(TrainingFigures, RenderDecodeNotBlankDeterministic) {
       EXPECT_EQ(bytes(a), bytes(b)) << f.name << ": not deterministic";
     }
     for (const auto& e : fs::directory_iterator(dir.path()))
-      EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << "temporary file left: " << e.path();
+      EXPECT_EQ(e.path().filename().string().find("homeostat-tmp"), std::string::npos) << "temporary file left: " << e.path();
   }
 }
 

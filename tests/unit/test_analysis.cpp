@@ -171,13 +171,33 @@ TEST(FanoFactors, UndefinedCasesAreNan) {
   for (const double x : f) EXPECT_TRUE(std::isnan(x));
 }
 
-TEST(FanoFactors, WindowShorterThanAStepIsRejected) {
+TEST(FanoFactors, WindowShorterThanAStepIsUndefinedNotAnError) {
+  // A short run at a coarse dt must still give its tables: such a window
+  // cannot be resolved, so every neuron's Fano factor is NaN (undefined).
   SpikeTrains tr;
   tr.n_steps = 100;
   tr.dt = 0.1;
-  tr.times = {{1}};
-  EXPECT_THROW(fano_factors(tr, 0.04), std::invalid_argument);
-  EXPECT_NO_THROW(fano_factors(tr, 0.06));  // rounds to 1 step
+  tr.times = {{1}, {2, 5}};
+  for (const double x : fano_factors(tr, 0.04)) EXPECT_TRUE(std::isnan(x));
+  EXPECT_FALSE(std::isnan(fano_factors(tr, 0.06)[1]));  // rounds to 1 step
+  // What cannot be a window at all is still a caller's error.
+  for (const double bad : {0.0, -1.0, std::nan(""), HUGE_VAL})
+    EXPECT_THROW(fano_factors(tr, bad), std::invalid_argument) << bad;
+}
+
+TEST(FanoCsv, AOneStepRunGivesEveryRowMarkedUndefined) {
+  SpikeTrains tr;
+  tr.n_steps = 1;
+  tr.dt = 0.1;
+  tr.times = {{0}, {}};
+  const TypeGroups types{{"a", "b"}, {0, 1}};
+  const Table t = parse_csv(fano_csv({tr}, types, {0.01, 1.0, 1000.0}));
+  ASSERT_EQ(t.size(), 7u);
+  for (std::size_t r = 1; r < t.size(); ++r) {
+    EXPECT_EQ(t[r][2], "0") << r;  // no neuron-trial with a defined Fano factor
+    EXPECT_EQ(t[r][3], "nan") << r;
+    EXPECT_EQ(t[r][4], "nan") << r;
+  }
 }
 
 TEST(FanoFactors, PoissonTrainIsNearOne) {

@@ -3,14 +3,19 @@
 // non-finite states are refused; a refused save leaves the old file intact.
 #include "homeostat/io/checkpoint.hpp"
 #include "homeostat/io/files.hpp"
+#include "homeostat/io/npy.hpp"
 #include "tiny_network.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <omp.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
+#include <limits>
 
 using namespace homeostat;
 namespace fs = std::filesystem;
@@ -136,4 +141,63 @@ TEST(Checkpoint, NonFiniteStateIsNeverWrittenAndTheOldFileSurvives) {
   const std::string script = "import numpy as np; c = np.load('" + path.string() +
                              "'); assert int(c['chunks_done'][0]) == 1 and c['state_v'].shape == (3, 80)";
   EXPECT_EQ(std::system(("/usr/bin/python3 -c \"" + script + "\"").c_str()), 0);
+}
+
+namespace {
+
+// The saved checkpoint with one element of array `name` set to `value` and
+// the checksum recomputed as io/checkpoint.cpp does (CRC-32 of each name and
+// data block, in name order): a file only values can tell apart from a good one.
+template <class T>
+fs::path crafted(const SavedAfterOneChunk& saved, const std::string& name, std::size_t element, T value) {
+  auto arrays = io::read_npz(saved.path);
+  io::NpyArray& a = arrays.at(name);
+  EXPECT_EQ(io::dtype_size(a.dtype), sizeof(T)) << name;
+  EXPECT_LT(element, static_cast<std::size_t>(a.size())) << name;
+  if (element >= static_cast<std::size_t>(a.size())) return saved.path;
+  std::memcpy(a.data.data() + element * sizeof(T), &value, sizeof(T));
+  uLong crc = crc32(0L, Z_NULL, 0);
+  io::NpzWriter npz;
+  for (const auto& [key, array] : arrays) {
+    if (key == "checksum") continue;
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(key.data()), static_cast<uInt>(key.size()));
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(array.data.data()), array.data.size());
+    npz.add(key, array.dtype, array.shape, array.data.data());
+  }
+  npz.add("checksum", std::vector<std::uint32_t>{static_cast<std::uint32_t>(crc)}, {1});
+  const fs::path out = saved.dir / ("crafted_" + name + ".npz");
+  npz.write(out);
+  return out;
+}
+
+}  // namespace
+
+TEST(Checkpoint, ImpossibleValuesWithAValidChecksumAreRefusedNamingTheArray) {
+  const SavedAfterOneChunk saved("crafted");
+  const Config& config = saved.config;  // 3 trials x 80 neurons, 400-step chunks, 1 chunk done
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  // The craft itself leaves a loadable file: only the values below are refused.
+  EXPECT_EQ(io::load_checkpoint(crafted<std::int64_t>(saved, "chunks_done", 0, 1), config).chunks_done, 1);
+  auto refused = [&](const fs::path& file, const std::string& text) {
+    expect_throw_containing([&] { io::load_checkpoint(file, config); }, text);
+  };
+  const std::int64_t chunks = config.simulation.num_chunks;
+  refused(crafted<std::int64_t>(saved, "chunks_done", 0, chunks + 1),
+          fmt::format("array 'chunks_done' holds {} at [0]: chunks done must lie within simulation.num_chunks (0..{})",
+                      chunks + 1, chunks));
+  refused(crafted<std::int64_t>(saved, "chunks_done", 0, -1), "array 'chunks_done' holds -1");
+  refused(crafted<std::int64_t>(saved, "best_chunk", 0, 2), "array 'best_chunk' holds 2 at [0]");
+  refused(crafted<std::int64_t>(saved, "adam_step", 0, 2), "array 'adam_step' holds 2 at [0]");
+  refused(crafted<double>(saved, "parameters", 7, nan), "array 'parameters' holds nan at [7]: values must be finite");
+  refused(crafted<double>(saved, "accumulated_gradient", 3, nan), "array 'accumulated_gradient' holds nan at [3]");
+  refused(crafted<double>(saved, "loss_history", 0, std::numeric_limits<double>::infinity()),
+          "array 'loss_history' holds inf at [0]");
+  refused(crafted<float>(saved, "state_v", 80 + 5, std::nanf("")), "array 'state_v' holds nan at [1, 5]");
+  refused(crafted<float>(saved, "state_g_decay", 3, std::numeric_limits<float>::infinity()),
+          "array 'state_g_decay' holds inf at [0, 3]");
+  refused(crafted<std::int32_t>(saved, "state_refractory", 2 * 80 + 3, -2),
+          "array 'state_refractory' holds -2 at [2, 3]: refractory steps left lie in 0..");
+  refused(crafted<std::int64_t>(saved, "state_last_spike", 7, 400),
+          "array 'state_last_spike' holds 400 at [0, 7]: a last spike lies within the 400 steps done");
+  refused(crafted<std::int64_t>(saved, "state_last_spike", 7, -2), "array 'state_last_spike' holds -2 at [0, 7]");
 }

@@ -3,6 +3,7 @@
 // Interop tests run Debian's /usr/bin/python3 with numpy (the python3 on
 // PATH may lack numpy) and skip when it is not installed.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zip.h>
 
@@ -625,7 +626,8 @@ TEST(AtomicFile, CommitWritesTheFileAndNoTempRemains) {
   const auto path = dir / "out.txt";
   {
     AtomicFile file(path);
-    EXPECT_EQ(file.temp_path(), fs::path(path.string() + ".tmp." + std::to_string(::getpid())));
+    EXPECT_EQ(file.temp_path(), dir / (".out.txt.homeostat-tmp." + std::to_string(::getpid())));
+    EXPECT_EQ(file.temp_path(), homeostat::io::temp_path(path));
     file.stream() << "hello\n" << 42;
     EXPECT_FALSE(fs::exists(path));
     EXPECT_TRUE(fs::exists(file.temp_path()));
@@ -1002,4 +1004,130 @@ np.save(os.path.join(d, "half.npy"), np.zeros(2, dtype=np.float16))
   EXPECT_TRUE(contains(refusal("unicode"), "unsupported dtype '<U2'"));
   EXPECT_TRUE(contains(refusal("structured"), "unsupported dtype [('a', '<i4'), ('b', '<f8')]"));
   EXPECT_TRUE(contains(refusal("half"), "unsupported dtype '<f2'"));
+}
+
+// ---- temporary files a killed writer leaves ----
+
+namespace {
+
+// The pid of a process that has exited and been reaped: no process has it
+// (until the kernel hands it out again, which takes a full pid cycle).
+long dead_pid() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return child;
+}
+
+}  // namespace
+
+TEST(TempFiles, NamesAreRecognisedWithTheirPid) {
+  using homeostat::io::is_temp_name;
+  long pid = 0;
+  EXPECT_TRUE(is_temp_name(".weights.npy.homeostat-tmp.4242", &pid));
+  EXPECT_EQ(pid, 4242);
+  EXPECT_TRUE(is_temp_name(homeostat::io::temp_path("dir/x.png").filename().string(), &pid));
+  EXPECT_EQ(pid, ::getpid());
+  // The names of earlier versions, which a run from before may still hold.
+  EXPECT_TRUE(is_temp_name("metrics.csv.tmp.17", &pid));
+  EXPECT_EQ(pid, 17);
+  EXPECT_TRUE(is_temp_name("output_raster.tmp.99.png", &pid));
+  EXPECT_EQ(pid, 99);
+  for (const char* other : {"weights.npy", ".hidden", ".x.homeostat-tmp.", ".x.homeostat-tmp.12a", "x.homeostat-tmp.5",
+                            "notes.tmp.txt", "a.tmp.-3", ".homeostat-tmp.5", "events.out.tfevents.17.homeostat"}) {
+    EXPECT_FALSE(is_temp_name(other, &pid)) << other;
+    EXPECT_EQ(pid, -1) << other;
+  }
+}
+
+TEST(TempFiles, RemoveStaleTakesOnlyTheTempsOfDeadProcessesAndOurOwn) {
+  TempDir dir;
+  const std::string dead = std::to_string(dead_pid());
+  const std::string live = std::to_string(::getppid());  // the test runner: alive, not us
+  const std::string self = std::to_string(::getpid());
+  fs::create_directories(dir / "figures" / "chunk_0001");
+  const std::vector<fs::path> stale = {dir / ("results/.output_spikes.npy.homeostat-tmp." + dead),
+                                       dir / ("figures/chunk_0001/.loss.png.homeostat-tmp." + dead),
+                                       dir / ("figures/raster.tmp." + dead + ".png"),
+                                       dir / (".metadata.json.homeostat-tmp." + self)};
+  const std::vector<fs::path> kept = {dir / ("results/.output_spikes.npy.homeostat-tmp." + live),
+                                      dir / "results/output_spikes.npy", dir / "figures/chunk_0001/loss.png",
+                                      dir / "notes.tmp.txt", dir / ".hidden"};
+  for (const auto& p : stale) homeostat::io::write_file_atomic(p, "half");
+  for (const auto& p : kept) homeostat::io::write_file_atomic(p, "whole");
+  fs::create_directories(dir / (".dir.homeostat-tmp." + dead));  // not a file: left alone
+
+  std::vector<fs::path> expected = stale;
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(homeostat::io::remove_stale_temp_files(dir.path()), expected);
+  for (const auto& p : stale) EXPECT_FALSE(fs::exists(p)) << p;
+  for (const auto& p : kept) EXPECT_EQ(homeostat::io::read_file(p), "whole") << p;
+  EXPECT_TRUE(fs::is_directory(dir / (".dir.homeostat-tmp." + dead)));
+  EXPECT_TRUE(homeostat::io::remove_stale_temp_files(dir.path()).empty());
+  EXPECT_TRUE(homeostat::io::remove_stale_temp_files(dir / "absent").empty());
+}
+
+// ---- reading .npz files from elsewhere: bounded before inflating ----
+
+namespace {
+
+// A zip with one stored entry per (name, bytes), deflated.
+void write_zip(const fs::path& path, const std::vector<std::pair<std::string, std::string>>& entries) {
+  zip_t* archive = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, nullptr);
+  ASSERT_NE(archive, nullptr);
+  for (const auto& [name, bytes] : entries) {
+    zip_source_t* source = zip_source_buffer(archive, bytes.data(), bytes.size(), 0);
+    ASSERT_NE(source, nullptr);
+    const zip_int64_t index = zip_file_add(archive, name.c_str(), source, 0);
+    ASSERT_GE(index, 0);
+    ASSERT_EQ(zip_set_file_compression(archive, static_cast<zip_uint64_t>(index), ZIP_CM_DEFLATE, 9), 0);
+  }
+  ASSERT_EQ(zip_close(archive), 0);
+}
+
+}  // namespace
+
+TEST(NpzLimits, ABombIsRefusedBeforeItIsInflated) {
+  TempDir dir;
+  const auto path = dir / "bomb.npz";
+  // 16 MB of zeros behind a valid header: a ~16 KB file.
+  const std::vector<std::int64_t> shape{2 << 20};
+  const std::string bomb = homeostat::io::npy_bytes(DType::f8, shape, std::vector<double>(2 << 20, 0.0).data());
+  write_zip(path, {{"recurrent_weights.npy", bomb}});
+  ASSERT_LT(fs::file_size(path), std::uintmax_t{1} << 20);
+  const std::string message =
+      error_of([&] { homeostat::io::read_npz(path, {{"recurrent_weights", 100}}); });
+  EXPECT_TRUE(contains(message, path.string() + ":recurrent_weights")) << message;
+  EXPECT_TRUE(contains(message, "declares 16777344 bytes")) << message;
+  EXPECT_TRUE(contains(message, "before inflating")) << message;
+  // Unbounded, the same file reads (it is a valid .npz).
+  EXPECT_EQ(homeostat::io::read_npz(path).at("recurrent_weights").size(), 2 << 20);
+}
+
+TEST(NpzLimits, AHeaderClaimingMoreThanExpectedIsRefusedBeforeItsData) {
+  TempDir dir;
+  const auto path = dir / "big.npz";
+  // A header for a million elements, then a few bytes: small declared size.
+  std::string lie = homeostat::io::npy_bytes(DType::f4, {1000000}, std::vector<float>(1000000).data());
+  lie.resize(lie.size() - 4000000 + 16);
+  write_zip(path, {{"w.npy", lie}});
+  const std::string message = error_of([&] { homeostat::io::read_npz(path, {{"w", 1000}}); });
+  EXPECT_TRUE(contains(message, path.string() + ":w")) << message;
+  EXPECT_TRUE(contains(message, "(1000000,) holds 1000000 elements, more than the 1000 expected")) << message;
+}
+
+TEST(NpzLimits, ExpectedArraysWithinBoundsReadAndOthersAreSkipped) {
+  TempDir dir;
+  const auto path = dir / "ok.npz";
+  NpzWriter npz;
+  npz.add("a", std::vector<std::int32_t>{1, 2, 3}, {3});
+  npz.add("unexpected", std::vector<double>(5000, 1.0), {5000});
+  npz.write(path);
+  const auto arrays = homeostat::io::read_npz(path, {{"a", 3}, {"absent", 10}});
+  ASSERT_EQ(arrays.size(), 1u);
+  EXPECT_EQ(arrays.at("a").values<std::int32_t>(), (std::vector<std::int32_t>{1, 2, 3}));
+  // One element fewer allowed than the array holds: refused, naming both.
+  const std::string message = error_of([&] { homeostat::io::read_npz(path, {{"a", 2}}); });
+  EXPECT_TRUE(contains(message, "holds 3 elements, more than the 2 expected")) << message;
 }

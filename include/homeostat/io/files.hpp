@@ -1,8 +1,11 @@
 // Atomic file output: everything homeostat writes goes through here.
 //
-// A file is written to a temporary sibling ("NAME.tmp.<pid>"), flushed and
-// fsync'ed, then renamed over NAME: a reader (or a crash) sees the old file
-// or the new one, never half of one.
+// A file is written to a hidden temporary sibling (".NAME.homeostat-tmp.<pid>",
+// temp_path), flushed and fsync'ed, then renamed over NAME: a reader (or a
+// crash) sees the old file or the new one, never half of one. A kill -9 can
+// leave the temporary behind: readers that scan directories skip temp names
+// (is_temp_name) and a run that owns a directory removes the stale ones at
+// its start (remove_stale_temp_files).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +13,7 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace homeostat::io {
 
@@ -37,5 +41,28 @@ class AtomicFile {
 };
 
 std::string read_file(const std::filesystem::path& path);
+
+// The temporary sibling every atomic write of `path` goes through:
+// DIR/.NAME.homeostat-tmp.<pid of this process>.
+std::filesystem::path temp_path(const std::filesystem::path& path);
+
+// Makes a finished temporary file durable and puts it in place: fsync, rename
+// over `path`, fsync of the directory. Throws naming both paths; the
+// temporary is removed on failure.
+void commit_temp_file(const std::filesystem::path& temp, const std::filesystem::path& path);
+
+// True for a file name (no directory) that temp_path makes, and for the
+// "NAME.tmp.<pid>" / "STEM.tmp.<pid>.png" names of earlier versions; the pid
+// is returned through `pid` when given.
+bool is_temp_name(std::string_view filename, long* pid = nullptr);
+
+// Removes, under `dir` (recursively), the temporary files of processes that
+// are no longer alive: what a kill -9 or power loss during a write left.
+// Touches no other file and no temporary of another live process. Call it at
+// the start of a run that owns `dir`, before the run writes there: a
+// temporary with this process's own pid is then an earlier process's (pids
+// repeat, in containers especially) and is removed too. Returns what it
+// removed, sorted; a missing `dir` is not an error.
+std::vector<std::filesystem::path> remove_stale_temp_files(const std::filesystem::path& dir);
 
 }  // namespace homeostat::io

@@ -16,8 +16,11 @@ namespace homeostat::io {
 
 void save_network(const std::filesystem::path& path, const Network& network);
 
-// Loads and checks against `config` (sizes, type indices, dtypes, weights on
-// every edge > 0 and finite); errors name the file, the array and the reason.
+// Loads and checks against `config`: sizes (refused before inflating a
+// member larger than expected), dtypes, type indices, per-type counts equal
+// to round(n p) (MODEL.md 1), weights finite and > 0 on every edge and 0
+// off the connectivity. Errors name the file, the array, the first bad index
+// and the reason.
 Network load_network(const std::filesystem::path& path, const Config& config);
 
 // Dense weight matrices as float32 [pre, post] for results/*.npy.

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,20 @@ NpyArray parse_npy(const std::string& bytes, const std::string& what);
 
 NpyArray read_npy(const std::filesystem::path& path);
 std::map<std::string, NpyArray> read_npz(const std::filesystem::path& path);
+
+// For files from elsewhere (networks, checkpoints): the arrays a reader
+// expects, each with the most elements it may hold. Arrays not named are
+// skipped unread. A member whose declared uncompressed size, or whose .npy
+// header's shape, exceeds its bound is refused before it is inflated, so a
+// small crafted zip cannot make the reader allocate or inflate more than the
+// expected arrays need.
+// Refusals for exceeding a bound are NpzBoundError, so that a reader can say
+// what its bounds come from.
+using NpzLimits = std::map<std::string, std::int64_t>;
+struct NpzBoundError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+std::map<std::string, NpyArray> read_npz(const std::filesystem::path& path, const NpzLimits& limits);
 
 void write_npy(const std::filesystem::path& path, DType dtype,
                const std::vector<std::int64_t>& shape, const void* data);

@@ -15,12 +15,23 @@ namespace homeostat::io {
 // CRC-32C (Castagnoli), as TFRecord uses; no Debian package provides it.
 std::uint32_t crc32c(const void* data, std::size_t size);
 
+// The records of an event file read up to its first damage.
+struct EventFile {
+  std::vector<std::string> records;  // raw Event bytes, both CRCs checked
+  std::size_t valid_bytes = 0;       // the bytes those records span
+  std::string torn_tail;             // empty, or what is wrong with the end after them
+};
+
 class TensorBoardWriter {
  public:
-  // Opens DIR/events.out.tfevents.<seconds>.homeostat. When `keep_upto` >= 0
-  // (a resumed run), the events of earlier files in DIR with step <= keep_upto
-  // are carried into the new file first and the old files removed, so that a
-  // resumed run shows no step twice.
+  // Opens DIR/events.out.tfevents.<seconds>.homeostat and removes the
+  // earlier event files in DIR, so that TensorBoard shows one run. When
+  // `keep_upto` >= 0 (a resumed run), their events with step <= keep_upto
+  // are carried into the new file first, so that a resumed run shows no step
+  // twice; otherwise (a run started over in its directory) none is. An earlier file with a torn end (kill -9
+  // or a full disk during a write) gives its whole records and a warning on
+  // stderr; one damaged before its end is refused (see scan) and nothing is
+  // created.
   TensorBoardWriter(const std::filesystem::path& dir, std::int64_t keep_upto = -1);
 
   void scalar(const std::string& tag, double value, std::int64_t step);
@@ -28,8 +39,15 @@ class TensorBoardWriter {
   void flush();
 
   // Every record of an event file, as raw Event bytes (checking both CRCs);
-  // throws on a damaged record.
+  // throws on a damaged record or a torn end.
   static std::vector<std::string> read_records(const std::filesystem::path& file);
+
+  // The whole records of an event file and what is wrong with its end, if
+  // anything: a torn end is a last record (or header) cut short, one whose
+  // data fails its CRC and ends the file, or zero bytes in place of records.
+  // Damage with records after it (a CRC failing in the middle) is not what a
+  // crash leaves: it throws, naming the file and the byte offset.
+  static EventFile scan(const std::filesystem::path& file);
 
  private:
   void write_record(const std::string& event);

@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# Fault injection on a tiny training run: what a crash, a full disk or a
+# crafted file does to homeostat, and that nothing is lost, mixed or wrongly
+# accepted. Each case is counted; the totals are printed at the end (the
+# README's Reliability section quotes them).
+#   - torn TensorBoard file + stale temporary files at resume: the resume
+#     repairs and removes them and ends identical to an uninterrupted run;
+#   - kill -9 in each write phase of a run (the moment the phase's first file
+#     appears): resume (or restart, when no checkpoint was written yet) ends
+#     identical;
+#   - a full disk (a small tmpfs, as root only): the same after space returns;
+#   - crafted checkpoints (valid checksum, impossible values), input spikes
+#     and networks: refused, naming the file, the array and the index;
+#   - a run of one time step: its results, with what it cannot compute marked.
+# "Identical": every file byte for byte, but TensorBoard (it holds wall times:
+# one event file, its scalars compared in the torn case), metadata.json and
+# the metrics' wall_seconds column.
+# Usage: test_faults.sh HOMEOSTAT_BINARY SOURCE_DIR PYTHON3
+set -euo pipefail
+bin=$1 src=$2 py=${3:-/usr/bin/python3}
+work=$(mktemp -d)
+mounted=""
+sleeper=""
+cleanup() {
+  [ -n "$sleeper" ] && kill "$sleeper" 2> /dev/null
+  [ -n "$mounted" ] && umount "$mounted" 2> /dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+craft() { "$py" "$src/tests/fault/craft.py" "$@"; }
+tried=0 identical=0 refused=0 restarted=0 kills_mid_write=0 short_ok=0
+
+tiny=(--set recurrent.topology.num_neurons=60 --set recurrent.topology.num_assemblies=2
+      --set feedforward.topology.num_neurons=20 --set simulation.chunk_size=200 --set simulation.num_chunks=4
+      --set training.batch_size=2 --set training.log_interval=1 --set training.checkpoint_interval=1
+      --set simulation.duration=100)
+
+# Runs the command after WHAT and PATTERN; fails unless it exits with an
+# error (not a signal) whose message matches PATTERN (grep -E).
+expect_refused() {
+  local what=$1 pattern=$2 rc
+  shift 2
+  tried=$((tried + 1))
+  set +e; "$@" > /dev/null 2> "$work/refused.err"; rc=$?; set -e
+  [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -qE -- "$pattern" "$work/refused.err" ||
+    fail "$what: exit $rc, $(cat "$work/refused.err")"
+  refused=$((refused + 1))
+}
+
+# A pid that no process has: a child that has exited.
+dead_pid() { sh -c 'exit 0' & local p=$!; wait $p; echo $p; }
+
+# Fails unless run $2 ends as the uninterrupted run $1 does.
+same_run() {
+  local a=$1 b=$2 what=$3
+  diff -rq --exclude=tensorboard --exclude=metadata.json --exclude=training_metrics.csv "$a" "$b" > "$work/diff" ||
+    fail "$what: differs from the uninterrupted run: $(head -5 "$work/diff")"
+  "$py" - "$a/training_metrics.csv" "$b/training_metrics.csv" <<'PY' || fail "$what: training_metrics.csv differs"
+import csv, sys
+rows = [[{k: v for k, v in r.items() if k != "wall_seconds"} for r in csv.DictReader(open(f))] for f in sys.argv[1:]]
+assert rows[0] == rows[1], (len(rows[0]), len(rows[1]))
+PY
+  [ "$(ls "$b/tensorboard")" != "" ] && [ "$(ls "$b/tensorboard" | wc -l)" -eq 1 ] ||
+    fail "$what: tensorboard/ holds $(ls "$b/tensorboard" | wc -l) files"
+  identical=$((identical + 1))
+}
+
+# Continues an interrupted run $1 to its end: resume from its checkpoint, or
+# start over when it had none yet.
+finish_run() {
+  local dir=$1
+  if [ -e "$dir/checkpoints/checkpoint_latest.npz" ]; then
+    "$bin" train --resume "$dir/checkpoints/checkpoint_latest.npz" --threads 1 > "$dir.resume.log" 2>&1 ||
+      fail "resume of $dir failed: $(tail -5 "$dir.resume.log")"
+  else
+    restarted=$((restarted + 1))
+    "$bin" train "${tiny[@]}" --overwrite -o "$dir" > "$dir.resume.log" 2>&1 ||
+      fail "restart of $dir failed: $(tail -5 "$dir.resume.log")"
+  fi
+}
+
+SECONDS=0
+echo "== an uninterrupted run"
+"$bin" train "${tiny[@]}" -o "$work/straight" > "$work/straight.log"
+
+echo "   (${SECONDS}s)"
+echo "== torn TensorBoard file and stale temporary files at resume"
+tried=$((tried + 1))
+"$bin" train "${tiny[@]}" --threads 2 -o "$work/cut" > "$work/cut.log" 2>&1 &
+pid=$!
+for _ in $(seq 400); do [ -e "$work/cut/checkpoints/checkpoint_latest.npz" ] && break; sleep 0.02; done
+kill -INT $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc -eq 130 ] || fail "SIGINT: exit $rc ($(tail -3 "$work/cut.log"))"
+events=$(ls "$work"/cut/tensorboard/events.out.tfevents.*)
+# Damage before the end is refused, and the refusal creates nothing.
+cp "$events" "$work/events.good"
+"$py" -c "import sys; p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[200] ^= 0x10; open(p, 'wb').write(b)" "$events"
+expect_refused "a damaged event file" "$events: damaged TensorBoard event file" \
+  "$bin" train --resume "$work/cut/checkpoints/checkpoint_latest.npz"
+[ "$(ls "$work/cut/tensorboard" | wc -l)" -eq 1 ] || fail "a refused resume left an event file behind"
+cp "$work/events.good" "$events"
+truncate -s -7 "$events"  # the last record torn, as kill -9 or a full disk leaves it
+dead=$(dead_pid)
+sleep 60 & sleeper=$!
+done_chunks=$("$py" -c "import numpy as np, sys; print(int(np.load(sys.argv[1])['chunks_done'][0]))" \
+              "$work/cut/checkpoints/checkpoint_latest.npz")
+next=$(printf "%s/cut/figures/chunk_%04d" "$work" $((done_chunks + 1)))
+mkdir -p "$next"
+stale=("$work/cut/checkpoints/.checkpoint_latest.npz.homeostat-tmp.$dead"
+       "$work/cut/figures/chunk_0001/.training_losses.png.homeostat-tmp.$dead"
+       "$work/cut/figures/chunk_0001/training_rates.tmp.$dead.png"
+       "$work/cut/weights/recurrent_epoch_0001.npy.tmp.$dead")
+for f in "${stale[@]}"; do head -c 100 "$work/straight/initial_state/figures/output_raster.png" > "$f"; done
+# A live writer's temporary (another process's), in the directory the next
+# figures go to: neither removed nor logged as a figure.
+live="$next/training_losses.tmp.$sleeper.png"
+head -c 100 "$work/straight/initial_state/figures/output_raster.png" > "$live"
+"$bin" train --resume "$work/cut/checkpoints/checkpoint_latest.npz" --threads 1 > "$work/cut.resume.log" 2>&1 ||
+  fail "resume after a torn event file: $(tail -5 "$work/cut.resume.log")"
+grep -q "warning: $events: torn end" "$work/cut.resume.log" || fail "no warning about the torn event file"
+for f in "${stale[@]}"; do
+  [ ! -e "$f" ] || fail "stale temporary file not removed: $f"
+  grep -q "note: removed $f" "$work/cut.resume.log" || fail "removal of $f not reported"
+done
+[ -e "$live" ] || fail "a live process's temporary file was removed"
+"$py" "$src/tests/cli/read_tensorboard.py" "$src/io/proto" "$work/cut/tensorboard" "$work" > "$work/tb.json"
+"$py" - "$work/tb.json" <<'PY' || fail "TensorBoard after the repaired resume"
+import json, sys
+tb = json.load(open(sys.argv[1]))
+assert tb["files"] == 1 and tb["versions"] == 1, tb["files"]
+assert sorted(int(s) for s in tb["scalars"]["total_loss"]) == list(range(1, 5)), tb["scalars"]["total_loss"]
+assert not [t for t in tb["images"] if "tmp" in t], [t for t in tb["images"] if "tmp" in t]
+PY
+kill $sleeper; wait $sleeper 2> /dev/null || true; sleeper=""
+rm "$live"
+same_run "$work/straight" "$work/cut" "torn events + stale temps"
+
+echo "   (${SECONDS}s)"
+echo "== kill -9 in each phase of a run, the moment its first file appears"
+for phase in initial_state/results initial_state/figures tensorboard figures/chunk_0002 \
+             weights/recurrent_epoch_0003.npy final_state/figures; do
+  tried=$((tried + 1))
+  dir="$work/kill_${phase//\//_}"
+  "$bin" train "${tiny[@]}" -o "$dir" > "$dir.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 3000); do [ -e "$dir/$phase" ] && break; sleep 0.005; done
+  kill -9 $pid 2> /dev/null || true
+  wait $pid 2> /dev/null || true
+  [ "$(find "$dir" -name '*homeostat-tmp*' | wc -l)" -gt 0 ] && kills_mid_write=$((kills_mid_write + 1))
+  finish_run "$dir"
+  [ "$(find "$dir" -name '*homeostat-tmp*' | wc -l)" -eq 0 ] || fail "kill -9 at $phase: temporary files remain"
+  same_run "$work/straight" "$dir" "kill -9 at $phase"
+done
+echo "   (${SECONDS}s)"
+echo "== a full disk (a small tmpfs): the run stops with an error; given space, it continues"
+mkdir -p "$work/tmpfs"
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=64k tmpfs "$work/tmpfs" 2> /dev/null; then
+  umount "$work/tmpfs"
+  for size in 700k 2000k 3200k; do
+    tried=$((tried + 1))
+    mount -t tmpfs -o size=$size tmpfs "$work/tmpfs"
+    mounted="$work/tmpfs"
+    set +e; "$bin" train "${tiny[@]}" -o "$mounted/run" > "$work/full.log" 2>&1; rc=$?; set -e
+    [ $rc -ne 0 ] && grep -q "No space left on device\|write failed" "$work/full.log" ||
+      fail "full disk ($size): exit $rc, $(tail -3 "$work/full.log")"
+    # More space: the run's directory moved to a roomier disk (a run finds
+    # its files from the checkpoint's path).
+    cp -a "$mounted/run" "$work/full_$size"
+    umount "$mounted"; mounted=""
+    finish_run "$work/full_$size"
+    same_run "$work/straight" "$work/full_$size" "full disk at $size"
+  done
+else
+  echo "   (skipped: needs root and tmpfs)"
+fi
+
+echo "   (${SECONDS}s)"
+echo "== crafted checkpoints: valid checksum, impossible values"
+ck="$work/straight/checkpoints/checkpoint_latest.npz"
+while read -r array index value; do
+  out="$work/straight/checkpoints/crafted_$array.npz"
+  craft checkpoint "$ck" "$out" "$array" "$index" "$value"
+  expect_refused "crafted $array" "$out: not a usable checkpoint: array '$array' holds" "$bin" train --resume "$out"
+  rm "$out"
+done <<'EOF'
+chunks_done 0 5
+parameters 3 nan
+state_v 61 inf
+state_refractory 5 -1
+state_last_spike 0 800
+best_chunk 0 5
+adam_step 0 5
+EOF
+
+echo "   (${SECONDS}s)"
+echo "== input spikes and networks that are not what they claim"
+net="$work/straight/initial_state/network_structure.npz"
+for kind in two half zero_trials; do
+  craft inputs "$work/in_$kind.npy" "$kind" 20
+  expect_refused "inputs $kind" "$work/in_$kind.npy: input spikes" \
+    "$bin" simulate "${tiny[@]}" --inputs "$work/in_$kind.npy" -o "$work/sim_$kind"
+  [ ! -e "$work/sim_$kind" ] || fail "inputs $kind: a refused run left its output directory"
+  [ "$kind" != half ] || grep -q "element \[0, 4, 5\] is 0.5" "$work/refused.err" || fail "the bad element unnamed"
+done
+for kind in zero_trials zero_steps; do
+  craft inputs "$work/in_$kind.npy" "$kind" 20
+  expect_refused "gradient --inputs $kind" "$work/in_$kind.npy" \
+    "$bin" gradient "${tiny[@]}" --inputs "$work/in_$kind.npy" -o "$work/g.npz"
+  [ ! -e "$work/g.npz" ] || fail "gradient --inputs $kind wrote its output"
+done
+edge=$(craft network "$net" "$work/net_absent.npz" absent_edge)
+expect_refused "a weight on an absent edge" "$work/net_absent.npz: recurrent_weights\[${edge/ /, }\] = 0.5 where" \
+  "$bin" simulate "${tiny[@]}" --network "$work/net_absent.npz" -o "$work/sim_n"
+craft network "$net" "$work/net_types.npz" cell_types
+expect_refused "cell types against the proportions" "$work/net_types.npz: 'cell_type_indices' has" \
+  "$bin" simulate "${tiny[@]}" --network "$work/net_types.npz" -o "$work/sim_n"
+craft bomb "$work/bomb.npz" 60
+expect_refused "a zip bomb" "$work/bomb.npz:recurrent_weights: entry declares 1073741952 bytes" \
+  "$bin" simulate "${tiny[@]}" --network "$work/bomb.npz" -o "$work/sim_n"
+
+echo "   (${SECONDS}s)"
+echo "== runs of one time step"
+for dt in 1.0 0.1; do
+  tried=$((tried + 1))
+  "$bin" simulate "${tiny[@]}" --set simulation.dt=$dt --set simulation.duration=$dt -o "$work/one_$dt" \
+    > "$work/one.log" 2>&1 || fail "a one-step run (dt $dt) failed: $(tail -5 "$work/one.log")"
+  ! grep -q "PLPLOT WARNING" "$work/one.log" || fail "one-step run: PLplot warnings"
+  "$py" - "$work/one_$dt" <<'PY' || fail "one-step run (dt $dt): results"
+import csv, sys
+import numpy as np
+d = sys.argv[1]
+assert np.load(f"{d}/results/output_spikes.npy").shape == (1, 1, 60)
+fano = list(csv.DictReader(open(f"{d}/analysis/fano_factor.csv")))
+assert fano and all(r["n"] == "0" and r["mean_fano"] == "nan" for r in fano), fano
+rates = list(csv.DictReader(open(f"{d}/analysis/firing_rate_statistics.csv")))
+assert [r["cell_type"] for r in rates] == ["excitatory", "inhibitory"], rates
+PY
+  short_ok=$((short_ok + 1))
+done
+
+echo "   (${SECONDS}s)"
+echo "Reliability: $tried cases tried: $identical interrupted runs ended identical to an uninterrupted one"
+echo "($restarted of them started over, having no checkpoint yet; $kills_mid_write kill -9s landed during a write),"
+echo "$refused bad files refused naming the file, $short_ok one-step runs gave their results."
