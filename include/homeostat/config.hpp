@@ -27,6 +27,7 @@ using Matrix = std::vector<std::vector<double>>;
 enum class TopologyMethod { erdos_renyi, configuration };
 enum class OnNan { stop, skip };  // NaN/Inf in a loss, gradient or parameter: stop the run or skip the update
 enum class Granularity { neuron, cell_type };  // feedback factors per neuron or per (input sign, postsynaptic type)
+enum class FeedbackRule { integral, ema };    // feedback: gain per observed second, or the first rule (a moving average)
 // MODEL.md 6: what is trained. `weights`: ln w of every existing edge.
 // `scaling_factors*`: ln f of one factor per (pre type, post type) block
 // multiplying all weights of the block (recurrent, feedforward, or both).
@@ -118,12 +119,18 @@ struct ReceptorConfig {
 inline constexpr int max_receptor_columns = 15;
 
 // The feedback rule of `homeostat feedback` (multiplicative synaptic scaling,
-// no gradients): after each chunk, with r the smoothed observed rate of the
+// no gradients): after each chunk, with r the observed rate of the
 // postsynaptic neuron (or the mean over its cell type) and r* its target,
-// excitatory inputs are scaled by 1 + eta_excitatory (r* - r) / r* and
-// inhibitory inputs by 1 - eta_inhibitory (r* - r) / r*, each factor clipped
-// to [min_factor, max_factor].
+// excitatory inputs are scaled by 1 + eta (r* - r) / r* and inhibitory
+// inputs by 1 - eta (r* - r) / r*, each factor clipped to [min_factor,
+// max_factor]. Rule "integral": r is this chunk's rate and eta =
+// min(T_obs / tau_homeostatic, max_step), T_obs the chunk's observed
+// seconds (batch_size x chunk duration); rule "ema": r is a moving average
+// over tau_avg chunks and eta_excitatory / eta_inhibitory are per chunk.
 struct FeedbackConfig {
+  FeedbackRule rule;
+  double tau_homeostatic;  // integral: s of observed activity per unit gain
+  double max_step;         // integral: largest gain per chunk
   double eta_excitatory;   // gain on the excitatory inputs (recurrent E and feedforward)
   double eta_inhibitory;   // gain on the inhibitory inputs
   double tau_avg;          // chunks: rate estimate r <- r + (r_chunk - r) / tau_avg (1 = this chunk only)
@@ -222,6 +229,7 @@ std::span<const std::string_view> enum_names();
 std::string to_string(TopologyMethod method);
 std::string to_string(OnNan on_nan);
 std::string to_string(Granularity granularity);
+std::string to_string(FeedbackRule rule);
 std::string to_string(Optimisable optimisable);
 Optimisable parse_optimisable(const std::string& name);  // throws std::invalid_argument
 bool trains_recurrent_factors(Optimisable mode);

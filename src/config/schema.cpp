@@ -229,6 +229,7 @@ std::vector<Key> make_table() {
   const auto on_nan = enum_names<OnNan>();
   const auto optimisable = enum_names<Optimisable>();
   const auto granularity = enum_names<Granularity>();
+  const auto feedback_rule = enum_names<FeedbackRule>();
   const auto method = enum_names<TopologyMethod>();
   const auto rate_loss = enum_names<RateLoss>();
   constexpr auto R = PerType::recurrent;
@@ -250,14 +251,22 @@ std::vector<Key> make_table() {
        field<&C::hyperparameters, &HC::rate_loss>()},
 
       // [feedback]: `homeostat feedback`, synaptic scaling from observed rates
+      {"feedback", "rule", K::choice, {}, true, false, {std::string("integral")}, any, feedback_rule, "",
+       "integral: this chunk's rate, eta = min(observed seconds / tau_homeostatic, max_step); ema: the first rule",
+       field<&C::feedback, &FC::rule>()},
+      {"feedback", "tau_homeostatic", K::number, {}, true, false, {50.0}, positive, {}, "s",
+       "integral: seconds of observed activity (batch x chunk) per unit gain", field<&C::feedback, &FC::tau_homeostatic>()},
+      {"feedback", "max_step", K::number, {}, true, false, {0.03}, positive, {}, "",
+       "integral: largest eta per chunk (no overshoot while eta x network gain <= 1/4)",
+       field<&C::feedback, &FC::max_step>()},
       {"feedback", "eta_excitatory", K::number, {}, true, false, {0.02}, non_negative, {}, "",
-       "gain: excitatory inputs x (1 + eta_excitatory (r* - r) / r*) after each chunk",
+       "ema: excitatory inputs x (1 + eta_excitatory (r* - r) / r*) after each chunk",
        field<&C::feedback, &FC::eta_excitatory>()},
       {"feedback", "eta_inhibitory", K::number, {}, true, false, {0.02}, non_negative, {}, "",
-       "gain: inhibitory inputs x (1 - eta_inhibitory (r* - r) / r*) after each chunk",
+       "ema: inhibitory inputs x (1 - eta_inhibitory (r* - r) / r*) after each chunk",
        field<&C::feedback, &FC::eta_inhibitory>()},
       {"feedback", "tau_avg", K::number, {}, true, false, {5.0}, at_least_one, {}, "chunks",
-       "the rate estimate r is a moving average over this many chunks (1 = this chunk only)",
+       "ema: the rate estimate r is a moving average over this many chunks (1 = this chunk only)",
        field<&C::feedback, &FC::tau_avg>()},
       {"feedback", "min_factor", K::number, {}, true, false, {0.9}, {.min = 0, .max = 1, .min_exclusive = true}, {}, "",
        "lower bound of every factor per chunk", field<&C::feedback, &FC::min_factor>()},

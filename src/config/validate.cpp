@@ -20,6 +20,7 @@ namespace {
 constexpr std::array<std::string_view, 2> topology_method_names = {"erdos-renyi", "configuration"};
 constexpr std::array<std::string_view, 2> on_nan_names = {"stop", "skip"};
 constexpr std::array<std::string_view, 2> granularity_names = {"neuron", "cell_type"};
+constexpr std::array<std::string_view, 2> feedback_rule_names = {"integral", "ema"};
 constexpr std::array<std::string_view, 2> rate_loss_names = {"split", "plain"};  // as loss/common's to_string
 constexpr std::array<std::string_view, 4> optimisable_names = {"weights", "scaling_factors",
                                                                "scaling_factors_recurrent",
@@ -100,6 +101,8 @@ std::span<const std::string_view> enum_names<OnNan>() { return on_nan_names; }
 template <>
 std::span<const std::string_view> enum_names<Granularity>() { return granularity_names; }
 template <>
+std::span<const std::string_view> enum_names<FeedbackRule>() { return feedback_rule_names; }
+template <>
 std::span<const std::string_view> enum_names<Optimisable>() { return optimisable_names; }
 template <>
 std::span<const std::string_view> enum_names<RateLoss>() { return rate_loss_names; }
@@ -107,6 +110,7 @@ std::span<const std::string_view> enum_names<RateLoss>() { return rate_loss_name
 std::string to_string(TopologyMethod x) { return enum_string(topology_method_names, static_cast<std::size_t>(x)); }
 std::string to_string(OnNan x) { return enum_string(on_nan_names, static_cast<std::size_t>(x)); }
 std::string to_string(Granularity x) { return enum_string(granularity_names, static_cast<std::size_t>(x)); }
+std::string to_string(FeedbackRule x) { return enum_string(feedback_rule_names, static_cast<std::size_t>(x)); }
 std::string to_string(Optimisable x) { return enum_string(optimisable_names, static_cast<std::size_t>(x)); }
 
 Optimisable parse_optimisable(const std::string& name) {

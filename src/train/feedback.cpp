@@ -6,6 +6,16 @@
 
 namespace homeostat {
 
+double observed_seconds(const Config& c) {
+  return static_cast<double>(c.training.batch_size * c.simulation.chunk_size) * c.simulation.dt / 1000.0;
+}
+
+ScalingStep scaling_step(const FeedbackConfig& f, double observed_seconds) {
+  if (f.rule == FeedbackRule::ema) return {f.eta_excitatory, f.eta_inhibitory, f.tau_avg};
+  const double eta = std::min(observed_seconds / f.tau_homeostatic, f.max_step);
+  return {eta, eta, 1.0};
+}
+
 void update_rate_estimate(std::vector<double>& estimate, const std::vector<double>& rate, double tau_avg) {
   if (estimate.empty()) {
     estimate = rate;
@@ -15,7 +25,7 @@ void update_rate_estimate(std::vector<double>& estimate, const std::vector<doubl
   for (std::size_t i = 0; i < rate.size(); ++i) estimate[i] += (rate[i] - estimate[i]) / tau_avg;
 }
 
-ScalingFactors scaling_factors(const FeedbackConfig& f, const std::vector<double>& rate,
+ScalingFactors scaling_factors(const FeedbackConfig& f, const ScalingStep& step, const std::vector<double>& rate,
                                const std::vector<double>& target, const std::vector<std::int32_t>& cell_type,
                                std::int64_t n_types) {
   const std::size_t n = rate.size();
@@ -33,8 +43,8 @@ ScalingFactors scaling_factors(const FeedbackConfig& f, const std::vector<double
   out.inhibitory.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     const double error = (target[i] - r[i]) / target[i];
-    out.excitatory[i] = std::clamp(1.0 + f.eta_excitatory * error, f.min_factor, f.max_factor);
-    out.inhibitory[i] = std::clamp(1.0 - f.eta_inhibitory * error, f.min_factor, f.max_factor);
+    out.excitatory[i] = std::clamp(1.0 + step.eta_excitatory * error, f.min_factor, f.max_factor);
+    out.inhibitory[i] = std::clamp(1.0 - step.eta_inhibitory * error, f.min_factor, f.max_factor);
   }
   return out;
 }

@@ -210,8 +210,9 @@ ChunkMetrics Trainer::feedback_update(ChunkMetrics m, const LossSums<double>& su
   if (!record_losses(m)) return m;
   const auto n_types = static_cast<std::int64_t>(config_.recurrent.type_names.size());
   std::vector<double> estimate = rate_estimate_;
-  update_rate_estimate(estimate, neuron_rates(sums, ctx), config_.feedback.tau_avg);
-  const ScalingFactors f = scaling_factors(config_.feedback, estimate, rate_target_, model_.cell_type, n_types);
+  const ScalingStep step = scaling_step(config_.feedback, observed_seconds(config_));
+  update_rate_estimate(estimate, neuron_rates(sums, ctx), step.tau_avg);
+  const ScalingFactors f = scaling_factors(config_.feedback, step, estimate, rate_target_, model_.cell_type, n_types);
   std::vector<double> values = params_.values();
   apply_scaling(values, model_, excitatory_, excitatory_inputs_, f);
   if (!exp_finite_positive(values)) return skip_or_throw(m, "weights after the scaling step");

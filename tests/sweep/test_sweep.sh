@@ -142,7 +142,7 @@ grep -q 'error: .*150' "$work/fails/logs/1_duration=200.log" || fail "the point'
 echo "== feedback points: the summary holds the last metrics row and the final state's analysis"
 cat > "$work/feedback.toml" <<TOML
 command = "feedback"
-set = { "recurrent.topology.num_neurons" = 60, "recurrent.topology.num_assemblies" = 2, "feedforward.topology.num_neurons" = 20, "simulation.duration" = 200.0, "simulation.chunk_size" = 200, "simulation.num_chunks" = 2, "training.batch_size" = 2, "training.log_interval" = 1 }
+set = { "recurrent.topology.num_neurons" = 60, "recurrent.topology.num_assemblies" = 2, "feedforward.topology.num_neurons" = 20, "simulation.duration" = 200.0, "simulation.chunk_size" = 200, "simulation.num_chunks" = 2, "training.batch_size" = 2, "training.log_interval" = 1, "feedback.rule" = "ema" }
 [[axis]]
 key = "feedback.eta_excitatory"
 name = "eta"
@@ -162,7 +162,7 @@ for r in rows:
     fin = {x["cell_type"]: x for x in csv.DictReader(open(f"{run}/final_state/analysis/firing_rate_statistics.csv"))}
     assert float(r["mean_rate_hz/inhibitory"]) == float(fin["inhibitory"]["mean_rate_hz"])
     assert float(r["fraction_active/excitatory"]) == float(fin["excitatory"]["fraction_active"])
-# The two etas scale the weights differently: different final losses.
+# The two etas (of the "ema" rule) scale the weights differently: different final losses.
 assert rows[0]["total_loss"] != rows[1]["total_loss"], rows
 print("feedback summary checks passed")
 PY

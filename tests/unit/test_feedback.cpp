@@ -1,5 +1,6 @@
 // The feedback rule (homeostatic synaptic scaling, `homeostat feedback`):
-// the factors as the rule writes them, scaling onto existing edges by input
+// the factors as the rule writes them, the integral rule's gain in observed
+// seconds, its stability on a small network started far below target, scaling onto existing edges by input
 // sign, a forward-only loss evaluation equal to the gradient pass's, the
 // trainer's determinism and exact resume, and that it actually works: on the
 // built-in default network it brings every cell type to its target rate with
@@ -22,10 +23,8 @@ using namespace homeostat;
 namespace {
 
 
-FeedbackConfig rule(double eta_e, double eta_i, double lo, double hi, Granularity granularity = Granularity::neuron) {
+FeedbackConfig rule(double lo, double hi, Granularity granularity = Granularity::neuron) {
   FeedbackConfig f = schema::default_config().feedback;
-  f.eta_excitatory = eta_e;
-  f.eta_inhibitory = eta_i;
   f.min_factor = lo;
   f.max_factor = hi;
   f.granularity = granularity;
@@ -39,7 +38,7 @@ TEST(FeedbackRule, FactorsFollowTheRelativeRateError) {
   const std::vector<std::int32_t> type{0, 0, 0, 1, 1};
   const std::vector<double> target{0.5, 0.5, 0.5, 5.0, 5.0};
   const std::vector<double> rate{0.25, 0.5, 0.75, 0.0, 6.0};
-  const ScalingFactors f = scaling_factors(rule(0.2, 0.1, 0.5, 2.0), rate, target, type, 2);
+  const ScalingFactors f = scaling_factors(rule(0.5, 2.0), {0.2, 0.1, 1}, rate, target, type, 2);
   // e = (r* - r) / r*: 0.5, 0, -0.5, 1, -0.2
   const double e[] = {0.5, 0.0, -0.5, 1.0, -0.2};
   for (int i = 0; i < 5; ++i) {
@@ -52,7 +51,7 @@ TEST(FeedbackRule, FactorsAreClippedPerStep) {
   const std::vector<std::int32_t> type{0, 0};
   const std::vector<double> target{1.0, 1.0};
   const std::vector<double> rate{0.0, 30.0};  // e = 1 and -29
-  const ScalingFactors f = scaling_factors(rule(0.5, 0.5, 0.9, 1.1), rate, target, type, 1);
+  const ScalingFactors f = scaling_factors(rule(0.9, 1.1), {0.5, 0.5, 1}, rate, target, type, 1);
   EXPECT_DOUBLE_EQ(f.excitatory[0], 1.1);
   EXPECT_DOUBLE_EQ(f.inhibitory[0], 0.9);
   EXPECT_DOUBLE_EQ(f.excitatory[1], 0.9);
@@ -63,11 +62,62 @@ TEST(FeedbackRule, CellTypeGranularityUsesTheTypeMean) {
   const std::vector<std::int32_t> type{0, 0, 1, 1};
   const std::vector<double> target{1.0, 1.0, 4.0, 4.0};
   const std::vector<double> rate{0.0, 1.0, 2.0, 4.0};  // type means 0.5 and 3
-  const ScalingFactors f = scaling_factors(rule(0.2, 0.2, 0.5, 2.0, Granularity::cell_type), rate, target, type, 2);
+  const ScalingFactors f = scaling_factors(rule(0.5, 2.0, Granularity::cell_type), {0.2, 0.2, 1}, rate, target, type, 2);
   EXPECT_DOUBLE_EQ(f.excitatory[0], 1.1);
   EXPECT_DOUBLE_EQ(f.excitatory[1], 1.1);
   EXPECT_DOUBLE_EQ(f.excitatory[2], 1.05);
   EXPECT_DOUBLE_EQ(f.inhibitory[3], 0.95);
+}
+
+TEST(FeedbackRule, IntegralGainIsProportionalToTheObservedSecondsUpToMaxStep) {
+  const Config base = homeostat::testing::defaults_with(
+      {"feedback.tau_homeostatic=100", "feedback.max_step=0.05", "simulation.dt=0.1", "simulation.chunk_size=1000",
+       "training.batch_size=4"});
+  EXPECT_DOUBLE_EQ(observed_seconds(base), 0.4);  // 4 trials x 1000 x 0.1 ms
+  // dt, chunk length and batch trade against each other: the same observed
+  // seconds per chunk give the same step, whatever the mix.
+  for (const auto& mix : {std::vector<std::string>{"simulation.dt=1.0", "simulation.chunk_size=100", "training.batch_size=4"},
+                          std::vector<std::string>{"simulation.dt=0.1", "simulation.chunk_size=4000", "training.batch_size=1"},
+                          std::vector<std::string>{"simulation.dt=0.5", "simulation.chunk_size=400", "training.batch_size=2"}}) {
+    std::vector<std::string> o = {"feedback.tau_homeostatic=100", "feedback.max_step=0.05"};
+    o.insert(o.end(), mix.begin(), mix.end());
+    const Config other = homeostat::testing::defaults_with(o);
+    EXPECT_DOUBLE_EQ(observed_seconds(other), observed_seconds(base)) << mix[0];
+    const ScalingStep a = scaling_step(base.feedback, observed_seconds(base));
+    const ScalingStep b = scaling_step(other.feedback, observed_seconds(other));
+    EXPECT_EQ(a.eta_excitatory, b.eta_excitatory);
+    EXPECT_EQ(a.eta_inhibitory, b.eta_inhibitory);
+    EXPECT_EQ(a.tau_avg, b.tau_avg);
+  }
+  // eta = T_obs / tau_homeostatic for both signs, this chunk's rate only.
+  const ScalingStep s = scaling_step(base.feedback, 0.4);
+  EXPECT_DOUBLE_EQ(s.eta_excitatory, 0.004);
+  EXPECT_DOUBLE_EQ(s.eta_inhibitory, 0.004);
+  EXPECT_EQ(s.tau_avg, 1.0);
+  EXPECT_DOUBLE_EQ(scaling_step(base.feedback, 4.0).eta_excitatory, 0.04);  // 10x the seconds, 10x the gain
+  EXPECT_DOUBLE_EQ(scaling_step(base.feedback, 40.0).eta_excitatory, 0.05); // capped at max_step
+  // So the same rates give the same factors for the same observed seconds.
+  const std::vector<std::int32_t> type{0, 1};
+  const std::vector<double> target{0.5, 5.0}, rate{0.0, 7.5};
+  const ScalingFactors f = scaling_factors(base.feedback, s, rate, target, type, 2);
+  EXPECT_DOUBLE_EQ(f.excitatory[0], 1.004);  // silent: e = 1, a finite step up
+  EXPECT_DOUBLE_EQ(f.inhibitory[0], 0.996);
+  EXPECT_DOUBLE_EQ(f.excitatory[1], 1.0 - 0.004 * 0.5);
+  EXPECT_DOUBLE_EQ(f.inhibitory[1], 1.0 + 0.004 * 0.5);
+}
+
+TEST(FeedbackRule, EmaRuleKeepsItsPerChunkGainsAndAverage) {
+  FeedbackConfig f;
+  f.rule = FeedbackRule::ema;
+  f.eta_excitatory = 0.03;
+  f.eta_inhibitory = 0.01;
+  f.tau_avg = 5;
+  for (const double seconds : {0.4, 32.0}) {  // independent of the observed time
+    const ScalingStep s = scaling_step(f, seconds);
+    EXPECT_EQ(s.eta_excitatory, 0.03);
+    EXPECT_EQ(s.eta_inhibitory, 0.01);
+    EXPECT_EQ(s.tau_avg, 5.0);
+  }
 }
 
 TEST(FeedbackRule, RateEstimateIsAMovingAverageOverChunks) {
@@ -201,4 +251,54 @@ TEST(FeedbackTrainer, BringsTheDefaultNetworkToItsTargets) {
 
   const auto after = homeostat::testing::ten_seconds(config, net, trainer.model());
   homeostat::testing::expect_targets_met(config, after.rate, after.active);
+}
+
+// Issue 18: the integral rule with its defaults on a small network (80
+// neurons, 8 trials x 2 s of 1 ms per chunk) that starts far below target.
+// Its type rates fluctuate by about 20% from chunk to chunk (an 80-neuron
+// network bursts together), so the rates judged are means over blocks of 10
+// chunks: the first block is below half the target, no block is more than
+// 30% above target on the way, and the last three are within 10%.
+TEST(FeedbackTrainer, IntegralRuleSettlesASmallNetworkFromFarBelowWithoutOvershoot) {
+  const Config config = homeostat::testing::small_training_config(
+      {"simulation.dt=1.0", "simulation.chunk_size=2000", "training.batch_size=8"});
+  ASSERT_EQ(config.feedback.rule, FeedbackRule::integral);
+  const Network net = generate_network(config);
+  Trainer trainer(config, net, Method::feedback);
+  const std::size_t n_types = config.recurrent.type_names.size();
+  const int blocks = 15, block = 10;
+  std::vector<std::vector<double>> relative(blocks, std::vector<double>(n_types, 0.0));  // [block][type]
+  for (int b = 0; b < blocks; ++b)
+    for (int c = 0; c < block; ++c) {
+      const ChunkMetrics m = trainer.run_chunk();
+      for (std::size_t t = 0; t < n_types; ++t)
+        relative[b][t] += m.mean_rate[t] / config.targets.per_type[t].firing_rate / block;
+    }
+  EXPECT_LT(relative[0][0], 0.5) << "the excitatory rate should start far below target";
+  for (int b = 0; b < blocks; ++b)
+    for (std::size_t t = 0; t < n_types; ++t) {
+      EXPECT_LE(relative[b][t], 1.3) << "block " << b << ", type " << t;
+      if (b >= blocks - 3) {
+        EXPECT_NEAR(relative[b][t], 1.0, 0.1) << "block " << b << ", type " << t;
+      }
+    }
+}
+
+TEST(FeedbackConfig, RuleAndItsTimeConstantsAreChecked) {
+  auto key_of = [](std::vector<std::string> overrides) -> std::string {
+    try {
+      homeostat::testing::defaults_with(std::move(overrides));
+    } catch (const ConfigError& e) {
+      return e.key();
+    }
+    return "";
+  };
+  EXPECT_EQ(key_of({"feedback.rule=\"pid\""}), "feedback.rule");
+  EXPECT_EQ(key_of({"feedback.tau_homeostatic=0"}), "feedback.tau_homeostatic");
+  EXPECT_EQ(key_of({"feedback.max_step=-0.1"}), "feedback.max_step");
+  EXPECT_EQ(key_of({"feedback.rule=\"ema\""}), "");
+  // to_toml writes the new keys back: the config round-trips.
+  const Config c = homeostat::testing::defaults_with({"feedback.rule=\"ema\"", "feedback.tau_homeostatic=120",
+                                                      "feedback.max_step=0.05"});
+  EXPECT_EQ(io::parse_config(io::to_toml(c), "round-trip.toml").feedback, c.feedback);
 }
