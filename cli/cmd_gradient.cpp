@@ -13,7 +13,9 @@
 #include <omp.h>
 #include <sys/resource.h>
 
+#include <filesystem>
 #include <memory>
+#include <stdexcept>
 
 namespace homeostat::cli {
 
@@ -29,6 +31,7 @@ struct GradientCliOptions {
   std::int64_t checkpoint_every = 0;
   bool double_precision = false;
   double sparse_cutoff = 0.0;
+  bool overwrite = false;
 };
 
 double peak_rss_mb() {
@@ -38,6 +41,9 @@ double peak_rss_mb() {
 }
 
 int run_gradient(const GradientCliOptions& o) {
+  // Refused before any work, as the other commands refuse an existing output.
+  if (std::filesystem::exists(o.out) && !o.overwrite)
+    throw std::runtime_error(fmt::format("{}: exists; choose another -o or pass --overwrite", o.out));
   const Config config = resolve_config(o.common);
   run::GradientRequest req;
   for (const auto& name : o.losses) req.losses.push_back(parse_loss_term(name));  // reject before any work
@@ -86,6 +92,7 @@ Action setup_gradient(CLI::App& app, int /*argc*/, char** /*argv*/) {
   add_common_options(*cmd, o->common);
   cmd->add_option("-o,--output", o->out, "Output .npz (losses, gradients as dense [pre, post] arrays, spikes)")
       ->required();
+  cmd->add_flag("--overwrite", o->overwrite, "Replace an existing output file");
   cmd->add_option("--network", o->network, "Load network_structure.npz instead of generating one")
       ->check(CLI::ExistingFile);
   cmd->add_option("--inputs", o->inputs,

@@ -382,6 +382,17 @@ left=$(find "$work/sim_cut" -name '*.homeostat-tmp.*' -o -name '*.tmp.*')
 grep -q '"status": "interrupted"' "$work/sim_cut/metadata.json" || fail "metadata.json does not say interrupted"
 [ ! -e "$work/sim_cut/.homeostat.lock" ] || fail "lock left behind"
 
+echo "== gradient refuses to overwrite its output unless asked"
+cp "$work/grads.npz" "$work/grads_keep.npz"
+set +e
+"$bin" gradient "${small[@]}" -o "$work/grads.npz" 2> "$work/err7"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "exists; choose another -o or pass --overwrite" "$work/err7" ||
+  fail "gradient overwrote an existing output: rc $rc, $(cat "$work/err7")"
+cmp -s "$work/grads.npz" "$work/grads_keep.npz" || fail "a refused gradient changed the existing file"
+"$bin" gradient "${small[@]}" --set simulation.chunk_size=100 --overwrite -o "$work/grads.npz" > /dev/null
+cmp -s "$work/grads.npz" "$work/grads_keep.npz" && fail "--overwrite did not replace the output"
+
 echo "== --overwrite empties an old run, refuses a directory that is not one; a recording too large is refused"
 mkdir -p "$work/run/weights" && echo old > "$work/run/weights/recurrent_epoch_9999.npy"
 "$bin" simulate "${small[@]}" --no-figures --overwrite -o "$work/run" > /dev/null
