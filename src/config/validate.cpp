@@ -21,7 +21,7 @@ constexpr std::array<std::string_view, 2> topology_method_names = {"erdos-renyi"
 constexpr std::array<std::string_view, 2> on_nan_names = {"stop", "skip"};
 constexpr std::array<std::string_view, 2> granularity_names = {"neuron", "cell_type"};
 constexpr std::array<std::string_view, 2> feedback_rule_names = {"integral", "ema"};
-constexpr std::array<std::string_view, 2> rate_loss_names = {"split", "plain"};  // as loss/common's to_string
+constexpr std::array<std::string_view, 2> rate_loss_names = {"split", "plain"};
 constexpr std::array<std::string_view, 4> optimisable_names = {"weights", "scaling_factors",
                                                                "scaling_factors_recurrent",
                                                                "scaling_factors_feedforward"};

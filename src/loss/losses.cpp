@@ -21,13 +21,7 @@ LossTerm parse_loss_term(const std::string& name) {
 
 std::string loss_weight_key(LossTerm term) { return "hyperparameters.loss_weight." + to_string(term); }
 
-std::string to_string(RateLoss kind) { return kind == RateLoss::split ? "split" : "plain"; }
-
-RateLoss parse_rate_loss(const std::string& name) {
-  if (name == "split") return RateLoss::split;
-  if (name == "plain") return RateLoss::plain;
-  throw std::invalid_argument("unknown rate loss '" + name + "' (split, plain)");
-}
+std::string to_string(RateLoss kind) { return std::string(enum_names<RateLoss>()[static_cast<std::size_t>(kind)]); }
 
 std::string describe_rate_loss(RateLoss kind, std::int64_t batch) {
   if (kind == RateLoss::plain) return "plain";

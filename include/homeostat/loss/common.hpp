@@ -24,8 +24,7 @@ namespace homeostat {
 // ("plain"), or its unbiased form on two fixed halves of the batch ("split",
 // MODEL.md section 7; with one trial the plain form is used).
 enum class RateLoss { split, plain };
-std::string to_string(RateLoss kind);           // "split", "plain"
-RateLoss parse_rate_loss(const std::string& name);  // throws std::invalid_argument
+std::string to_string(RateLoss kind);  // the configuration's names, enum_names<RateLoss>(): "split", "plain"
 // The form used with `batch` trials, for the console: "split (unbiased)", "plain", ...
 std::string describe_rate_loss(RateLoss kind, std::int64_t batch);
 
