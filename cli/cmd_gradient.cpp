@@ -12,6 +12,10 @@
 #include <fmt/format.h>
 #include <omp.h>
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <memory>
@@ -52,6 +56,9 @@ int run_gradient(const GradientCliOptions& o) {
   req.double_precision = o.double_precision;
   req.sparse_cutoff = o.sparse_cutoff;
   req.threads = o.common.threads;
+  // Ctrl-C from here on stops at the next safe point (between BPTT segments)
+  // and writes nothing.
+  const Console console;
   const Network net = o.network.empty() ? generate_network(config) : io::load_network(o.network, config);
   std::unique_ptr<ReplayInputs> replay;
   if (!o.inputs.empty()) replay = run::load_input_spikes(o.inputs, net.m, o.trials);
@@ -65,7 +72,11 @@ int run_gradient(const GradientCliOptions& o) {
              describe_rate_loss(config.hyperparameters.rate_loss,
                                 o.trials > 0 ? o.trials : replay ? replay->n_trials() : config.training.batch_size));
   std::fflush(stdout);
-  const run::GradientResult g = run::gradient(config, net, replay.get(), req);
+  const run::GradientResult g = run::gradient(config, net, replay.get(), req, console.callbacks());
+  if (g.status == run::Status::interrupted) {
+    fmt::print(stderr, "Interrupted: no gradient computed, {} not written\n", o.out);
+    return exit_code(g.status);
+  }
 
   io::NpzWriter npz;
   for (const run::NamedArray& a : g.arrays) npz.add(a.name, a.dtype, a.shape, a.bytes.data());
@@ -114,6 +125,7 @@ Action setup_gradient(CLI::App& app, int /*argc*/, char** /*argv*/) {
                   "Approximate: drop surrogate slopes below this (e.g. 1e-3) and skip the neurons left without "
                   "one (default 0: exact)")
       ->check(CLI::NonNegativeNumber);
+  cmd->footer("Exit codes: 0 done, 1 error, 2 configuration error, 130 interrupted (nothing written).");
   return [o] { return run_gradient(*o); };
 }
 

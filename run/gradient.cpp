@@ -22,7 +22,13 @@ NamedArray array(const std::string& name, const std::vector<T>& values, std::vec
 
 template <class Real>
 GradientResult run_gradient(const Config& config, const Network& net, const InputSource& inputs,
-                            const GradientRequest& request, std::int64_t batch, std::int64_t steps) {
+                            const GradientRequest& request, std::int64_t batch, std::int64_t steps,
+                            const Callbacks& callbacks) {
+  GradientResult out;
+  if (callbacks.stop_requested()) {
+    out.status = Status::interrupted;
+    return out;
+  }
   const LoweredModel<Real> model = lower<Real>(config, net);
   std::vector<TrialState<Real>> states(batch, initial_state(model));
   const LossContext ctx = loss_context(config, net.cell_type, batch, steps);
@@ -43,10 +49,14 @@ GradientResult run_gradient(const Config& config, const Network& net, const Inpu
   options.checkpoint_every = request.checkpoint_every;
   options.sparse_cutoff = request.sparse_cutoff;
   options.terms = request.losses;
+  options.stop = callbacks.stop;
 
   const auto start = std::chrono::steady_clock::now();
   const ChunkGradient g = chunk_gradient(model, inputs, states, 0, 0, steps, ctx, ratio, options);
-  GradientResult out;
+  if (g.stopped) {
+    out.status = Status::interrupted;
+    return out;
+  }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   out.trials = batch;
   out.steps = steps;
@@ -102,7 +112,7 @@ GradientResult run_gradient(const Config& config, const Network& net, const Inpu
 }  // namespace
 
 GradientResult gradient(const Config& config, const Network& network, const InputSource* replay,
-                        const GradientRequest& request) {
+                        const GradientRequest& request, const Callbacks& callbacks) {
   detail::apply_threads(request.threads);
   std::int64_t steps = config.simulation.chunk_size;
   std::int64_t batch = request.trials > 0 ? request.trials : config.training.batch_size;
@@ -118,8 +128,8 @@ GradientResult gradient(const Config& config, const Network& network, const Inpu
                                               config.feedforward.firing_rate, config.simulation.dt);
   }
   const InputSource& inputs = replay ? *replay : *poisson;
-  return request.double_precision ? run_gradient<double>(config, network, inputs, request, batch, steps)
-                                  : run_gradient<float>(config, network, inputs, request, batch, steps);
+  return request.double_precision ? run_gradient<double>(config, network, inputs, request, batch, steps, callbacks)
+                                  : run_gradient<float>(config, network, inputs, request, batch, steps, callbacks);
 }
 
 }  // namespace homeostat::run

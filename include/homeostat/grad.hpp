@@ -11,6 +11,7 @@
 #include "homeostat/sim.hpp"
 #include "homeostat/weight_ratio.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -35,6 +36,11 @@ struct GradientOptions {
   // Where the batch's trials are split across processes, how they combine
   // their parts (ChunkReduction); nullptr: this process has every trial.
   const ChunkReduction* reduction = nullptr;
+  // Polled between segments of the forward and the backward pass (nonzero =
+  // stop): chunk_gradient then returns at once with `stopped` set, no
+  // losses and no gradient (the states stand where the forward pass got to).
+  // A process sharing its batch through `reduction` must not stop alone.
+  const std::atomic<int>* stop = nullptr;
 };
 
 // The groups of trials [first, first + size) that the backward pass takes
@@ -113,6 +119,7 @@ struct ChunkGradient {
   std::vector<TrialRecord> records;    // spikes of every trial (steps local to the chunk)
   std::int64_t checkpoint_every = 0;
   std::size_t peak_state_bytes = 0;    // checkpoints + traces + adjoints + per-group gradient sums
+  bool stopped = false;                // options.stop was set: nothing above is valid
 };
 
 // Runs the chunk forward from `states` (advanced to the chunk's end), then

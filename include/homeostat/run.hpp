@@ -276,6 +276,7 @@ struct GradientRequest {
 };
 
 struct GradientResult {
+  Status status = Status::completed;  // interrupted: stopped by the stop flag; nothing else is set
   // `homeostat gradient`'s npz entries, in its order: loss_total,
   // loss_<term>, weight_ratio (f8 scalars); grad_recurrent_log_weights [N, N],
   // grad_feedforward_log_weights [M, N], grad_recurrent_weights,
@@ -291,8 +292,10 @@ struct GradientResult {
 };
 
 // One chunk forward and backward from the initial state: the chunk is
-// simulation.chunk_size steps of Poisson input, or the whole replay.
+// simulation.chunk_size steps of Poisson input, or the whole replay. The stop
+// flag is polled between the passes' segments (BPTT checkpoints): a stopped
+// gradient returns Status::interrupted and no arrays.
 GradientResult gradient(const Config& config, const Network& network, const InputSource* replay,
-                        const GradientRequest& request);
+                        const GradientRequest& request, const Callbacks& callbacks = {});
 
 }  // namespace homeostat::run

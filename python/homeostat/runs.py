@@ -171,7 +171,8 @@ def gradient(config: Config | None = None, network: Network | None = None, *, in
     [pre type, post type]; ``output_spikes`` bool [trials, steps, N]. ``info``: trials, steps,
     seconds, checkpoint_every, peak_state_bytes.
 
-    The gradient cannot stop halfway: Ctrl-C is raised as KeyboardInterrupt when it is done.
+    Ctrl-C stops the passes between BPTT segments (``checkpoint_every`` steps) and raises
+    KeyboardInterrupt; nothing is returned.
     """
     config, network = _resolve(config, network)
     names = [s.strip() for s in (losses.split(",") if isinstance(losses, str) else losses) if s.strip()]

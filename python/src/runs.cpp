@@ -184,7 +184,9 @@ py::tuple gradient(const Config& config, const Network& net, const py::object& i
   const std::unique_ptr<ReplayInputs> replay = replay_from(inputs, net.m, trials, 0);
 
   Bridge bridge;
-  run::GradientResult g = bridge.run([&] { return run::gradient(config, net, replay.get(), req); });
+  const run::Callbacks cb = callbacks(bridge, false);
+  run::GradientResult g = bridge.run([&] { return run::gradient(config, net, replay.get(), req, cb); });
+  if (g.status == run::Status::interrupted) throw std::runtime_error("gradient: interrupted");  // the bridge raised first
   py::dict info;
   info["trials"] = g.trials;
   info["steps"] = g.steps;

@@ -232,6 +232,8 @@ void with_group_width(std::int64_t width, F&& f) {
   }
 }
 
+bool stop_requested(const std::atomic<int>* stop) { return stop != nullptr && stop->load() != 0; }
+
 // Phase 1 (with phase 2, the loss sums): the chunk forward K steps at a
 // time, keeping each segment's starting state in `checkpoints`; each
 // segment's records are added to the loss sums (`sums`) as it ends, so that
@@ -241,12 +243,13 @@ void forward_with_checkpoints(const LoweredModel<Real>& lm, const InputSource& i
                               std::vector<TrialState<Real>>& states, std::int64_t trial0, std::int64_t t0,
                               std::int64_t steps, std::int64_t k_every,
                               std::vector<std::vector<TrialState<Real>>>& checkpoints, SumAccumulator& sums,
-                              std::vector<TrialRecord>& records) {
+                              std::vector<TrialRecord>& records, const std::atomic<int>* stop) {
   const std::int64_t n_segments = (steps + k_every - 1) / k_every;
   checkpoints.resize(n_segments);
   RecordSpec spec;
   std::vector<TrialRecord> rec;
   for (std::int64_t seg = 0; seg < n_segments; ++seg) {
+    if (stop_requested(stop)) return;
     const std::int64_t s0 = seg * k_every, len = std::min(k_every, steps - s0);
     checkpoints[seg] = states;
     run_chunk(lm, inputs, states, trial0, t0 + s0, len, spec, &rec);
@@ -314,6 +317,7 @@ void backward(const LoweredModel<Real>& lm, const InputSource& inputs, std::int6
       // Sized for the longest segment at once (the last one, taken first, may be shorter).
       trace.resize(k_every, n, width);
       for (std::int64_t seg = n_segments - 1; seg >= 0; --seg) {
+        if (stop_requested(options.stop)) return;
         const std::int64_t s0 = seg * k_every, len = std::min(k_every, steps - s0);
         recompute_segment(lm, inputs, buffers.checkpoints[seg], local, width, trial0, t0 + s0, len, trace, inner);
         // Small problems run on one thread: a step is then shorter than the
@@ -410,7 +414,12 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
   // 1-2. Forward with checkpoints; this process's loss sums.
   SumAccumulator sums(out.sums, states, ratio.value);
   out.records.resize(batch);
-  forward_with_checkpoints(lm, inputs, states, trial0, t0, steps, k_every, buffers.checkpoints, sums, out.records);
+  forward_with_checkpoints(lm, inputs, states, trial0, t0, steps, k_every, buffers.checkpoints, sums, out.records,
+                           options.stop);
+  if (stop_requested(options.stop)) {
+    out.stopped = true;
+    return out;
+  }
   // 3. Seam: the loss sums of the whole batch.
   reduction.gather_loss_sums(out.sums);
   out.losses = evaluate_losses(out.sums, ctx);
@@ -423,6 +432,10 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
                                               static_cast<std::int64_t>(groups.size()), gradients.size());
   // 5. Backward: recomputation and adjoint per trial group.
   backward(lm, inputs, trial0, trials.first, t0, steps, k_every, groups, gradients, options, threads, buffers);
+  if (stop_requested(options.stop)) {
+    out.stopped = true;
+    return out;
+  }
   // 6. Seam: the gradient sums of every group, added in group order.
   sum_group_gradients(reduction, first_group, buffers.adjoints, gradients.size(), out);
   // 7. Chain rule: the weight-ratio term.

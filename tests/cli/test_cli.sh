@@ -393,6 +393,23 @@ cmp -s "$work/grads.npz" "$work/grads_keep.npz" || fail "a refused gradient chan
 "$bin" gradient "${small[@]}" --set simulation.chunk_size=100 --overwrite -o "$work/grads.npz" > /dev/null
 cmp -s "$work/grads.npz" "$work/grads_keep.npz" && fail "--overwrite did not replace the output"
 
+echo "== Ctrl-C on gradient: exit 130 at the next BPTT segment, nothing written"
+# 5e6 steps: minutes of work uninterrupted; Ctrl-C must not wait for them.
+"$bin" gradient "${small[@]}" --set simulation.chunk_size=5000000 --trials 2 -o "$work/g_cut.npz" \
+  > "$work/g_cut.log" 2> "$work/g_cut.err" &
+pid=$!
+for _ in $(seq 400); do grep -q "rate loss" "$work/g_cut.log" && break; sleep 0.05; done
+sleep 0.5
+kill -INT $pid
+for _ in $(seq 600); do kill -0 $pid 2> /dev/null || break; sleep 0.1; done
+if kill -0 $pid 2> /dev/null; then kill -9 $pid; fail "Ctrl-C on gradient: still running 60 s later"; fi
+set +e; wait $pid; rc=$?; set -e
+[ $rc -eq 130 ] || fail "Ctrl-C on gradient: exit $rc, expected 130 ($(cat "$work/g_cut.err"))"
+grep -q "Interrupted: no gradient computed, $work/g_cut.npz not written" "$work/g_cut.err" ||
+  fail "Ctrl-C on gradient: $(cat "$work/g_cut.err")"
+left=$(find "$work" -maxdepth 1 -name '*g_cut.npz*')
+[ -z "$left" ] || fail "Ctrl-C on gradient left: $left"
+
 echo "== --overwrite empties an old run, refuses a directory that is not one; a recording too large is refused"
 mkdir -p "$work/run/weights" && echo old > "$work/run/weights/recurrent_epoch_9999.npy"
 "$bin" simulate "${small[@]}" --no-figures --overwrite -o "$work/run" > /dev/null

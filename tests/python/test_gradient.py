@@ -1,3 +1,9 @@
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -36,3 +42,28 @@ def test_shapes_double_and_scaling_factors(cfg, net):
 def test_bad_losses(cfg, net):
     with pytest.raises(ValueError, match="rate"):
         hs.gradient(cfg, network=net, losses=["rate"])
+
+
+def test_ctrl_c_stops_a_gradient_between_segments():
+    """A real Ctrl-C while the engine works: the gradient stops at its next BPTT segment and
+    raises KeyboardInterrupt, without waiting for a chunk that would take minutes."""
+    script = "\n".join([
+        "import sys",
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})",
+        "import homeostat as hs",
+        "from conftest import tiny_config",
+        "cfg = tiny_config(simulation__chunk_size=5_000_000)",
+        "net = hs.Network.generate(cfg)",
+        "print('start', flush=True)",
+        "hs.gradient(cfg, network=net, trials=2)",
+        "print('finished', flush=True)",
+    ])
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "start"
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode != 0 and "KeyboardInterrupt" in err and "finished" not in out, err
