@@ -48,6 +48,11 @@ int run_gradient(const GradientCliOptions& o) {
   // Refused before any work, as the other commands refuse an existing output.
   if (std::filesystem::exists(o.out) && !o.overwrite)
     throw std::runtime_error(fmt::format("{}: exists; choose another -o or pass --overwrite", o.out));
+  // A directory it cannot write into is found now, not after the work.
+  const std::filesystem::path out_dir = std::filesystem::path(o.out).parent_path();
+  if (::access(out_dir.empty() ? "." : out_dir.c_str(), W_OK) != 0)
+    throw std::runtime_error(fmt::format("{}: cannot write into {}: {}", o.out,
+                                         out_dir.empty() ? "." : out_dir.string(), std::strerror(errno)));
   const Config config = resolve_config(o.common);
   run::GradientRequest req;
   for (const auto& name : o.losses) req.losses.push_back(parse_loss_term(name));  // reject before any work
