@@ -30,21 +30,6 @@ void progress(const Callbacks& cb, const std::string& phase, double done, double
 
 // ---- the run directory
 
-// Owns DIR/.homeostat.lock ("pid host\n", created with O_EXCL) while alive.
-// A lock left by a dead process on this host is stale and taken over; one
-// held by a live process (or on another host) throws LockError naming it.
-class RunLock {
- public:
-  explicit RunLock(const fs::path& dir);
-  ~RunLock();
-  RunLock(const RunLock&) = delete;
-  RunLock& operator=(const RunLock&) = delete;
-  static constexpr const char* file_name = ".homeostat.lock";
-
- private:
-  fs::path path_;
-};
-
 // Creates `dir` and locks it. An existing non-empty directory is refused
 // unless `overwrite`; then it is emptied first, but only when it looks like
 // a homeostat run (parameters.toml or metadata.json in it); anything else is

@@ -50,12 +50,15 @@ std::pair<long, std::string> lock_owner(const fs::path& path) {
   return {pid, host};
 }
 
-bool process_alive(long pid) { return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH); }
 
 }  // namespace
 
-RunLock::RunLock(const fs::path& dir) : path_(dir / file_name) {
-  const std::string me = host_name();
+}  // namespace homeostat::run::detail
+
+namespace homeostat::run {
+
+RunLock::RunLock(const std::filesystem::path& dir) : path_(dir / file_name) {
+  const std::string me = detail::host_name();
   for (int attempt = 0; attempt < 2; ++attempt) {
     const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) {
@@ -70,8 +73,8 @@ RunLock::RunLock(const fs::path& dir) : path_(dir / file_name) {
     }
     if (errno != EEXIST)
       throw std::runtime_error(fmt::format("{}: cannot create the lock file: {}", path_.string(), std::strerror(errno)));
-    const auto [pid, host] = lock_owner(path_);
-    if (host == me && pid > 0 && !process_alive(pid)) {
+    const auto [pid, host] = detail::lock_owner(path_);
+    if (host == me && pid > 0 && !io::process_alive(pid)) {
       ::unlink(path_.c_str());  // stale: its process is gone
       continue;
     }
@@ -84,6 +87,10 @@ RunLock::RunLock(const fs::path& dir) : path_(dir / file_name) {
 }
 
 RunLock::~RunLock() { ::unlink(path_.c_str()); }
+
+}  // namespace homeostat::run
+
+namespace homeostat::run::detail {
 
 std::unique_ptr<RunLock> prepare_output_dir(const fs::path& dir, bool overwrite) {
   std::error_code ec;

@@ -203,12 +203,12 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
   Config config;
   Network net;
   std::optional<TrainerState> resumed;
-  std::unique_ptr<detail::RunLock> lock;
+  std::unique_ptr<RunLock> lock;
   const std::string command = to_string(request.method);
   if (!request.resume.empty()) {
     // A run continues with its own configuration and network.
     if (dir.empty()) dir = request.resume.parent_path().parent_path();
-    lock = std::make_unique<detail::RunLock>(dir);
+    lock = std::make_unique<RunLock>(dir);
     config = io::load_config(dir / "parameters.toml");
     net = io::load_network(dir / "initial_state" / "network_structure.npz", config);
     resumed = io::load_checkpoint(request.resume, config);

@@ -3,6 +3,7 @@
 #include "csv.hpp"
 #include "homeostat/io/files.hpp"
 #include "homeostat/parallel/mpi.hpp"
+#include "homeostat/run.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -106,11 +107,26 @@ PointProcess::PointProcess(const Sweep& sweep, const Point& point, const fs::pat
     : point_(point), out_(out), start_(std::chrono::steady_clock::now()) {
   const fs::path dir = run_dir(out, point);
   std::error_code ec;
-  fs::remove_all(dir, ec);  // a half-written run starts again from nothing
-  if (ec) throw std::runtime_error(fmt::format("{}: cannot empty: {}", dir.string(), ec.message()));
   fs::create_directories(dir, ec);
-  fs::create_directories(log_path(out, point).parent_path(), ec);
+  if (!ec) fs::create_directories(log_path(out, point).parent_path(), ec);
   if (ec) throw std::runtime_error(fmt::format("{}: cannot create: {}", dir.string(), ec.message()));
+  try {
+    // A half-written run starts again from nothing, under the run's own lock:
+    // a point that another live process runs (another sweep over the same
+    // directory) is left alone; a lock whose process is gone is taken over.
+    // The child takes the lock again when this one is released.
+    const run::RunLock lock(dir);
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (entry.path().filename() == run::RunLock::file_name) continue;
+      fs::remove_all(entry.path(), ec);
+      if (ec) throw std::runtime_error(fmt::format("{}: cannot empty: {}", dir.string(), ec.message()));
+    }
+  } catch (const run::LockError& e) {
+    done_ = true;
+    status_.state = "busy";
+    status_.error = e.what();
+    return;
+  }
 
   const std::vector<std::string> args = point_command(sweep, point, out, exe, threads);
   const std::vector<std::string> env = parallel::environment_without_launcher();

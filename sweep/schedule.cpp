@@ -45,6 +45,8 @@ void report(const Point& p, const PointStatus& s, std::size_t finished_count, st
   const std::string where = rank >= 0 ? fmt::format(" (rank {})", rank) : "";
   if (s.state == "done")
     fmt::print("[{}/{}] {} done in {:.1f} s{}\n", finished_count, total, p.name, s.wall_seconds, where);
+  else if (s.state == "busy")
+    fmt::print("[{}/{}] {} not run{}: {}\n", finished_count, total, p.name, where, s.error);
   else
     fmt::print("[{}/{}] {} FAILED after {:.1f} s{}: {}\n", finished_count, total, p.name, s.wall_seconds, where,
                s.error);

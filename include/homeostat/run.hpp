@@ -97,6 +97,22 @@ class LockError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Owns DIR/.homeostat.lock ("pid host\n", created with O_EXCL) while alive:
+// every run holds its directory's; a sweep holds a point's while it empties
+// it. A lock left by a dead process on this host is stale and taken over;
+// one held by a live process (or on another host) throws LockError naming it.
+class RunLock {
+ public:
+  explicit RunLock(const std::filesystem::path& dir);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+  static constexpr const char* file_name = ".homeostat.lock";
+
+ private:
+  std::filesystem::path path_;
+};
+
 // ------------------------------------------------------- resource estimate
 
 // Memory and disk a run will need, by what drives them (largest first):

@@ -249,6 +249,29 @@ TEST(RunDir, ALiveOwnerIsRefusedAndAStaleLockTakenOver) {
   fs::remove_all(dir);
 }
 
+TEST(RunDir, ALockOfAKilledProcessNotYetReapedIsStale) {
+  // kill -9 of a run (and of the sweep that started it) leaves a zombie until
+  // init reaps it: kill(pid, 0) still answers, yet it holds nothing.
+  const fs::path dir = fresh_dir("zombie_lock");
+  fs::create_directories(dir);
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  for (int i = 0; i < 200; ++i) {  // until it has exited (a zombie: not waited for yet)
+    std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    if (line.find(") Z") != std::string::npos) break;
+    usleep(5000);
+  }
+  EXPECT_FALSE(io::process_alive(child));
+  EXPECT_TRUE(io::process_alive(getpid()));
+  io::write_file_atomic(dir / ".homeostat.lock", std::to_string(child) + " " + host_name() + "\n");
+  EXPECT_NO_THROW(run::RunLock lock(dir));
+  EXPECT_FALSE(fs::exists(dir / ".homeostat.lock"));
+  waitpid(child, nullptr, 0);
+  fs::remove_all(dir);
+}
+
 TEST(RunResources, ARecordingLargerThanTheDiskIsRefusedBeforeAnyWork) {
   const fs::path dir = fresh_dir("resources");
   // 1e10 steps (the largest run the configuration check accepts) x 80 neurons

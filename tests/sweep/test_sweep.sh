@@ -139,6 +139,28 @@ grep -q '^1,1_duration=200,failed,.*exit code [0-9]*: error: .*150' "$work/fails
 [ "$(grep -c ',done,' "$work/fails/sweep_status.csv")" -eq 2 ] || fail "the other points: $(cat "$work/fails/sweep_status.csv")"
 grep -q '^1,1_duration=200,failed,' "$work/fails/sweep_summary.csv" || fail "summary lacks the failed point"
 grep -q 'error: .*150' "$work/fails/logs/1_duration=200.log" || fail "the point's log lacks its error"
+echo "== a point another live process runs is left alone; a stale lock is taken over"
+point=3_rate=5_w_mu=v1_seed=2
+mkdir -p "$work/locked/runs/$point"
+echo "the other process's file" > "$work/locked/runs/$point/its_file"
+sleep 300 &
+holder=$!
+echo "$holder $(uname -n)" > "$work/locked/runs/$point/.homeostat.lock"
+set +e
+"$bin" sweep "$work/sweep.toml" -o "$work/locked" --point 3 --threads 1 > "$work/locked.log" 2>&1; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "a locked point: exit $rc: $(cat "$work/locked.log")"
+[ -e "$work/locked/runs/$point/its_file" ] || fail "the sweep emptied a point that a live process holds"
+grep -q "Point 3 busy .*in use by process $holder" "$work/locked.log" || fail "locked point: $(cat "$work/locked.log")"
+grep -q "^3,$point,pending," "$work/locked/sweep_status.csv" || fail "status: $(cat "$work/locked/sweep_status.csv")"
+kill $holder; wait $holder 2> /dev/null || true
+"$bin" sweep "$work/sweep.toml" -o "$work/locked" --point 3 --threads 1 > "$work/locked.log" 2>&1 ||
+  fail "a stale lock was not taken over: $(cat "$work/locked.log")"
+[ ! -e "$work/locked/runs/$point/its_file" ] && [ ! -e "$work/locked/runs/$point/.homeostat.lock" ] ||
+  fail "the point's old files or lock survived: $(ls -A "$work/locked/runs/$point")"
+cmp "$work/hand/3/results/output_spikes.npy" "$work/locked/runs/$point/results/output_spikes.npy" ||
+  fail "the point rerun after a stale lock differs from the run by hand"
+
 echo "== feedback points: the summary holds the last metrics row and the final state's analysis"
 cat > "$work/feedback.toml" <<TOML
 command = "feedback"

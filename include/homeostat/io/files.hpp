@@ -65,4 +65,8 @@ bool is_temp_name(std::string_view filename, long* pid = nullptr);
 // removed, sorted; a missing `dir` is not an error.
 std::vector<std::filesystem::path> remove_stale_temp_files(const std::filesystem::path& dir);
 
+// Whether process `pid` (> 0) on this host still runs: a zombie (killed,
+// not yet reaped) does not. For stale temporary files and run locks.
+bool process_alive(long pid);
+
 }  // namespace homeostat::io

@@ -8,7 +8,7 @@
 //   DIR/points.csv           index, name, each axis's value
 //   DIR/runs/<name>/         one complete run per point (+ sweep_point.json)
 //   DIR/logs/<name>.log      the point's stdout and stderr
-//   DIR/sweep_status.csv     index, name, state (done/failed/pending), wall seconds, error
+//   DIR/sweep_status.csv     index, name, state (done/failed/busy/pending), wall seconds, error
 //   DIR/sweep_summary.csv    axis values and final metrics of every point
 //   DIR/figures/             heatmaps and line plots over the axes
 //
@@ -27,7 +27,7 @@
 namespace homeostat::sweep {
 
 struct PointStatus {
-  std::string state = "pending";  // done, failed, pending
+  std::string state = "pending";  // done, failed, pending; busy: another live process runs it (not started)
   double wall_seconds = 0;
   std::string error;              // why it failed
 };
@@ -47,7 +47,9 @@ void prepare_sweep_dir(const Sweep& sweep, const std::filesystem::path& out, boo
 void write_status_csv(const Sweep& sweep, const std::vector<PointStatus>& status, const std::filesystem::path& out);
 
 // One point running as a child process. The constructor empties the point's
-// run directory and starts the child; poll() or wait() collect it and write
+// run directory and starts the child, unless another live process holds the
+// directory's run lock (.homeostat.lock): then nothing is touched and the
+// point is done at once as "busy", naming that process; poll() or wait() collect it and write
 // the marker. `threads` goes to the child's --threads.
 class PointProcess {
  public:
