@@ -250,9 +250,9 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
     const SimulateResult initial = simulate_state(config, net, dir / "initial_state", "initial state", cb);
     if (initial.status == Status::interrupted) {
       warning(cb, fmt::format("Interrupted during the initial-state simulation, before the first chunk: nothing was "
-                              "trained and no checkpoint written. Start again with:\n  homeostat {} ... -o {} "
-                              "--overwrite",
-                              command, dir.string()));
+                              "trained and no checkpoint written. Start again with:\n  {}",
+                              cb.restart_hint ? cb.restart_hint(command, dir)
+                                              : fmt::format("homeostat {} ... -o {} --overwrite", command, dir.string())));
       return finish_summary(Status::interrupted);
     }
   }
@@ -308,8 +308,9 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
                        static_cast<double>(total - start_chunk), "chunks", {}, true);
       checkpoint();
       io::write_file_atomic(csv_path, csv);
-      warning(cb, fmt::format("Interrupted after chunk {}: checkpoint saved. Resume with:\n  homeostat {} --resume {}",
-                              trainer.chunks_done(), command, latest_path.string()));
+      warning(cb, fmt::format("Interrupted after chunk {}: checkpoint saved. Resume with:\n  {}", trainer.chunks_done(),
+                              cb.resume_hint ? cb.resume_hint(command, latest_path)
+                                             : fmt::format("homeostat {} --resume {}", command, latest_path.string())));
       return finish_summary(Status::interrupted);
     }
     ChunkMetrics m;

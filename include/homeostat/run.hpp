@@ -75,6 +75,12 @@ struct Callbacks {
   // Nonzero = stop at the next safe point. Owned by the caller, which may
   // set it from a signal handler or another thread.
   const std::atomic<int>* stop = nullptr;
+  // How this front end's user goes on after a stopped training run, for its
+  // message: resume it from `checkpoint`, or start it again over `dir`.
+  // Empty: the command line's "homeostat train --resume PATH" and
+  // "homeostat train ... -o DIR --overwrite".
+  std::function<std::string(const std::string& command, const std::filesystem::path& checkpoint)> resume_hint;
+  std::function<std::string(const std::string& command, const std::filesystem::path& dir)> restart_hint;
 
   bool stop_requested() const { return stop != nullptr && stop->load() != 0; }
 };

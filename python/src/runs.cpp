@@ -214,6 +214,18 @@ py::dict train(const std::string& method, const std::optional<Config>& config, c
 
   Bridge bridge;
   run::Callbacks cb = callbacks(bridge, verbose);
+  // Python's wording for what to do next (hs.train(output_dir=..., resume=True)).
+  auto quoted = [](const std::filesystem::path& p) { return py::repr(py::str(p.string())).cast<std::string>(); };
+  cb.resume_hint = [&bridge, quoted](const std::string& command, const std::filesystem::path& checkpoint) {
+    std::string text;
+    bridge.call([&] { text = "homeostat." + command + "(resume=" + quoted(checkpoint) + ")"; });
+    return text;
+  };
+  cb.restart_hint = [&bridge, quoted](const std::string& command, const std::filesystem::path& dir) {
+    std::string text;
+    bridge.call([&] { text = "homeostat." + command + "(config, " + quoted(dir) + ", overwrite=True)"; });
+    return text;
+  };
   if (!on_log.is_none())
     cb.on_log = [&](const run::MetricsRow& row) {
       bool go_on = true;

@@ -82,8 +82,13 @@ def test_load_run(reference, cfg, net):
 
 def test_on_log_returning_false_stops_and_resume_finishes_identically(reference, cfg, tmp_path):
     d = tmp_path / "stopped"
-    summary = hs.train(cfg, d, on_log=lambda m: m["chunk"] < 2, verbose=False)
+    with pytest.warns(RuntimeWarning) as warned:
+        summary = hs.train(cfg, d, on_log=lambda m: m["chunk"] < 2, verbose=False)
     assert summary["status"] == "interrupted" and summary["chunks_done"] == 2
+    # The hint is Python, not the command line's `homeostat train --resume`.
+    hint = f"homeostat.train(resume={str(d / 'checkpoints' / 'checkpoint_latest.npz')!r})"
+    assert any(hint in str(w.message) for w in warned), [str(w.message) for w in warned]
+    assert not any("--resume" in str(w.message) for w in warned)
     assert summary["checkpoint"].is_file()
     resumed = hs.train(resume=summary["checkpoint"], verbose=False)
     assert resumed["status"] == "completed" and resumed["start_chunk"] == 2 and resumed["chunks_done"] == 4
