@@ -303,9 +303,12 @@ std::vector<Config> validate_points(const Sweep& s) {
   for (const Point& p : s.points) {
     try {
       configs.push_back(io::load_config(s.base, p.overrides));
-    } catch (const ConfigError& e) {
-      throw ConfigError(e.key(), e.reason(),
-                        fmt::format("{}: point {} ({}): {}", s.file.string(), p.index, p.name, e.source()));
+    } catch (const ConfigError& e) {  // every error of the point, each naming it
+      std::vector<ConfigError> each;
+      for (const ConfigError& one : e.errors())
+        each.emplace_back(one.key(), one.reason(),
+                          fmt::format("{}: point {} ({}): {}", s.file.string(), p.index, p.name, one.source()));
+      throw ConfigError::combine(std::move(each));
     }
   }
   return configs;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace homeostat::sweep {
@@ -159,6 +160,28 @@ values = [5.0, -1.0]
   EXPECT_EQ(configs[1].simulation.seed, 2u);
   const Sweep unknown = parse_sweep("[[axis]]\nkey = \"simulation.sed\"\nvalues = [1]\n", "s.toml");
   EXPECT_THROW(validate_points(unknown), ConfigError);
+}
+
+TEST(SweepGrid, ValidationReportsEveryErrorOfAPoint) {
+  const Sweep s = parse_sweep(R"(
+set = { "simulation.dt" = -1.0 }
+[[axis]]
+key = "training.batch_size"
+values = [0]
+)",
+                              "s.toml");
+  try {
+    validate_points(s);
+    FAIL() << "a negative dt and a batch of 0 passed validation";
+  } catch (const ConfigError& e) {
+    std::vector<std::string> keys;
+    for (const ConfigError& one : e.errors()) {
+      keys.push_back(one.key());
+      EXPECT_NE(std::string(one.what()).find("s.toml: point 0 (0_batch_size=0)"), std::string::npos) << one.what();
+    }
+    EXPECT_NE(std::find(keys.begin(), keys.end(), "simulation.dt"), keys.end()) << e.what();
+    EXPECT_NE(std::find(keys.begin(), keys.end(), "training.batch_size"), keys.end()) << e.what();
+  }
 }
 
 TEST(SweepCsv, FieldsRoundTrip) {
