@@ -108,24 +108,6 @@ Network load_network(const std::filesystem::path& path, const Config& config) {
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("{}: {}", path.string(), e.what()));
   }
-  // The physiology and targets are per type, so the per-type counts are part
-  // of what the config describes: round(N p_c) as MODEL.md 1 defines.
-  auto check_counts = [&](const std::string& name, const std::vector<std::int32_t>& types, std::int64_t size,
-                          const std::vector<double>& proportion, const std::vector<std::string>& type_names,
-                          const char* key) {
-    const std::vector<std::int64_t> expected = type_counts(size, proportion);
-    std::vector<std::int64_t> have(expected.size(), 0);
-    for (const auto t : types) ++have[static_cast<std::size_t>(t)];  // indices checked by check_network
-    for (std::size_t c = 0; c < expected.size(); ++c)
-      if (have[c] != expected[c])
-        throw std::runtime_error(fmt::format("{}: '{}' has {} neurons of type {} ('{}'), the config's {} gives {} "
-                                             "(round(n p), MODEL.md 1)",
-                                             path.string(), name, have[c], c, type_names[c], key, expected[c]));
-  };
-  check_counts("cell_type_indices", net.cell_type, n, config.recurrent.proportion, config.recurrent.type_names,
-               "recurrent.cell_types.proportion");
-  check_counts("feedforward_cell_type_indices", net.input_type, m, config.feedforward.proportion,
-               config.feedforward.type_names, "feedforward.cell_types.proportion");
   return net;
 }
 

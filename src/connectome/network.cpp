@@ -3,11 +3,42 @@
 #include "topology.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <stdexcept>
 #include <string>
 
 namespace homeostat {
+
+namespace {
+
+std::string number(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", x);
+  return buf;
+}
+
+// The engine and the network files hold weights in float32: a drawn weight
+// that float32 cannot hold (overflow to inf, underflow to 0) would give a run
+// that its own network_structure.npz cannot reproduce. Refused as the
+// config's error, naming the block of w_mu / w_sigma that gave it.
+void require_float_weights(const Csr& csr, const std::vector<std::int32_t>& pre_type,
+                           const std::vector<std::int32_t>& post_type, const Matrix& w_mu, const Matrix& w_sigma,
+                           const std::string& section) {
+  for (std::int64_t j = 0; j < csr.n_pre; ++j)
+    for (std::int64_t e = csr.row_ptr[j]; e < csr.row_ptr[j + 1]; ++e) {
+      const auto w = static_cast<float>(csr.weight[e]);
+      if (std::isfinite(w) && w > 0.0f) continue;
+      const std::size_t a = pre_type[j], b = post_type[csr.post[e]];
+      throw ConfigError(section + ".w_mu",
+                        "[" + std::to_string(a) + "][" + std::to_string(b) + "] = " + number(w_mu[a][b]) +
+                            " with w_sigma " + number(w_sigma[a][b]) + " draws the weight " +
+                            number(csr.weight[e]) +
+                            ", which float32 (the engine's precision) cannot hold finite and > 0");
+    }
+}
+
+}  // namespace
 
 Network generate_network(const Config& config) {
   const RecurrentConfig& rc = config.recurrent;
@@ -39,6 +70,8 @@ Network generate_network(const Config& config) {
                                     std::vector<double>(feedforward.size(), 1.0));
   detail::draw_lognormal_weights(net.feedforward, net.input_type, net.cell_type, fc.w_mu,
                                  fc.w_sigma, seed, Stream::feedforward_weights);
+  require_float_weights(net.recurrent, net.cell_type, net.cell_type, rc.w_mu, rc.w_sigma, "recurrent.weights");
+  require_float_weights(net.feedforward, net.input_type, net.cell_type, fc.w_mu, fc.w_sigma, "feedforward.weights");
   return net;
 }
 
@@ -87,10 +120,28 @@ void check_csr(const Csr& csr, std::int64_t n_pre, std::int64_t n_post, bool rec
       if (e > first && csr.post[e] <= csr.post[e - 1])
         fail(edge() + ": targets not strictly ascending (unsorted or duplicate edge)");
       if (recurrent && csr.post[e] == j) fail(edge() + ": self-connection");
-      if (!std::isfinite(csr.weight[e]) || !(csr.weight[e] > 0.0))
-        fail(edge() + ": weight " + std::to_string(csr.weight[e]) + " is not finite and > 0");
+      // Finite and > 0 in float32, the engine's precision (a double 1e300 is inf there).
+      const auto w = static_cast<float>(csr.weight[e]);
+      if (!std::isfinite(w) || !(w > 0.0f))
+        fail(edge() + ": weight " + std::to_string(csr.weight[e]) + " is not finite and > 0 in float32");
     }
   }
+}
+
+// The physiology and targets are per type, so the per-type counts are part
+// of what the config describes: round(N p_c) as MODEL.md 1 defines, for a
+// generated network and one from elsewhere alike. `types` are valid indices.
+void check_type_counts(const std::vector<std::int32_t>& types, std::int64_t size,
+                       const std::vector<double>& proportion, const std::vector<std::string>& type_names,
+                       const std::string& name, const std::string& key) {
+  const std::vector<std::int64_t> expected = type_counts(size, proportion);
+  std::vector<std::int64_t> have(expected.size(), 0);
+  for (const auto t : types) ++have[static_cast<std::size_t>(t)];
+  for (std::size_t c = 0; c < expected.size(); ++c)
+    if (have[c] != expected[c])
+      fail(name + " has " + std::to_string(have[c]) + " neurons of type " + std::to_string(c) + " ('" +
+           type_names[c] + "'), the config's " + key + " gives " + std::to_string(expected[c]) +
+           " (round(n p), MODEL.md 1)");
 }
 
 }  // namespace
@@ -107,6 +158,10 @@ void check_network(const Network& net, const Config& config) {
   check_indices(net.assembly, net.n, -1, rc.num_assemblies, "assembly");
   check_indices(net.input_type, net.m, 0, static_cast<std::int64_t>(fc.type_names.size()),
                 "input_type");
+  check_type_counts(net.cell_type, net.n, rc.proportion, rc.type_names, "cell_type",
+                    "recurrent.cell_types.proportion");
+  check_type_counts(net.input_type, net.m, fc.proportion, fc.type_names, "input_type",
+                    "feedforward.cell_types.proportion");
   check_csr(net.recurrent, net.n, net.n, true, "recurrent");
   check_csr(net.feedforward, net.m, net.n, false, "feedforward");
 }

@@ -214,7 +214,7 @@ edge=$(craft network "$net" "$work/net_absent.npz" absent_edge)
 expect_refused "a weight on an absent edge" "$work/net_absent.npz: recurrent_weights\[${edge/ /, }\] = 0.5 where" \
   "$bin" simulate "${tiny[@]}" --network "$work/net_absent.npz" -o "$work/sim_n"
 craft network "$net" "$work/net_types.npz" cell_types
-expect_refused "cell types against the proportions" "$work/net_types.npz: 'cell_type_indices' has" \
+expect_refused "cell types against the proportions" "$work/net_types.npz: network does not match the config: cell_type has" \
   "$bin" simulate "${tiny[@]}" --network "$work/net_types.npz" -o "$work/sim_n"
 craft bomb "$work/bomb.npz" 60
 expect_refused "a zip bomb" "$work/bomb.npz:recurrent_weights: entry declares 1073741952 bytes" \

@@ -333,14 +333,51 @@ class CheckNetwork : public ::testing::Test {
   }
 };
 
-TEST_F(CheckNetwork, AcceptsGeneratedAndForeignTypeCounts) {
+TEST_F(CheckNetwork, AcceptsGeneratedAndForeignLayouts) {
   EXPECT_NO_THROW(check_network(good, config));
-  // A network from another program need not follow type_counts or the
-  // assembly layout: only the indices must be valid.
+  // A network from another program need not follow the generator's layout
+  // (types in blocks, assemblies), only the per-type counts of the config.
   Network foreign = good;
-  std::fill(foreign.cell_type.begin(), foreign.cell_type.end(), 1);
+  std::reverse(foreign.cell_type.begin(), foreign.cell_type.end());
   std::fill(foreign.assembly.begin(), foreign.assembly.end(), -1);
   EXPECT_NO_THROW(check_network(foreign, config));
+}
+
+TEST_F(CheckNetwork, RejectsWeightsThatFloat32CannotHold) {
+  // Finite as doubles, but inf or 0 in the engine's float32.
+  expect_rejected([](Network& n) { n.recurrent.weight[0] = 1e300; }, "not finite and > 0 in float32");
+  expect_rejected([](Network& n) { n.feedforward.weight[0] = 1e-300; }, "not finite and > 0 in float32");
+}
+
+TEST(GenerateNetwork, RefusesWeightParametersThatFloat32CannotHold) {
+  // A config whose weights overflow (or underflow) float32 would write a
+  // network_structure.npz that homeostat itself refuses to load.
+  for (const double w : {1e300, 1e-300}) {
+    Config c = tiny_config(120, 30, 3);
+    c.recurrent.w_mu[0][1] = w;
+    c.recurrent.w_sigma[0][1] = 0.0;
+    try {
+      generate_network(c);
+      ADD_FAILURE() << "w_mu " << w << " accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.key(), "recurrent.weights.w_mu");
+      EXPECT_NE(std::string(e.what()).find("[0][1] = "), std::string::npos) << e.what();
+    }
+  }
+  Config c = tiny_config(120, 30, 3);
+  c.feedforward.w_mu[0][0] = 1e39;
+  EXPECT_THROW(generate_network(c), ConfigError);
+}
+
+TEST_F(CheckNetwork, RejectsTypeCountsAgainstTheProportions) {
+  // The same rule as load_network: round(N p) neurons of each type.
+  expect_rejected([](Network& n) { std::fill(n.cell_type.begin(), n.cell_type.end(), 1); },
+                  "cell_type has 0 neurons of type 0");
+  expect_rejected([](Network& n) { n.cell_type[0] = n.cell_type[0] == 0 ? 1 : 0; }, "cell_type has");
+  Config two_inputs = config;
+  two_inputs.feedforward.type_names.push_back("second");
+  two_inputs.feedforward.proportion = {0.5, 0.5};
+  EXPECT_THROW(check_network(good, two_inputs), std::runtime_error);  // all 30 inputs of type 0
 }
 
 TEST_F(CheckNetwork, RejectsEachKindOfDefect) {

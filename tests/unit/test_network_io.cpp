@@ -101,7 +101,7 @@ TEST_F(NetworkFile, CellTypeCountsMustFollowTheConfigsProportions) {
   while (net.cell_type[first_exc] != 0) ++first_exc;
   const auto message = refusal(
       edited("cell_type_indices", [&](io::NpyArray& a) { set<std::int64_t>(a, first_exc, 1); }), config);
-  EXPECT_NE(message.find("'cell_type_indices' has 47 neurons of type 0 ('excitatory')"), std::string::npos)
+  EXPECT_NE(message.find("cell_type has 47 neurons of type 0 ('excitatory')"), std::string::npos)
       << message;
   EXPECT_NE(message.find("gives 48"), std::string::npos) << message;
 }
