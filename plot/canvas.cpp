@@ -5,8 +5,12 @@
 #include <plplot/plstream.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <stdexcept>
+#include <system_error>
 #include <unistd.h>
 
 namespace homeostat::plot {
@@ -20,9 +24,32 @@ std::mutex& plot_mutex() {
   return m;
 }
 
+namespace {
+
+// The file ends with a PNG's last chunk: IEND, no data, its fixed CRC.
+bool png_complete(const fs::path& path) {
+  static constexpr unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return false;
+  unsigned char tail[12] = {};
+  const bool ok = std::fseek(f, -12, SEEK_END) == 0 && std::fread(tail, 1, 12, f) == 12;
+  std::fclose(f);
+  return ok && std::memcmp(tail, iend, 12) == 0;
+}
+
+}  // namespace
+
 Canvas::Canvas(fs::path png, int width, int height) : png_(std::move(png)), width_(width), height_(height) {
   if (width < 100 || height < 100) throw std::invalid_argument("figure size below 100 px");
   temp_ = io::temp_path(png_);  // the temp name every writer uses, so that a reader skips it
+  // PLplot meets a file it cannot open by prompting on stdin for another name
+  // and then calling exit(): a read-only or missing directory would end the
+  // whole process (a training run without its checkpoint). Refused here first.
+  if (std::FILE* f = std::fopen(temp_.c_str(), "wb")) {
+    std::fclose(f);
+  } else {
+    throw std::system_error(errno, std::generic_category(), "cannot create " + temp_.string());
+  }
   pls_ = std::make_unique<plstream>();
   pls_->sdev("pngcairo");
   pls_->sfnam(temp_.c_str());
@@ -50,6 +77,14 @@ void Canvas::finish() {
   finished_ = true;
   std::error_code ec;
   if (!fs::exists(temp_, ec)) throw std::runtime_error(png_.string() + ": PLplot wrote no file (is plplot-driver-cairo installed?)");
+  // Cairo's PNG writer reports a failed write (a full disk) to PLplot, which
+  // ignores it: a PNG is complete only when it ends with its IEND chunk. A
+  // file that cannot be written is a std::system_error, as for other writes.
+  if (!png_complete(temp_)) {
+    fs::remove(temp_, ec);
+    throw std::system_error(std::make_error_code(std::errc::no_space_on_device),
+                            "cannot write " + png_.string() + ": the PNG was cut short");
+  }
   io::commit_temp_file(temp_, png_);
 }
 

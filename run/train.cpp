@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <system_error>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -340,6 +341,11 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
         plot::render_training_figures(train_log, chunk_figures);
         log_figures(tb, chunk_figures, "figures", m.chunk);
         if (m.chunk == total) plot::render_training_figures(train_log, dir / "figures");
+      } catch (const std::system_error&) {
+        // A figure that cannot be written (a full disk) stops the run as any
+        // other write does, before this chunk's checkpoint: the resumed run
+        // draws them again instead of missing them.
+        throw;
       } catch (const std::exception& e) {
         warning(cb, fmt::format("warning: training figures of chunk {} not drawn: {}", m.chunk, e.what()));
       }

@@ -275,6 +275,22 @@ TEST(Canvas, ImageCellsTileThePanel) {
   EXPECT_GT(at(106, 94), 200);  // just past the middle: the lit cell stops there
 }
 
+// A PNG that cannot be created (a missing or read-only directory) is an
+// exception naming it, not PLplot's prompt on stdin and exit().
+TEST(Canvas, AnUnwritablePathThrowsNamingIt) {
+  TempDir dir;
+  const fs::path png = dir.path() / "no_such_dir" / "figure.png";
+  std::lock_guard lock(plot::plot_mutex());
+  try {
+    plot::Canvas c(png, 200, 200);
+    ADD_FAILURE() << "a canvas was opened in a missing directory";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no_such_dir/.figure.png.homeostat-tmp."), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("No such file or directory"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir.path() / "no_such_dir"));
+}
+
 // A training run's initial_state/ and final_state/ have no parameters.toml
 // of their own: they were simulated with the run's.
 TEST(RunData, StateDirectoryUsesTheRunsParameters) {
