@@ -4,6 +4,8 @@
 #include "commands.hpp"
 #include "common.hpp"
 
+#include "homeostat/io/files.hpp"
+
 #include "homeostat/io/checkpoint.hpp"
 #include "homeostat/io/config_toml.hpp"
 #include "homeostat/io/network_io.hpp"
@@ -44,15 +46,16 @@ int run_export(const ExportOptions& o) {
   const fs::path params = dir / "parameters.toml", initial = dir / "initial_state" / "network_structure.npz";
   for (const fs::path& p : {params, initial})
     if (!fs::exists(p))
-      throw std::runtime_error(fmt::format("{}: not found; a checkpoint is exported from its run directory "
+      throw std::runtime_error(fmt::format("{}: {} not found; a checkpoint is exported from its run directory "
                                            "(DIR/checkpoints/*.npz beside DIR/parameters.toml and DIR/initial_state/)",
-                                           p.string()));
+                                           checkpoint.string(), p.string()));
   if (fs::exists(o.out) && !o.overwrite)
     throw std::runtime_error(fmt::format("{}: exists; choose another -o or pass --overwrite", o.out));
   const Config config = io::load_config(params);
   const Network start = io::load_network(initial, config);
   const TrainerState state = io::load_checkpoint(checkpoint, config);
   const Network net = trained_network(config, start, state);
+  report_removed(io::remove_stale_temp_files_of(o.out));  // what a killed export left
   io::save_network(o.out, net);
   fmt::print("homeostat export: {} ({} chunks of `homeostat {}`) -> {}\n", checkpoint.string(), state.chunks_done,
              to_string(state.method), o.out);

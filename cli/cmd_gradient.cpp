@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 
+#include "homeostat/io/files.hpp"
 #include "homeostat/io/network_io.hpp"
 #include "homeostat/io/npy.hpp"
 
@@ -83,6 +84,7 @@ int run_gradient(const GradientCliOptions& o) {
     return exit_code(g.status);
   }
 
+  report_removed(io::remove_stale_temp_files_of(o.out));  // what a killed gradient left
   io::NpzWriter npz;
   for (const run::NamedArray& a : g.arrays) npz.add(a.name, a.dtype, a.shape, a.bytes.data());
   npz.write(o.out);

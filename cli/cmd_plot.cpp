@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 
+#include "homeostat/io/files.hpp"
 #include "homeostat/plot/figures.hpp"
 #include "homeostat/plot/run_data.hpp"
 
@@ -62,12 +63,14 @@ int run_plot(const PlotOptions& o) {
     fs::path out = o.out.empty() ? fs::path(o.dir) / "figures" : fs::path(o.out);
     if (o.chunk >= 0) out /= fmt::format("chunk_{:04}", o.chunk);
     fmt::print("homeostat plot: {} (training run)\n", o.dir);
+    report_removed(io::remove_stale_temp_files(out));
     return write_training_figures(o.dir, out, o.chunk, o.figure);
   }
   if (o.chunk >= 0)
     throw std::invalid_argument("plot: --chunk is for training runs (DIR/training_metrics.csv, no DIR/results/)");
   const fs::path out = o.out.empty() ? fs::path(o.dir) / "figures" : fs::path(o.out);
   fmt::print("homeostat plot: {}\n", o.dir);
+  report_removed(io::remove_stale_temp_files(out));  // what a killed plot left
   const Console console(false);
   run::write_run_figures(o.dir, out, true, o.figure, console.callbacks());
   return 0;

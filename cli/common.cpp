@@ -42,6 +42,10 @@ std::string command_line(int argc, char** argv) {
   return s;
 }
 
+void report_removed(const std::vector<std::filesystem::path>& removed) {
+  for (const auto& p : removed) fmt::print(stderr, "removed {}, left half-written by a killed run\n", p.string());
+}
+
 // ---- Progress
 
 Progress::Progress(std::string label, double total, std::string unit)

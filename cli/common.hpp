@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,10 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts);
 Config resolve_config(const CommonOptions& opts);
 
 std::string command_line(int argc, char** argv);
+
+// Says on stderr what io::remove_stale_temp_files[_of] removed: temporary
+// files a killed earlier command left half-written.
+void report_removed(const std::vector<std::filesystem::path>& removed);
 
 // A progress line on stderr with rate and time left: redrawn in place on a
 // terminal; otherwise one plain line every `record_seconds` (batch jobs'

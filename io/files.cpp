@@ -196,6 +196,30 @@ bool is_temp_name(std::string_view name, long* pid) {
   return found > 0;
 }
 
+namespace {
+
+// Whether `entry` is a temporary file whose writer is gone. Our own pid
+// counts as gone: this runs before the caller writes, so such a file is an
+// earlier process's that had the same pid (containers).
+bool stale_temp(const std::filesystem::directory_entry& entry) {
+  long pid = -1;
+  std::error_code ec;
+  if (!is_temp_name(entry.path().filename().string(), &pid) || !entry.is_regular_file(ec)) return false;
+  return pid == static_cast<long>(::getpid()) || !process_alive(pid);
+}
+
+// Removes `stale` (sorted first) and returns it.
+std::vector<std::filesystem::path> remove_all_of(std::vector<std::filesystem::path> stale) {
+  std::sort(stale.begin(), stale.end());
+  std::error_code ec;
+  for (const auto& path : stale)
+    if (!std::filesystem::remove(path, ec) && ec)
+      throw std::runtime_error("cannot remove the stale temporary file " + path.string() + ": " + ec.message());
+  return stale;
+}
+
+}  // namespace
+
 std::vector<std::filesystem::path> remove_stale_temp_files(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   std::vector<fs::path> stale;
@@ -208,17 +232,22 @@ std::vector<std::filesystem::path> remove_stale_temp_files(const std::filesystem
   if (ec) fail("list " + dir.string());
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) fail("list " + dir.string());
-    long pid = -1;
-    if (!is_temp_name(it->path().filename().string(), &pid) || !it->is_regular_file(ec)) continue;
-    // Our own pid counts as stale: this runs before the run writes, so such
-    // a file is an earlier process's that had the same pid (containers).
-    if (pid != static_cast<long>(::getpid()) && process_alive(pid)) continue;
-    stale.push_back(it->path());
+    if (stale_temp(*it)) stale.push_back(it->path());
   }
-  std::sort(stale.begin(), stale.end());
-  for (const auto& path : stale)
-    if (!fs::remove(path, ec) && ec) fail("remove the stale temporary file " + path.string());
-  return stale;
+  return remove_all_of(std::move(stale));
+}
+
+std::vector<std::filesystem::path> remove_stale_temp_files_of(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> stale;
+  const fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  const std::string own = temp_path(path).filename().string();  // .NAME.homeostat-tmp.<pid>
+  const std::string prefix = own.substr(0, own.size() - std::to_string(::getpid()).size());
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().rfind(prefix, 0) == 0 && stale_temp(*it))
+      stale.push_back(path.parent_path() / it->path().filename());
+  return remove_all_of(std::move(stale));
 }
 
 std::string read_file(const std::filesystem::path& path) {

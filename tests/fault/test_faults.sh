@@ -11,7 +11,11 @@
 #   - a full disk (a small tmpfs, as root only): the same after space returns;
 #   - crafted checkpoints (valid checksum, impossible values), input spikes
 #     and networks: refused, naming the file, the array and the index;
-#   - a run of one time step: its results, with what it cannot compute marked.
+#   - a run of one time step: its results, with what it cannot compute marked;
+#   - the second campaign: a config whose weights float32 cannot hold is
+#     refused; plot, gradient and export remove the temporaries a killed run
+#     of theirs left; PNGs onto a full disk are an error, never a cut-short
+#     file; a read-only disk is refused naming it (plot, gradient before work).
 # "Identical": every file byte for byte, but TensorBoard (it holds wall times:
 # one event file, its scalars compared in the torn case), metadata.json and
 # the metrics' wall_seconds column.
@@ -29,7 +33,7 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 craft() { "$py" "$src/tests/fault/craft.py" "$@"; }
-tried=0 identical=0 refused=0 restarted=0 kills_mid_write=0 short_ok=0
+tried=0 identical=0 refused=0 restarted=0 kills_mid_write=0 short_ok=0 cleaned=0
 
 tiny=(--set recurrent.topology.num_neurons=60 --set recurrent.topology.num_assemblies=2
       --set feedforward.topology.num_neurons=20 --set simulation.chunk_size=200 --set simulation.num_chunks=4
@@ -163,7 +167,7 @@ if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=64k tmpfs "$work/tmpfs" 2> /de
     mount -t tmpfs -o size=$size tmpfs "$work/tmpfs"
     mounted="$work/tmpfs"
     set +e; "$bin" train "${tiny[@]}" -o "$mounted/run" > "$work/full.log" 2>&1; rc=$?; set -e
-    [ $rc -ne 0 ] && grep -q "No space left on device\|write failed" "$work/full.log" ||
+    [ $rc -ne 0 ] && grep -q "No space left on device\|write failed\|the PNG was cut short" "$work/full.log" ||
       fail "full disk ($size): exit $rc, $(tail -3 "$work/full.log")"
     # More space: the run's directory moved to a roomier disk (a run finds
     # its files from the checkpoint's path).
@@ -241,6 +245,52 @@ PY
 done
 
 echo "   (${SECONDS}s)"
+echo "== the second campaign: weights float32 cannot hold, what killed plot/gradient/export left, figures on a bad disk"
+expect_refused "w_mu beyond float32" "recurrent.weights.w_mu: \[0\]\[0\] = 1e\+300 .* float32" \
+  "$bin" simulate "${tiny[@]}" --set "recurrent.weights.w_mu=[[1e300, 0.05], [0.2, 0.19]]" -o "$work/w_big"
+[ ! -e "$work/w_big" ] || fail "a refused config left its output directory"
+# Temporaries of killed single-file writers (their pid gone) are removed by the next run of the command.
+dead=$(dead_pid)
+ck="$work/straight/checkpoints/checkpoint_latest.npz"
+for cmd in plot gradient export; do
+  tried=$((tried + 1))
+  case $cmd in
+    plot) left="$work/straight/figures/.training_losses.png.homeostat-tmp.$dead"; args=(plot "$work/straight") ;;
+    gradient) left="$work/.g2.npz.homeostat-tmp.$dead"; args=(gradient "${tiny[@]}" -o "$work/g2.npz") ;;
+    export) left="$work/.ex.npz.homeostat-tmp.$dead"; args=(export "$ck" -o "$work/ex.npz") ;;
+  esac
+  head -c 100 "$ck" > "$left"
+  "$bin" "${args[@]}" > "$work/$cmd.log" 2>&1 || fail "$cmd after a killed one: $(tail -3 "$work/$cmd.log")"
+  [ ! -e "$left" ] && grep -q "removed $left, left half-written" "$work/$cmd.log" ||
+    fail "$cmd did not remove (or report) $left: $(tail -3 "$work/$cmd.log")"
+  cleaned=$((cleaned + 1))
+done
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=100k tmpfs "$work/tmpfs" 2> /dev/null; then
+  mounted="$work/tmpfs"
+  # A full disk while PNGs are written: an error, and no cut-short PNG under a real name.
+  expect_refused "plot onto a full disk" "the PNG was cut short" "$bin" plot "$work/straight" -o "$mounted/p"
+  for f in "$mounted"/p/*.png; do
+    [ -e "$f" ] || continue
+    "$py" -c "import sys; b = open(sys.argv[1], 'rb').read(); sys.exit(b[-8:] != b'IEND\xaeB\x60\x82')" "$f" ||
+      fail "plot on a full disk left a cut-short $f"
+  done
+  umount "$mounted"
+  # A read-only disk: the figures of a run there, a gradient into it.
+  mount -t tmpfs -o size=4m tmpfs "$mounted"
+  cp -a "$work/one_1.0" "$mounted/run"
+  mount -o remount,ro "$mounted"
+  expect_refused "plot of a run on a read-only disk" "cannot create $mounted/run/figures/.*Read-only file system" \
+    "$bin" plot "$mounted/run"
+  ! grep -q "PLPLOT" "$work/refused.err" || fail "PLplot's own exit: $(cat "$work/refused.err")"
+  expect_refused "gradient into a read-only directory" "$mounted/g.npz: cannot write into $mounted: Read-only" \
+    "$bin" gradient "${tiny[@]}" -o "$mounted/g.npz"
+  umount "$mounted"; mounted=""
+else
+  echo "   (full and read-only disks skipped: need root and tmpfs)"
+fi
+
+echo "   (${SECONDS}s)"
 echo "Reliability: $tried cases tried: $identical interrupted runs ended identical to an uninterrupted one"
 echo "($restarted of them started over, having no checkpoint yet; $kills_mid_write kill -9s landed during a write),"
-echo "$refused bad files refused naming the file, $short_ok one-step runs gave their results."
+echo "$refused bad inputs refused naming the file, $short_ok one-step runs gave their results,"
+echo "$cleaned commands removed what a killed run of theirs left."

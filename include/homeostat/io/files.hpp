@@ -64,6 +64,9 @@ bool is_temp_name(std::string_view filename, long* pid = nullptr);
 // repeat, in containers especially) and is removed too. Returns what it
 // removed, sorted; a missing `dir` is not an error.
 std::vector<std::filesystem::path> remove_stale_temp_files(const std::filesystem::path& dir);
+// The same for the temporaries of one file `path` only (its directory is not
+// searched further): for commands that write single files (gradient, export).
+std::vector<std::filesystem::path> remove_stale_temp_files_of(const std::filesystem::path& path);
 
 // Whether process `pid` (> 0) on this host still runs: a zombie (killed,
 // not yet reaped) does not. For stale temporary files and run locks.
