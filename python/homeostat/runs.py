@@ -56,18 +56,31 @@ def _resolve(config: Config | None, network: Network | None) -> tuple[Config, Ne
 
 
 def _spikes(inputs: Any) -> np.ndarray | None:
-    """Input spikes [trials, steps, M] as C-contiguous uint8 (nonzero = spike)."""
+    """Input spikes [trials, steps, M] as C-contiguous uint8, checked as ``--inputs`` files are:
+    every value 0 or 1 (a 2, a 0.5 or a NaN is a mistake, not a spike), at least one trial and
+    one step."""
     if inputs is None:
         return None
+    source = "inputs"
     if isinstance(inputs, (str, os.PathLike)):
+        source = os.fspath(inputs)
         try:
-            inputs = np.load(os.fspath(inputs))
+            inputs = np.load(source)
         except (OSError, ValueError) as e:
-            raise NetworkError(f"{os.fspath(inputs)}: cannot read input spikes: {e}") from e
+            raise NetworkError(f"{source}: cannot read input spikes: {e}") from e
     array = np.asarray(inputs)
     if array.dtype.kind not in "biuf":
-        raise NetworkError(f"inputs: input spikes must be a bool or numeric array, not {array.dtype}")
-    return np.ascontiguousarray(array != 0, dtype=np.uint8)
+        raise NetworkError(f"{source}: input spikes must be a bool or numeric array, not {array.dtype}")
+    if array.ndim == 3 and (array.shape[0] == 0 or array.shape[1] == 0):
+        raise NetworkError(f"{source}: input spikes hold {array.shape[0]} trials of {array.shape[1]} steps: "
+                           "at least one of each is needed")
+    if array.dtype.kind != "b":
+        bad = (array != 0) & (array != 1)  # NaN included
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise NetworkError(f"{source}: input spikes must be 0 or 1; element [{', '.join(map(str, first))}] "
+                               f"is {array[first]!r} ({array.dtype.str})")
+    return np.ascontiguousarray(array, dtype=np.uint8)
 
 
 def _record(record: str | Iterable[str] | None) -> set[str]:
@@ -97,8 +110,8 @@ def simulate(config: Config | None = None, network: Network | None = None, *, tr
     config: default ``network.config``, else the built-in defaults.
     network: default ``Network.generate(config)``.
     trials: default 1, or every trial of ``inputs``.
-    inputs: input spikes to replay instead of Poisson input: an array (bool or numeric, nonzero =
-        spike) or an ``.npy`` path, shape ``[trials, steps, M]`` (at least as many trials and steps
+    inputs: input spikes to replay instead of Poisson input: an array (bool, or numeric holding
+        only 0 and 1) or an ``.npy`` path, shape ``[trials, steps, M]`` (at least as many trials and steps
         as the run needs). Default: Poisson spikes from ``simulation.seed``.
     record: any of ``"voltages"``, ``"conductances"``, ``"currents"`` (a list or a comma-separated
         string) for the neurons in ``neurons``.

@@ -123,7 +123,7 @@ void check_csr(const Csr& csr, std::int64_t n_pre, std::int64_t n_post, bool rec
       // Finite and > 0 in float32, the engine's precision (a double 1e300 is inf there).
       const auto w = static_cast<float>(csr.weight[e]);
       if (!std::isfinite(w) || !(w > 0.0f))
-        fail(edge() + ": weight " + std::to_string(csr.weight[e]) + " is not finite and > 0 in float32");
+        fail(edge() + ": weight " + number(csr.weight[e]) + " is not finite and > 0 in float32");
     }
   }
 }

@@ -61,6 +61,17 @@ def test_bad_arguments(cfg, net, tmp_path):
         hs.simulate(cfg, network=net, inputs=np.zeros((1, 10, 20), bool))
     with pytest.raises(hs.NetworkError, match="trials"):
         hs.simulate(cfg, network=net, inputs=np.zeros((1, 400, 20), bool), trials=2)
+    # Values other than 0 and 1 are refused as the CLI refuses them in an --inputs file.
+    for value, shown in ((2, "2"), (0.5, "0.5"), (np.nan, "nan"), (-1, "-1")):
+        spikes = np.zeros((1, 400, 20))
+        spikes[0, 7, 3] = value
+        with pytest.raises(hs.NetworkError, match=rf"must be 0 or 1; element \[0, 7, 3\] is .*{shown}"):
+            hs.simulate(cfg, network=net, inputs=spikes)
+    with pytest.raises(hs.NetworkError, match="at least one of each"):
+        hs.simulate(cfg, network=net, inputs=np.zeros((0, 400, 20), bool))
+    # Arrays larger than the machine: refused naming trials and steps, not std::bad_alloc.
+    with pytest.raises(hs.ResourceError, match="trials 1000000000000 x steps 400"):
+        hs.simulate(cfg, network=net, trials=10**12)
     (tmp_path / "bad.npy").write_bytes(b"garbage")
     with pytest.raises(hs.NetworkError, match="bad.npy"):
         hs.simulate(cfg, network=net, inputs=tmp_path / "bad.npy")
