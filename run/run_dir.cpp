@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -76,6 +77,15 @@ RunLock::RunLock(const std::filesystem::path& dir) : path_(dir / file_name) {
     const auto [pid, host] = detail::lock_owner(path_);
     if (host == me && pid > 0 && !io::process_alive(pid)) {
       ::unlink(path_.c_str());  // stale: its process is gone
+      continue;
+    }
+    // No owner in it: created and never written (a kill -9 between the two),
+    // or damaged. A live process writes its pid right after creating it, so
+    // one that stays without an owner for a while is stale too.
+    std::error_code ec;
+    const auto written = std::filesystem::last_write_time(path_, ec);
+    if (pid <= 0 && !ec && std::filesystem::file_time_type::clock::now() - written > std::chrono::seconds(10)) {
+      ::unlink(path_.c_str());
       continue;
     }
     throw LockError(fmt::format(

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
 
@@ -269,6 +270,22 @@ TEST(RunDir, ALockOfAKilledProcessNotYetReapedIsStale) {
   EXPECT_NO_THROW(run::RunLock lock(dir));
   EXPECT_FALSE(fs::exists(dir / ".homeostat.lock"));
   waitpid(child, nullptr, 0);
+  fs::remove_all(dir);
+}
+
+TEST(RunDir, ALockWithoutAnOwnerIsStaleOnceItIsOld) {
+  // kill -9 between creating the lock and writing "pid host" into it.
+  const fs::path dir = fresh_dir("empty_lock");
+  fs::create_directories(dir);
+  const fs::path lock = dir / ".homeostat.lock";
+  io::write_file_atomic(lock, "");
+  EXPECT_THROW(run::RunLock taken(dir), run::LockError);  // just created: perhaps being written
+  fs::last_write_time(lock, fs::file_time_type::clock::now() - std::chrono::minutes(1));
+  EXPECT_NO_THROW(run::RunLock taken(dir));
+  io::write_file_atomic(lock, "garbage\n");
+  fs::last_write_time(lock, fs::file_time_type::clock::now() - std::chrono::minutes(1));
+  EXPECT_NO_THROW(run::RunLock taken(dir));
+  EXPECT_FALSE(fs::exists(lock));
   fs::remove_all(dir);
 }
 
