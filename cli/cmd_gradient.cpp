@@ -37,6 +37,7 @@ struct GradientCliOptions {
   bool double_precision = false;
   double sparse_cutoff = 0.0;
   bool overwrite = false;
+  bool force = false;
 };
 
 double peak_rss_mb() {
@@ -62,6 +63,7 @@ int run_gradient(const GradientCliOptions& o) {
   req.double_precision = o.double_precision;
   req.sparse_cutoff = o.sparse_cutoff;
   req.threads = o.common.threads;
+  req.force = o.force;
   // Ctrl-C from here on stops at the next safe point (between BPTT segments)
   // and writes nothing.
   const Console console;
@@ -111,6 +113,7 @@ Action setup_gradient(CLI::App& app, int /*argc*/, char** /*argv*/) {
   cmd->add_option("-o,--output", o->out, "Output .npz (losses, gradients as dense [pre, post] arrays, spikes)")
       ->required();
   cmd->add_flag("--overwrite", o->overwrite, "Replace an existing output file");
+  cmd->add_flag("--force", o->force, "Go ahead although the estimated memory exceeds what the machine has");
   cmd->add_option("--network", o->network, "Load network_structure.npz instead of generating one")
       ->check(CLI::ExistingFile);
   cmd->add_option("--inputs", o->inputs,

@@ -6,6 +6,7 @@
 
 #include "homeostat/grad.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -127,6 +128,24 @@ GradientResult gradient(const Config& config, const Network& network, const Inpu
     poisson = std::make_unique<PoissonInputs>(config.simulation.seed, network.input_type,
                                               config.feedforward.firing_rate, config.simulation.dt);
   }
+  // Memory before any work (a ResourceError naming trials and steps, not
+  // std::bad_alloc): the BPTT buffers as training estimates them, plus the
+  // spikes handed back.
+  TrainRequest sized;
+  sized.config = config;
+  sized.config.training.batch_size = batch;
+  sized.config.simulation.chunk_size = steps;
+  ResourceEstimate need;
+  for (const auto& driver : estimate(sized).memory_drivers)
+    if (driver.first.rfind("BPTT", 0) == 0 || driver.first.rfind("spike records", 0) == 0)
+      need.memory_drivers.push_back(driver);
+  need.memory_drivers.emplace_back("output_spikes (trials x steps x N)", static_cast<double>(batch) *
+                                                                            static_cast<double>(steps) *
+                                                                            static_cast<double>(network.n));
+  for (const auto& driver : need.memory_drivers) need.memory_bytes += driver.second;
+  std::stable_sort(need.memory_drivers.begin(), need.memory_drivers.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  detail::check_resources(need, ".", request.force, "gradient", callbacks);
   const InputSource& inputs = replay ? *replay : *poisson;
   return request.double_precision ? run_gradient<double>(config, network, inputs, request, batch, steps, callbacks)
                                   : run_gradient<float>(config, network, inputs, request, batch, steps, callbacks);

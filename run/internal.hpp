@@ -53,6 +53,7 @@ int apply_threads(int threads);  // the thread count in effect
 void check_resources(const ResourceEstimate& e, const fs::path& dir, bool force, const std::string& command,
                      const Callbacks& callbacks);
 std::string bytes_text(double bytes);  // "1.2 GB"
+double machine_memory();               // physical memory [bytes]
 
 // ---- simulations
 

@@ -133,9 +133,13 @@ std::string drivers_text(const Drivers& d) {
 }
 }  // namespace
 
+double machine_memory() {
+  return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+}
+
 void check_resources(const ResourceEstimate& e, const fs::path& dir, bool force, const std::string& command,
                      const Callbacks& cb) {
-  const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  const double memory = machine_memory();
   // Free space where the directory is (or would be): its nearest existing ancestor.
   fs::path at = fs::absolute(dir);
   while (!at.empty() && !fs::exists(at) && at != at.parent_path()) at = at.parent_path();

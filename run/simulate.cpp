@@ -33,6 +33,8 @@ SimulateResult detail::simulate_traced(const Config& config, const Network& net,
                                        RecordSink& sink, const Callbacks& cb, SimulationTrace& trace) {
   const LoweredModel<float> model = lower<float>(config, net);
   const std::int64_t n = net.n, trials = req.trials, steps = req.steps;
+  // The sink first: it may refuse a shape it cannot hold before anything is allocated.
+  sink.begin(SimulationShape{trials, steps, n, net.m, model.n_receptors, req.record});
   std::optional<PoissonInputs> poisson;
   if (!req.replay) poisson.emplace(config.simulation.seed, net.input_type, config.feedforward.firing_rate, config.simulation.dt);
   const InputSource& inputs = req.replay ? *req.replay : static_cast<const InputSource&>(*poisson);
@@ -48,7 +50,6 @@ SimulateResult detail::simulate_traced(const Config& config, const Network& net,
   trace.v_sum_sq = trace.v_sum;
   RecordSpec spec = req.record;
   spec.input_spikes = true;
-  sink.begin(SimulationShape{trials, steps, n, net.m, model.n_receptors, req.record});
 
   SimulateResult result;
   const std::int64_t chunk = config.simulation.chunk_size;
@@ -127,6 +128,18 @@ void ArraySink::begin(const SimulationShape& s) {
   shape_ = s;
   arrays_.clear();
   const std::int64_t k = static_cast<std::int64_t>(s.record.neurons.size());
+  // Refused before any allocation when the arrays cannot fit (not std::bad_alloc).
+  const double cells = static_cast<double>(s.trials) * static_cast<double>(s.steps);
+  const double bytes = cells * (static_cast<double>(s.n + s.m) +
+                                4.0 * static_cast<double>(k) *
+                                    (s.record.voltages + 2.0 * static_cast<double>(s.receptors) * s.record.conductances +
+                                     static_cast<double>(s.receptors) * s.record.currents));
+  if (bytes > 0.9 * detail::machine_memory())
+    throw ResourceError(fmt::format("simulate would hold about {} of arrays in memory ({} trials x {} steps of N + M "
+                                    "spikes and {} recorded neurons), this machine has {}: fewer trials or steps, or "
+                                    "write them to a directory instead",
+                                    detail::bytes_text(bytes), s.trials, s.steps, k,
+                                    detail::bytes_text(detail::machine_memory())));
   auto add = [&](const std::string& name, io::DType dtype, std::vector<std::int64_t> shape) {
     std::int64_t count = 1;
     for (const auto d : shape) count *= d;

@@ -295,6 +295,7 @@ struct GradientRequest {
   bool double_precision = false;
   double sparse_cutoff = 0;           // 0: exact
   int threads = 0;
+  bool force = false;                 // go ahead although the memory estimate exceeds the machine
 };
 
 struct GradientResult {

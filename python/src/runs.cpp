@@ -15,8 +15,6 @@
 
 #include <cmath>
 
-#include <unistd.h>
-
 namespace py = pybind11;
 
 namespace homeostat::python {
@@ -105,27 +103,6 @@ RecordSpec record_spec(bool voltages, bool conductances, bool currents, const st
   return r;
 }
 
-// The arrays of an in-memory simulation must fit the machine: refused before
-// any work (a ResourceError naming trials and steps), not a std::bad_alloc.
-void check_memory(const Config& config, const Network& net, const run::SimulateRequest& req) {
-  const double cells = static_cast<double>(req.trials) * static_cast<double>(req.steps);
-  const auto k = static_cast<double>(req.record.neurons.size());
-  double r = 0;  // receptor columns of the conductance and current traces
-  for (const auto* section : {&config.recurrent.synapses, &config.feedforward.synapses})
-    for (const auto& type : *section) r += static_cast<double>(type.size());
-  const double per_step = static_cast<double>(net.n + net.m) +  // bool spikes
-                          4.0 * k * ((req.record.voltages ? 1 : 0) + (req.record.conductances ? 2 * r : 0) +
-                                     (req.record.currents ? r : 0));
-  const double bytes = cells * per_step;
-  const double machine = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
-  if (bytes > 0.9 * machine)
-    throw run::ResourceError("simulate would hold about " + std::to_string(std::llround(bytes / 1e9)) +
-                             " GB of arrays in memory (trials " + std::to_string(req.trials) + " x steps " +
-                             std::to_string(req.steps) + " x (N + M spikes + recorded traces)), more than 90% of "
-                             "this machine's " + std::to_string(std::llround(machine / 1e9)) +
-                             " GB: fewer trials or steps, or output_dir= to stream them to disk");
-}
-
 // What a simulation reports (metadata.json's numbers), for Result.info.
 py::dict simulate_info(const Config& config, const run::SimulateResult& r, std::int64_t trials) {
   py::dict info;
@@ -156,7 +133,6 @@ py::tuple simulate(const Config& config, const Network& net, std::int64_t trials
     if (i < 0 || i >= net.n)
       throw py::index_error("neurons: " + std::to_string(i) + " is not a neuron (N = " + std::to_string(net.n) + ")");
   req.record = record_spec(voltages, conductances, currents, neurons);
-  check_memory(config, net, req);
 
   Bridge bridge;
   const run::Callbacks cb = callbacks(bridge, false);

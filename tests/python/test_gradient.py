@@ -39,6 +39,11 @@ def test_shapes_double_and_scaling_factors(cfg, net):
     assert s["grad_feedforward_log_scaling_factors"].dtype == np.float64
 
 
+def test_a_batch_larger_than_the_machine_is_refused_before_any_work(cfg, net):
+    with pytest.raises(hs.ResourceError, match="gradient would need about .* output_spikes"):
+        hs.gradient(cfg, network=net, trials=10**9)
+
+
 def test_bad_losses(cfg, net):
     with pytest.raises(ValueError, match="rate"):
         hs.gradient(cfg, network=net, losses=["rate"])

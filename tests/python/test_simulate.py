@@ -70,7 +70,7 @@ def test_bad_arguments(cfg, net, tmp_path):
     with pytest.raises(hs.NetworkError, match="at least one of each"):
         hs.simulate(cfg, network=net, inputs=np.zeros((0, 400, 20), bool))
     # Arrays larger than the machine: refused naming trials and steps, not std::bad_alloc.
-    with pytest.raises(hs.ResourceError, match="trials 1000000000000 x steps 400"):
+    with pytest.raises(hs.ResourceError, match="1000000000000 trials x 400 steps"):
         hs.simulate(cfg, network=net, trials=10**12)
     (tmp_path / "bad.npy").write_bytes(b"garbage")
     with pytest.raises(hs.NetworkError, match="bad.npy"):
