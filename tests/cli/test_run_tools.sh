@@ -58,7 +58,7 @@ cp "$work/run/checkpoints/checkpoint_latest.npz" "$work/loose/"
 if "$bin" export "$work/loose/checkpoint_latest.npz" -o "$work/x.npz" 2> "$work/err"; then
   fail "a checkpoint without its run directory was exported"
 fi
-grep -q "parameters.toml: not found" "$work/err" || fail "no reason: $(cat "$work/err")"
+grep -q "loose/checkpoint_latest.npz: .*parameters.toml not found" "$work/err" || fail "no reason: $(cat "$work/err")"
 [ ! -e "$work/x.npz" ] || fail "a refused export wrote its output"
 echo "== compare: the table shows each run's end state, the figures draw"
 "$bin" compare "$work/run" "$work/fb" -o "$work/cmp" > "$work/cmp.log"
