@@ -12,6 +12,7 @@
 #include "homeostat/plot/figures.hpp"
 #include "homeostat/plot/run_data.hpp"
 #include "homeostat/plot/training_log.hpp"
+#include "homeostat/schema.hpp"
 
 #include <fmt/format.h>
 
@@ -20,6 +21,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <tuple>
 
 namespace homeostat::run {
 
@@ -32,8 +34,10 @@ using detail::warning;
 // One row of the metrics CSV (and of TensorBoard) as (column, value) pairs:
 // the chunk, the losses and per-type activity, then what the method did to
 // the weights (gradient: its norm and the learning rate; feedback: the mean
-// factors per postsynaptic type), then the wall time.
-MetricsRow metric_columns(const Config& c, Method method, const ChunkMetrics& m, double wall) {
+// factors per postsynaptic type), the change of each block's weights since
+// the start, then the wall time.
+MetricsRow metric_columns(const Config& c, Method method, const ChunkMetrics& m, const BlockWeightChange& dw,
+                          double wall) {
   const std::size_t n_types = c.recurrent.type_names.size();
   auto type_value = [&](const std::vector<double>& v, std::size_t t) {
     return t < v.size() ? v[t] : std::numeric_limits<double>::quiet_NaN();  // empty: no update (skipped)
@@ -55,13 +59,21 @@ MetricsRow metric_columns(const Config& c, Method method, const ChunkMetrics& m,
     for (std::size_t t = 0; t < n_types; ++t)
       cols.emplace_back("inhibitory_scaling/" + c.recurrent.type_names[t], type_value(m.inhibitory_scaling, t));
   }
+  for (const auto& [kind, pre_names, change] :
+       {std::tuple{"recurrent", &c.recurrent.type_names, &dw.recurrent},
+        std::tuple{"feedforward", &c.feedforward.type_names, &dw.feedforward}})
+    for (std::size_t a = 0; a < pre_names->size(); ++a)
+      for (std::size_t b = 0; b < n_types; ++b)
+        cols.emplace_back(plot::weight_change_column(kind, (*pre_names)[a], c.recurrent.type_names[b]),
+                          type_value(*change, a * n_types + b));
   cols.emplace_back("wall_seconds", wall);
   return cols;
 }
 
 std::string csv_header(const Config& c, Method method) {
   std::string h;
-  for (const auto& [name, value] : metric_columns(c, method, ChunkMetrics{}, 0)) h += (h.empty() ? "" : ",") + name;
+  for (const auto& [name, value] : metric_columns(c, method, ChunkMetrics{}, BlockWeightChange{}, 0))
+    h += (h.empty() ? "" : ",") + name;
   return h + "\n";
 }
 
@@ -72,6 +84,51 @@ std::string csv_row(const MetricsRow& row) {
     else r += name == "wall_seconds" ? fmt::format(",{:.3f}", value) : fmt::format(",{:.9g}", value);
   }
   return r + "\n";
+}
+
+// What the final state's simulation gives per cell type (its rates,
+// activity and CV over simulation.duration: where acceptance is judged), as
+// TensorBoard scalars "final_state/<what>/<type>"; NaN without a result (for
+// the names alone).
+MetricsRow final_state_columns(const Config& c, const SimulateResult* final_state) {
+  MetricsRow cols;
+  const std::pair<const char*, const std::vector<double> SimulateResult::*> per_type[] = {
+      {"mean_rate_hz", &SimulateResult::mean_rate_hz}, {"fraction_active", &SimulateResult::fraction_active},
+      {"mean_cv", &SimulateResult::mean_cv}};
+  for (const auto& [what, member] : per_type)
+    for (std::size_t t = 0; t < c.recurrent.type_names.size(); ++t) {
+      const std::vector<double>* values = final_state ? &(final_state->*member) : nullptr;
+      cols.emplace_back(fmt::format("final_state/{}/{}", what, c.recurrent.type_names[t]),
+                        values && t < values->size() ? (*values)[t] : std::numeric_limits<double>::quiet_NaN());
+    }
+  return cols;
+}
+
+// The run as a whole for TensorBoard: parameters.toml on the Text tab, and
+// its scalar keys as hyperparameters beside the metrics (the CSV's columns
+// and the final state's) on the HParams tab.
+void log_run_description(io::TensorBoardWriter& tb, const Config& c, Method method) {
+  std::string markdown = "The resolved configuration of this run (`parameters.toml`):\n\n";
+  const std::string toml = io::to_toml(c);
+  for (std::size_t at = 0; at < toml.size();) {  // indented: a code block
+    const std::size_t end = std::min(toml.find('\n', at), toml.size());
+    markdown += "    " + toml.substr(at, end - at) + "\n";
+    at = end + 1;
+  }
+  tb.text("config/parameters.toml", markdown, 0);
+  std::vector<io::HParam> values;
+  for (const auto& [path, value] : schema::scalar_values(c)) {
+    if (const auto* i = std::get_if<std::int64_t>(&value)) values.push_back({path, static_cast<double>(*i)});
+    else if (const auto* x = std::get_if<double>(&value)) values.push_back({path, *x});
+    else if (const auto* b = std::get_if<bool>(&value)) values.push_back({path, *b});
+    else values.push_back({path, std::get<std::string>(value)});
+  }
+  std::vector<std::string> metrics;
+  for (const auto& [name, value] : metric_columns(c, method, ChunkMetrics{}, BlockWeightChange{}, 0))
+    if (name != "chunk" && name != "wall_seconds") metrics.push_back(name);
+  for (const auto& [name, value] : final_state_columns(c, nullptr)) metrics.push_back(name);
+  tb.hparams(values, metrics);
+  tb.flush();
 }
 
 // The CSV row's values as TensorBoard scalars, under the CSV's column names.
@@ -260,6 +317,7 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
   for (const auto& p : io::remove_stale_temp_files(dir))
     warning(cb, fmt::format("removed {}, left half-written by a killed run", p.string()));
   io::TensorBoardWriter tb(dir / "tensorboard", resumed ? start_chunk : -1);
+  log_run_description(tb, config, request.method);
   if (!resumed) log_figures(tb, dir / "initial_state" / "figures", "initial_state", 0);
   const fs::path csv_path = dir / "training_metrics.csv";
   std::string csv = resumed && fs::exists(csv_path) ? csv_upto(csv_path, start_chunk) : csv_header(config, request.method);
@@ -319,6 +377,8 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
       detail::progress(cb, command, static_cast<double>(trainer.chunks_done() - start_chunk),
                        static_cast<double>(total - start_chunk), "chunks", {}, true);
       io::write_file_atomic(csv_path, csv);
+      tb.hparams_end(false, trainer.chunks_done());
+      tb.flush();
       summary.reason = e.what();
       return finish_summary(Status::non_finite);
     }
@@ -328,26 +388,32 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
     if (trainer.best_chunk() == m.chunk) best = trainer.state();
     detail::progress(cb, command, static_cast<double>(m.chunk - start_chunk), static_cast<double>(total - start_chunk),
                      "chunks", fmt::format("loss {:.4g}", m.losses.total));
-    if (m.chunk % config.training.log_interval == 0 || m.chunk == total) {
-      message(cb, block_text(m, config, total, m.chunk - start_chunk, wall));
-      const MetricsRow row = metric_columns(config, request.method, m, wall);
+    const bool log_chunk = m.chunk % config.training.log_interval == 0 || m.chunk == total;
+    const bool checkpoint_chunk = m.chunk % config.training.checkpoint_interval == 0 || m.chunk == total;
+    if (log_chunk || config.training.metrics_every_chunk) {
+      const MetricsRow row = metric_columns(config, request.method, m, block_weight_change(net, trainer), wall);
       csv += csv_row(row);
-      io::write_file_atomic(csv_path, csv);
-      try {  // training figures from the files just written: `plot DIR [--chunk N]` redraws the same bytes
-        const plot::TrainingLog train_log = plot::load_training_log(dir);
-        const fs::path chunk_figures = dir / "figures" / fmt::format("chunk_{:04}", m.chunk);
-        plot::render_training_figures(train_log, chunk_figures);
-        log_figures(tb, chunk_figures, "figures", m.chunk);
-        if (m.chunk == total) plot::render_training_figures(train_log, dir / "figures");
-      } catch (const std::exception& e) {
-        warning(cb, fmt::format("warning: training figures of chunk {} not drawn: {}", m.chunk, e.what()));
+      // The file at every log and checkpoint: a resumed run keeps the rows up
+      // to its checkpoint, so none is lost, and it is not rewritten each chunk.
+      if (log_chunk || checkpoint_chunk) io::write_file_atomic(csv_path, csv);
+      if (log_chunk) {
+        message(cb, block_text(m, config, total, m.chunk - start_chunk, wall));
+        try {  // training figures from the files just written: `plot DIR [--chunk N]` redraws the same bytes
+          const plot::TrainingLog train_log = plot::load_training_log(dir);
+          const fs::path chunk_figures = dir / "figures" / fmt::format("chunk_{:04}", m.chunk);
+          plot::render_training_figures(train_log, chunk_figures);
+          log_figures(tb, chunk_figures, "figures", m.chunk);
+          if (m.chunk == total) plot::render_training_figures(train_log, dir / "figures");
+        } catch (const std::exception& e) {
+          warning(cb, fmt::format("warning: training figures of chunk {} not drawn: {}", m.chunk, e.what()));
+        }
       }
       log_scalars(tb, row, m.chunk);
-      write_weight_snapshot(dir, m.chunk, net, trainer);
+      if (log_chunk) write_weight_snapshot(dir, m.chunk, net, trainer);
       if (cb.on_log && !cb.on_log(row)) stop = true;
     }
     last = m;
-    if (m.chunk % config.training.checkpoint_interval == 0 || m.chunk == total) checkpoint();
+    if (checkpoint_chunk) checkpoint();
   }
   detail::progress(cb, command, static_cast<double>(total - start_chunk), static_cast<double>(total - start_chunk),
                    "chunks", {}, true);
@@ -360,6 +426,10 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
     return finish_summary(Status::interrupted);
   }
   log_figures(tb, dir / "final_state" / "figures", "final_state", trainer.chunks_done());
+  for (const auto& [name, value] : final_state_columns(config, &final_state))
+    tb.scalar(name, value, trainer.chunks_done());
+  tb.hparams_end(true, trainer.chunks_done());
+  tb.flush();
 
   nlohmann::json meta = detail::metadata(clock, request.command_line, config, threads);
   meta[command] = {{"chunks_done", trainer.chunks_done()},

@@ -50,6 +50,7 @@ struct TrainingConfig {
   std::int64_t batch_size;
   std::int64_t chunks_per_update;
   std::int64_t log_interval;
+  bool metrics_every_chunk;  // a metrics row after every chunk, not only every log_interval
   std::int64_t checkpoint_interval;
   Optimisable optimisable;
   OnNan on_nan;

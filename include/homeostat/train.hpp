@@ -144,4 +144,17 @@ Network trained_network(const Config& config, const Network& initial, const Trai
 // The same for a live trainer (a run's snapshots and final state).
 Network trained_network(const Network& initial, const Trainer& trainer);
 
+// How much each block of weights (pre type, post type) has moved since the
+// start: the relative change of the block's mean weight, mean w / mean w0 - 1
+// over its edges (the connectome is fixed, so also the change of the block's
+// total weight: of the drive one type gives another). In the scaling modes it
+// is the block's factor - 1. NaN for a block without edges.
+struct BlockWeightChange {
+  std::vector<double> recurrent;    // [pre type * n_types + post type]
+  std::vector<double> feedforward;  // [input type * n_types + post type]
+};
+// From `initial` (the run's starting network, as float32 like the trainer's
+// weights) to the trainer's current weights.
+BlockWeightChange block_weight_change(const Network& initial, const Trainer& trainer);
+
 }  // namespace homeostat

@@ -209,12 +209,15 @@ done
 [ -s "$work/train_straight/figures/chunk_0002/training_losses.png" ] || fail "train did not draw figures/chunk_0002/"
 cp "$work/train_straight/figures/training_losses.png" "$work/train_losses.png"
 cp "$work/train_straight/figures/chunk_0002/training_rates.png" "$work/train_rates_0002.png"
+cp "$work/train_straight/figures/chunk_0002/training_weight_change.png" "$work/train_weight_change_0002.png"
 "$bin" plot "$work/train_straight" > "$work/train_plot.log"
 "$bin" plot "$work/train_straight" --chunk 2 >> "$work/train_plot.log"
 cmp "$work/train_losses.png" "$work/train_straight/figures/training_losses.png" ||
   fail "plot DIR redrew training_losses.png differently from train"
 cmp "$work/train_rates_0002.png" "$work/train_straight/figures/chunk_0002/training_rates.png" ||
   fail "plot DIR --chunk 2 redrew training_rates.png differently from train"
+cmp "$work/train_weight_change_0002.png" "$work/train_straight/figures/chunk_0002/training_weight_change.png" ||
+  fail "plot DIR --chunk 2 redrew training_weight_change.png differently from train"
 # A state directory of a training run (its parameters.toml is the run's) redraws what train drew.
 for state in initial_state final_state; do
   "$bin" plot "$work/train_straight/$state/" -o "$work/replot_$state" >> "$work/train_plot.log" ||
@@ -268,6 +271,57 @@ for run, rows_ in (("train_straight", a), ("train_cut", b)):
     assert sorted(int(s) for s in tb["scalars"]["total_loss"]) == list(range(2, 41, 2))
     assert any(t.startswith("initial_state/") for t in tb["images"]) and any(t.startswith("final_state/") for t in tb["images"])
     assert all(v[3] and v[1] > 0 and v[2] > 0 for v in tb["images"].values())
+    # The configuration: parameters.toml as Markdown text, and its one-valued keys as hparams, with the
+    # CSV's columns and the final state's scalars as metrics; the resumed run wrote its own, once.
+    text = tb["texts"]["config/parameters.toml"]
+    assert text[:3] == [0, "DT_STRING", 0], text[:3]
+    toml_text = open(f"{d}/{run}/parameters.toml").read()
+    assert all("    " + line in text[3] for line in toml_text.splitlines() if line), text[3][:300]
+    import tomllib
+    def flat(table, prefix=""):
+        for k, v in table.items():
+            if isinstance(v, dict):
+                yield from flat(v, prefix + k + ".")
+            elif not isinstance(v, list):
+                yield prefix + k, v
+    want = dict(flat(tomllib.loads(toml_text)))
+    hp = tb["hparams"]
+    assert hp["start"] == {k: (float(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+                           for k, v in want.items()}, set(hp["start"]) ^ set(want)
+    assert hp["experiment"]["hparams"]["training.batch_size"] == "DATA_TYPE_FLOAT64"
+    assert hp["experiment"]["hparams"]["simulation.saturate"] == "DATA_TYPE_BOOL"
+    assert hp["experiment"]["hparams"]["training.optimisable"] == "DATA_TYPE_STRING"
+    assert hp["start"]["targets.firing_rate.inhibitory"] == 5.0 and hp["start"]["training.batch_size"] == 2.0
+    columns = [k for k in rows_[0] if k not in ("chunk", "wall_seconds")]
+    final = [f"final_state/{w}/{t}" for w in ("mean_rate_hz", "fraction_active", "mean_cv")
+             for t in ("excitatory", "inhibitory")]
+    assert hp["experiment"]["metrics"] == columns + final, hp["experiment"]["metrics"]
+    assert all(t in tb["scalars"] for t in hp["experiment"]["metrics"])
+    assert hp["end"] == [40, "STATUS_SUCCESS"], hp["end"]
+    stats_file = f"{d}/{run}/final_state/analysis/firing_rate_statistics.csv"
+    stats = {r["cell_type"]: r for r in csv.DictReader(open(stats_file))}
+    for t in ("excitatory", "inhibitory"):
+        got, want_rate = tb["scalars"][f"final_state/mean_rate_hz/{t}"]["40"], float(stats[t]["mean_rate_hz"])
+        assert abs(got - want_rate) <= 1e-5 * max(1, want_rate), (t, got, want_rate)
+# The weight change per block is the change of the block's mean weight, from the snapshots.
+net = np.load(f"{d}/train_straight/initial_state/network_structure.npz")
+ct, it = net["cell_type_indices"], net["feedforward_cell_type_indices"]
+names = ["excitatory", "inhibitory"]
+for chunk in (2, 40):
+    row = [r for r in a if int(r["chunk"]) == chunk][0]
+    for kind, pre_types, w0_file in (("recurrent", ct, "recurrent_weights"),
+                                     ("feedforward", it, "feedforward_weights")):
+        w0 = np.load(f"{d}/train_straight/initial_state/{w0_file}.npy").astype(np.float64)
+        w = np.load(f"{d}/train_straight/weights/{kind}_epoch_{chunk:04}.npy").astype(np.float64)
+        pre_names = names if kind == "recurrent" else ["mitral"]
+        for p, pre in enumerate(pre_names):
+            for q, post in enumerate(names):
+                block = np.ix_(pre_types == p, ct == q)
+                mask = w0[block] > 0
+                want = w[block][mask].sum() / w0[block][mask].sum() - 1
+                got = float(row[f"weight_change/{kind}/{pre}_to_{post}"])
+                assert abs(got - want) <= 1e-6 + 1e-5 * abs(want), (chunk, kind, pre, post, got, want)
+assert any(abs(float(a[-1][k])) > 1e-3 for k in a[-1] if k.startswith("weight_change/")), a[-1]
 meta = json.load(open(f"{d}/train_cut/metadata.json"))
 assert meta["train"]["chunks_done"] == 40 and meta["train"]["resumed_at_chunk"] > 0, meta["train"]
 print("train checks passed")

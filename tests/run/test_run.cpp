@@ -6,10 +6,14 @@
 #include "homeostat/io/config_toml.hpp"
 #include "homeostat/io/files.hpp"
 #include "homeostat/io/npy.hpp"
+#include "homeostat/io/tensorboard.hpp"
+#include "homeostat/plot/training_log.hpp"
 #include "homeostat/run.hpp"
+#include "tensorboard.pb.h"
 
 #include "tiny_network.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
@@ -168,6 +172,58 @@ TEST(RunTrain, OnLogFalseStopsWithACheckpointAndTheRunResumesToTheEnd) {
   EXPECT_EQ(done.status, run::Status::completed);
   EXPECT_EQ(done.start_chunk, 2);
   EXPECT_EQ(done.chunks_done, 4);
+  fs::remove_all(dir);
+}
+
+// The steps of every scalar `tag` in the run's event files, in file order.
+std::vector<std::int64_t> tensorboard_steps(const fs::path& dir, const std::string& tag) {
+  std::vector<std::int64_t> steps;
+  for (const auto& f : fs::directory_iterator(dir / "tensorboard"))
+    for (const auto& record : io::TensorBoardWriter::read_records(f.path())) {
+      tensorflow::Event e;
+      EXPECT_TRUE(e.ParseFromString(record));
+      for (const auto& v : e.summary().value())
+        if (v.tag() == tag) steps.push_back(e.step());
+    }
+  return steps;
+}
+
+// training.metrics_every_chunk: a row per chunk in the CSV, TensorBoard and
+// on_log; the console block, figures and weight snapshots stay at
+// log_interval; a run stopped between logs resumes with no row lost or twice.
+TEST(RunTrain, MetricsEveryChunkGivesOneRowPerChunk) {
+  const fs::path dir = fresh_dir("train_every_chunk");
+  run::TrainRequest req;
+  req.config = tiny_config({"simulation.num_chunks=5", "training.metrics_every_chunk=true"});  // logs at 2, 4, 5
+  req.output_dir = dir;
+  Recorder rec;
+  rec.on_log = [](const run::MetricsRow& row) { return row.front().second != 3.0; };  // stop after chunk 3
+  ASSERT_EQ(run::train(req, rec.callbacks()).status, run::Status::interrupted);
+  ASSERT_EQ(rec.rows.size(), 3u);
+  EXPECT_EQ(plot::read_metrics_csv(dir / "training_metrics.csv").column("chunk"), (std::vector<double>{1, 2, 3}));
+  run::TrainRequest resume;
+  resume.resume = dir / "checkpoints" / "checkpoint_latest.npz";
+  ASSERT_EQ(run::train(resume, rec.callbacks()).status, run::Status::completed);
+
+  const std::vector<double> all{1, 2, 3, 4, 5};
+  const plot::MetricsTable csv = plot::read_metrics_csv(dir / "training_metrics.csv");
+  EXPECT_EQ(csv.column("chunk"), all);
+  std::vector<double> logged;
+  for (const auto& row : rec.rows) logged.push_back(row.front().second);
+  EXPECT_EQ(logged, all);
+  EXPECT_EQ(tensorboard_steps(dir, "total_loss"), (std::vector<std::int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(tensorboard_steps(dir, "weight_change/recurrent/excitatory_to_inhibitory"),
+            (std::vector<std::int64_t>{1, 2, 3, 4, 5}));
+  std::vector<std::string> blocks;
+  for (const auto& m : rec.messages)
+    if (m.rfind("Chunk ", 0) == 0) blocks.push_back(m.substr(0, m.find(':')));
+  EXPECT_EQ(blocks, (std::vector<std::string>{"Chunk 2/5", "Chunk 4/5", "Chunk 5/5"}));
+  for (const int c : {1, 2, 3, 4, 5}) {
+    const bool log = c != 1 && c != 3;
+    EXPECT_EQ(fs::exists(dir / "weights" / fmt::format("recurrent_epoch_{:04}.npy", c)), log) << c;
+    EXPECT_EQ(fs::exists(dir / "figures" / fmt::format("chunk_{:04}", c)), log) << c;
+  }
+  EXPECT_TRUE(fs::exists(dir / "figures" / "chunk_0004" / "training_weight_change.png"));
   fs::remove_all(dir);
 }
 
