@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <barrier>
 #include <cmath>
 #include <exception>
@@ -258,6 +259,34 @@ TEST(GradCheck, TrialGroupsCoverTheBatchInOrder) {
   EXPECT_EQ(trial_groups(8)[1].size, 4);
   EXPECT_EQ(trial_groups(32)[0].size, 16);
   EXPECT_EQ(trial_groups(64).size(), 4u);
+}
+
+TEST(GradCheck, RankTrialsAreWholeGroupsInRankOrder) {
+  // Every R up to the number of groups: consecutive shares of whole groups
+  // that cover the batch, at least one group each.
+  for (const std::int64_t batch : {1, 5, 8, 36, 64, 100})
+    for (const std::int64_t width : {0, 1, 4}) {
+      const auto groups = trial_groups(batch, width);
+      for (int ranks = 1; ranks <= static_cast<int>(groups.size()); ++ranks) {
+        std::int64_t next = 0;
+        for (int r = 0; r < ranks; ++r) {
+          const TrialRange t = rank_trials(batch, width, r, ranks);
+          EXPECT_EQ(t.first, next) << batch << " trials, width " << width << ", rank " << r << " of " << ranks;
+          EXPECT_GT(t.count, 0);
+          EXPECT_EQ(t.batch, batch);
+          EXPECT_TRUE(std::any_of(groups.begin(), groups.end(), [&](const TrialGroup& g) { return g.first == t.first; }));
+          next = t.first + t.count;
+        }
+        EXPECT_EQ(next, batch) << batch << " trials, width " << width << ", " << ranks << " ranks";
+      }
+      EXPECT_THROW(rank_trials(batch, width, 0, static_cast<int>(groups.size()) + 1), std::invalid_argument);
+    }
+  // Shares as even as the groups allow: 16 + 20 trials, not 32 + 4.
+  EXPECT_EQ(rank_trials(36, 0, 0, 2).count, 16);
+  EXPECT_EQ(rank_trials(36, 0, 1, 2).count, 20);
+  EXPECT_EQ(rank_trials(10, 1, 0, 3).count, 3);
+  EXPECT_EQ(rank_trials(10, 1, 1, 3).count, 4);
+  EXPECT_EQ(rank_trials(10, 1, 2, 3).count, 3);
 }
 
 TEST(GradCheck, FloatSaturatingRefractory) {

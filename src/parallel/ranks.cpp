@@ -1,0 +1,141 @@
+#include "homeostat/parallel/ranks.hpp"
+
+#include <cstring>
+#include <span>
+#include <stdexcept>
+
+namespace homeostat::parallel {
+
+namespace {
+
+// Vectors laid end to end, each after its length: what one rank sends.
+class Packer {
+ public:
+  template <class T>
+  void put(const std::vector<T>& v) {
+    const std::uint64_t n = v.size();
+    append(&n, sizeof n);
+    append(v.data(), n * sizeof(T));
+  }
+  const std::vector<std::byte>& bytes() const { return bytes_; }
+
+ private:
+  void append(const void* p, std::size_t n) {
+    const auto* b = static_cast<const std::byte*>(p);
+    bytes_.insert(bytes_.end(), b, b + n);
+  }
+  std::vector<std::byte> bytes_;
+};
+
+// Reads what Packers wrote, in the same order.
+class Unpacker {
+ public:
+  explicit Unpacker(std::span<const std::byte> bytes) : bytes_(bytes) {}
+  bool done() const { return at_ >= bytes_.size(); }
+  template <class T>
+  void get(std::vector<T>& v) {
+    std::uint64_t n = 0;
+    take(&n, sizeof n);
+    v.resize(n);
+    take(v.data(), n * sizeof(T));
+  }
+
+ private:
+  void take(void* p, std::size_t n) {
+    if (n > bytes_.size() - at_) throw std::runtime_error("MPI gather: a rank's message ends early");
+    if (n) std::memcpy(p, bytes_.data() + at_, n);
+    at_ += n;
+  }
+  std::span<const std::byte> bytes_;
+  std::size_t at_ = 0;
+};
+
+}  // namespace
+
+void MpiReduction::gather_loss_sums(LossSums<double>& sums) const {
+  // Each is [trial][N], trial-major: the ranks' parts in rank order are the
+  // batch's in trial order.
+  for (std::vector<double>* v : {&sums.spikes, &sums.isi_count, &sums.isi_sum, &sums.isi_sum_sq, &sums.v_sum,
+                                 &sums.v_sum_sq})
+    *v = mpi_.allgather(*v);
+}
+
+void MpiReduction::gather_group_gradients(std::int64_t /*first_group*/, std::vector<GroupGradient>& groups) const {
+  if (groups.empty()) throw std::logic_error("MpiReduction: a rank without trial groups");
+  const std::size_t sets = groups[0].d_rec.size(), e_rec = groups[0].d_rec[0].size(), e_ff = groups[0].d_ff[0].size();
+  const std::size_t per_group = sets * (e_rec + e_ff);
+  std::vector<double> mine;
+  mine.reserve(groups.size() * per_group);
+  for (const GroupGradient& g : groups)
+    for (std::size_t c = 0; c < sets; ++c) {
+      mine.insert(mine.end(), g.d_rec[c].begin(), g.d_rec[c].end());
+      mine.insert(mine.end(), g.d_ff[c].begin(), g.d_ff[c].end());
+    }
+  const std::vector<double> all = mpi_.allgather(mine);  // groups of ranks 0, 1, ...: group order
+  groups.assign(all.size() / per_group, {});
+  const double* at = all.data();
+  for (GroupGradient& g : groups) {
+    g.d_rec.resize(sets);
+    g.d_ff.resize(sets);
+    for (std::size_t c = 0; c < sets; ++c) {
+      g.d_rec[c].assign(at, at + e_rec);
+      at += e_rec;
+      g.d_ff[c].assign(at, at + e_ff);
+      at += e_ff;
+    }
+  }
+}
+
+std::vector<TrialState<float>> gather_states(const MpiContext& mpi, const std::vector<TrialState<float>>& mine) {
+  Packer p;
+  for (const TrialState<float>& s : mine) {
+    p.put(s.v);
+    p.put(s.refractory);
+    p.put(s.g_rise);
+    p.put(s.g_decay);
+    p.put(s.last_spike);
+  }
+  const std::vector<std::byte> all = mpi.gather(p.bytes(), 0);
+  std::vector<TrialState<float>> out;
+  for (Unpacker u(all); !u.done();) {
+    TrialState<float>& s = out.emplace_back();
+    u.get(s.v);
+    u.get(s.refractory);
+    u.get(s.g_rise);
+    u.get(s.g_decay);
+    u.get(s.last_spike);
+  }
+  return out;
+}
+
+std::vector<TrialRecord> gather_records(const MpiContext& mpi, const std::vector<TrialRecord>& mine) {
+  Packer p;
+  for (const TrialRecord& r : mine) {
+    p.put(r.spike_step);
+    p.put(r.spike_neuron);
+    p.put(r.input_step);
+    p.put(r.input_neuron);
+    p.put(r.voltages);
+    p.put(r.conductances);
+    p.put(r.currents);
+    p.put(r.v_sum);
+    p.put(r.v_sum_sq);
+  }
+  const std::vector<std::byte> all = mpi.gather(p.bytes(), 0);
+  std::vector<TrialRecord> out;
+  for (Unpacker u(all); !u.done();) {
+    TrialRecord& r = out.emplace_back();
+    u.get(r.spike_step);
+    u.get(r.spike_neuron);
+    u.get(r.input_step);
+    u.get(r.input_neuron);
+    u.get(r.voltages);
+    u.get(r.conductances);
+    u.get(r.currents);
+    u.get(r.v_sum);
+    u.get(r.v_sum_sq);
+  }
+  return out;
+}
+
+}  // namespace homeostat::parallel
