@@ -74,12 +74,11 @@ struct GroupGradient {
 // processes. This base class is that one process: `trials` is the whole
 // batch and both seams leave their argument as it is.
 //
-// An MPI reduction would say which trials its rank computes (whole groups
-// of trial_groups(batch, GradientOptions::trial_group), e.g. consecutive
-// groups per rank), gather the loss sums with an all-gather in rank order,
-// and gather the group sums likewise (or pass the running sum from rank to
-// rank, which adds in the same order). chunk_gradient's `states` and
-// `trial0` are then the rank's trials; its `context` is the whole batch's.
+// The MPI reduction (parallel::MpiReduction, include/homeostat/parallel/
+// ranks.hpp) gives each rank the consecutive whole groups of rank_trials
+// and all-gathers the loss sums and the group sums in rank order.
+// chunk_gradient's `states` and `trial0` are then the rank's trials; its
+// `context` is the whole batch's.
 class ChunkReduction {
  public:
   virtual ~ChunkReduction() = default;

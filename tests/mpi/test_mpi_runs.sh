@@ -11,7 +11,7 @@ set -euo pipefail
 bin=$1 mpirun=${2:-mpirun} py=${3:-/usr/bin/python3}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../sweep/common.sh"  # fail
-source "$here/../common/same_run.sh"
+source "$here/../common/same_results.sh"  # same_results
 work=$(mktemp -d)
 job=""
 cleanup() {
@@ -80,13 +80,13 @@ echo "== feedback: 3 trials, 1 process, then 2 and 3 ranks"
 "$bin" feedback "${feedback[@]}" -o "$work/fb1" > /dev/null
 for np in 2 3; do
   mpi $np feedback "${feedback[@]}" -o "$work/fb$np" > "$work/fb$np.log" 2>&1 || fail "feedback at R = $np: $(cat "$work/fb$np.log")"
-  same_run "$work/fb1" "$work/fb$np" "feedback at R = $np"
+  same_results "$work/fb1" "$work/fb$np" "feedback at R = $np"
 done
 
 echo "== train: 36 trials (trial groups of 16, 16, 4), 1 process, then 2 ranks"
 "$bin" train "${train[@]}" -o "$work/train1" > /dev/null
 mpi 2 train "${train[@]}" -o "$work/train2" > "$work/train2.log" 2>&1 || fail "train at R = 2: $(cat "$work/train2.log")"
-same_run "$work/train1" "$work/train2" "train at R = 2"
+same_results "$work/train1" "$work/train2" "train at R = 2"
 
 echo "== train at R = 3, stopped by SIGUSR1 to mpirun after a checkpoint, resumed at R = 2"
 stop USR1 "$work/train3" -np 3 "$bin" train "${train[@]}" -o "$work/train3"
@@ -94,7 +94,7 @@ stop USR1 "$work/train3" -np 3 "$bin" train "${train[@]}" -o "$work/train3"
 [ "$done_chunks" -lt 40 ] || fail "SIGUSR1: the run was not interrupted ($done_chunks chunks)"
 mpi 2 train --resume "$work/train3/checkpoints/checkpoint_latest.npz" --threads 1 > "$work/resume.log" 2>&1 ||
   fail "resume at R = 2: $(cat "$work/resume.log")"
-same_run "$work/train1" "$work/train3" "train at R = 3, stopped after chunk $done_chunks, resumed at R = 2"
+same_results "$work/train1" "$work/train3" "train at R = 3, stopped after chunk $done_chunks, resumed at R = 2"
 
 echo "== SIGINT to mpirun: SIGTERM to every rank a grace period later; one checkpoint"
 # OpenMPI 4.1 sends SIGTERM odls_base_sigkill_timeout seconds after SIGINT
