@@ -1,8 +1,10 @@
 #include "homeostat/parallel/ranks.hpp"
 
+#include <concepts>
 #include <cstring>
 #include <span>
 #include <stdexcept>
+#include <type_traits>
 
 namespace homeostat::parallel {
 
@@ -50,6 +52,41 @@ class Unpacker {
   std::size_t at_ = 0;
 };
 
+// Every array of a trial's state or record, in one order for packing and unpacking.
+template <class State, class F>
+  requires std::same_as<std::remove_const_t<State>, TrialState<float>>
+void each_array(State& s, F&& f) {
+  f(s.v);
+  f(s.refractory);
+  f(s.g_rise);
+  f(s.g_decay);
+  f(s.last_spike);
+}
+template <class Record, class F>
+  requires std::same_as<std::remove_const_t<Record>, TrialRecord>
+void each_array(Record& r, F&& f) {
+  f(r.spike_step);
+  f(r.spike_neuron);
+  f(r.input_step);
+  f(r.input_neuron);
+  f(r.voltages);
+  f(r.conductances);
+  f(r.currents);
+  f(r.v_sum);
+  f(r.v_sum_sq);
+}
+
+// Every rank's trials (consecutive in rank order) at rank 0, in trial order.
+template <class Trial>
+std::vector<Trial> gather_to_root(const MpiContext& mpi, const std::vector<Trial>& mine) {
+  Packer p;
+  for (const Trial& t : mine) each_array(t, [&](const auto& v) { p.put(v); });
+  const std::vector<std::byte> all = mpi.gather(p.bytes(), 0);
+  std::vector<Trial> out;
+  for (Unpacker u(all); !u.done();) each_array(out.emplace_back(), [&](auto& v) { u.get(v); });
+  return out;
+}
+
 }  // namespace
 
 void MpiReduction::gather_loss_sums(LossSums<double>& sums) const {
@@ -87,55 +124,11 @@ void MpiReduction::gather_group_gradients(std::int64_t /*first_group*/, std::vec
 }
 
 std::vector<TrialState<float>> gather_states(const MpiContext& mpi, const std::vector<TrialState<float>>& mine) {
-  Packer p;
-  for (const TrialState<float>& s : mine) {
-    p.put(s.v);
-    p.put(s.refractory);
-    p.put(s.g_rise);
-    p.put(s.g_decay);
-    p.put(s.last_spike);
-  }
-  const std::vector<std::byte> all = mpi.gather(p.bytes(), 0);
-  std::vector<TrialState<float>> out;
-  for (Unpacker u(all); !u.done();) {
-    TrialState<float>& s = out.emplace_back();
-    u.get(s.v);
-    u.get(s.refractory);
-    u.get(s.g_rise);
-    u.get(s.g_decay);
-    u.get(s.last_spike);
-  }
-  return out;
+  return gather_to_root(mpi, mine);
 }
 
 std::vector<TrialRecord> gather_records(const MpiContext& mpi, const std::vector<TrialRecord>& mine) {
-  Packer p;
-  for (const TrialRecord& r : mine) {
-    p.put(r.spike_step);
-    p.put(r.spike_neuron);
-    p.put(r.input_step);
-    p.put(r.input_neuron);
-    p.put(r.voltages);
-    p.put(r.conductances);
-    p.put(r.currents);
-    p.put(r.v_sum);
-    p.put(r.v_sum_sq);
-  }
-  const std::vector<std::byte> all = mpi.gather(p.bytes(), 0);
-  std::vector<TrialRecord> out;
-  for (Unpacker u(all); !u.done();) {
-    TrialRecord& r = out.emplace_back();
-    u.get(r.spike_step);
-    u.get(r.spike_neuron);
-    u.get(r.input_step);
-    u.get(r.input_neuron);
-    u.get(r.voltages);
-    u.get(r.conductances);
-    u.get(r.currents);
-    u.get(r.v_sum);
-    u.get(r.v_sum_sq);
-  }
-  return out;
+  return gather_to_root(mpi, mine);
 }
 
 }  // namespace homeostat::parallel
