@@ -7,6 +7,7 @@
 
 #include "homeostat/io/network_io.hpp"
 #include "homeostat/io/npy.hpp"
+#include "homeostat/parallel/mpi.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -40,7 +41,7 @@ double peak_rss_mb() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // kB on Linux
 }
 
-int run_gradient(const GradientCliOptions& o) {
+int run_gradient(const GradientCliOptions& o, const parallel::MpiContext* mpi) {
   // Refused before any work, as the other commands refuse an existing output.
   if (std::filesystem::exists(o.out) && !o.overwrite)
     throw std::runtime_error(fmt::format("{}: exists; choose another -o or pass --overwrite", o.out));
@@ -52,20 +53,24 @@ int run_gradient(const GradientCliOptions& o) {
   req.double_precision = o.double_precision;
   req.sparse_cutoff = o.sparse_cutoff;
   req.threads = o.common.threads;
+  req.mpi = mpi;
+  const bool root = mpi == nullptr || mpi->root();  // rank 0 alone prints and writes
   const Network net = o.network.empty() ? generate_network(config) : io::load_network(o.network, config);
   std::unique_ptr<ReplayInputs> replay;
   if (!o.inputs.empty()) replay = run::load_input_spikes(o.inputs, net.m, o.trials);
   const int threads = omp_get_max_threads();
-  fmt::print("homeostat gradient: N = {}, M = {}, {} trial(s) x {} steps, {} precision, {} thread(s), trains {}\n",
+  if (root) fmt::print("homeostat gradient: N = {}, M = {}, {} trial(s) x {} steps, {} precision, {} thread(s), trains {}\n",
              net.n, net.m,
              o.trials > 0 ? o.trials : replay ? replay->n_trials() : config.training.batch_size,
              replay ? replay->n_steps() : config.simulation.chunk_size, o.double_precision ? "double" : "float",
              o.common.threads > 0 ? o.common.threads : threads, to_string(config.training.optimisable));
-  fmt::print("  rate loss: {}\n",
+  if (root) fmt::print("  rate loss: {}\n",
              describe_rate_loss(config.hyperparameters.rate_loss,
                                 o.trials > 0 ? o.trials : replay ? replay->n_trials() : config.training.batch_size));
+  if (mpi && root) fmt::print("  {} ranks share the trials, whole trial groups each\n", mpi->size());
   std::fflush(stdout);
   const run::GradientResult g = run::gradient(config, net, replay.get(), req);
+  if (!root) return 0;
 
   io::NpzWriter npz;
   for (const run::NamedArray& a : g.arrays) npz.add(a.name, a.dtype, a.shape, a.bytes.data());
@@ -114,7 +119,7 @@ Action setup_gradient(CLI::App& app, int /*argc*/, char** /*argv*/) {
                   "Approximate: drop surrogate slopes below this (e.g. 1e-3) and skip the neurons left without "
                   "one (default 0: exact)")
       ->check(CLI::NonNegativeNumber);
-  return [o] { return run_gradient(*o); };
+  return [o] { return with_ranks([&](const parallel::MpiContext* mpi) { return run_gradient(*o, mpi); }); };
 }
 
 }  // namespace homeostat::cli

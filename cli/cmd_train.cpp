@@ -25,8 +25,9 @@ struct TrainOptions {
   std::string command;
 };
 
-int run_train(const TrainOptions& o) {
+int run_train(const TrainOptions& o, const parallel::MpiContext* mpi) {
   run::TrainRequest req;
+  req.mpi = mpi;
   req.method = o.method;
   req.output_dir = o.out;
   req.resume = o.resume;
@@ -75,13 +76,13 @@ void setup_training_command(CLI::App& app, int argc, char** argv, Method method,
 Action setup_train(CLI::App& app, int argc, char** argv) {
   auto o = std::make_shared<TrainOptions>();
   setup_training_command(app, argc, argv, Method::gradient, o);
-  return [o] { return run_train(*o); };
+  return [o] { return with_ranks([&](const parallel::MpiContext* mpi) { return run_train(*o, mpi); }); };
 }
 
 Action setup_feedback(CLI::App& app, int argc, char** argv) {
   auto o = std::make_shared<TrainOptions>();
   setup_training_command(app, argc, argv, Method::feedback, o);
-  return [o] { return run_train(*o); };
+  return [o] { return with_ranks([&](const parallel::MpiContext* mpi) { return run_train(*o, mpi); }); };
 }
 
 }  // namespace homeostat::cli

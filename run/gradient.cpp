@@ -5,9 +5,11 @@
 #include "internal.hpp"
 
 #include "homeostat/grad.hpp"
+#include "homeostat/parallel/ranks.hpp"
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 namespace homeostat::run {
 
@@ -24,7 +26,12 @@ template <class Real>
 GradientResult run_gradient(const Config& config, const Network& net, const InputSource& inputs,
                             const GradientRequest& request, std::int64_t batch, std::int64_t steps) {
   const LoweredModel<Real> model = lower<Real>(config, net);
-  std::vector<TrialState<Real>> states(batch, initial_state(model));
+  // Several ranks: whole atoms of trials each (the gradient's sums are per atom).
+  const detail::Ranks ranks{request.mpi};
+  const TrialRange mine = ranks.trials(batch, trial_atom);
+  std::optional<parallel::MpiReduction> reduction;
+  if (ranks.size() > 1) reduction.emplace(*request.mpi, mine);
+  std::vector<TrialState<Real>> states(mine.count, initial_state(model));
   const LossContext ctx = loss_context(config, net.cell_type, batch, steps);
   // MODEL.md 6-7: in `weights` mode the weight ratio is over the weights; in
   // the scaling-factor modes over the factors (all 1 here: the gradient is
@@ -43,15 +50,18 @@ GradientResult run_gradient(const Config& config, const Network& net, const Inpu
   options.checkpoint_every = request.checkpoint_every;
   options.sparse_cutoff = request.sparse_cutoff;
   options.terms = request.losses;
+  options.reduction = reduction ? &*reduction : nullptr;
 
   const auto start = std::chrono::steady_clock::now();
-  const ChunkGradient g = chunk_gradient(model, inputs, states, 0, 0, steps, ctx, ratio, options);
+  ChunkGradient g = chunk_gradient(model, inputs, states, mine.first, 0, steps, ctx, ratio, options);
+  if (reduction) g.records = parallel::gather_records(*request.mpi, g.records);
   GradientResult out;
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   out.trials = batch;
   out.steps = steps;
   out.checkpoint_every = g.checkpoint_every;
   out.peak_state_bytes = static_cast<std::int64_t>(g.peak_state_bytes);
+  if (!ranks.root()) return out;  // rank 0 has every array
 
   auto& arrays = out.arrays;
   auto scalar = [&](const std::string& name, double x) { arrays.push_back(array(name, std::vector<double>{x}, {})); };
@@ -103,7 +113,7 @@ GradientResult run_gradient(const Config& config, const Network& net, const Inpu
 
 GradientResult gradient(const Config& config, const Network& network, const InputSource* replay,
                         const GradientRequest& request) {
-  detail::apply_threads(request.threads);
+  detail::apply_threads(request.threads, detail::Ranks{request.mpi});
   std::int64_t steps = config.simulation.chunk_size;
   std::int64_t batch = request.trials > 0 ? request.trials : config.training.batch_size;
   std::unique_ptr<InputSource> poisson;

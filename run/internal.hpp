@@ -5,6 +5,7 @@
 #pragma once
 
 #include "homeostat/analysis.hpp"
+#include "homeostat/grad.hpp"
 #include "homeostat/run.hpp"
 
 #include <nlohmann/json.hpp>
@@ -27,6 +28,24 @@ void message(const Callbacks& cb, const std::string& text);
 void warning(const Callbacks& cb, const std::string& text);
 void progress(const Callbacks& cb, const std::string& phase, double done, double total, const std::string& unit,
               const std::string& detail = {}, bool end = false);
+
+// ---- ranks (README "Running on a cluster")
+
+// The processes of a run: the ranks of an MPI job that share its trials, or
+// one process (no context). Rank 0 alone writes files and talks to the user.
+struct Ranks {
+  const parallel::MpiContext* mpi = nullptr;
+  int size() const;
+  int rank() const;
+  bool root() const { return rank() == 0; }
+  bool any(bool mine) const;  // the same answer on every rank
+  // The trials of this rank (rank_trials: whole units of `unit` trials), every rank's
+  // for the console, and what the ranks agree on: `callbacks` on rank 0,
+  // only the stop flag on the others.
+  TrialRange trials(std::int64_t batch, std::int64_t unit) const;
+  std::string split_text(std::int64_t batch, std::int64_t unit) const;  // "" for one process
+  Callbacks callbacks(const Callbacks& callbacks) const;
+};
 
 // ---- the run directory
 
@@ -61,6 +80,8 @@ nlohmann::json metadata(const RunClock& clock, const std::string& command, const
 // Writes parameters.toml and metadata.json into `dir`.
 void write_run_files(const fs::path& dir, const Config& config, const nlohmann::json& meta);
 int apply_threads(int threads);  // the thread count in effect
+// The same for one of `ranks`: 0 = this node's cores shared by its ranks.
+int apply_threads(int threads, const Ranks& ranks);
 
 // Throws ResourceError when `e` exceeds 90% of the machine's memory or half
 // the free disk under `dir`, unless `force`; a run writing more than 1 GB is

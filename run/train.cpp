@@ -9,6 +9,7 @@
 #include "homeostat/io/network_io.hpp"
 #include "homeostat/io/npy.hpp"
 #include "homeostat/io/tensorboard.hpp"
+#include "homeostat/parallel/ranks.hpp"
 #include "homeostat/plot/figures.hpp"
 #include "homeostat/plot/run_data.hpp"
 #include "homeostat/plot/training_log.hpp"
@@ -253,8 +254,13 @@ std::int64_t best_file_chunk(const fs::path& path, const Config& config) {
 
 }  // namespace
 
-TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
+TrainSummary train(const TrainRequest& request, const Callbacks& callbacks) {
   const detail::RunClock clock;
+  // Every rank runs what follows alike; rank 0 alone writes files and talks
+  // (README "Running on a cluster").
+  const detail::Ranks ranks{request.mpi};
+  const bool root = ranks.root();
+  const Callbacks cb = ranks.callbacks(callbacks);
   TrainSummary summary;
   fs::path dir = request.output_dir;
   Config config;
@@ -265,7 +271,7 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
   if (!request.resume.empty()) {
     // A run continues with its own configuration and network.
     if (dir.empty()) dir = request.resume.parent_path().parent_path();
-    lock = std::make_unique<detail::RunLock>(dir);
+    if (root) lock = std::make_unique<detail::RunLock>(dir);
     config = io::load_config(dir / "parameters.toml");
     net = io::load_network(dir / "initial_state" / "network_structure.npz", config);
     resumed = io::load_checkpoint(request.resume, config);
@@ -276,10 +282,22 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
   }
   TrainRequest sized = request;
   sized.config = config;
-  detail::check_resources(estimate(sized), dir, request.force, command, cb);
-  const int threads = detail::apply_threads(request.threads);
-  Trainer trainer(config, net, request.method);
+  if (root) detail::check_resources(estimate(sized), dir, request.force, command, cb);
+  const int threads = detail::apply_threads(request.threads, ranks);
+  // Several ranks: whole atoms of trials each for the gradient (its sums are
+  // per atom), single trials for the feedback rule (whose chunks are forward
+  // only).
+  const std::int64_t split_unit = request.method == Method::gradient ? trial_atom : 1;
+  std::optional<parallel::MpiReduction> reduction;
+  if (ranks.size() > 1) reduction.emplace(*request.mpi, ranks.trials(config.training.batch_size, split_unit));
+  Trainer trainer(config, net, request.method, reduction ? &*reduction : nullptr);
   if (resumed) trainer.restore(*resumed);
+  // The state of every trial (rank 0; gathered from every rank, which all call it alike).
+  auto batch_state = [&] {
+    TrainerState s = trainer.state();
+    if (reduction) s.trials = parallel::gather_states(*request.mpi, s.trials);
+    return s;
+  };
   const std::int64_t start_chunk = trainer.chunks_done();
   const std::int64_t total = config.simulation.num_chunks;
   summary.dir = dir;
@@ -296,7 +314,8 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
     return summary;
   };
 
-  if (!resumed) {
+  bool interrupted = false;  // during the initial-state simulation
+  if (!resumed && root) {
     lock = detail::prepare_output_dir(dir, request.overwrite);
     io::write_file_atomic(dir / "parameters.toml", io::to_toml(config));
     io::save_network(dir / "initial_state" / "network_structure.npz", net);
@@ -304,27 +323,34 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
                   {net.n, net.n});
     io::write_npy(dir / "initial_state" / "feedforward_weights.npy", io::dense_weights_f32(net.feedforward),
                   {net.m, net.n});
-    const SimulateResult initial = simulate_state(config, net, dir / "initial_state", "initial state", cb);
-    if (initial.status == Status::interrupted) {
-      warning(cb, fmt::format("Interrupted during the initial-state simulation, before the first chunk: nothing was "
-                              "trained and no checkpoint written. Start again with:\n  homeostat {} ... -o {} "
-                              "--overwrite",
-                              command, dir.string()));
-      return finish_summary(Status::interrupted);
-    }
+    interrupted =
+        simulate_state(config, net, dir / "initial_state", "initial state", cb).status == Status::interrupted;
   }
-  // What a killed run left half-written is removed before anything is read back.
-  for (const auto& p : io::remove_stale_temp_files(dir))
-    warning(cb, fmt::format("removed {}, left half-written by a killed run", p.string()));
-  io::TensorBoardWriter tb(dir / "tensorboard", resumed ? start_chunk : -1);
-  log_run_description(tb, config, request.method);
-  if (!resumed) log_figures(tb, dir / "initial_state" / "figures", "initial_state", 0);
+  if (ranks.any(interrupted)) {
+    warning(cb, fmt::format("Interrupted during the initial-state simulation, before the first chunk: nothing was "
+                            "trained and no checkpoint written. Start again with:\n  homeostat {} ... -o {} "
+                            "--overwrite",
+                            command, dir.string()));
+    return finish_summary(Status::interrupted);
+  }
+  // Rank 0's files: what a killed run left half-written is removed before
+  // anything is read back.
+  std::optional<io::TensorBoardWriter> tb;
   const fs::path csv_path = dir / "training_metrics.csv";
-  std::string csv = resumed && fs::exists(csv_path) ? csv_upto(csv_path, start_chunk) : csv_header(config, request.method);
+  std::string csv;
+  if (root) {
+    for (const auto& p : io::remove_stale_temp_files(dir))
+      warning(cb, fmt::format("removed {}, left half-written by a killed run", p.string()));
+    tb.emplace(dir / "tensorboard", resumed ? start_chunk : -1);
+    log_run_description(*tb, config, request.method);
+    if (!resumed) log_figures(*tb, dir / "initial_state" / "figures", "initial_state", 0);
+    csv = resumed && fs::exists(csv_path) ? csv_upto(csv_path, start_chunk) : csv_header(config, request.method);
+  }
 
   message(cb, fmt::format(
       "homeostat {}: N = {}, M = {}, {} trials x {} steps per chunk, chunks {}..{} of {}, {} thread(s)", command,
       net.n, net.m, config.training.batch_size, config.simulation.chunk_size, start_chunk + 1, total, total, threads));
+  if (ranks.size() > 1) message(cb, ranks.split_text(config.training.batch_size, split_unit));
   if (resumed) message(cb, fmt::format("  resumed from {} (chunk {})", request.resume.string(), start_chunk));
   message(cb, fmt::format("  rate loss: {}",
                           describe_rate_loss(config.hyperparameters.rate_loss, config.training.batch_size)));
@@ -334,7 +360,7 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
   // it, never an older one that the resumed run would keep forever.
   std::optional<TrainerState> best;  // the state at the best chunk, until written
   std::int64_t best_written = 0;
-  if (resumed && resumed->best_chunk > 0) {
+  if (root && resumed && resumed->best_chunk > 0) {
     const std::int64_t on_disk = best_file_chunk(best_path, config);
     if (on_disk >= resumed->best_chunk) {
       best_written = resumed->best_chunk;
@@ -350,22 +376,25 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
     }
   }
   auto checkpoint = [&] {
+    const TrainerState latest = batch_state();
+    if (!root) return;
     if (best && best->best_chunk > best_written) {
       io::save_checkpoint(best_path, *best, config);
       best_written = best->best_chunk;
     }
-    io::save_checkpoint(latest_path, trainer.state(), config);
+    io::save_checkpoint(latest_path, latest, config);
   };
 
   const auto wall_start = std::chrono::steady_clock::now();
   ChunkMetrics last;
   bool stop = false;
   while (trainer.chunks_done() < total) {
-    if (cb.stop_requested() || stop) {
+    // Every rank stops at the same chunk, when any was asked to.
+    if (ranks.any(cb.stop_requested() || stop)) {
       detail::progress(cb, command, static_cast<double>(trainer.chunks_done() - start_chunk),
                        static_cast<double>(total - start_chunk), "chunks", {}, true);
       checkpoint();
-      io::write_file_atomic(csv_path, csv);
+      if (root) io::write_file_atomic(csv_path, csv);
       warning(cb, fmt::format("Interrupted after chunk {}: checkpoint saved. Resume with:\n  homeostat {} --resume {}",
                               trainer.chunks_done(), command, latest_path.string()));
       return finish_summary(Status::interrupted);
@@ -376,21 +405,23 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
     } catch (const NonFiniteError& e) {
       detail::progress(cb, command, static_cast<double>(trainer.chunks_done() - start_chunk),
                        static_cast<double>(total - start_chunk), "chunks", {}, true);
-      io::write_file_atomic(csv_path, csv);
-      tb.hparams_end(false, trainer.chunks_done());
-      tb.flush();
+      if (root) {
+        io::write_file_atomic(csv_path, csv);
+        tb->hparams_end(false, trainer.chunks_done());
+        tb->flush();
+      }
       summary.reason = e.what();
       return finish_summary(Status::non_finite);
     }
     if (!m.skipped.empty())
       warning(cb, fmt::format("warning: {}; update skipped (training.on_nan = \"skip\")", m.skipped));
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-    if (trainer.best_chunk() == m.chunk) best = trainer.state();
+    if (trainer.best_chunk() == m.chunk) best = batch_state();
     detail::progress(cb, command, static_cast<double>(m.chunk - start_chunk), static_cast<double>(total - start_chunk),
                      "chunks", fmt::format("loss {:.4g}", m.losses.total));
     const bool log_chunk = m.chunk % config.training.log_interval == 0 || m.chunk == total;
     const bool checkpoint_chunk = m.chunk % config.training.checkpoint_interval == 0 || m.chunk == total;
-    if (log_chunk || config.training.metrics_every_chunk) {
+    if (root && (log_chunk || config.training.metrics_every_chunk)) {
       const MetricsRow row = metric_columns(config, request.method, m, block_weight_change(net, trainer), wall);
       csv += csv_row(row);
       // The file at every log and checkpoint: a resumed run keeps the rows up
@@ -402,13 +433,13 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
           const plot::TrainingLog train_log = plot::load_training_log(dir);
           const fs::path chunk_figures = dir / "figures" / fmt::format("chunk_{:04}", m.chunk);
           plot::render_training_figures(train_log, chunk_figures);
-          log_figures(tb, chunk_figures, "figures", m.chunk);
+          log_figures(*tb, chunk_figures, "figures", m.chunk);
           if (m.chunk == total) plot::render_training_figures(train_log, dir / "figures");
         } catch (const std::exception& e) {
           warning(cb, fmt::format("warning: training figures of chunk {} not drawn: {}", m.chunk, e.what()));
         }
       }
-      log_scalars(tb, row, m.chunk);
+      log_scalars(*tb, row, m.chunk);
       if (log_chunk) write_weight_snapshot(dir, m.chunk, net, trainer);
       if (cb.on_log && !cb.on_log(row)) stop = true;
     }
@@ -417,21 +448,23 @@ TrainSummary train(const TrainRequest& request, const Callbacks& cb) {
   }
   detail::progress(cb, command, static_cast<double>(total - start_chunk), static_cast<double>(total - start_chunk),
                    "chunks", {}, true);
-  const SimulateResult final_state =
-      simulate_state(config, trained_network(net, trainer), dir / "final_state", "final state", cb);
-  if (final_state.status == Status::interrupted) {
+  SimulateResult final_state;
+  if (root) final_state = simulate_state(config, trained_network(net, trainer), dir / "final_state", "final state", cb);
+  if (ranks.any(final_state.status == Status::interrupted)) {
     warning(cb, fmt::format("Interrupted during the final-state simulation: all {} chunks are trained and "
                             "checkpointed ({}), {}/final_state/ is incomplete",
                             trainer.chunks_done(), latest_path.string(), dir.string()));
     return finish_summary(Status::interrupted);
   }
-  log_figures(tb, dir / "final_state" / "figures", "final_state", trainer.chunks_done());
+  if (!root) return finish_summary(Status::completed);
+  log_figures(*tb, dir / "final_state" / "figures", "final_state", trainer.chunks_done());
   for (const auto& [name, value] : final_state_columns(config, &final_state))
-    tb.scalar(name, value, trainer.chunks_done());
-  tb.hparams_end(true, trainer.chunks_done());
-  tb.flush();
+    tb->scalar(name, value, trainer.chunks_done());
+  tb->hparams_end(true, trainer.chunks_done());
+  tb->flush();
 
   nlohmann::json meta = detail::metadata(clock, request.command_line, config, threads);
+  if (ranks.size() > 1) meta["ranks"] = ranks.size();
   meta[command] = {{"chunks_done", trainer.chunks_done()},
                    {"best_loss", trainer.best_loss()},
                    {"best_chunk", trainer.best_chunk()},

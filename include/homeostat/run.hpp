@@ -39,6 +39,9 @@
 namespace homeostat::plot {
 struct FigureOptions;
 }
+namespace homeostat::parallel {
+class MpiContext;
+}
 
 namespace homeostat::run {
 
@@ -133,6 +136,10 @@ struct TrainRequest {
   bool force = false;                // go ahead although the resource estimate exceeds the machine
   int threads = 0;                   // 0 = all cores; results do not depend on it
   std::string command_line;          // for metadata.json
+  // The ranks of an MPI job that share the batch (README "Running on a
+  // cluster"); nullptr: one process. Every rank calls train() alike; rank 0
+  // alone writes and talks (the others' callbacks get no messages).
+  const parallel::MpiContext* mpi = nullptr;
 };
 
 struct TrainSummary {
@@ -160,6 +167,9 @@ struct SimulateRequest {
   RecordSpec record;                    // neurons (K of them) and which per-neuron traces
   const InputSource* replay = nullptr;  // recorded inputs (>= trials x steps) instead of Poisson
   std::string progress_label = "simulate";
+  // Ranks sharing the trials (as TrainRequest::mpi): each simulates its
+  // own, rank 0 gets every chunk's records and alone feeds the sink.
+  const parallel::MpiContext* mpi = nullptr;
 };
 
 // The shapes a sink is told before the first chunk.
@@ -250,6 +260,7 @@ struct SimulateDirRequest {
   bool force = false;
   int threads = 0;
   std::string command_line;
+  const parallel::MpiContext* mpi = nullptr;  // as TrainRequest::mpi: rank 0 alone writes
 };
 SimulateResult simulate_to_dir(const SimulateDirRequest& request, const Callbacks& callbacks = {});
 
@@ -273,6 +284,9 @@ struct GradientRequest {
   bool double_precision = false;
   double sparse_cutoff = 0;           // 0: exact
   int threads = 0;
+  // Ranks sharing the trials, whole atoms each (as TrainRequest::mpi):
+  // rank 0 gets the arrays, the others an empty list.
+  const parallel::MpiContext* mpi = nullptr;
 };
 
 struct GradientResult {
