@@ -129,6 +129,11 @@ struct TrainRequest {
   std::filesystem::path output_dir;  // with `resume` empty: the new run's directory (required)
                                      // with `resume`: default = the checkpoint's run directory
   std::filesystem::path resume;      // DIR/checkpoints/checkpoint_latest.npz; empty = a new run
+  // With `resume`: "simulation.num_chunks=N" (--set's KEY=VALUE) extends the
+  // run to N chunks, with the same bits as a run planned for N (nothing in
+  // training depends on num_chunks); any other key, or an N below the chunks
+  // done, is refused. parameters.toml then says N.
+  std::vector<std::string> overrides;
   bool overwrite = false;            // empty an existing homeostat run directory first
   bool force = false;                // go ahead although the resource estimate exceeds the machine
   int threads = 0;                   // 0 = all cores; results do not depend on it

@@ -131,6 +131,7 @@ using Strings = std::vector<std::string>;
 std::vector<Key> head_keys() {
   const auto on_nan = enum_names<OnNan>();
   const auto optimisable = enum_names<Optimisable>();
+  const auto snapshot_format = enum_names<SnapshotFormat>();
   constexpr auto R = PerType::recurrent;
   using K = Kind;
   using C = Config;
@@ -164,6 +165,9 @@ std::vector<Key> head_keys() {
       {"training", "log_interval", K::integer, {}, false, false, {I{5}}, at_least_one, {}, "chunks",
        "metrics, console block, figures and weight snapshot every this many chunks",
        field<&C::training, &TC::log_interval>()},
+      {"training", "weight_snapshots", K::choice, {}, true, false, {std::string("auto")}, any, snapshot_format, "",
+       "weights/ snapshots as dense .npy, or as edge lists (scipy CSR .npz); auto: edge lists above 16 MB a snapshot",
+       field<&C::training, &TC::weight_snapshots>()},
       {"training", "checkpoint_interval", K::integer, {}, false, false, {I{20}}, at_least_one, {}, "chunks",
        "checkpoint_latest (and checkpoint_best when better) every this many chunks",
        field<&C::training, &TC::checkpoint_interval>()},
