@@ -104,8 +104,9 @@ class LockError : public std::runtime_error {
 // Checked before any work against sysconf(_SC_PHYS_PAGES) (90% of it) and
 // statvfs of the output directory (half of the free space); over either, the
 // run throws ResourceError naming the drivers and the estimate, unless the
-// request says `force`. A run that writes more than 1 GB is announced
-// through on_warning before it starts.
+// request says `force`. Every run states its disk use, total and parts,
+// through on_message before it starts; one that writes more than 1 GB is
+// also announced through on_warning.
 struct ResourceEstimate {
   double memory_bytes = 0;
   double disk_bytes = 0;
@@ -113,8 +114,10 @@ struct ResourceEstimate {
   std::vector<std::pair<std::string, double>> disk_drivers;
 };
 
-// The estimates train() and simulate_to_dir() check (a resumed run: the
-// remaining chunks); for a front end that wants to show them first.
+// The estimates train() and simulate_to_dir() check (the whole run, also
+// when resumed); for a front end that wants to show them first. Training's
+// depends on the network's edges (the snapshots' format and size): the
+// request's network, or the one its config generates.
 struct TrainRequest;
 struct SimulateDirRequest;
 ResourceEstimate estimate(const TrainRequest& request);
