@@ -133,7 +133,7 @@ std::string iso_time(std::chrono::system_clock::time_point t) {
 }
 }  // namespace
 
-nlohmann::json metadata(const RunClock& clock, const std::string& command, const Config& config, int threads) {
+nlohmann::ordered_json metadata(const RunClock& clock, const std::string& command, const Config& config, int threads) {
   const auto now = std::chrono::system_clock::now();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - clock.start_steady).count();
   return {{"program", "homeostat"},
@@ -148,7 +148,7 @@ nlohmann::json metadata(const RunClock& clock, const std::string& command, const
           {"wall_seconds", wall}};
 }
 
-void write_run_files(const fs::path& dir, const Config& config, const nlohmann::json& meta) {
+void write_run_files(const fs::path& dir, const Config& config, const nlohmann::ordered_json& meta) {
   io::write_file_atomic(dir / "parameters.toml", io::to_toml(config));
   io::write_file_atomic(dir / "metadata.json", meta.dump(2) + "\n");
 }

@@ -230,7 +230,7 @@ class DirSink final : public RecordSink {
 }  // namespace
 
 SimulateResult detail::simulate_into(const Config& config, const Network& net, const SimulateRequest& req,
-                                     const fs::path& dir, const Callbacks& cb) {
+                                     const fs::path& dir, const Callbacks& cb, bool dense_results) {
   const std::int64_t n = net.n, m = net.m;
   const fs::path results = dir / "results";
   fs::create_directories(results);
@@ -238,9 +238,9 @@ SimulateResult detail::simulate_into(const Config& config, const Network& net, c
 
   // The connectome first: it is what every later file refers to.
   io::save_network(dir / "network_structure.npz", net);
-  io::write_npy(results / "recurrent_weights.npy", io::dense_weights_f32(net.recurrent), {n, n});
-  io::write_npy(results / "feedforward_weights.npy", io::dense_weights_f32(net.feedforward), {m, n});
-  {
+  if (dense_results) {
+    io::write_npy(results / "recurrent_weights.npy", io::dense_weights_f32(net.recurrent), {n, n});
+    io::write_npy(results / "feedforward_weights.npy", io::dense_weights_f32(net.feedforward), {m, n});
     const auto rc = io::dense_mask(net.recurrent), fc = io::dense_mask(net.feedforward);
     const std::vector<std::uint8_t> rcb(rc.begin(), rc.end()), fcb(fc.begin(), fc.end());
     io::write_npy(results / "recurrent_connectivity.npy", io::DType::b1, {n, n}, rcb.data());
@@ -346,7 +346,7 @@ SimulateResult simulate_to_dir(const SimulateDirRequest& r, const Callbacks& cb)
     detail::SimulationTrace trace;
     return detail::simulate_traced(config, net, req, none, ranks.callbacks(cb), trace);
   }
-  const ResourceEstimate estimate = detail::simulate_estimate(config, req.trials, req.steps, req.record);
+  const ResourceEstimate estimate = detail::simulate_estimate(config, req.trials, req.steps, req.record, true);
   detail::check_resources(estimate, r.output_dir, r.force, "simulate", cb);
   const auto lock = detail::prepare_output_dir(r.output_dir, r.overwrite);
   for (const auto& p : io::remove_stale_temp_files(r.output_dir))
@@ -356,18 +356,19 @@ SimulateResult simulate_to_dir(const SimulateDirRequest& r, const Callbacks& cb)
       "homeostat simulate: N = {} neurons, M = {} inputs, {} trial(s) x {} ms ({} steps), {} thread(s)", n, m,
       req.trials, config.simulation.duration, req.steps, threads));
   detail::message(cb, fmt::format(
-      "  network: {}; inputs: {}; recordings about {:.2g} GB",
+      "  network: {}; inputs: {}",
       r.network_source.empty() ? fmt::format("generated ({}, seed {})", to_string(config.recurrent.method),
                                              config.simulation.seed)
                                : r.network_source,
-      r.input_source.empty() ? "Poisson" : r.input_source, estimate.disk_bytes / 1e9));
+      r.input_source.empty() ? "Poisson" : r.input_source));
+  detail::message(cb, "  " + detail::disk_text(estimate));
   if (ranks.size() > 1) detail::message(cb, ranks.split_text(req.trials, 1));
 
-  const SimulateResult s = detail::simulate_into(config, net, req, r.output_dir, cb);
+  const SimulateResult s = detail::simulate_into(config, net, req, r.output_dir, cb, true);
 
   const double sim_seconds =
       static_cast<double>(req.trials) * static_cast<double>(s.steps_done) * config.simulation.dt / 1000.0;
-  nlohmann::json meta = detail::metadata(clock, r.command_line, config, threads);
+  nlohmann::ordered_json meta = detail::metadata(clock, r.command_line, config, threads);
   if (ranks.size() > 1) meta["ranks"] = ranks.size();
   meta["simulate"] = {{"trials", req.trials},
                       {"steps", req.steps},

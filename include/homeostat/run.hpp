@@ -107,8 +107,9 @@ class LockError : public std::runtime_error {
 // Checked before any work against sysconf(_SC_PHYS_PAGES) (90% of it) and
 // statvfs of the output directory (half of the free space); over either, the
 // run throws ResourceError naming the drivers and the estimate, unless the
-// request says `force`. A run that writes more than 1 GB is announced
-// through on_warning before it starts.
+// request says `force`. Every run states its disk use, total and parts,
+// through on_message before it starts; one that writes more than 1 GB is
+// also announced through on_warning.
 struct ResourceEstimate {
   double memory_bytes = 0;
   double disk_bytes = 0;
@@ -116,8 +117,10 @@ struct ResourceEstimate {
   std::vector<std::pair<std::string, double>> disk_drivers;
 };
 
-// The estimates train() and simulate_to_dir() check (a resumed run: the
-// remaining chunks); for a front end that wants to show them first.
+// The estimates train() and simulate_to_dir() check (the whole run, also
+// when resumed); for a front end that wants to show them first. Training's
+// depends on the network's edges (the snapshots' format and size): the
+// request's network, or the one its config generates.
 struct TrainRequest;
 struct SimulateDirRequest;
 ResourceEstimate estimate(const TrainRequest& request);
@@ -132,6 +135,11 @@ struct TrainRequest {
   std::filesystem::path output_dir;  // with `resume` empty: the new run's directory (required)
                                      // with `resume`: default = the checkpoint's run directory
   std::filesystem::path resume;      // DIR/checkpoints/checkpoint_latest.npz; empty = a new run
+  // With `resume`: "simulation.num_chunks=N" (--set's KEY=VALUE) extends the
+  // run to N chunks, with the same bits as a run planned for N (nothing in
+  // training depends on num_chunks); any other key, or an N below the chunks
+  // done, is refused. parameters.toml then says N.
+  std::vector<std::string> overrides;
   bool overwrite = false;            // empty an existing homeostat run directory first
   bool force = false;                // go ahead although the resource estimate exceeds the machine
   int threads = 0;                   // 0 = all cores; results do not depend on it

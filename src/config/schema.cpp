@@ -131,6 +131,7 @@ using Strings = std::vector<std::string>;
 std::vector<Key> head_keys() {
   const auto on_nan = enum_names<OnNan>();
   const auto optimisable = enum_names<Optimisable>();
+  const auto snapshot_format = enum_names<SnapshotFormat>();
   constexpr auto R = PerType::recurrent;
   using K = Kind;
   using C = Config;
@@ -168,6 +169,9 @@ std::vector<Key> head_keys() {
        "a metrics row (training_metrics.csv, TensorBoard, on_log) after every chunk; console block, figures and "
        "weight snapshot stay at log_interval",
        field<&C::training, &TC::metrics_every_chunk>()},
+      {"training", "weight_snapshots", K::choice, {}, true, false, {std::string("auto")}, any, snapshot_format, "",
+       "weights/ snapshots as dense .npy, or as edge lists (scipy CSR .npz); auto: edge lists above 16 MB a snapshot",
+       field<&C::training, &TC::weight_snapshots>()},
       {"training", "checkpoint_interval", K::integer, {}, false, false, {I{20}}, at_least_one, {}, "chunks",
        "checkpoint_latest (and checkpoint_best when better) every this many chunks",
        field<&C::training, &TC::checkpoint_interval>()},

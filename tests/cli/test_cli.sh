@@ -249,7 +249,7 @@ assert int(best["chunks_done"][0]) == int(best["best_chunk"][0])
 final = np.load(f"{d}/train_straight/final_state/network_structure.npz")
 w40 = np.load(f"{d}/train_straight/weights/recurrent_epoch_0040.npy")
 assert (w40 == final["recurrent_weights"]).all()
-init = np.load(f"{d}/train_straight/initial_state/recurrent_weights.npy")
+init = np.load(f"{d}/train_straight/initial_state/network_structure.npz")["recurrent_weights"]
 assert ((init > 0) == (w40 > 0)).all(), "training changed the connectome"
 assert not (init == w40).all(), "training did not change the weights"
 # TensorBoard: every CSV value is a scalar with the same tag and step (float32),
@@ -311,7 +311,7 @@ for chunk in (2, 40):
     row = [r for r in a if int(r["chunk"]) == chunk][0]
     for kind, pre_types, w0_file in (("recurrent", ct, "recurrent_weights"),
                                      ("feedforward", it, "feedforward_weights")):
-        w0 = np.load(f"{d}/train_straight/initial_state/{w0_file}.npy").astype(np.float64)
+        w0 = net[w0_file].astype(np.float64)  # the initial weights: network_structure.npz
         w = np.load(f"{d}/train_straight/weights/{kind}_epoch_{chunk:04}.npy").astype(np.float64)
         pre_names = names if kind == "recurrent" else ["mitral"]
         for p, pre in enumerate(pre_names):
@@ -336,7 +336,8 @@ set -e
 "$bin" train "${tr[@]}" --set hyperparameters.learning_rate=1000.0 --set training.on_nan=skip -o "$work/nan_skip" \
   > /dev/null 2> "$work/nan_skip.err"
 grep -q "update skipped" "$work/nan_skip.err" || fail "NaN skip: $(cat "$work/nan_skip.err")"
-cmp "$work/nan_skip/initial_state/recurrent_weights.npy" "$work/nan_skip/weights/recurrent_epoch_0040.npy" ||
+"$py" -c "import numpy as np, sys; sys.exit(not np.array_equal(np.load(sys.argv[1])['recurrent_weights'], np.load(sys.argv[2])))" \
+  "$work/nan_skip/initial_state/network_structure.npz" "$work/nan_skip/weights/recurrent_epoch_0040.npy" ||
   fail "skipped updates changed the weights"
 head -c 2000 "$work/train_straight/checkpoints/checkpoint_latest.npz" > "$work/broken.npz"
 mkdir -p "$work/train_broken/checkpoints"
@@ -389,11 +390,75 @@ f = [float(r[f"{k}_scaling/{t}"]) for r in a for k in ("excitatory", "inhibitory
 assert all(0.9 <= x <= 1.1 for x in f) and any(x != 1 for x in f), f
 c = np.load(f"{d}/fb_straight/checkpoints/checkpoint_latest.npz")
 assert int(c["method"][0]) == 1 and c["rate_estimate"].shape == (120,) and c["adam_m"].shape == (0,)
-init = np.load(f"{d}/fb_straight/initial_state/recurrent_weights.npy")
+init = np.load(f"{d}/fb_straight/initial_state/network_structure.npz")["recurrent_weights"]
 w40 = np.load(f"{d}/fb_straight/weights/recurrent_epoch_0040.npy")
 assert ((init > 0) == (w40 > 0)).all() and not (init == w40).all()
 print("feedback checks passed")
 PY
+
+echo "== --resume --set simulation.num_chunks=N extends a run: the same files as a run planned for N; snapshots as edge lists"
+# log_interval 2 and 3 chunks: chunk 3 is logged only as the end of the short run; chunks_per_update 2: the
+# gradient of chunk 3 waits in the checkpoint for chunk 4's step.
+ext=(--set recurrent.topology.num_neurons=120 --set recurrent.topology.num_assemblies=4
+     --set feedforward.topology.num_neurons=40 --set simulation.chunk_size=400 --set training.batch_size=2
+     --set training.log_interval=2 --set training.checkpoint_interval=2 --set training.chunks_per_update=2
+     --set simulation.duration=300.0 --set training.weight_snapshots=sparse)
+for method in train feedback; do
+  "$bin" $method "${ext[@]}" --set simulation.num_chunks=5 -o "$work/${method}_5" > /dev/null
+  "$bin" $method "${ext[@]}" --set simulation.num_chunks=3 -o "$work/${method}_3to5" > /dev/null
+  [ -e "$work/${method}_3to5/weights/recurrent_epoch_0003.npz" ] || fail "$method: no snapshot at the end of 3 chunks"
+  "$bin" $method --resume "$work/${method}_3to5/checkpoints/checkpoint_latest.npz" --set simulation.num_chunks=5 \
+    --threads 1 > "$work/${method}_ext.log"
+  grep -q "extended from 3 to 5 chunks" "$work/${method}_ext.log" || fail "$method: $(cat "$work/${method}_ext.log")"
+  # Every file but the run's record of itself (metadata.json: times, command, the extension) and the
+  # TensorBoard events (wall times) holds the same bytes; the CSV too, but for its wall_seconds column.
+  (cd "$work/${method}_5" && find . -type f ! -name metadata.json ! -path './tensorboard/*' | sort) > "$work/files_5"
+  (cd "$work/${method}_3to5" && find . -type f ! -name metadata.json ! -path './tensorboard/*' | sort) > "$work/files_3to5"
+  diff "$work/files_5" "$work/files_3to5" || fail "$method: the extended run has other files than the planned one"
+  while read -r f; do
+    [ "$f" = ./training_metrics.csv ] && continue
+    cmp -s "$work/${method}_5/$f" "$work/${method}_3to5/$f" || fail "$method: the extended run differs in $f"
+  done < "$work/files_5"
+  sed 's/,[^,]*$//' "$work/${method}_5/training_metrics.csv" > "$work/a.csv"  # less wall_seconds
+  sed 's/,[^,]*$//' "$work/${method}_3to5/training_metrics.csv" > "$work/b.csv"
+  cmp "$work/a.csv" "$work/b.csv" || fail "$method: the extended run's metrics differ"
+  [ "$(cut -d, -f1 "$work/${method}_3to5/training_metrics.csv" | tr '\n' ' ')" = "chunk 2 4 5 " ] ||
+    fail "$method: metrics rows $(cut -d, -f1 "$work/${method}_3to5/training_metrics.csv" | tr '\n' ' ')"
+  grep -q '"extended_from_chunks": 3' "$work/${method}_3to5/metadata.json" || fail "$method: metadata.json"
+done
+# The snapshots load in scipy, as the run's weights: the last is the trained network, in the
+# order of the checkpoint's parameters.
+"$py" - "$work/train_5" <<'PY'
+import sys
+import numpy as np
+import scipy.sparse
+d = sys.argv[1]
+net = np.load(f"{d}/initial_state/network_structure.npz")
+final = np.load(f"{d}/final_state/network_structure.npz")
+ck = np.load(f"{d}/checkpoints/checkpoint_latest.npz")
+e = int(net["recurrent_connectivity"].sum())
+for which, shape, params in (("recurrent", (120, 120), ck["parameters"][:e]),
+                             ("feedforward", (40, 120), ck["parameters"][e:])):
+    for chunk in (2, 4, 5):
+        w = scipy.sparse.load_npz(f"{d}/weights/{which}_epoch_{chunk:04}.npz")
+        assert w.format == "csr" and w.shape == shape and w.dtype == np.float32, (which, w.format, w.shape, w.dtype)
+        assert np.array_equal(w.toarray() > 0, net[f"{which}_connectivity"]), (which, chunk)
+    assert np.array_equal(w.toarray(), final[f"{which}_weights"]), which
+    assert np.array_equal(w.data, np.exp(params).astype(np.float32)), which
+    assert not np.array_equal(w.toarray(), net[f"{which}_weights"]), f"{which}: training changed nothing"
+print("extension and sparse snapshot checks passed")
+PY
+cp "$work/train_5/parameters.toml" "$work/params_5.toml"
+set +e
+"$bin" train --resume "$work/train_5/checkpoints/checkpoint_latest.npz" --set simulation.num_chunks=8 \
+  --set training.batch_size=3 > /dev/null 2> "$work/ext_err1"; rc1=$?
+"$bin" train --resume "$work/train_5/checkpoints/checkpoint_latest.npz" --set simulation.num_chunks=4 \
+  > /dev/null 2> "$work/ext_err2"; rc2=$?
+set -e
+[ $rc1 -ne 0 ] && grep -q "training.batch_size=3" "$work/ext_err1" && grep -q "only simulation.num_chunks" "$work/ext_err1" ||
+  fail "another key changed on --resume: rc $rc1, $(cat "$work/ext_err1")"
+[ $rc2 -ne 0 ] && grep -q "has done 5 chunks" "$work/ext_err2" || fail "a run was cut: rc $rc2, $(cat "$work/ext_err2")"
+cmp "$work/params_5.toml" "$work/train_5/parameters.toml" || fail "a refused extension changed parameters.toml"
 
 echo "== bad input is refused with file, key and reason; nothing is written"
 set +e

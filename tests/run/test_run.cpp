@@ -21,6 +21,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <tuple>
 
 namespace homeostat {
 namespace {
@@ -319,6 +320,45 @@ TEST(RunResources, ARecordingLargerThanTheDiskIsRefusedBeforeAnyWork) {
   EXPECT_FALSE(fs::exists(dir));
   const run::ResourceEstimate e = run::estimate(req);
   EXPECT_GT(e.disk_bytes, 5e11);
+}
+
+// The weight snapshots' line of a training estimate: how many, in which format, and their bytes.
+std::pair<std::string, double> snapshot_driver(const run::ResourceEstimate& e) {
+  for (const auto& d : e.disk_drivers)
+    if (d.first.find("weight snapshots") != std::string::npos) return d;
+  ADD_FAILURE() << "no weight snapshots in the estimate";
+  return {};
+}
+
+TEST(RunResources, SnapshotsAreEdgeListsAboveTheSizeAndDenseOnRequest) {
+  // 2100 neurons and 400 inputs: a dense snapshot is 4 (N^2 + M N) = 21 MB, over the 16 MB of "auto".
+  const std::vector<std::string> big = {"recurrent.topology.num_neurons=2100", "recurrent.topology.num_assemblies=10",
+                                        "feedforward.topology.num_neurons=400", "simulation.num_chunks=10",
+                                        "training.log_interval=5"};
+  run::TrainRequest req;
+  req.config = small_training_config(big);
+  req.network = generate_network(req.config);
+  const double dense = 4.0 * (2100.0 * 2100.0 + 400.0 * 2100.0);
+  const std::int64_t edges = req.network->recurrent.n_edges() + req.network->feedforward.n_edges();
+  auto [name, bytes] = snapshot_driver(run::estimate(req));
+  EXPECT_NE(name.find("2 weight snapshots"), std::string::npos) << name;
+  EXPECT_NE(name.find("edge lists"), std::string::npos) << name;
+  EXPECT_NEAR(bytes, 2 * (8.0 * static_cast<double>(edges) + 8.0 * (2100 + 400 + 2)), 1.0);
+  EXPECT_LT(bytes, 2 * dense);  // the built-in network is dense for a connectome (~28% of the pairs)
+
+  std::vector<std::string> asked = big;
+  asked.push_back("training.weight_snapshots=dense");
+  req.config = small_training_config(asked);
+  std::tie(name, bytes) = snapshot_driver(run::estimate(req));
+  EXPECT_NE(name.find("dense"), std::string::npos) << name;
+  EXPECT_DOUBLE_EQ(bytes, 2 * dense);
+
+  // Small networks keep dense .npy snapshots unless edge lists are asked for.
+  run::TrainRequest small;
+  small.config = tiny_config();
+  EXPECT_NE(snapshot_driver(run::estimate(small)).first.find("dense"), std::string::npos);
+  small.config = tiny_config({"training.weight_snapshots=sparse"});
+  EXPECT_NE(snapshot_driver(run::estimate(small)).first.find("edge lists"), std::string::npos);
 }
 
 TEST(RunGradient, ArraysAreNamedTypedAndShapedAsTheNpz) {
