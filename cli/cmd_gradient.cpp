@@ -8,6 +8,7 @@
 #include "homeostat/io/files.hpp"
 #include "homeostat/io/network_io.hpp"
 #include "homeostat/io/npy.hpp"
+#include "homeostat/parallel/mpi.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -46,7 +47,7 @@ double peak_rss_mb() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // kB on Linux
 }
 
-int run_gradient(const GradientCliOptions& o) {
+int run_gradient(const GradientCliOptions& o, const parallel::MpiContext* mpi) {
   // Refused before any work, as the other commands refuse an existing output.
   if (std::filesystem::exists(o.out) && !o.overwrite)
     throw std::runtime_error(fmt::format("{}: exists; choose another -o or pass --overwrite", o.out));
@@ -64,27 +65,33 @@ int run_gradient(const GradientCliOptions& o) {
   req.sparse_cutoff = o.sparse_cutoff;
   req.threads = o.common.threads;
   req.force = o.force;
-  // Ctrl-C from here on stops at the next safe point (between BPTT segments)
-  // and writes nothing.
-  const Console console;
+  req.mpi = mpi;
+  const bool root = mpi == nullptr || mpi->root();  // rank 0 alone prints and writes
+  // One process: Ctrl-C from here on stops at the next safe point (between
+  // BPTT segments) and writes nothing. Several ranks: no rank may stop alone
+  // inside the gradient (the others would wait at its reduction), so the
+  // signals keep their default and mpirun ends every rank.
+  const Console console(mpi == nullptr);
   const Network net = o.network.empty() ? generate_network(config) : io::load_network(o.network, config);
   std::unique_ptr<ReplayInputs> replay;
   if (!o.inputs.empty()) replay = run::load_input_spikes(o.inputs, net.m, o.trials);
   const int threads = omp_get_max_threads();
-  fmt::print("homeostat gradient: N = {}, M = {}, {} trial(s) x {} steps, {} precision, {} thread(s), trains {}\n",
+  if (root) fmt::print("homeostat gradient: N = {}, M = {}, {} trial(s) x {} steps, {} precision, {} thread(s), trains {}\n",
              net.n, net.m,
              o.trials > 0 ? o.trials : replay ? replay->n_trials() : config.training.batch_size,
              replay ? replay->n_steps() : config.simulation.chunk_size, o.double_precision ? "double" : "float",
              o.common.threads > 0 ? o.common.threads : threads, to_string(config.training.optimisable));
-  fmt::print("  rate loss: {}\n",
+  if (root) fmt::print("  rate loss: {}\n",
              describe_rate_loss(config.hyperparameters.rate_loss,
                                 o.trials > 0 ? o.trials : replay ? replay->n_trials() : config.training.batch_size));
+  if (mpi && root) fmt::print("  {} ranks share the trials, whole trial groups each\n", mpi->size());
   std::fflush(stdout);
   const run::GradientResult g = run::gradient(config, net, replay.get(), req, console.callbacks());
   if (g.status == run::Status::interrupted) {
     fmt::print(stderr, "Interrupted: no gradient computed, {} not written\n", o.out);
     return exit_code(g.status);
   }
+  if (!root) return 0;
 
   report_removed(io::remove_stale_temp_files_of(o.out));  // what a killed gradient left
   io::NpzWriter npz;
@@ -136,7 +143,7 @@ Action setup_gradient(CLI::App& app, int /*argc*/, char** /*argv*/) {
                   "one (default 0: exact)")
       ->check(CLI::NonNegativeNumber);
   cmd->footer("Exit codes: 0 done, 1 error, 2 configuration error, 130 interrupted (nothing written).");
-  return [o] { return run_gradient(*o); };
+  return [o] { return with_ranks([&](const parallel::MpiContext* mpi) { return run_gradient(*o, mpi); }); };
 }
 
 }  // namespace homeostat::cli

@@ -68,7 +68,7 @@ std::vector<std::int64_t> parse_neuron_list(const std::string& spec, std::int64_
   return out;
 }
 
-int run_simulate(const SimulateOptions& o) {
+int run_simulate(const SimulateOptions& o, const parallel::MpiContext* mpi) {
   // Everything is checked before the output directory is touched.
   run::SimulateDirRequest req;
   req.config = resolve_config(o.common);
@@ -99,6 +99,7 @@ int run_simulate(const SimulateOptions& o) {
   req.force = o.force;
   req.threads = o.common.threads;
   req.command_line = o.command;
+  req.mpi = mpi;
   const Console console;
   return exit_code(run::simulate_to_dir(req, console.callbacks()).status);
 }
@@ -127,7 +128,7 @@ Action setup_simulate(CLI::App& app, int argc, char** argv) {
   cmd->add_flag("--force", o->force, "Go ahead although the estimated memory or disk exceeds what the machine has");
   cmd->add_flag("--no-figures", o->no_figures, "Skip DIR/figures/ (and the default recording made for them)");
   cmd->footer("Exit codes: 0 done, 1 error, 2 configuration error, 130 interrupted (no recordings kept).");
-  return [o] { return run_simulate(*o); };
+  return [o] { return with_ranks([&](const parallel::MpiContext* mpi) { return run_simulate(*o, mpi); }); };
 }
 
 }  // namespace homeostat::cli

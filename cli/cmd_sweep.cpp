@@ -160,9 +160,7 @@ int run_sweep(const SweepOptions& o) {
     return mpi.run_guarded([&] {
       if (mpi.root()) prepare_sweep_dir(sweep, out);
       mpi.barrier();  // the directory exists before any rank writes into it
-      long local = 1;
-      if (const char* v = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) local = std::max(1L, std::strtol(v, nullptr, 10));
-      const int threads = o.threads > 0 ? o.threads : std::max(1, cores() / static_cast<int>(local));
+      const int threads = o.threads > 0 ? o.threads : std::max(1, cores() / parallel::local_ranks());
       const ScheduleResult r = run_mpi(mpi, sweep, out, self_exe(), threads);
       if (!mpi.root()) return 0;
       DirLock lock(out);

@@ -25,8 +25,9 @@ struct TrainOptions {
   std::string command;
 };
 
-int run_train(const TrainOptions& o) {
+int run_train(const TrainOptions& o, const parallel::MpiContext* mpi) {
   run::TrainRequest req;
+  req.mpi = mpi;
   req.method = o.method;
   req.output_dir = o.out;
   req.resume = o.resume;
@@ -35,8 +36,10 @@ int run_train(const TrainOptions& o) {
   req.threads = o.common.threads;
   req.command_line = o.command;
   if (!o.resume.empty()) {
-    if (!o.common.params.empty() || !o.common.overrides.empty())
-      throw std::invalid_argument("--resume continues with the run's own parameters.toml: no PARAMS or --set");
+    if (!o.common.params.empty())
+      throw std::invalid_argument("--resume continues with the run's own parameters.toml: no PARAMS (only --set "
+                                  "simulation.num_chunks=N, to extend the run)");
+    req.overrides = o.common.overrides;
   } else {
     if (o.out.empty()) throw std::invalid_argument(to_string(o.method) + ": give the output directory with -o DIR");
     req.config = resolve_config(o.common);
@@ -61,7 +64,9 @@ void setup_training_command(CLI::App& app, int argc, char** argv, Method method,
   cmd->add_option("-o,--output", o->out, "Output directory (with --resume: the run's directory, by default)");
   cmd->add_option("--network", o->network, "Start from network_structure.npz instead of generating one")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--resume", o->resume, "Continue a run from DIR/checkpoints/checkpoint_latest.npz")
+  cmd->add_option("--resume", o->resume,
+                  "Continue a run from DIR/checkpoints/checkpoint_latest.npz; with --set simulation.num_chunks=N, "
+                  "extend it to N chunks")
       ->check(CLI::ExistingFile);
   cmd->add_flag("--overwrite", o->overwrite, "Empty an existing homeostat run directory and start a new run in it");
   cmd->add_flag("--force", o->force, "Go ahead although the estimated memory or disk exceeds what the machine has");
@@ -75,13 +80,13 @@ void setup_training_command(CLI::App& app, int argc, char** argv, Method method,
 Action setup_train(CLI::App& app, int argc, char** argv) {
   auto o = std::make_shared<TrainOptions>();
   setup_training_command(app, argc, argv, Method::gradient, o);
-  return [o] { return run_train(*o); };
+  return [o] { return with_ranks([&](const parallel::MpiContext* mpi) { return run_train(*o, mpi); }); };
 }
 
 Action setup_feedback(CLI::App& app, int argc, char** argv) {
   auto o = std::make_shared<TrainOptions>();
   setup_training_command(app, argc, argv, Method::feedback, o);
-  return [o] { return run_train(*o); };
+  return [o] { return with_ranks([&](const parallel::MpiContext* mpi) { return run_train(*o, mpi); }); };
 }
 
 }  // namespace homeostat::cli

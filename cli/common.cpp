@@ -1,6 +1,7 @@
 #include "common.hpp"
 
 #include "homeostat/io/config_toml.hpp"
+#include "homeostat/parallel/mpi.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -44,6 +45,12 @@ std::string command_line(int argc, char** argv) {
 
 void report_removed(const std::vector<std::filesystem::path>& removed) {
   for (const auto& p : removed) fmt::print(stderr, "removed {}, left half-written by a killed run\n", p.string());
+}
+
+int with_ranks(const std::function<int(const parallel::MpiContext*)>& command) {
+  if (!parallel::launched_by_mpi()) return command(nullptr);
+  parallel::MpiContext mpi;
+  return mpi.run_guarded([&] { return command(mpi.size() > 1 ? &mpi : nullptr); });
 }
 
 // ---- Progress
@@ -110,6 +117,7 @@ Console::Console(bool stoppable) : stoppable_(stoppable) {
     stop_flag.store(0);
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
+    std::signal(SIGUSR1, on_stop_signal);
     callbacks_.stop = &stop_flag;
   }
   callbacks_.on_message = [this](const std::string& text) {
@@ -143,6 +151,7 @@ Console::~Console() {
   if (stoppable_) {
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
+    std::signal(SIGUSR1, SIG_DFL);
   }
 }
 

@@ -9,12 +9,16 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace CLI {
 class App;
+}
+namespace homeostat::parallel {
+class MpiContext;
 }
 
 namespace homeostat::cli {
@@ -40,6 +44,13 @@ std::string command_line(int argc, char** argv);
 // files a killed earlier command left half-written.
 void report_removed(const std::vector<std::filesystem::path>& removed);
 
+// Runs a command as one rank of an MPI job when a launcher started this
+// process (`mpirun -np R homeostat ...`; README "Running on a cluster"),
+// with the job's context (nullptr for a single rank), else as one process
+// with nullptr, exactly as without MPI. An error on any rank ends every
+// rank with exit code 1 and the message (MpiContext::run_guarded).
+int with_ranks(const std::function<int(const parallel::MpiContext*)>& command);
+
 // A progress line on stderr with rate and time left: redrawn in place on a
 // terminal; otherwise one plain line every `record_seconds` (batch jobs'
 // logs), and one at the end.
@@ -64,7 +75,7 @@ class Progress {
 
 // The console of a run: prints the driver's messages (stdout) and warnings
 // (stderr), draws its progress, and owns the stop flag that SIGINT/SIGTERM
-// set while it lives (`stoppable`; otherwise they keep their default action,
+// (and SIGUSR1, which mpirun forwards to its ranks without killing them) set while it lives (`stoppable`; otherwise they keep their default action,
 // for commands that have no safe point to stop at).
 class Console {
  public:

@@ -123,8 +123,10 @@ void check_state(const std::filesystem::path& path, const Config& config, std::i
 }  // namespace
 
 std::uint64_t config_hash(const Config& config) {
+  Config planned = config;
+  planned.simulation.num_chunks = 0;  // not part of what a checkpoint belongs to (see the header)
   std::uint64_t h = 1469598103934665603ULL;
-  for (const unsigned char c : to_toml(config)) {
+  for (const unsigned char c : to_toml(planned)) {
     h ^= c;
     h *= 1099511628211ULL;
   }

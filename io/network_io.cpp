@@ -29,6 +29,17 @@ std::vector<std::int64_t> widen(const std::vector<std::int32_t>& v) { return {v.
 
 }  // namespace
 
+void save_sparse_weights(const std::filesystem::path& path, const Csr& csr) {
+  std::vector<float> data(csr.weight.begin(), csr.weight.end());
+  NpzWriter npz;
+  npz.add_bytes("format", "csr");
+  npz.add("shape", std::vector<std::int64_t>{csr.n_pre, csr.n_post}, {2});
+  npz.add("data", data, {csr.n_edges()});
+  npz.add("indices", csr.post, {csr.n_edges()});
+  npz.add("indptr", csr.row_ptr, {csr.n_pre + 1});
+  npz.write(path);
+}
+
 void save_network(const std::filesystem::path& path, const Network& net) {
   NpzWriter npz;
   npz.add("recurrent_weights", dense_weights_f32(net.recurrent), {net.n, net.n});

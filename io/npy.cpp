@@ -67,9 +67,8 @@ std::int64_t product(const std::vector<std::int64_t>& shape) {
 
 // Magic, version, header length and the header dict, padded with spaces and
 // ended by '\n' so that the data that follows starts 64-byte aligned.
-std::string npy_header(DType dtype, const std::vector<std::int64_t>& shape) {
-  const std::string dict = "{'descr': '" + dtype_descr(dtype) +
-                           "', 'fortran_order': False, 'shape': " + shape_repr(shape) + ", }";
+std::string npy_header(const std::string& descr, const std::vector<std::int64_t>& shape) {
+  const std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape_repr(shape) + ", }";
   // Version 1.0 has a 2-byte header length; like numpy, fall back to 2.0
   // (4 bytes) for the rare header that does not fit.
   for (const int major : {1, 2}) {
@@ -453,7 +452,7 @@ std::string npy_bytes(DType dtype, const std::vector<std::int64_t>& shape, const
   }
   const auto nbytes = static_cast<std::size_t>(product(shape)) * itemsize;
   if (nbytes > 0 && data == nullptr) throw std::invalid_argument("npy_bytes: null data");
-  std::string out = npy_header(dtype, shape);
+  std::string out = npy_header(dtype_descr(dtype), shape);
   out.append(static_cast<const char*>(data), nbytes);
   return out;
 }
@@ -685,11 +684,20 @@ void write_npy(const std::filesystem::path& path, DType dtype, const std::vector
 
 void NpzWriter::add(const std::string& name, DType dtype, const std::vector<std::int64_t>& shape,
                     const void* data) {
+  add_entry(name, npy_bytes(dtype, shape, data));
+}
+
+void NpzWriter::add_bytes(const std::string& name, const std::string& text) {
+  if (text.empty()) throw std::invalid_argument("NpzWriter::add_bytes: '" + name + "' is empty (numpy has no |S0)");
+  add_entry(name, npy_header("|S" + std::to_string(text.size()), {}) + text);
+}
+
+void NpzWriter::add_entry(const std::string& name, std::string npy) {
   if (name.empty()) throw std::invalid_argument("NpzWriter::add: empty array name");
   for (const auto& entry : entries_) {
     if (entry.first == name) throw std::invalid_argument("NpzWriter::add: array '" + name + "' added twice");
   }
-  entries_.emplace_back(name, npy_bytes(dtype, shape, data));
+  entries_.emplace_back(name, std::move(npy));
 }
 
 void NpzWriter::write(const std::filesystem::path& path) const {
@@ -785,7 +793,7 @@ NpyStreamWriter::NpyStreamWriter(std::filesystem::path path, DType dtype, std::v
   if (const auto problem = shape_problem(shape, itemsize); !problem.empty()) {
     throw std::invalid_argument(name + ": " + problem);
   }
-  const std::string header = npy_header(dtype, shape);
+  const std::string header = npy_header(dtype_descr(dtype), shape);
   auto impl = std::make_unique<Impl>(std::move(path), dtype, std::move(shape));
   impl->name = name;
   impl->size = product(impl->shape);

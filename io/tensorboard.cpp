@@ -1,6 +1,7 @@
 #include "homeostat/io/tensorboard.hpp"
 
 #include "homeostat/io/files.hpp"
+#include "hparams.pb.h"
 #include "tensorboard.pb.h"
 
 #include <fmt/format.h>
@@ -39,6 +40,22 @@ std::uint64_t get_le(const char* p, int bytes) {
 
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Makes `e` an event at `step` now, of one summary value: that value.
+tensorflow::Summary::Value* summary_value(tensorflow::Event& e, std::int64_t step) {
+  e.set_wall_time(now_seconds());
+  e.set_step(step);
+  return e.mutable_summary()->add_value();
+}
+
+// A record of plugin data that is not carried into a resumed run.
+bool describes_the_run(const tensorflow::Event& e) {
+  for (const auto& v : e.summary().value()) {
+    const std::string& plugin = v.metadata().plugin_data().plugin_name();
+    if (plugin == TensorBoardWriter::text_plugin || plugin == TensorBoardWriter::hparams_plugin) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -116,7 +133,7 @@ TensorBoardWriter::TensorBoardWriter(const std::filesystem::path& dir, std::int6
         tensorflow::Event e;
         if (!e.ParseFromString(record))
           throw std::runtime_error(fmt::format("{}: an event that passes its checksum does not parse", file.string()));
-        if (e.has_summary() && e.step() <= keep_upto) carried.push_back(record);
+        if (e.has_summary() && e.step() <= keep_upto && !describes_the_run(e)) carried.push_back(record);
       }
     }
   }
@@ -149,9 +166,7 @@ void TensorBoardWriter::write_record(const std::string& event) {
 
 void TensorBoardWriter::scalar(const std::string& tag, double value, std::int64_t step) {
   tensorflow::Event e;
-  e.set_wall_time(now_seconds());
-  e.set_step(step);
-  auto* v = e.mutable_summary()->add_value();
+  tensorflow::Summary::Value* v = summary_value(e, step);
   v->set_tag(tag);
   v->set_simple_value(static_cast<float>(value));
   write_record(e.SerializeAsString());
@@ -160,9 +175,7 @@ void TensorBoardWriter::scalar(const std::string& tag, double value, std::int64_
 void TensorBoardWriter::image(const std::string& tag, const std::string& png, int width, int height,
                               std::int64_t step) {
   tensorflow::Event e;
-  e.set_wall_time(now_seconds());
-  e.set_step(step);
-  auto* v = e.mutable_summary()->add_value();
+  tensorflow::Summary::Value* v = summary_value(e, step);
   v->set_tag(tag);
   auto* img = v->mutable_image();
   img->set_width(width);
@@ -170,6 +183,76 @@ void TensorBoardWriter::image(const std::string& tag, const std::string& png, in
   img->set_colorspace(4);
   img->set_encoded_image_string(png);
   write_record(e.SerializeAsString());
+}
+
+void TensorBoardWriter::text(const std::string& tag, const std::string& markdown, std::int64_t step) {
+  tensorflow::Event e;
+  tensorflow::Summary::Value* v = summary_value(e, step);
+  v->set_tag(tag);
+  v->mutable_metadata()->mutable_plugin_data()->set_plugin_name(text_plugin);  // content: TextPluginData{version 0}
+  v->mutable_metadata()->set_data_class(tensorflow::DATA_CLASS_TENSOR);
+  auto* t = v->mutable_tensor();
+  t->set_dtype(tensorflow::DT_STRING);
+  t->mutable_tensor_shape();  // no dimension: a scalar
+  t->add_string_val(markdown);
+  write_record(e.SerializeAsString());
+}
+
+namespace {
+
+// A record of the hparams plugin: `data` as the content of a value tagged
+// `tag`, with the empty float tensor TensorBoard expects beside it.
+std::string hparams_record(const char* tag, const tensorboard::hparams::HParamsPluginData& data,
+                           std::int64_t step) {
+  tensorflow::Event e;
+  tensorflow::Summary::Value* v = summary_value(e, step);
+  v->set_tag(tag);
+  auto* meta = v->mutable_metadata();
+  meta->mutable_plugin_data()->set_plugin_name(TensorBoardWriter::hparams_plugin);
+  meta->mutable_plugin_data()->set_content(data.SerializeAsString());
+  meta->set_data_class(tensorflow::DATA_CLASS_TENSOR);
+  auto* t = v->mutable_tensor();
+  t->set_dtype(tensorflow::DT_FLOAT);
+  t->mutable_tensor_shape()->add_dim()->set_size(0);
+  return e.SerializeAsString();
+}
+
+}  // namespace
+
+void TensorBoardWriter::hparams(const std::vector<HParam>& values, const std::vector<std::string>& metric_tags) {
+  namespace hp = tensorboard::hparams;
+  const double now = now_seconds();
+  hp::HParamsPluginData experiment, start;
+  auto* ex = experiment.mutable_experiment();
+  ex->set_time_created_secs(now);
+  auto* session = start.mutable_session_start_info();
+  session->set_start_time_secs(now);
+  for (const HParam& h : values) {
+    auto* info = ex->add_hparam_infos();
+    info->set_name(h.name);
+    google::protobuf::Value& value = (*session->mutable_hparams())[h.name];
+    if (const double* x = std::get_if<double>(&h.value)) {
+      info->set_type(hp::DATA_TYPE_FLOAT64);
+      value.set_number_value(*x);
+    } else if (const bool* b = std::get_if<bool>(&h.value)) {
+      info->set_type(hp::DATA_TYPE_BOOL);
+      value.set_bool_value(*b);
+    } else {
+      info->set_type(hp::DATA_TYPE_STRING);
+      value.set_string_value(std::get<std::string>(h.value));
+    }
+  }
+  for (const std::string& tag : metric_tags) ex->add_metric_infos()->mutable_name()->set_tag(tag);
+  write_record(hparams_record("_hparams_/experiment", experiment, 0));
+  write_record(hparams_record("_hparams_/session_start_info", start, 0));
+}
+
+void TensorBoardWriter::hparams_end(bool success, std::int64_t step) {
+  namespace hp = tensorboard::hparams;
+  hp::HParamsPluginData end;
+  end.mutable_session_end_info()->set_status(success ? hp::STATUS_SUCCESS : hp::STATUS_FAILURE);
+  end.mutable_session_end_info()->set_end_time_secs(now_seconds());
+  write_record(hparams_record("_hparams_/session_end_info", end, step));
 }
 
 void TensorBoardWriter::flush() {

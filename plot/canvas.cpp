@@ -158,7 +158,7 @@ void Canvas::panel(const Box& box, const Axes& axes) {
   pls_->col0(1);
   pls_->width(1.0);
   pls_->lsty(1);
-  std::string xopt = "bcst", yopt = "bcstv";
+  std::string xopt = axes.ticks ? "bcst" : "bc", yopt = axes.ticks ? "bcstv" : "bcv";
   if (axes.x_numbers) xopt += "n";
   if (axes.y_numbers) yopt += "n";
   if (axes.log_x) xopt += "l";
@@ -317,6 +317,19 @@ void Canvas::legend(const std::vector<LegendEntry>& entries, const std::string& 
   pls_->lsty(1);
 }
 
+Rgb colour_at(const ColourMap& map, double x) {
+  const auto& pts = map.points;
+  if (x <= pts.front().first) return pts.front().second;
+  for (std::size_t k = 1; k < pts.size(); ++k) {
+    if (x > pts[k].first) continue;
+    const double f = (x - pts[k - 1].first) / (pts[k].first - pts[k - 1].first);
+    const Rgb a = pts[k - 1].second, b = pts[k].second;
+    auto mix = [f](std::uint8_t u, std::uint8_t v) { return static_cast<std::uint8_t>(std::lround(u + f * (v - u))); };
+    return {mix(a.r, b.r), mix(a.g, b.g), mix(a.b, b.b)};
+  }
+  return pts.back().second;
+}
+
 void Canvas::load_map(const ColourMap& map) {
   constexpr int n = 256;
   std::vector<PLINT> r(n), g(n), b(n);
@@ -360,7 +373,8 @@ void Canvas::image(const std::vector<double>& values, int nx, int ny, const Colo
   pls_->box("bc", 0, 0, "bc", 0, 0);
 }
 
-void Canvas::colour_bar(const Box& box, const ColourMap& map, double v_min, double v_max, const std::string& label) {
+void Canvas::colour_bar(const Box& box, const ColourMap& map, double v_min, double v_max, const std::string& label,
+                        double tick) {
   Axes saved = axes_;
   const int n = 256;
   std::vector<double> v(n);
@@ -374,7 +388,7 @@ void Canvas::colour_bar(const Box& box, const ColourMap& map, double v_min, doub
   for (int i = 0; i < n; ++i) two[2 * i] = two[2 * i + 1] = v[i];
   image(two, 2, n, map, v_min, v_max);
   pls_->col0(1);
-  pls_->box("bc", 0, 0, "bcmst", 0, 0);
+  pls_->box("bc", 0, 0, "bcmst", tick, 0);
   pls_->mtex("r", 4.2, 0.5, 0.5, label.c_str());
   axes_ = saved;
 }

@@ -32,6 +32,7 @@ struct Axes {
   std::string x_label, y_label, title;
   bool x_numbers = true, y_numbers = true;  // tick labels
   double x_tick = 0, y_tick = 0;            // major tick interval (linear axes), 0 = PLplot's choice
+  bool ticks = true;                        // false: the frame alone (a heatmap of labelled cells)
   int y_digits = 0;  // y tick labels with up to this many digits are written out, not as "(x10^k)"; 0 = PLplot's 4
 };
 
@@ -48,6 +49,10 @@ struct LegendEntry {
 struct ColourMap {
   std::vector<std::pair<double, Rgb>> points;
 };
+
+// The colour of `x` in [0, 1] on `map` (linear between its control points):
+// cells drawn as rectangles in the colours of a colour_bar.
+Rgb colour_at(const ColourMap& map, double x);
 
 class Canvas {
  public:
@@ -100,8 +105,10 @@ class Canvas {
   // values [ny][nx] row-major (row 0 at y_min) over the current panel's
   // window; cells outside [v_min, v_max] (e.g. 0 = no synapse) are left blank.
   void image(const std::vector<double>& values, int nx, int ny, const ColourMap& map, double v_min, double v_max);
-  // A vertical colour bar in `box` for [v_min, v_max], labelled on its right.
-  void colour_bar(const Box& box, const ColourMap& map, double v_min, double v_max, const std::string& label);
+  // A vertical colour bar in `box` for [v_min, v_max], labelled on its right;
+  // `tick`: the interval of its numbers (0 = PLplot's choice).
+  void colour_bar(const Box& box, const ColourMap& map, double v_min, double v_max, const std::string& label,
+                  double tick = 0);
 
   void char_scale(double scale);  // relative to the default character height
   // Height of one line of text at scale 1, as a fraction of the page height:

@@ -19,50 +19,59 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One analysis CSV (header, then one row per cell type, first column the
-// type's name): the value of `column` for `type`, NaN when absent.
-class TypeTable {
- public:
-  explicit TypeTable(const fs::path& path) {
-    std::istringstream in(io::read_file(path));
-    std::string line;
-    bool header = true;
-    while (std::getline(in, line)) {
-      std::vector<std::string> cells;
-      std::stringstream row(line);
-      for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
-      if (header) {
-        columns_ = cells;
-        header = false;
-      } else if (!cells.empty()) {
-        rows_[cells[0]] = cells;
-      }
-    }
-  }
-  double get(const std::string& type, const std::string& column) const {
-    const auto c = std::find(columns_.begin(), columns_.end(), column);
-    const auto r = rows_.find(type);
-    if (c == columns_.end() || r == rows_.end()) return NAN;
-    const auto k = static_cast<std::size_t>(c - columns_.begin());
-    if (k >= r->second.size()) return NAN;
-    try {
-      return std::stod(r->second[k]);
-    } catch (const std::exception&) {
-      return NAN;
-    }
-  }
-
- private:
-  std::vector<std::string> columns_;
-  std::map<std::string, std::vector<std::string>> rows_;
-};
-
 double last_of(const MetricsTable& m, const std::string& column) {
   if (!m.has(column) || m.rows.empty()) return NAN;
   return m.column(column).back();
 }
 
+// A JSON number, or NaN for null (a value that did not exist).
+double number(const nlohmann::ordered_json& j, const char* key) {
+  const auto it = j.find(key);
+  if (it == j.end()) throw std::runtime_error(fmt::format("no '{}'", key));
+  return it->is_null() ? NAN : it->get<double>();
+}
+
 }  // namespace
+
+nlohmann::ordered_json target_summary_json(const std::vector<TypeOutcome>& types, std::int64_t membrane_chunk) {
+  // nlohmann writes NaN as null.
+  nlohmann::ordered_json per_type = nlohmann::ordered_json::object();
+  for (const TypeOutcome& o : types)
+    per_type[o.name] = {{"rate_hz", o.rate},
+                        {"target_rate_hz", o.target_rate},
+                        {"error_percent", o.rate_error_percent()},
+                        {"active_percent", 100.0 * o.fraction_active},
+                        {"cv", o.mean_cv},
+                        {"target_cv", o.target_cv},
+                        {"membrane_ratio", o.membrane_ratio},
+                        {"target_membrane_ratio", o.target_membrane_ratio}};
+  return {{"rates_from", "final_state"},
+          {"membrane_ratio_from_chunk", membrane_chunk > 0 ? nlohmann::ordered_json(membrane_chunk) : nullptr},
+          {"types", per_type}};
+}
+
+std::vector<TypeOutcome> read_target_summary(const nlohmann::ordered_json& summary) {
+  std::vector<TypeOutcome> out;
+  const auto types = summary.find("types");
+  if (types == summary.end() || !types->is_object()) throw std::runtime_error("no 'types'");
+  for (const auto& [name, t] : types->items()) {
+    TypeOutcome o;
+    o.name = name;
+    try {
+      o.rate = number(t, "rate_hz");
+      o.target_rate = number(t, "target_rate_hz");
+      o.fraction_active = number(t, "active_percent") / 100.0;
+      o.mean_cv = number(t, "cv");
+      o.target_cv = number(t, "target_cv");
+      o.membrane_ratio = number(t, "membrane_ratio");
+      o.target_membrane_ratio = number(t, "target_membrane_ratio");
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("types.{}: {}", name, e.what()));
+    }
+    out.push_back(o);
+  }
+  return out;
+}
 
 RunOutcome load_run_outcome(const fs::path& dir) {
   if (!is_training_run(dir))
@@ -74,15 +83,32 @@ RunOutcome load_run_outcome(const fs::path& dir) {
   r.method = m.has("grad_norm") ? "train" : "feedback";
   r.chunks_logged = last_of(m, "chunk");
   r.last_total_loss = last_of(m, "total_loss");
-  const fs::path analysis = dir / "final_state" / "analysis";
-  const bool final_state = fs::exists(analysis / "firing_rate_statistics.csv") && fs::exists(analysis / "cv_statistics.csv");
-  r.source = final_state ? "final state" : "last chunk";
-  const Config& c = r.log.config;
-  std::optional<TypeTable> rates, cvs;
-  if (final_state) {
-    rates.emplace(analysis / "firing_rate_statistics.csv");
-    cvs.emplace(analysis / "cv_statistics.csv");
+  // A finished run's own summary; a run stopped before its final state has
+  // none, or one of an earlier end (an interrupted extension), and is judged
+  // by its last chunk.
+  const fs::path meta_path = dir / "metadata.json";
+  if (fs::exists(meta_path)) {
+    nlohmann::ordered_json meta;
+    try {
+      meta = nlohmann::ordered_json::parse(io::read_file(meta_path));
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("{}: not readable JSON: {}", meta_path.string(), e.what()));
+    }
+    const auto block = meta.find(r.method);
+    const bool current = block != meta.end() && block->contains("chunks_done") &&
+                         (*block)["chunks_done"].get<double>() == r.chunks_logged;
+    if (current && meta.contains("target_summary")) {
+      try {
+        r.types = read_target_summary(meta["target_summary"]);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(fmt::format("{}: target_summary.{}", meta_path.string(), e.what()));
+      }
+      r.source = "final state";
+      return r;
+    }
   }
+  r.source = "last chunk";
+  const Config& c = r.log.config;
   for (std::size_t t = 0; t < c.recurrent.type_names.size(); ++t) {
     const std::string& name = c.recurrent.type_names[t];
     TypeOutcome o;
@@ -91,15 +117,9 @@ RunOutcome load_run_outcome(const fs::path& dir) {
     o.target_cv = c.targets.per_type[t].cv;
     o.target_membrane_ratio = c.targets.per_type[t].threshold_ratio;
     o.membrane_ratio = last_of(m, "membrane_ratio/" + name);
-    if (final_state) {
-      o.rate = rates->get(name, "mean_rate_hz");
-      o.fraction_active = rates->get(name, "fraction_active");
-      o.mean_cv = cvs->get(name, "mean_cv");
-    } else {
-      o.rate = last_of(m, "mean_rate_hz/" + name);
-      o.fraction_active = last_of(m, "fraction_active/" + name);
-      o.mean_cv = last_of(m, "mean_cv/" + name);
-    }
+    o.rate = last_of(m, "mean_rate_hz/" + name);
+    o.fraction_active = last_of(m, "fraction_active/" + name);
+    o.mean_cv = last_of(m, "mean_cv/" + name);
     r.types.push_back(o);
   }
   return r;

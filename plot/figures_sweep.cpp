@@ -24,20 +24,6 @@ const ColourMap rate_map{{{0.0, {255, 255, 217}}, {0.25, {199, 233, 180}}, {0.5,
                           {0.75, {34, 94, 168}}, {1.0, {8, 29, 88}}}};
 const ColourMap fraction_map{{{0.0, {255, 247, 236}}, {0.5, {0, 158, 115}}, {1.0, {0, 60, 42}}}};
 
-// The colour of `x` in [0, 1] on `map` (linear between its control points).
-Rgb colour_at(const ColourMap& map, double x) {
-  const auto& pts = map.points;
-  if (x <= pts.front().first) return pts.front().second;
-  for (std::size_t k = 1; k < pts.size(); ++k) {
-    if (x > pts[k].first) continue;
-    const double f = (x - pts[k - 1].first) / (pts[k].first - pts[k - 1].first);
-    const Rgb a = pts[k - 1].second, b = pts[k].second;
-    auto mix = [f](std::uint8_t u, std::uint8_t v) { return static_cast<std::uint8_t>(std::lround(u + f * (v - u))); };
-    return {mix(a.r, b.r), mix(a.g, b.g), mix(a.b, b.b)};
-  }
-  return pts.back().second;
-}
-
 struct Metric {
   const char* label;
   const char* unit_label;

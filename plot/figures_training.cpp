@@ -205,11 +205,150 @@ void draw_training_rates(const TrainingLog& log, const FigureOptions&, Canvas& c
   c.legend(legend_b, "out", 0.8);
 }
 
+// ---- weight change per block
+
+// Decrease (brown) - no change (white) - increase (teal): ColorBrewer BrBG,
+// colour-blind safe and apart from the cell types' blue and vermillion.
+const ColourMap change_map{{{0.0, {140, 81, 10}}, {0.25, {216, 179, 101}}, {0.5, {245, 245, 245}},
+                            {0.75, {90, 180, 172}}, {1.0, {1, 102, 94}}}};
+
+// The blocks of one connection matrix: pre types x recurrent post types.
+struct BlockSet {
+  const char* kind;  // "recurrent", "feedforward"
+  const std::vector<std::string>* pre;
+  bool input;        // presynaptic types are input types (their colours)
+};
+
+std::vector<BlockSet> block_sets(const TrainingLog& log) {
+  return {{"recurrent", &log.config.recurrent.type_names, false},
+          {"feedforward", &log.config.feedforward.type_names, true}};
+}
+
+std::string need_weight_change(const TrainingLog& log) {
+  if (log.metrics.rows.empty()) return "no metrics rows yet";
+  if (!log.metrics.has("chunk")) return "training_metrics.csv has no column 'chunk'";
+  for (const BlockSet& set : block_sets(log))
+    for (const auto& pre : *set.pre)
+      for (const auto& post : log.config.recurrent.type_names)
+        if (const std::string col = weight_change_column(set.kind, pre, post); !log.metrics.has(col))
+          return "training_metrics.csv has no column '" + col + "' (a run of an older homeostat)";
+  return "";
+}
+
+std::string percent_text(double fraction) {
+  if (!std::isfinite(fraction)) return "no edges";
+  const double p = 100 * fraction;
+  return std::abs(p) < 0.05 ? "0%" : fmt::format("{:+.{}f}%", p, std::abs(p) < 10 ? 1 : 0);
+}
+
+// Left: each block's change at the last logged chunk, one heatmap per
+// connection matrix (rows: presynaptic type, columns: postsynaptic type);
+// right: every block's change against the chunk.
+void draw_weight_change(const TrainingLog& log, const FigureOptions& o, Canvas& c) {
+  const auto& m = log.metrics;
+  const auto& post_types = log.config.recurrent.type_names;
+  const auto chunks = m.column("chunk");
+  const auto sets = block_sets(log);
+  const int n_post = static_cast<int>(post_types.size());
+  c.title("Weight change per block",
+          fmt::format("relative change of each block's mean weight since the start, mean w / mean w0 - 1; {}",
+                      span_text(chunks)));
+  // [set][pre][post] series in percent, and the colour scale: symmetric
+  // around 0, up to the largest change at the last chunk.
+  std::vector<std::vector<std::vector<std::vector<double>>>> pct(sets.size());
+  double largest = 0;
+  for (std::size_t s = 0; s < sets.size(); ++s)
+    for (const auto& pre : *sets[s].pre) {
+      auto& row = pct[s].emplace_back();
+      for (const auto& post : post_types) {
+        auto& y = row.emplace_back(m.column(weight_change_column(sets[s].kind, pre, post)));
+        for (double& v : y) v *= 100;
+        if (!y.empty() && std::isfinite(y.back())) largest = std::max(largest, std::abs(y.back()));
+      }
+    }
+  const double lim = nice_ceil(std::max(largest, 0.1));
+
+  // Square cells, at most 110 px, all of both heatmaps in the left column;
+  // type names on the left and below, the colour bar beside the first.
+  int rows_total = 0;
+  std::size_t widest = 0;
+  for (std::size_t s = 0; s < sets.size(); ++s) {
+    rows_total += static_cast<int>(pct[s].size());
+    for (const auto& pre : *sets[s].pre) widest = std::max(widest, pre.size());
+  }
+  const double cell_px = std::min({110.0, 240.0 / n_post, 0.5 * o.height / std::max(rows_total, 1)});
+  const double cell_w = cell_px / o.width, cell_h = cell_px / o.height;
+  const double x0 = 0.17, gap = 3.4 * c.line_height();
+  double top = 0.86 - gap;
+  for (std::size_t s = 0; s < sets.size(); ++s) {
+    const int n_pre = static_cast<int>(pct[s].size());
+    const Box box{x0, x0 + n_post * cell_w, top - n_pre * cell_h, top};
+    top = box.y0 - gap - 2.6 * c.line_height();  // below: the post types and the axis title
+    Axes a;
+    a.x_min = 0, a.x_max = n_post, a.y_min = 0, a.y_max = n_pre;
+    a.x_numbers = a.y_numbers = a.ticks = false;
+    a.title = fmt::format("{}, chunk {}", sets[s].kind, num(chunks.back()));
+    c.panel(box, a);
+    for (int i = 0; i < n_pre; ++i)
+      for (int j = 0; j < n_post; ++j) {
+        const double v = pct[s][i][j].empty() ? NAN : pct[s][i][j].back();
+        const double y = n_pre - 1 - i;  // first type at the top
+        const Rgb fill = std::isfinite(v) ? colour_at(change_map, 0.5 + 0.5 * std::clamp(v / lim, -1.0, 1.0))
+                                          : palette::light_grey;
+        c.rectangle(j, j + 1, y, y + 1, fill);
+        const bool dark = std::isfinite(v) && std::abs(v) > 0.6 * lim;
+        c.text(j + 0.5, y + 0.4, percent_text(v / 100), 0.5, dark ? palette::white : palette::black,
+               cell_px >= 70 ? 0.9 : 0.7);
+      }
+    for (int k = 1; k < n_post; ++k) c.line({double(k), double(k)}, {0.0, double(n_pre)}, palette::white, 2.0);
+    for (int k = 1; k < n_pre; ++k) c.line({0.0, double(n_post)}, {double(k), double(k)}, palette::white, 2.0);
+    c.panel(box, a);  // the frame over the cells
+    for (int i = 0; i < n_pre; ++i)
+      c.edge_text("lv", 0.6, (n_pre - 0.5 - i) / n_pre, 1.0, (*sets[s].pre)[i], 0.8,
+                  sets[s].input ? input_colour(i) : type_colour(i));
+    c.edge_text("l", 1.6 + 0.75 * static_cast<double>(widest), 0.5, 0.5, "presynaptic", 0.8);
+    for (int j = 0; j < n_post; ++j) c.edge_text("b", 1.2, (j + 0.5) / n_post, 0.5, post_types[j], 0.8, type_colour(j));
+    c.edge_text("b", 2.6, 0.5, 0.5, "postsynaptic", 0.8);
+    if (s == 0)
+      c.colour_bar({box.x1 + 0.015, box.x1 + 0.03, box.y0, box.y1}, change_map, -lim, lim, "change [%]", lim / 2);
+  }
+
+  // Right: the change of every block against the chunk.
+  Axes b;
+  x_range(chunks, log.config.training.log_interval, b);
+  double lo = 0, hi = 0;
+  for (const auto& set : pct)
+    for (const auto& row : set)
+      for (const auto& y : row)
+        for (const double v : y)
+          if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  std::tie(b.y_min, b.y_max) = own_range({lo, hi});
+  b.x_label = "training chunk";
+  b.y_label = "change [%]";
+  b.title = "every block against the chunk";
+  c.panel({0.52, 0.76, 0.11, 0.86 - gap}, b);
+  c.hline(0, palette::grey, 1.0, 1);
+  std::vector<LegendEntry> legend;
+  for (std::size_t s = 0; s < sets.size(); ++s)
+    for (std::size_t i = 0; i < pct[s].size(); ++i)
+      for (int j = 0; j < n_post; ++j) {
+        const Rgb colour = sets[s].input ? input_colour(static_cast<int>(i)) : type_colour(static_cast<int>(i));
+        const int style = 1 + j % 8;
+        series(c, chunks, pct[s][i][j], colour, 2.0, style);
+        legend.push_back({fmt::format("{} to {}", (*sets[s].pre)[i], post_types[j]), colour, LegendEntry::line,
+                          style, 2.0});
+      }
+  c.legend(legend, "out", 0.75);
+}
+
 const std::vector<FigureEntry<TrainingLog>>& catalogue() {
   static const std::vector<FigureEntry<TrainingLog>> entries = {
       {{"training_losses", "total loss and each loss term vs training chunk"}, need_losses, draw_training_losses},
       {{"training_rates", "mean rate per type vs chunk with its target; fraction of active neurons"}, need_rates,
        draw_training_rates},
+      {{"training_weight_change", "relative change of each block's mean weight (pre type x post type, recurrent and "
+                                  "feedforward) at the last chunk and against the chunk"},
+       need_weight_change, draw_weight_change},
   };
   return entries;
 }

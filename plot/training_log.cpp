@@ -137,6 +137,10 @@ TrainingLog load_training_log(const fs::path& dir, std::int64_t upto_chunk) {
   return log;
 }
 
+std::string weight_change_column(std::string_view kind, const std::string& pre, const std::string& post) {
+  return "weight_change/" + std::string(kind) + "/" + pre + "_to_" + post;
+}
+
 bool is_training_run(const fs::path& dir) {
   return fs::exists(dir / "training_metrics.csv") && !fs::exists(dir / "results");
 }

@@ -5,10 +5,13 @@
 #include "internal.hpp"
 
 #include "homeostat/grad.hpp"
+#include "homeostat/parallel/ranks.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 namespace homeostat::run {
 
@@ -25,13 +28,22 @@ template <class Real>
 GradientResult run_gradient(const Config& config, const Network& net, const InputSource& inputs,
                             const GradientRequest& request, std::int64_t batch, std::int64_t steps,
                             const Callbacks& callbacks) {
+  // Several ranks: whole atoms of trials each (the gradient's sums are per atom).
+  const detail::Ranks ranks{request.mpi};
+  // The stop flag only for one process: a rank stopping alone inside
+  // chunk_gradient would leave the others waiting at its reduction forever.
+  // Under mpirun, Ctrl-C ends every rank as mpirun ends them.
+  const std::atomic<int>* stop = ranks.size() > 1 ? nullptr : callbacks.stop;
   GradientResult out;
-  if (callbacks.stop_requested()) {
+  if (stop != nullptr && stop->load() != 0) {
     out.status = Status::interrupted;
     return out;
   }
   const LoweredModel<Real> model = lower<Real>(config, net);
-  std::vector<TrialState<Real>> states(batch, initial_state(model));
+  const TrialRange mine = ranks.trials(batch, trial_atom);
+  std::optional<parallel::MpiReduction> reduction;
+  if (ranks.size() > 1) reduction.emplace(*request.mpi, mine);
+  std::vector<TrialState<Real>> states(mine.count, initial_state(model));
   const LossContext ctx = loss_context(config, net.cell_type, batch, steps);
   // MODEL.md 6-7: in `weights` mode the weight ratio is over the weights; in
   // the scaling-factor modes over the factors (all 1 here: the gradient is
@@ -50,19 +62,22 @@ GradientResult run_gradient(const Config& config, const Network& net, const Inpu
   options.checkpoint_every = request.checkpoint_every;
   options.sparse_cutoff = request.sparse_cutoff;
   options.terms = request.losses;
-  options.stop = callbacks.stop;
+  options.stop = stop;
+  options.reduction = reduction ? &*reduction : nullptr;
 
   const auto start = std::chrono::steady_clock::now();
-  const ChunkGradient g = chunk_gradient(model, inputs, states, 0, 0, steps, ctx, ratio, options);
+  ChunkGradient g = chunk_gradient(model, inputs, states, mine.first, 0, steps, ctx, ratio, options);
   if (g.stopped) {
     out.status = Status::interrupted;
     return out;
   }
+  if (reduction) g.records = parallel::gather_records(*request.mpi, g.records);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   out.trials = batch;
   out.steps = steps;
   out.checkpoint_every = g.checkpoint_every;
   out.peak_state_bytes = static_cast<std::int64_t>(g.peak_state_bytes);
+  if (!ranks.root()) return out;  // rank 0 has every array
 
   auto& arrays = out.arrays;
   auto scalar = [&](const std::string& name, double x) { arrays.push_back(array(name, std::vector<double>{x}, {})); };
@@ -114,7 +129,8 @@ GradientResult run_gradient(const Config& config, const Network& net, const Inpu
 
 GradientResult gradient(const Config& config, const Network& network, const InputSource* replay,
                         const GradientRequest& request, const Callbacks& callbacks) {
-  detail::apply_threads(request.threads);
+  const detail::Ranks ranks{request.mpi};
+  detail::apply_threads(request.threads, ranks);
   std::int64_t steps = config.simulation.chunk_size;
   std::int64_t batch = request.trials > 0 ? request.trials : config.training.batch_size;
   std::unique_ptr<InputSource> poisson;
@@ -145,7 +161,8 @@ GradientResult gradient(const Config& config, const Network& network, const Inpu
   for (const auto& driver : need.memory_drivers) need.memory_bytes += driver.second;
   std::stable_sort(need.memory_drivers.begin(), need.memory_drivers.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
-  detail::check_resources(need, ".", request.force, "gradient", callbacks);
+  // Rank 0 alone checks, as in train: its refusal ends every rank.
+  if (ranks.root()) detail::check_resources(need, ".", request.force, "gradient", callbacks);
   const InputSource& inputs = replay ? *replay : *poisson;
   return request.double_precision ? run_gradient<double>(config, network, inputs, request, batch, steps, callbacks)
                                   : run_gradient<float>(config, network, inputs, request, batch, steps, callbacks);

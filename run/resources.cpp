@@ -29,18 +29,32 @@ void sort_drivers(Drivers& d) {
   std::stable_sort(d.begin(), d.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
 }
 
-// Expected synapses of each connectome (mean in-degree from the config is not
-// a single key; take the dense upper bound's fraction from the probabilities
-// would need the topology: use N*N and M*N, the dense arrays every run writes).
+// The dense [N, N] and [M, N] float32 matrices.
 double dense_weights_bytes(const Config& c) {
   const double n = static_cast<double>(c.recurrent.num_neurons), m = static_cast<double>(c.feedforward.num_neurons);
   return 4.0 * (n * n + m * n);
 }
 
+// The two edge lists as save_sparse_weights writes them: f4 weight and i4
+// target per edge, i8 row pointers.
+double sparse_weights_bytes(const Config& c, std::int64_t edges) {
+  const double n = static_cast<double>(c.recurrent.num_neurons), m = static_cast<double>(c.feedforward.num_neurons);
+  return 8.0 * static_cast<double>(edges) + 8.0 * (n + m + 2);
+}
+
 }  // namespace
 
+bool detail::sparse_snapshots(const Config& c, std::int64_t edges) {
+  switch (c.training.weight_snapshots) {
+    case SnapshotFormat::sparse: return true;
+    case SnapshotFormat::dense: return false;
+    case SnapshotFormat::by_size: break;
+  }
+  return dense_weights_bytes(c) > sparse_snapshot_bytes && sparse_weights_bytes(c, edges) < dense_weights_bytes(c);
+}
+
 ResourceEstimate detail::simulate_estimate(const Config& c, std::int64_t trials, std::int64_t steps,
-                                           const RecordSpec& record) {
+                                           const RecordSpec& record, bool dense_results) {
   ResourceEstimate e;
   const double n = static_cast<double>(c.recurrent.num_neurons), m = static_cast<double>(c.feedforward.num_neurons);
   const double ts = static_cast<double>(trials) * static_cast<double>(steps);
@@ -53,7 +67,9 @@ ResourceEstimate detail::simulate_estimate(const Config& c, std::int64_t trials,
     e.disk_drivers.emplace_back("recording output_conductances (--record conductances, --neurons)", ts * k * 2 * r * 4);
   if (record.currents)
     e.disk_drivers.emplace_back("recording output_currents (--record currents, --neurons)", ts * k * r * 4);
-  e.disk_drivers.emplace_back("dense weights and masks (N, M)", dense_weights_bytes(c) * 1.25);
+  // network_structure.npz: dense weights and masks, deflated (at most this).
+  e.disk_drivers.emplace_back("network_structure.npz (N, M)", dense_weights_bytes(c) * 1.25);
+  if (dense_results) e.disk_drivers.emplace_back("results/ dense weights and masks (N, M)", dense_weights_bytes(c) * 1.25);
   // Memory: the dense arrays written once, one chunk's records of every
   // trial, the network state.
   const double chunk = static_cast<double>(std::min<std::int64_t>(c.simulation.chunk_size, steps));
@@ -70,13 +86,14 @@ ResourceEstimate detail::simulate_estimate(const Config& c, std::int64_t trials,
 
 ResourceEstimate estimate(const SimulateDirRequest& req) {
   const Config& c = req.config;
-  return detail::simulate_estimate(c, req.trials, std::llround(c.simulation.duration / c.simulation.dt), req.record);
+  return detail::simulate_estimate(c, req.trials, std::llround(c.simulation.duration / c.simulation.dt), req.record,
+                                   true);
 }
 
 ResourceEstimate estimate(const TrainRequest& req) {
   const Config& c = req.config;
   ResourceEstimate e;
-  const double n = static_cast<double>(c.recurrent.num_neurons), m = static_cast<double>(c.feedforward.num_neurons);
+  const double n = static_cast<double>(c.recurrent.num_neurons);
   const double b = static_cast<double>(c.training.batch_size);
   const double steps = static_cast<double>(c.simulation.chunk_size);
   const double r = static_cast<double>(receptor_columns(c).size());
@@ -93,26 +110,36 @@ ResourceEstimate estimate(const TrainRequest& req) {
   }
   e.memory_drivers.emplace_back("spike records of a chunk (training.batch_size, simulation.chunk_size)",
                                 b * steps * n * 0.05 * 8);  // a spike costs 8 bytes; 5% of neuron-steps is generous
-  e.memory_drivers.emplace_back("dense weights for snapshots (N, M)", dense_weights_bytes(c));
-  // Disk: a weight snapshot every log_interval chunks, the two states'
-  // simulations (3 neurons per type recorded), checkpoints.
+  // The network's edges decide the snapshots' format and size: the
+  // request's network, or the one the run would generate.
+  const Network generated = req.network ? Network{} : generate_network(c);
+  const Network& net = req.network ? *req.network : generated;
+  const std::int64_t edges = net.recurrent.n_edges() + net.feedforward.n_edges();
+  const bool sparse = detail::sparse_snapshots(c, edges);
+  const double snapshot = sparse ? sparse_weights_bytes(c, edges) : dense_weights_bytes(c);
+  e.memory_drivers.emplace_back("a weight snapshot (N, M)", snapshot);
+  // Disk: a weight snapshot every log_interval chunks (and at the last), the
+  // two states' simulations (3 neurons per type recorded), checkpoints.
   const double logs = std::ceil(static_cast<double>(c.simulation.num_chunks) /
                                 static_cast<double>(std::max<std::int64_t>(1, c.training.log_interval)));
-  e.disk_drivers.emplace_back("weight snapshots (training.log_interval, simulation.num_chunks, N, M)",
-                              logs * dense_weights_bytes(c));
+  e.disk_drivers.emplace_back(fmt::format("{} weight snapshots (training.log_interval, simulation.num_chunks, "
+                                          "training.weight_snapshots = {})",
+                                          logs, sparse ? "edge lists" : "dense"),
+                              logs * snapshot);
   const std::int64_t state_steps = std::llround(c.simulation.duration / c.simulation.dt);
   RecordSpec rec;
   rec.voltages = rec.conductances = rec.currents = true;
   rec.neurons.resize(3 * c.recurrent.type_names.size());
-  const ResourceEstimate sim = detail::simulate_estimate(c, 1, state_steps, rec);
+  const ResourceEstimate sim = detail::simulate_estimate(c, 1, state_steps, rec, false);
   e.disk_drivers.emplace_back("initial and final state simulations (simulation.duration)", 2 * sim.disk_bytes);
+  // latest and best: the network state of every trial, the parameters and
+  // Adam's two moments and accumulated gradient (f8 per edge).
   e.disk_drivers.emplace_back("checkpoints (N, training.batch_size)",
-                              2 * (b * n * (4.0 * (1 + 2 * r) + 12) + dense_weights_bytes(c) * 2));
+                              2 * (b * n * (4.0 * (1 + 2 * r) + 12) + 32.0 * static_cast<double>(edges)));
   sort_drivers(e.disk_drivers);
   sort_drivers(e.memory_drivers);
   e.disk_bytes = total(e.disk_drivers);
   e.memory_bytes = total(e.memory_drivers);
-  (void)m;
   return e;
 }
 
@@ -122,6 +149,13 @@ std::string bytes_text(double bytes) {
   if (bytes >= 1e9) return fmt::format("{:.3g} GB", bytes / 1e9);
   if (bytes >= 1e6) return fmt::format("{:.3g} MB", bytes / 1e6);
   return fmt::format("{:.3g} kB", bytes / 1e3);
+}
+
+std::string disk_text(const ResourceEstimate& e) {
+  std::string parts;
+  for (const auto& [name, bytes] : e.disk_drivers)
+    if (bytes >= 1e3) parts += fmt::format("{}{} {}", parts.empty() ? "" : "; ", name, bytes_text(bytes));
+  return fmt::format("expected disk use about {}: {}", bytes_text(e.disk_bytes), parts);
 }
 
 namespace {

@@ -4,6 +4,7 @@
 
 #include "homeostat/io/config_toml.hpp"
 #include "homeostat/io/files.hpp"
+#include "homeostat/parallel/mpi.hpp"
 #include "homeostat/version.hpp"
 
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -148,7 +150,7 @@ std::string iso_time(std::chrono::system_clock::time_point t) {
 }
 }  // namespace
 
-nlohmann::json metadata(const RunClock& clock, const std::string& command, const Config& config, int threads) {
+nlohmann::ordered_json metadata(const RunClock& clock, const std::string& command, const Config& config, int threads) {
   const auto now = std::chrono::system_clock::now();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - clock.start_steady).count();
   return {{"program", "homeostat"},
@@ -163,7 +165,7 @@ nlohmann::json metadata(const RunClock& clock, const std::string& command, const
           {"wall_seconds", wall}};
 }
 
-void write_run_files(const fs::path& dir, const Config& config, const nlohmann::json& meta) {
+void write_run_files(const fs::path& dir, const Config& config, const nlohmann::ordered_json& meta) {
   io::write_file_atomic(dir / "parameters.toml", io::to_toml(config));
   io::write_file_atomic(dir / "metadata.json", meta.dump(2) + "\n");
 }
@@ -171,6 +173,39 @@ void write_run_files(const fs::path& dir, const Config& config, const nlohmann::
 int apply_threads(int threads) {
   if (threads > 0) omp_set_num_threads(threads);
   return omp_get_max_threads();
+}
+
+int apply_threads(int threads, const Ranks& ranks) {
+  // All cores, shared by the ranks on this node.
+  if (threads <= 0 && ranks.size() > 1) threads = std::max(1, omp_get_num_procs() / parallel::local_ranks());
+  return apply_threads(threads);
+}
+
+// ---- ranks
+
+int Ranks::size() const { return mpi ? mpi->size() : 1; }
+int Ranks::rank() const { return mpi ? mpi->rank() : 0; }
+bool Ranks::any(bool mine) const { return mpi ? mpi->any(mine) : mine; }
+
+TrialRange Ranks::trials(std::int64_t batch, std::int64_t unit) const {
+  return rank_trials(batch, unit, rank(), size());
+}
+
+std::string Ranks::split_text(std::int64_t batch, std::int64_t unit) const {
+  if (size() <= 1) return {};
+  std::string s = fmt::format("  {} ranks share the {} trials:", size(), batch);
+  for (int r = 0; r < size(); ++r) {
+    const TrialRange t = rank_trials(batch, unit, r, size());
+    s += fmt::format("{} [{}, {})", r ? "," : "", t.first, t.first + t.count);
+  }
+  return s;
+}
+
+Callbacks Ranks::callbacks(const Callbacks& callbacks) const {
+  if (root()) return callbacks;
+  Callbacks quiet;
+  quiet.stop = callbacks.stop;
+  return quiet;
 }
 
 }  // namespace homeostat::run::detail

@@ -7,6 +7,7 @@
 #include "homeostat/io/network_io.hpp"
 #include "homeostat/io/npy.hpp"
 #include "homeostat/model.hpp"
+#include "homeostat/parallel/ranks.hpp"
 #include "homeostat/plot/figures.hpp"
 #include "homeostat/plot/run_data.hpp"
 
@@ -33,13 +34,16 @@ SimulateResult detail::simulate_traced(const Config& config, const Network& net,
                                        RecordSink& sink, const Callbacks& cb, SimulationTrace& trace) {
   const LoweredModel<float> model = lower<float>(config, net);
   const std::int64_t n = net.n, trials = req.trials, steps = req.steps;
+  // Several ranks: each simulates its trials; rank 0 gets every record.
+  const Ranks ranks{req.mpi};
+  const TrialRange mine = ranks.trials(trials, 1);
   // The sink first: it may refuse a shape it cannot hold before anything is allocated.
-  sink.begin(SimulationShape{trials, steps, n, net.m, model.n_receptors, req.record});
+  if (ranks.root()) sink.begin(SimulationShape{trials, steps, n, net.m, model.n_receptors, req.record});
   std::optional<PoissonInputs> poisson;
   if (!req.replay) poisson.emplace(config.simulation.seed, net.input_type, config.feedforward.firing_rate, config.simulation.dt);
   const InputSource& inputs = req.replay ? *req.replay : static_cast<const InputSource&>(*poisson);
 
-  std::vector<TrialState<float>> states(trials, initial_state(model));
+  std::vector<TrialState<float>> states(mine.count, initial_state(model));
   trace.trains.assign(trials, {});
   for (auto& tr : trace.trains) {
     tr.n_steps = steps;
@@ -60,13 +64,14 @@ SimulateResult detail::simulate_traced(const Config& config, const Network& net,
   const auto loop_start = std::chrono::steady_clock::now();
   try {
     for (std::int64_t t0 = 0; t0 < steps; t0 += chunk) {
-      if (cb.stop_requested()) {
+      if (ranks.any(cb.stop_requested())) {  // every rank stops at the same chunk
         result.status = Status::interrupted;
         break;
       }
       const std::int64_t len = std::min(chunk, steps - t0);
-      run_chunk(model, inputs, states, 0, t0, len, spec, &records);
-      for (std::int64_t b = 0; b < trials; ++b) {
+      run_chunk(model, inputs, states, mine.first, t0, len, spec, &records);
+      if (ranks.size() > 1) records = parallel::gather_records(*req.mpi, records);
+      for (std::int64_t b = 0; ranks.root() && b < trials; ++b) {
         const TrialRecord& r = records[b];
         for (std::size_t e = 0; e < r.spike_step.size(); ++e)
           trace.trains[b].times[r.spike_neuron[e]].push_back(t0 + r.spike_step[e]);
@@ -96,6 +101,7 @@ SimulateResult detail::simulate_traced(const Config& config, const Network& net,
     sink.abort();
     return result;
   }
+  if (!ranks.root()) return result;
   sink.finish();
   if (result.steps_done > 0) {
     const TypeGroups groups{config.recurrent.type_names, net.cell_type};
@@ -237,7 +243,7 @@ class DirSink final : public RecordSink {
 }  // namespace
 
 SimulateResult detail::simulate_into(const Config& config, const Network& net, const SimulateRequest& req,
-                                     const fs::path& dir, const Callbacks& cb) {
+                                     const fs::path& dir, const Callbacks& cb, bool dense_results) {
   const std::int64_t n = net.n, m = net.m;
   const fs::path results = dir / "results";
   fs::create_directories(results);
@@ -245,9 +251,9 @@ SimulateResult detail::simulate_into(const Config& config, const Network& net, c
 
   // The connectome first: it is what every later file refers to.
   io::save_network(dir / "network_structure.npz", net);
-  io::write_npy(results / "recurrent_weights.npy", io::dense_weights_f32(net.recurrent), {n, n});
-  io::write_npy(results / "feedforward_weights.npy", io::dense_weights_f32(net.feedforward), {m, n});
-  {
+  if (dense_results) {
+    io::write_npy(results / "recurrent_weights.npy", io::dense_weights_f32(net.recurrent), {n, n});
+    io::write_npy(results / "feedforward_weights.npy", io::dense_weights_f32(net.feedforward), {m, n});
     const auto rc = io::dense_mask(net.recurrent), fc = io::dense_mask(net.feedforward);
     const std::vector<std::uint8_t> rcb(rc.begin(), rc.end()), fcb(fc.begin(), fc.end());
     io::write_npy(results / "recurrent_connectivity.npy", io::DType::b1, {n, n}, rcb.data());
@@ -320,9 +326,11 @@ void write_run_figures(const fs::path& dir, const fs::path& out, bool verbose, c
 SimulateResult simulate_to_dir(const SimulateDirRequest& r, const Callbacks& cb) {
   const detail::RunClock clock;
   const Config& config = r.config;
-  const int threads = detail::apply_threads(r.threads);
+  const detail::Ranks ranks{r.mpi};
+  const int threads = detail::apply_threads(r.threads, ranks);
   const std::int64_t n = config.recurrent.num_neurons, m = config.feedforward.num_neurons;
   SimulateRequest req;
+  req.mpi = r.mpi;
   req.trials = r.trials;
   req.steps = std::llround(config.simulation.duration / config.simulation.dt);
   req.record = r.record;
@@ -342,7 +350,16 @@ SimulateResult simulate_to_dir(const SimulateDirRequest& r, const Callbacks& cb)
     req.record.voltages = req.record.conductances = req.record.currents = true;
     if (!neurons_given) req.record.neurons = plot::pick_per_type(req.record.neurons, net.cell_type, 3);
   }
-  const ResourceEstimate estimate = detail::simulate_estimate(config, req.trials, req.steps, req.record);
+  if (!ranks.root()) {  // simulates its trials for rank 0, which writes everything
+    class NoSink final : public RecordSink {
+      void begin(const SimulationShape&) override {}
+      void chunk(std::int64_t, std::int64_t, std::int64_t, const TrialRecord&) override {}
+      void finish() override {}
+    } none;
+    detail::SimulationTrace trace;
+    return detail::simulate_traced(config, net, req, none, ranks.callbacks(cb), trace);
+  }
+  const ResourceEstimate estimate = detail::simulate_estimate(config, req.trials, req.steps, req.record, true);
   detail::check_resources(estimate, r.output_dir, r.force, "simulate", cb);
   const auto lock = detail::prepare_output_dir(r.output_dir, r.overwrite);
   for (const auto& p : io::remove_stale_temp_files(r.output_dir))
@@ -352,17 +369,20 @@ SimulateResult simulate_to_dir(const SimulateDirRequest& r, const Callbacks& cb)
       "homeostat simulate: N = {} neurons, M = {} inputs, {} trial(s) x {} ms ({} steps), {} thread(s)", n, m,
       req.trials, config.simulation.duration, req.steps, threads));
   detail::message(cb, fmt::format(
-      "  network: {}; inputs: {}; recordings about {:.2g} GB",
+      "  network: {}; inputs: {}",
       r.network_source.empty() ? fmt::format("generated ({}, seed {})", to_string(config.recurrent.method),
                                              config.simulation.seed)
                                : r.network_source,
-      r.input_source.empty() ? "Poisson" : r.input_source, estimate.disk_bytes / 1e9));
+      r.input_source.empty() ? "Poisson" : r.input_source));
+  detail::message(cb, "  " + detail::disk_text(estimate));
+  if (ranks.size() > 1) detail::message(cb, ranks.split_text(req.trials, 1));
 
-  const SimulateResult s = detail::simulate_into(config, net, req, r.output_dir, cb);
+  const SimulateResult s = detail::simulate_into(config, net, req, r.output_dir, cb, true);
 
   const double sim_seconds =
       static_cast<double>(req.trials) * static_cast<double>(s.steps_done) * config.simulation.dt / 1000.0;
-  nlohmann::json meta = detail::metadata(clock, r.command_line, config, threads);
+  nlohmann::ordered_json meta = detail::metadata(clock, r.command_line, config, threads);
+  if (ranks.size() > 1) meta["ranks"] = ranks.size();
   meta["simulate"] = {{"trials", req.trials},
                       {"steps", req.steps},
                       {"network_source", r.network_source.empty() ? "generated" : r.network_source},

@@ -26,6 +26,10 @@ using Matrix = std::vector<std::vector<double>>;
 // file) are listed once, in enum order: `enum_names<E>()` below.
 enum class TopologyMethod { erdos_renyi, configuration };
 enum class OnNan { stop, skip };  // NaN/Inf in a loss, gradient or parameter: stop the run or skip the update
+// How training writes its weight snapshots: dense [pre, post] .npy, or the
+// edge list (scipy's CSR .npz); `by_size` ("auto"): the edge list when one
+// dense snapshot would exceed sparse_snapshot_bytes and the list is smaller.
+enum class SnapshotFormat { by_size, sparse, dense };
 enum class Granularity { neuron, cell_type };  // feedback factors per neuron or per (input sign, postsynaptic type)
 enum class FeedbackRule { integral, ema };    // feedback: gain per observed second, or the first rule (a moving average)
 // MODEL.md 6: what is trained. `weights`: ln w of every existing edge.
@@ -50,6 +54,8 @@ struct TrainingConfig {
   std::int64_t batch_size;
   std::int64_t chunks_per_update;
   std::int64_t log_interval;
+  bool metrics_every_chunk;  // a metrics row after every chunk, not only every log_interval
+  SnapshotFormat weight_snapshots;
   std::int64_t checkpoint_interval;
   Optimisable optimisable;
   OnNan on_nan;
@@ -228,6 +234,7 @@ template <class Enum>
 std::span<const std::string_view> enum_names();
 std::string to_string(TopologyMethod method);
 std::string to_string(OnNan on_nan);
+std::string to_string(SnapshotFormat format);
 std::string to_string(Granularity granularity);
 std::string to_string(FeedbackRule rule);
 std::string to_string(Optimisable optimisable);

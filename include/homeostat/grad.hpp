@@ -73,6 +73,14 @@ struct TrialRange {
   std::int64_t first = 0, count = 0, batch = 0;
 };
 
+// The trials of rank `rank` when `ranks` processes share a batch:
+// consecutive whole units of `unit` trials (trial_atom for chunk_gradient,
+// whose sums are per atom; 1 for the forward-only runs), in rank order, the
+// shares as even as the units allow. Throws std::invalid_argument when there
+// are more ranks than units. Every split of a batch made here gives the bits
+// of one process (ChunkReduction).
+TrialRange rank_trials(std::int64_t batch, std::int64_t unit, int rank, int ranks);
+
 // One atom's dL/dw (CSR order) for every set of loss coefficients (the
 // weighted total, then each requested term): [set][E].
 struct AtomGradient {
@@ -88,18 +96,23 @@ struct AtomGradient {
 // This base class is that one process: `trials` is the whole batch and
 // both seams leave their argument as it is.
 //
-// An MPI reduction would say which trials its rank computes (whole atoms of
-// trial_atoms(batch), e.g. consecutive atoms or groups per rank), gather the
-// loss sums with an all-gather in rank order, and gather the atoms' sums
-// likewise (or pass the running sum from rank to rank, which adds in the
-// same order). chunk_gradient's `states` and `trial0` are then the rank's
-// trials; its `context` is the whole batch's.
+// The MPI reduction (parallel::MpiReduction, include/homeostat/parallel/
+// ranks.hpp) gives each rank the consecutive whole atoms of rank_trials and
+// all-gathers the loss sums and the atoms' sums in rank order.
+// chunk_gradient's `states` and `trial0` are then the rank's trials; its
+// `context` is the whole batch's.
 class ChunkReduction {
  public:
   virtual ~ChunkReduction() = default;
-  // The trials this process computes, given how many states it holds:
-  // whole atoms (anything else is refused).
+  // The trials this process computes. `local`: how many states it holds;
+  // the one process has them all ([0, local)); a reduction that splits a
+  // batch knows its range (whole atoms for chunk_gradient: anything else is
+  // refused).
   virtual TrialRange trials(std::int64_t local) const { return {0, local, local}; }
+  // Whether `mine` holds in every process (all call it alike): decisions
+  // taken from a process's own trials, such as whether their states are
+  // still finite, must be the same everywhere.
+  virtual bool all(bool mine) const { return mine; }
   // Seam 1, after the forward pass: `sums` holds this process's trials
   // ([count][N] each, weight_ratio the same everywhere); make them the
   // batch's ([batch][N], trials in batch order).
@@ -115,16 +128,20 @@ class ChunkReduction {
 struct ChunkLosses {
   LossSums<double> sums;               // per (trial, neuron) sums of the chunk
   LossValues<double> losses;
-  std::vector<TrialRecord> records;    // spikes of every trial (steps local to the chunk)
+  std::vector<TrialRecord> records;    // spikes of this process's trials (steps local to the chunk)
 };
 
 // Runs the chunk forward from `states` (advanced to the chunk's end) and
 // evaluates the losses of MODEL.md 7 as chunk_gradient does, without a
-// backward pass (the feedback rule needs no gradient).
+// backward pass (the feedback rule needs no gradient). With `reduction`,
+// `states` are this process's trials and the sums are gathered at seam 1
+// (gather_loss_sums): the losses and sums are the whole batch's; `records`
+// are this process's trials.
 template <class Real>
 ChunkLosses chunk_losses(const LoweredModel<Real>& model, const InputSource& inputs,
                          std::vector<TrialState<Real>>& states, std::int64_t trial0, std::int64_t t0,
-                         std::int64_t steps, const LossContext& context, double weight_ratio);
+                         std::int64_t steps, const LossContext& context, double weight_ratio,
+                         const ChunkReduction* reduction = nullptr);
 
 struct ChunkGradient {
   LossSums<double> sums;               // per (trial, neuron) sums of the chunk

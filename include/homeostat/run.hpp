@@ -39,6 +39,9 @@
 namespace homeostat::plot {
 struct FigureOptions;
 }
+namespace homeostat::parallel {
+class MpiContext;
+}
 
 namespace homeostat::run {
 
@@ -126,8 +129,9 @@ class RunLock {
 // Checked before any work against sysconf(_SC_PHYS_PAGES) (90% of it) and
 // statvfs of the output directory (half of the free space); over either, the
 // run throws ResourceError naming the drivers and the estimate, unless the
-// request says `force`. A run that writes more than 1 GB is announced
-// through on_warning before it starts.
+// request says `force`. Every run states its disk use, total and parts,
+// through on_message before it starts; one that writes more than 1 GB is
+// also announced through on_warning.
 struct ResourceEstimate {
   double memory_bytes = 0;
   double disk_bytes = 0;
@@ -135,8 +139,10 @@ struct ResourceEstimate {
   std::vector<std::pair<std::string, double>> disk_drivers;
 };
 
-// The estimates train() and simulate_to_dir() check (a resumed run: the
-// remaining chunks); for a front end that wants to show them first.
+// The estimates train() and simulate_to_dir() check (the whole run, also
+// when resumed); for a front end that wants to show them first. Training's
+// depends on the network's edges (the snapshots' format and size): the
+// request's network, or the one its config generates.
 struct TrainRequest;
 struct SimulateDirRequest;
 ResourceEstimate estimate(const TrainRequest& request);
@@ -151,10 +157,19 @@ struct TrainRequest {
   std::filesystem::path output_dir;  // with `resume` empty: the new run's directory (required)
                                      // with `resume`: default = the checkpoint's run directory
   std::filesystem::path resume;      // DIR/checkpoints/checkpoint_latest.npz; empty = a new run
+  // With `resume`: "simulation.num_chunks=N" (--set's KEY=VALUE) extends the
+  // run to N chunks, with the same bits as a run planned for N (nothing in
+  // training depends on num_chunks); any other key, or an N below the chunks
+  // done, is refused. parameters.toml then says N.
+  std::vector<std::string> overrides;
   bool overwrite = false;            // empty an existing homeostat run directory first
   bool force = false;                // go ahead although the resource estimate exceeds the machine
   int threads = 0;                   // 0 = all cores; results do not depend on it
   std::string command_line;          // for metadata.json
+  // The ranks of an MPI job that share the batch (README "Running on a
+  // cluster"); nullptr: one process. Every rank calls train() alike; rank 0
+  // alone writes and talks (the others' callbacks get no messages).
+  const parallel::MpiContext* mpi = nullptr;
 };
 
 struct TrainSummary {
@@ -182,6 +197,9 @@ struct SimulateRequest {
   RecordSpec record;                    // neurons (K of them) and which per-neuron traces
   const InputSource* replay = nullptr;  // recorded inputs (>= trials x steps) instead of Poisson
   std::string progress_label = "simulate";
+  // Ranks sharing the trials (as TrainRequest::mpi): each simulates its
+  // own, rank 0 gets every chunk's records and alone feeds the sink.
+  const parallel::MpiContext* mpi = nullptr;
 };
 
 // The shapes a sink is told before the first chunk.
@@ -272,6 +290,7 @@ struct SimulateDirRequest {
   bool force = false;
   int threads = 0;
   std::string command_line;
+  const parallel::MpiContext* mpi = nullptr;  // as TrainRequest::mpi: rank 0 alone writes
 };
 SimulateResult simulate_to_dir(const SimulateDirRequest& request, const Callbacks& callbacks = {});
 
@@ -296,6 +315,9 @@ struct GradientRequest {
   double sparse_cutoff = 0;           // 0: exact
   int threads = 0;
   bool force = false;                 // go ahead although the memory estimate exceeds the machine
+  // Ranks sharing the trials, whole atoms each (as TrainRequest::mpi):
+  // rank 0 gets the arrays, the others an empty list.
+  const parallel::MpiContext* mpi = nullptr;
 };
 
 struct GradientResult {
@@ -317,7 +339,9 @@ struct GradientResult {
 // One chunk forward and backward from the initial state: the chunk is
 // simulation.chunk_size steps of Poisson input, or the whole replay. The stop
 // flag is polled between the passes' segments (BPTT checkpoints): a stopped
-// gradient returns Status::interrupted and no arrays.
+// gradient returns Status::interrupted and no arrays. With several ranks
+// (request.mpi) the flag is not polled: no rank may stop alone inside the
+// gradient, whose reductions wait for every rank.
 GradientResult gradient(const Config& config, const Network& network, const InputSource* replay,
                         const GradientRequest& request, const Callbacks& callbacks = {});
 

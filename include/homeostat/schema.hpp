@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -97,6 +98,12 @@ const Key& names_key(PerType per);
 
 // `pattern` with its <type> segment replaced by `type` (raw, as in messages).
 std::string expand(std::string_view pattern, const std::string& type);
+
+// Every key of `config` with one value (integer, number, boolean, choice;
+// arrays and matrices left out) as its dotted path with the cell types
+// written in ("targets.firing_rate.excitatory"), in the order of
+// parameters.toml: the hyperparameters TensorBoard's hparams table shows.
+std::vector<std::pair<std::string, Value>> scalar_values(const Config& config);
 
 // The built-in configuration: every key's default.
 Config default_config();

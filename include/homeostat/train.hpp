@@ -75,7 +75,7 @@ struct TrainerState {
   std::int64_t adam_step = 0;
   std::vector<double> accumulated;
   std::vector<double> rate_estimate;  // feedback: [N] smoothed rates (empty before the first chunk)
-  std::vector<TrialState<float>> trials;
+  std::vector<TrialState<float>> trials;  // [batch]; Trainer::state(): this process's trials only
   std::vector<double> loss_history;  // total loss of every chunk so far (but skipped non-finite ones)
   double best_loss = 0;              // lowest total loss so far (NaN before the first chunk)
   std::int64_t best_chunk = 0;
@@ -85,7 +85,12 @@ class Trainer {
  public:
   // Method::feedback always scales the weights themselves (whatever
   // training.optimisable says) and needs every target rate > 0.
-  Trainer(const Config& config, const Network& network, Method method = Method::gradient);
+  // With `reduction` (kept by reference), processes share the batch: this
+  // one holds and advances the trials reduction->trials() names, and the
+  // chunk's losses and gradients are the whole batch's (grad.hpp,
+  // ChunkReduction), so every process takes the same steps, bit for bit.
+  Trainer(const Config& config, const Network& network, Method method = Method::gradient,
+          const ChunkReduction* reduction = nullptr);
 
   // Runs the next chunk and updates the weights. gradient: forward and
   // backward, adds the chunk's gradient, and after every
@@ -103,9 +108,12 @@ class Trainer {
   std::int64_t best_chunk() const { return best_chunk_; }
 
   // The state to checkpoint, and continuing from one (which must come from
-  // a run of the same config and network; shapes are checked).
+  // a run of the same config and network; shapes are checked). state()
+  // holds this process's trials (trials()); restore() takes the whole
+  // batch's and keeps this process's.
   TrainerState state() const;
   void restore(const TrainerState& state);
+  const TrialRange& trials() const { return trials_; }
   const Parameters& parameters() const { return params_; }
   const LoweredModel<float>& model() const { return model_; }
 
@@ -120,7 +128,9 @@ class Trainer {
   Parameters params_;
   Adam adam_;
   PoissonInputs inputs_;
-  std::vector<TrialState<float>> states_;  // [batch]
+  const ChunkReduction* reduction_;        // nullptr: this process has the whole batch
+  TrialRange trials_;                      // this process's trials
+  std::vector<TrialState<float>> states_;  // [trials_.count]
   GradientWorkspace<float> workspace_;     // chunk_gradient's buffers, mapped once for the run
   std::vector<double> accumulated_;        // dL/dparameters summed since the last step
   std::int64_t chunk_ = 0;                 // chunks done
@@ -143,5 +153,18 @@ class Trainer {
 Network trained_network(const Config& config, const Network& initial, const TrainerState& state);
 // The same for a live trainer (a run's snapshots and final state).
 Network trained_network(const Network& initial, const Trainer& trainer);
+
+// How much each block of weights (pre type, post type) has moved since the
+// start: the relative change of the block's mean weight, mean w / mean w0 - 1
+// over its edges (the connectome is fixed, so also the change of the block's
+// total weight: of the drive one type gives another). In the scaling modes it
+// is the block's factor - 1. NaN for a block without edges.
+struct BlockWeightChange {
+  std::vector<double> recurrent;    // [pre type * n_types + post type]
+  std::vector<double> feedforward;  // [input type * n_types + post type]
+};
+// From `initial` (the run's starting network, as float32 like the trainer's
+// weights) to the trainer's current weights.
+BlockWeightChange block_weight_change(const Network& initial, const Trainer& trainer);
 
 }  // namespace homeostat

@@ -52,6 +52,7 @@ class Run:
     - ``initial_network``, ``final_network``: their networks
     - ``checkpoint``: ``checkpoints/checkpoint_latest.npz`` (for ``resume``)
     - ``weights()``: the weight snapshots ``{chunk: (recurrent [N, N], feedforward [M, N])}``
+    - ``target_summary``: where a finished training run ended against its targets (metadata.json)
     """
 
     def __init__(self, directory: str | os.PathLike, config: Config | None = None, pandas: bool | None = None):
@@ -136,17 +137,38 @@ class Run:
         path = self.dir / "checkpoints" / "checkpoint_latest.npz"
         return path if path.is_file() else None
 
+    @property
+    def target_summary(self) -> dict | None:
+        """metadata.json's ``target_summary`` of a finished train/feedback run: per cell type
+        (``["types"][name]``) ``rate_hz``, ``target_rate_hz``, ``error_percent``,
+        ``active_percent``, ``cv``, ``target_cv``, ``membrane_ratio``, ``target_membrane_ratio``
+        (None where a value does not exist)."""
+        return self.metadata.get("target_summary") if self.metadata else None
+
     def weights(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """The weight snapshots of ``weights/`` by chunk: (recurrent float32 [N, N],
-        feedforward float32 [M, N]), ``[pre, post]``."""
+        feedforward float32 [M, N]), ``[pre, post]``, dense whether they were saved dense
+        (``.npy``) or as edge lists (``.npz``, scipy's CSR layout)."""
         out = {}
-        for p in sorted((self.dir / "weights").glob("recurrent_epoch_*.npy")):
+        for p in sorted((self.dir / "weights").glob("recurrent_epoch_*.np[yz]")):
             chunk = int(re.search(r"(\d+)$", p.stem).group(1))
-            out[chunk] = (np.load(p), np.load(p.with_name(p.name.replace("recurrent_", "feedforward_"))))
+            out[chunk] = (_snapshot(p), _snapshot(p.with_name(p.name.replace("recurrent_", "feedforward_"))))
         return out
 
     def __repr__(self) -> str:
         return f"Run({os.fspath(self.dir)!r})"
+
+
+def _snapshot(path: Path) -> np.ndarray:
+    """A weight snapshot as a dense float32 [pre, post] matrix: an .npy as it is, an .npz edge
+    list (scipy.sparse.save_npz's CSR arrays) filled in without needing scipy."""
+    if path.suffix == ".npy":
+        return np.load(path)
+    with np.load(path) as z:
+        dense = np.zeros(tuple(z["shape"]), np.float32)
+        rows = np.repeat(np.arange(dense.shape[0]), np.diff(z["indptr"]))
+        dense[rows, z["indices"]] = z["data"]
+    return dense
 
 
 def load_run(directory: str | os.PathLike, pandas: bool | None = None) -> Run:

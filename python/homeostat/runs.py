@@ -246,7 +246,8 @@ def train(config: Config | None = None, output_dir: str | os.PathLike | None = N
     resume: a ``checkpoint_latest.npz``, a run directory (its latest checkpoint) or True
         (``output_dir``'s): continue exactly where that run stopped.
     on_log: called with a dict of the CSV row's values (``chunk``, the losses, per-type activity,
-        ..., ``wall_seconds``) every ``training.log_interval`` chunks; ``wandb.log`` fits.
+        ..., ``wall_seconds``) every ``training.log_interval`` chunks (every chunk with
+        ``training.metrics_every_chunk``); ``wandb.log`` fits.
         Returning False stops the run cleanly (checkpoint written, ``status`` "interrupted").
         An exception it raises stops the run the same way and then propagates.
     threads: worker threads (0 = all cores); results do not depend on it.

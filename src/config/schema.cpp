@@ -131,6 +131,7 @@ using Strings = std::vector<std::string>;
 std::vector<Key> head_keys() {
   const auto on_nan = enum_names<OnNan>();
   const auto optimisable = enum_names<Optimisable>();
+  const auto snapshot_format = enum_names<SnapshotFormat>();
   constexpr auto R = PerType::recurrent;
   using K = Kind;
   using C = Config;
@@ -164,6 +165,13 @@ std::vector<Key> head_keys() {
       {"training", "log_interval", K::integer, {}, false, false, {I{5}}, at_least_one, {}, "chunks",
        "metrics, console block, figures and weight snapshot every this many chunks",
        field<&C::training, &TC::log_interval>()},
+      {"training", "metrics_every_chunk", K::boolean, {}, true, false, {false}, any, {}, "",
+       "a metrics row (training_metrics.csv, TensorBoard, on_log) after every chunk; console block, figures and "
+       "weight snapshot stay at log_interval",
+       field<&C::training, &TC::metrics_every_chunk>()},
+      {"training", "weight_snapshots", K::choice, {}, true, false, {std::string("auto")}, any, snapshot_format, "",
+       "weights/ snapshots as dense .npy, or as edge lists (scipy CSR .npz); auto: edge lists above 16 MB a snapshot",
+       field<&C::training, &TC::weight_snapshots>()},
       {"training", "checkpoint_interval", K::integer, {}, false, false, {I{20}}, at_least_one, {}, "chunks",
        "checkpoint_latest (and checkpoint_best when better) every this many chunks",
        field<&C::training, &TC::checkpoint_interval>()},
@@ -430,6 +438,22 @@ std::string expand(std::string_view pattern, const std::string& type) {
   const auto at = s.find(type_placeholder);
   if (at != std::string::npos) s.replace(at, type_placeholder.size(), type);
   return s;
+}
+
+std::vector<std::pair<std::string, Value>> scalar_values(const Config& config) {
+  std::vector<std::pair<std::string, Value>> out;
+  for (const Key& k : keys()) {
+    if (k.kind != Kind::integer && k.kind != Kind::number && k.kind != Kind::boolean && k.kind != Kind::choice)
+      continue;
+    if (k.per == PerType::none) {
+      out.emplace_back(k.path(), k.access.get(config, 0));
+      continue;
+    }
+    const auto& types = type_names(config, k.per);
+    for (std::size_t t = 0; t < types.size(); ++t)
+      out.emplace_back(expand(k.path(), types[t]), k.access.get(config, t));
+  }
+  return out;
 }
 
 const Value& absent_value(const Key& key, std::size_t type) {

@@ -19,6 +19,7 @@ namespace {
 
 constexpr std::array<std::string_view, 2> topology_method_names = {"erdos-renyi", "configuration"};
 constexpr std::array<std::string_view, 2> on_nan_names = {"stop", "skip"};
+constexpr std::array<std::string_view, 3> snapshot_format_names = {"auto", "sparse", "dense"};
 constexpr std::array<std::string_view, 2> granularity_names = {"neuron", "cell_type"};
 constexpr std::array<std::string_view, 2> feedback_rule_names = {"integral", "ema"};
 constexpr std::array<std::string_view, 2> rate_loss_names = {"split", "plain"};
@@ -99,6 +100,8 @@ std::span<const std::string_view> enum_names<TopologyMethod>() { return topology
 template <>
 std::span<const std::string_view> enum_names<OnNan>() { return on_nan_names; }
 template <>
+std::span<const std::string_view> enum_names<SnapshotFormat>() { return snapshot_format_names; }
+template <>
 std::span<const std::string_view> enum_names<Granularity>() { return granularity_names; }
 template <>
 std::span<const std::string_view> enum_names<FeedbackRule>() { return feedback_rule_names; }
@@ -109,6 +112,9 @@ std::span<const std::string_view> enum_names<RateLoss>() { return rate_loss_name
 
 std::string to_string(TopologyMethod x) { return enum_string(topology_method_names, static_cast<std::size_t>(x)); }
 std::string to_string(OnNan x) { return enum_string(on_nan_names, static_cast<std::size_t>(x)); }
+std::string to_string(SnapshotFormat x) {
+  return enum_string(snapshot_format_names, static_cast<std::size_t>(x));
+}
 std::string to_string(Granularity x) { return enum_string(granularity_names, static_cast<std::size_t>(x)); }
 std::string to_string(FeedbackRule x) { return enum_string(feedback_rule_names, static_cast<std::size_t>(x)); }
 std::string to_string(Optimisable x) { return enum_string(optimisable_names, static_cast<std::size_t>(x)); }

@@ -156,6 +156,37 @@ std::vector<TrialGroup> trial_groups(std::int64_t batch, std::int64_t width) {
   return groups;
 }
 
+TrialRange rank_trials(std::int64_t batch, std::int64_t unit, int rank, int ranks) {
+  if (ranks < 1 || rank < 0 || rank >= ranks || unit < 1)
+    throw std::invalid_argument("rank_trials: rank " + std::to_string(rank) + " of " + std::to_string(ranks));
+  const std::int64_t n_units = (batch + unit - 1) / unit;
+  if (ranks > n_units)
+    throw std::invalid_argument(std::to_string(ranks) + " processes share a batch of " + std::to_string(batch) +
+                                " trials" +
+                                (unit == 1 ? "" : " in " + std::to_string(n_units) + " atoms of " +
+                                                      std::to_string(unit) + " trials (the gradient's sums)") +
+                                ": at most " + std::to_string(n_units) + " can");
+  // Rank r's units start at the unit boundary nearest to r batch / ranks
+  // trials (at least one unit each): shares as even as the units allow.
+  std::vector<std::int64_t> start(ranks + 1, 0);
+  start[ranks] = n_units;
+  auto off = [&](std::int64_t u, std::int64_t r) { return std::abs(u * unit * ranks - r * batch); };
+  for (std::int64_t r = 1; r < ranks; ++r) {
+    start[r] = start[r - 1] + 1;
+    for (std::int64_t u = start[r] + 1; u <= n_units - (ranks - r); ++u)
+      if (off(u, r) < off(start[r], r)) start[r] = u;
+  }
+  const std::int64_t first = start[rank] * unit, end = std::min(batch, start[rank + 1] * unit);
+  return {first, end - first, batch};
+}
+
+namespace {
+
+// The default ChunkReduction: this process has every trial.
+const ChunkReduction whole_batch;
+
+}  // namespace
+
 // Losses are means over trials and steps: an empty chunk has none (0/0).
 static void require_nonempty_chunk(std::size_t trials, std::int64_t steps) {
   if (trials < 1 || steps < 1)
@@ -163,25 +194,37 @@ static void require_nonempty_chunk(std::size_t trials, std::int64_t steps) {
                                 " trials, " + std::to_string(steps) + " steps)");
 }
 
+// The trials `reduction` says this process computes, which must be the
+// `local` states it holds.
+static TrialRange process_trials(const ChunkReduction& reduction, std::int64_t local) {
+  const TrialRange trials = reduction.trials(local);
+  if (trials.count != local)
+    throw std::invalid_argument("this process holds " + std::to_string(local) + " trial states for its trials [" +
+                                std::to_string(trials.first) + ", " + std::to_string(trials.first + trials.count) +
+                                ")");
+  return trials;
+}
+
 template <class Real>
 ChunkLosses chunk_losses(const LoweredModel<Real>& lm, const InputSource& inputs, std::vector<TrialState<Real>>& states,
                          std::int64_t trial0, std::int64_t t0, std::int64_t steps, const LossContext& ctx,
-                         double weight_ratio) {
+                         double weight_ratio, const ChunkReduction* reduction) {
   require_nonempty_chunk(states.size(), steps);
+  const ChunkReduction& seams = reduction ? *reduction : whole_batch;
+  process_trials(seams, static_cast<std::int64_t>(states.size()));
   ChunkLosses out;
   SumAccumulator sums_acc(out.sums, states, weight_ratio);
   out.records.resize(states.size());
   std::vector<TrialRecord> rec;
   run_chunk(lm, inputs, states, trial0, t0, steps, RecordSpec{}, &rec);
   sums_acc.add(rec, t0, 0, out.records);
+  // Seam 1 (as chunk_gradient's): the loss sums of the whole batch.
+  seams.gather_loss_sums(out.sums);
   out.losses = evaluate_losses(out.sums, ctx);
   return out;
 }
 
 namespace {
-
-// The default ChunkReduction: this process has every trial.
-const ChunkReduction whole_batch;
 
 // K, the checkpoint interval: `requested`, or sqrt(T) and at least 16; at
 // most T. Checkpoints cost B T/K states, traces K steps of every trial.
@@ -442,7 +485,7 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
   require_nonempty_chunk(states.size(), steps);
   const ChunkReduction& reduction = options.reduction ? *options.reduction : whole_batch;
   const auto batch = static_cast<std::int64_t>(states.size());
-  const TrialRange trials = reduction.trials(batch);
+  const TrialRange trials = process_trials(reduction, batch);
   std::int64_t first_atom = 0;
   const std::vector<TrialGroup> groups = process_groups(trials, options.trial_group, first_atom);
   const std::int64_t k_every = checkpoint_interval(options.checkpoint_every, steps);
@@ -489,9 +532,11 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
 }
 
 template ChunkLosses chunk_losses(const LoweredModel<float>&, const InputSource&, std::vector<TrialState<float>>&,
-                                  std::int64_t, std::int64_t, std::int64_t, const LossContext&, double);
+                                  std::int64_t, std::int64_t, std::int64_t, const LossContext&, double,
+                                  const ChunkReduction*);
 template ChunkLosses chunk_losses(const LoweredModel<double>&, const InputSource&, std::vector<TrialState<double>>&,
-                                  std::int64_t, std::int64_t, std::int64_t, const LossContext&, double);
+                                  std::int64_t, std::int64_t, std::int64_t, const LossContext&, double,
+                                  const ChunkReduction*);
 template ChunkGradient chunk_gradient(const LoweredModel<float>&, const InputSource&, std::vector<TrialState<float>>&,
                                       std::int64_t, std::int64_t, std::int64_t, const LossContext&, const WeightRatio&,
                                       const GradientOptions&, GradientWorkspace<float>*);

@@ -9,10 +9,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <limits>
 #include <stdexcept>
 #include <string_view>
 
@@ -62,6 +64,12 @@ bool built_with_mpi() {
 bool launched_by_mpi() {
   if (env("OMPI_COMM_WORLD_SIZE") || env("PMIX_RANK") || env("PMI_RANK")) return true;
   return env("SLURM_STEP_ID") && env_long("SLURM_NTASKS") > 1;
+}
+
+int local_ranks() {
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE"})
+    if (env(name)) return static_cast<int>(std::max(1L, env_long(name)));
+  return 1;
 }
 
 std::vector<std::string> environment_without_launcher() {
@@ -173,6 +181,56 @@ void MpiContext::broadcast(std::span<std::byte> bytes, int root) const {
     check(MPI_Bcast(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
 }
 
+bool MpiContext::any(bool mine) const {
+  int value = mine ? 1 : 0;
+  if (active_ && size_ > 1)
+    check(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD), "MPI_Allreduce");
+  return value != 0;
+}
+
+namespace {
+// MPI counts are int: the element count of one rank's part, checked.
+int part_count(std::size_t n, const char* what) {
+  if (n > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw std::runtime_error(fmt::format("{}: one rank's part of {} elements exceeds MPI's int count", what, n));
+  return static_cast<int>(n);
+}
+// Displacements of parts of `counts` elements laid end to end; their total.
+std::size_t displacements(const std::vector<int>& counts, std::vector<int>& displs, const char* what) {
+  std::size_t total = 0;
+  displs.resize(counts.size());
+  for (std::size_t r = 0; r < counts.size(); ++r) {
+    displs[r] = part_count(total, what);
+    total += static_cast<std::size_t>(counts[r]);
+  }
+  return total;
+}
+}  // namespace
+
+std::vector<double> MpiContext::allgather(std::span<const double> mine) const {
+  if (!active_ || size_ <= 1) return {mine.begin(), mine.end()};
+  int count = part_count(mine.size(), "MPI_Allgatherv");
+  std::vector<int> counts(size_), displs;
+  check(MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD), "MPI_Allgather");
+  std::vector<double> all(displacements(counts, displs, "MPI_Allgatherv"));
+  check(MPI_Allgatherv(mine.data(), count, MPI_DOUBLE, all.data(), counts.data(), displs.data(), MPI_DOUBLE,
+                       MPI_COMM_WORLD),
+        "MPI_Allgatherv");
+  return all;
+}
+
+std::vector<std::byte> MpiContext::gather(std::span<const std::byte> mine, int root) const {
+  if (!active_ || size_ <= 1) return {mine.begin(), mine.end()};
+  int count = part_count(mine.size(), "MPI_Gatherv");
+  std::vector<int> counts(rank_ == root ? size_ : 0), displs;
+  check(MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, root, MPI_COMM_WORLD), "MPI_Gather");
+  std::vector<std::byte> all(rank_ == root ? displacements(counts, displs, "MPI_Gatherv") : 0);
+  check(MPI_Gatherv(mine.data(), count, MPI_BYTE, all.data(), counts.data(), displs.data(), MPI_BYTE, root,
+                    MPI_COMM_WORLD),
+        "MPI_Gatherv");
+  return all;
+}
+
 #else  // one rank: collectives are the identity, messages have nobody to go to
 
 void MpiContext::send(int, int, const std::vector<std::int64_t>&) const {
@@ -186,6 +244,11 @@ void MpiContext::barrier() const {}
 void MpiContext::allreduce_sum(std::span<double>) const {}
 void MpiContext::allreduce_sum(std::span<float>) const {}
 void MpiContext::broadcast(std::span<std::byte>, int) const {}
+bool MpiContext::any(bool mine) const { return mine; }
+std::vector<double> MpiContext::allgather(std::span<const double> mine) const { return {mine.begin(), mine.end()}; }
+std::vector<std::byte> MpiContext::gather(std::span<const std::byte> mine, int) const {
+  return {mine.begin(), mine.end()};
+}
 
 #endif
 

@@ -80,7 +80,7 @@ bool exp_finite_positive(const std::vector<double>& log_values) {
 
 }  // namespace
 
-Trainer::Trainer(const Config& config, const Network& network, Method method)
+Trainer::Trainer(const Config& config, const Network& network, Method method, const ChunkReduction* reduction)
     : config_(config),
       method_(method),
       excitatory_(excitatory_types(config)),
@@ -89,7 +89,10 @@ Trainer::Trainer(const Config& config, const Network& network, Method method)
       params_(method == Method::feedback ? Optimisable::weights : config.training.optimisable,
               model_),
       inputs_(config.simulation.seed, network.input_type, config.feedforward.firing_rate, config.simulation.dt),
-      states_(config.training.batch_size, initial_state(model_)),
+      reduction_(reduction),
+      trials_(reduction ? reduction->trials(config.training.batch_size)
+                        : TrialRange{0, config.training.batch_size, config.training.batch_size}),
+      states_(trials_.count, initial_state(model_)),
       best_loss_(std::numeric_limits<double>::quiet_NaN()) {
   adam_.learning_rate = config.hyperparameters.learning_rate;
   for (const std::int32_t t : model_.cell_type) rate_target_.push_back(config.targets.per_type[t].firing_rate);
@@ -101,13 +104,12 @@ Trainer::Trainer(const Config& config, const Network& network, Method method)
 }
 
 bool Trainer::states_finite() const {
+  bool finite = true;
   for (const auto& st : states_) {
-    for (const float x : st.v)
-      if (!std::isfinite(x)) return false;
-    for (const float x : st.g_decay)
-      if (!std::isfinite(x)) return false;
+    for (const float x : st.v) finite = finite && std::isfinite(x);
+    for (const float x : st.g_decay) finite = finite && std::isfinite(x);
   }
-  return true;
+  return reduction_ ? reduction_->all(finite) : finite;  // every process decides alike
 }
 
 ChunkMetrics Trainer::skip_or_throw(ChunkMetrics m, const std::string& where) {
@@ -147,7 +149,7 @@ void Trainer::restore(const TrainerState& s) {
   if (!s.adam_m.empty() && (s.adam_m.size() != s.parameters.size() || s.adam_v.size() != s.parameters.size()))
     fail("optimizer moments");
   if (!s.accumulated.empty() && s.accumulated.size() != s.parameters.size()) fail("accumulated gradient");
-  if (s.trials.size() != states_.size()) fail("number of trials (training.batch_size)");
+  if (static_cast<std::int64_t>(s.trials.size()) != trials_.batch) fail("number of trials (training.batch_size)");
   for (const auto& t : s.trials)
     if (t.v.size() != states_[0].v.size() || t.g_rise.size() != states_[0].g_rise.size() ||
         t.g_decay.size() != states_[0].g_decay.size() || t.refractory.size() != states_[0].refractory.size() ||
@@ -162,7 +164,7 @@ void Trainer::restore(const TrainerState& s) {
   adam_.step = s.adam_step;
   accumulated_ = s.accumulated;
   rate_estimate_ = s.rate_estimate;
-  states_ = s.trials;
+  states_.assign(s.trials.begin() + trials_.first, s.trials.begin() + trials_.first + trials_.count);
   loss_history_ = s.loss_history;
   best_loss_ = s.best_loss;
   best_chunk_ = s.best_chunk;
@@ -190,7 +192,7 @@ ChunkMetrics Trainer::run_chunk() {
   const std::int64_t t0 = chunk_ * steps;
   const WeightRatio ratio = params_.weight_ratio_of(model_, excitatory_);
   if (method_ == Method::feedback) {
-    const ChunkLosses f = chunk_losses(model_, inputs_, states_, 0, t0, steps, ctx, ratio.value);
+    const ChunkLosses f = chunk_losses(model_, inputs_, states_, trials_.first, t0, steps, ctx, ratio.value, reduction_);
     ++chunk_;
     ChunkMetrics m = chunk_metrics(f.sums, f.losses, ctx, model_.cell_type, n_types);
     m.chunk = chunk_;
@@ -198,7 +200,9 @@ ChunkMetrics Trainer::run_chunk() {
   }
   GradientOptions options;
   options.surrogate_scale = config_.hyperparameters.surrgrad_scale;
-  const ChunkGradient g = chunk_gradient(model_, inputs_, states_, 0, t0, steps, ctx, ratio, options, &workspace_);
+  options.reduction = reduction_;
+  const ChunkGradient g =
+      chunk_gradient(model_, inputs_, states_, trials_.first, t0, steps, ctx, ratio, options, &workspace_);
   ++chunk_;
   ChunkMetrics m = chunk_metrics(g.sums, g.losses, ctx, model_.cell_type, n_types);
   m.chunk = chunk_;

@@ -209,12 +209,15 @@ done
 [ -s "$work/train_straight/figures/chunk_0002/training_losses.png" ] || fail "train did not draw figures/chunk_0002/"
 cp "$work/train_straight/figures/training_losses.png" "$work/train_losses.png"
 cp "$work/train_straight/figures/chunk_0002/training_rates.png" "$work/train_rates_0002.png"
+cp "$work/train_straight/figures/chunk_0002/training_weight_change.png" "$work/train_weight_change_0002.png"
 "$bin" plot "$work/train_straight" > "$work/train_plot.log"
 "$bin" plot "$work/train_straight" --chunk 2 >> "$work/train_plot.log"
 cmp "$work/train_losses.png" "$work/train_straight/figures/training_losses.png" ||
   fail "plot DIR redrew training_losses.png differently from train"
 cmp "$work/train_rates_0002.png" "$work/train_straight/figures/chunk_0002/training_rates.png" ||
   fail "plot DIR --chunk 2 redrew training_rates.png differently from train"
+cmp "$work/train_weight_change_0002.png" "$work/train_straight/figures/chunk_0002/training_weight_change.png" ||
+  fail "plot DIR --chunk 2 redrew training_weight_change.png differently from train"
 # A state directory of a training run (its parameters.toml is the run's) redraws what train drew.
 for state in initial_state final_state; do
   "$bin" plot "$work/train_straight/$state/" -o "$work/replot_$state" >> "$work/train_plot.log" ||
@@ -246,7 +249,7 @@ assert int(best["chunks_done"][0]) == int(best["best_chunk"][0])
 final = np.load(f"{d}/train_straight/final_state/network_structure.npz")
 w40 = np.load(f"{d}/train_straight/weights/recurrent_epoch_0040.npy")
 assert (w40 == final["recurrent_weights"]).all()
-init = np.load(f"{d}/train_straight/initial_state/recurrent_weights.npy")
+init = np.load(f"{d}/train_straight/initial_state/network_structure.npz")["recurrent_weights"]
 assert ((init > 0) == (w40 > 0)).all(), "training changed the connectome"
 assert not (init == w40).all(), "training did not change the weights"
 # TensorBoard: every CSV value is a scalar with the same tag and step (float32),
@@ -268,6 +271,57 @@ for run, rows_ in (("train_straight", a), ("train_cut", b)):
     assert sorted(int(s) for s in tb["scalars"]["total_loss"]) == list(range(2, 41, 2))
     assert any(t.startswith("initial_state/") for t in tb["images"]) and any(t.startswith("final_state/") for t in tb["images"])
     assert all(v[3] and v[1] > 0 and v[2] > 0 for v in tb["images"].values())
+    # The configuration: parameters.toml as Markdown text, and its one-valued keys as hparams, with the
+    # CSV's columns and the final state's scalars as metrics; the resumed run wrote its own, once.
+    text = tb["texts"]["config/parameters.toml"]
+    assert text[:3] == [0, "DT_STRING", 0], text[:3]
+    toml_text = open(f"{d}/{run}/parameters.toml").read()
+    assert all("    " + line in text[3] for line in toml_text.splitlines() if line), text[3][:300]
+    import tomllib
+    def flat(table, prefix=""):
+        for k, v in table.items():
+            if isinstance(v, dict):
+                yield from flat(v, prefix + k + ".")
+            elif not isinstance(v, list):
+                yield prefix + k, v
+    want = dict(flat(tomllib.loads(toml_text)))
+    hp = tb["hparams"]
+    assert hp["start"] == {k: (float(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+                           for k, v in want.items()}, set(hp["start"]) ^ set(want)
+    assert hp["experiment"]["hparams"]["training.batch_size"] == "DATA_TYPE_FLOAT64"
+    assert hp["experiment"]["hparams"]["simulation.saturate"] == "DATA_TYPE_BOOL"
+    assert hp["experiment"]["hparams"]["training.optimisable"] == "DATA_TYPE_STRING"
+    assert hp["start"]["targets.firing_rate.inhibitory"] == 5.0 and hp["start"]["training.batch_size"] == 2.0
+    columns = [k for k in rows_[0] if k not in ("chunk", "wall_seconds")]
+    final = [f"final_state/{w}/{t}" for w in ("mean_rate_hz", "fraction_active", "mean_cv")
+             for t in ("excitatory", "inhibitory")]
+    assert hp["experiment"]["metrics"] == columns + final, hp["experiment"]["metrics"]
+    assert all(t in tb["scalars"] for t in hp["experiment"]["metrics"])
+    assert hp["end"] == [40, "STATUS_SUCCESS"], hp["end"]
+    stats_file = f"{d}/{run}/final_state/analysis/firing_rate_statistics.csv"
+    stats = {r["cell_type"]: r for r in csv.DictReader(open(stats_file))}
+    for t in ("excitatory", "inhibitory"):
+        got, want_rate = tb["scalars"][f"final_state/mean_rate_hz/{t}"]["40"], float(stats[t]["mean_rate_hz"])
+        assert abs(got - want_rate) <= 1e-5 * max(1, want_rate), (t, got, want_rate)
+# The weight change per block is the change of the block's mean weight, from the snapshots.
+net = np.load(f"{d}/train_straight/initial_state/network_structure.npz")
+ct, it = net["cell_type_indices"], net["feedforward_cell_type_indices"]
+names = ["excitatory", "inhibitory"]
+for chunk in (2, 40):
+    row = [r for r in a if int(r["chunk"]) == chunk][0]
+    for kind, pre_types, w0_file in (("recurrent", ct, "recurrent_weights"),
+                                     ("feedforward", it, "feedforward_weights")):
+        w0 = net[w0_file].astype(np.float64)  # the initial weights: network_structure.npz
+        w = np.load(f"{d}/train_straight/weights/{kind}_epoch_{chunk:04}.npy").astype(np.float64)
+        pre_names = names if kind == "recurrent" else ["mitral"]
+        for p, pre in enumerate(pre_names):
+            for q, post in enumerate(names):
+                block = np.ix_(pre_types == p, ct == q)
+                mask = w0[block] > 0
+                want = w[block][mask].sum() / w0[block][mask].sum() - 1
+                got = float(row[f"weight_change/{kind}/{pre}_to_{post}"])
+                assert abs(got - want) <= 1e-6 + 1e-5 * abs(want), (chunk, kind, pre, post, got, want)
+assert any(abs(float(a[-1][k])) > 1e-3 for k in a[-1] if k.startswith("weight_change/")), a[-1]
 meta = json.load(open(f"{d}/train_cut/metadata.json"))
 assert meta["train"]["chunks_done"] == 40 and meta["train"]["resumed_at_chunk"] > 0, meta["train"]
 print("train checks passed")
@@ -282,7 +336,8 @@ set -e
 "$bin" train "${tr[@]}" --set hyperparameters.learning_rate=1000.0 --set training.on_nan=skip -o "$work/nan_skip" \
   > /dev/null 2> "$work/nan_skip.err"
 grep -q "update skipped" "$work/nan_skip.err" || fail "NaN skip: $(cat "$work/nan_skip.err")"
-cmp "$work/nan_skip/initial_state/recurrent_weights.npy" "$work/nan_skip/weights/recurrent_epoch_0040.npy" ||
+"$py" -c "import numpy as np, sys; sys.exit(not np.array_equal(np.load(sys.argv[1])['recurrent_weights'], np.load(sys.argv[2])))" \
+  "$work/nan_skip/initial_state/network_structure.npz" "$work/nan_skip/weights/recurrent_epoch_0040.npy" ||
   fail "skipped updates changed the weights"
 head -c 2000 "$work/train_straight/checkpoints/checkpoint_latest.npz" > "$work/broken.npz"
 mkdir -p "$work/train_broken/checkpoints"
@@ -335,11 +390,75 @@ f = [float(r[f"{k}_scaling/{t}"]) for r in a for k in ("excitatory", "inhibitory
 assert all(0.9 <= x <= 1.1 for x in f) and any(x != 1 for x in f), f
 c = np.load(f"{d}/fb_straight/checkpoints/checkpoint_latest.npz")
 assert int(c["method"][0]) == 1 and c["rate_estimate"].shape == (120,) and c["adam_m"].shape == (0,)
-init = np.load(f"{d}/fb_straight/initial_state/recurrent_weights.npy")
+init = np.load(f"{d}/fb_straight/initial_state/network_structure.npz")["recurrent_weights"]
 w40 = np.load(f"{d}/fb_straight/weights/recurrent_epoch_0040.npy")
 assert ((init > 0) == (w40 > 0)).all() and not (init == w40).all()
 print("feedback checks passed")
 PY
+
+echo "== --resume --set simulation.num_chunks=N extends a run: the same files as a run planned for N; snapshots as edge lists"
+# log_interval 2 and 3 chunks: chunk 3 is logged only as the end of the short run; chunks_per_update 2: the
+# gradient of chunk 3 waits in the checkpoint for chunk 4's step.
+ext=(--set recurrent.topology.num_neurons=120 --set recurrent.topology.num_assemblies=4
+     --set feedforward.topology.num_neurons=40 --set simulation.chunk_size=400 --set training.batch_size=2
+     --set training.log_interval=2 --set training.checkpoint_interval=2 --set training.chunks_per_update=2
+     --set simulation.duration=300.0 --set training.weight_snapshots=sparse)
+for method in train feedback; do
+  "$bin" $method "${ext[@]}" --set simulation.num_chunks=5 -o "$work/${method}_5" > /dev/null
+  "$bin" $method "${ext[@]}" --set simulation.num_chunks=3 -o "$work/${method}_3to5" > /dev/null
+  [ -e "$work/${method}_3to5/weights/recurrent_epoch_0003.npz" ] || fail "$method: no snapshot at the end of 3 chunks"
+  "$bin" $method --resume "$work/${method}_3to5/checkpoints/checkpoint_latest.npz" --set simulation.num_chunks=5 \
+    --threads 1 > "$work/${method}_ext.log"
+  grep -q "extended from 3 to 5 chunks" "$work/${method}_ext.log" || fail "$method: $(cat "$work/${method}_ext.log")"
+  # Every file but the run's record of itself (metadata.json: times, command, the extension) and the
+  # TensorBoard events (wall times) holds the same bytes; the CSV too, but for its wall_seconds column.
+  (cd "$work/${method}_5" && find . -type f ! -name metadata.json ! -path './tensorboard/*' | sort) > "$work/files_5"
+  (cd "$work/${method}_3to5" && find . -type f ! -name metadata.json ! -path './tensorboard/*' | sort) > "$work/files_3to5"
+  diff "$work/files_5" "$work/files_3to5" || fail "$method: the extended run has other files than the planned one"
+  while read -r f; do
+    [ "$f" = ./training_metrics.csv ] && continue
+    cmp -s "$work/${method}_5/$f" "$work/${method}_3to5/$f" || fail "$method: the extended run differs in $f"
+  done < "$work/files_5"
+  sed 's/,[^,]*$//' "$work/${method}_5/training_metrics.csv" > "$work/a.csv"  # less wall_seconds
+  sed 's/,[^,]*$//' "$work/${method}_3to5/training_metrics.csv" > "$work/b.csv"
+  cmp "$work/a.csv" "$work/b.csv" || fail "$method: the extended run's metrics differ"
+  [ "$(cut -d, -f1 "$work/${method}_3to5/training_metrics.csv" | tr '\n' ' ')" = "chunk 2 4 5 " ] ||
+    fail "$method: metrics rows $(cut -d, -f1 "$work/${method}_3to5/training_metrics.csv" | tr '\n' ' ')"
+  grep -q '"extended_from_chunks": 3' "$work/${method}_3to5/metadata.json" || fail "$method: metadata.json"
+done
+# The snapshots load in scipy, as the run's weights: the last is the trained network, in the
+# order of the checkpoint's parameters.
+"$py" - "$work/train_5" <<'PY'
+import sys
+import numpy as np
+import scipy.sparse
+d = sys.argv[1]
+net = np.load(f"{d}/initial_state/network_structure.npz")
+final = np.load(f"{d}/final_state/network_structure.npz")
+ck = np.load(f"{d}/checkpoints/checkpoint_latest.npz")
+e = int(net["recurrent_connectivity"].sum())
+for which, shape, params in (("recurrent", (120, 120), ck["parameters"][:e]),
+                             ("feedforward", (40, 120), ck["parameters"][e:])):
+    for chunk in (2, 4, 5):
+        w = scipy.sparse.load_npz(f"{d}/weights/{which}_epoch_{chunk:04}.npz")
+        assert w.format == "csr" and w.shape == shape and w.dtype == np.float32, (which, w.format, w.shape, w.dtype)
+        assert np.array_equal(w.toarray() > 0, net[f"{which}_connectivity"]), (which, chunk)
+    assert np.array_equal(w.toarray(), final[f"{which}_weights"]), which
+    assert np.array_equal(w.data, np.exp(params).astype(np.float32)), which
+    assert not np.array_equal(w.toarray(), net[f"{which}_weights"]), f"{which}: training changed nothing"
+print("extension and sparse snapshot checks passed")
+PY
+cp "$work/train_5/parameters.toml" "$work/params_5.toml"
+set +e
+"$bin" train --resume "$work/train_5/checkpoints/checkpoint_latest.npz" --set simulation.num_chunks=8 \
+  --set training.batch_size=3 > /dev/null 2> "$work/ext_err1"; rc1=$?
+"$bin" train --resume "$work/train_5/checkpoints/checkpoint_latest.npz" --set simulation.num_chunks=4 \
+  > /dev/null 2> "$work/ext_err2"; rc2=$?
+set -e
+[ $rc1 -ne 0 ] && grep -q "training.batch_size=3" "$work/ext_err1" && grep -q "only simulation.num_chunks" "$work/ext_err1" ||
+  fail "another key changed on --resume: rc $rc1, $(cat "$work/ext_err1")"
+[ $rc2 -ne 0 ] && grep -q "has done 5 chunks" "$work/ext_err2" || fail "a run was cut: rc $rc2, $(cat "$work/ext_err2")"
+cmp "$work/params_5.toml" "$work/train_5/parameters.toml" || fail "a refused extension changed parameters.toml"
 
 echo "== bad input is refused with file, key and reason; nothing is written"
 set +e

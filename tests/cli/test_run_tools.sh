@@ -13,7 +13,7 @@ small=(--set recurrent.topology.num_neurons=80 --set recurrent.topology.num_asse
        --set simulation.num_chunks=4)
 
 echo "== train, then export its checkpoints"
-"$bin" train "${small[@]}" -o "$work/run" > /dev/null
+"$bin" train "${small[@]}" -o "$work/run" > "$work/train.log"
 "$bin" export "$work/run/checkpoints/checkpoint_latest.npz" -o "$work/latest.npz" > "$work/export.log"
 grep -q "4 chunks of \`homeostat train\`" "$work/export.log" || fail "export summary: $(cat "$work/export.log")"
 # The last checkpoint is the trained network: the same bytes as final_state's.
@@ -38,6 +38,41 @@ for k in ("recurrent_connectivity", "feedforward_connectivity", "cell_type_indic
           "feedforward_cell_type_indices"):
     assert np.array_equal(best[k], init[k]), k
 assert not np.array_equal(best["recurrent_weights"], init["recurrent_weights"]), "training changed nothing?"
+PY
+
+echo "== metadata.json ends with the target summary: the final state's numbers, the targets, the console's"
+"$py" - "$work/run" "$work/train.log" <<'PY'
+import csv, json, math, re, sys
+d, log = sys.argv[1], open(sys.argv[2]).read()
+meta = json.load(open(f"{d}/metadata.json"))
+assert list(meta)[-1] == "target_summary", list(meta)
+s = meta["target_summary"]
+assert s["rates_from"] == "final_state" and s["membrane_ratio_from_chunk"] == 4, s
+rates = {r["cell_type"]: r for r in csv.DictReader(open(f"{d}/final_state/analysis/firing_rate_statistics.csv"))}
+cvs = {r["cell_type"]: r for r in csv.DictReader(open(f"{d}/final_state/analysis/cv_statistics.csv"))}
+last = list(csv.DictReader(open(f"{d}/training_metrics.csv")))[-1]
+toml = open(f"{d}/parameters.toml").read()
+def target(key, t):  # targets.<key>.<type> = value
+    return float(re.search(rf"^{key}\.{t} = (\S+)$", toml, re.M).group(1))
+close = lambda a, b: abs(a - b) <= 1e-6 * max(1.0, abs(b))
+assert list(s["types"]) == ["excitatory", "inhibitory"], list(s["types"])
+for t, v in s["types"].items():
+    assert close(v["rate_hz"], float(rates[t]["mean_rate_hz"])), (t, v, rates[t])
+    assert close(v["active_percent"], 100 * float(rates[t]["fraction_active"])), (t, v, rates[t])
+    cv = cvs[t]["mean_cv"]
+    assert (v["cv"] is None and cv in ("", "nan")) or close(v["cv"], float(cv)), (t, v["cv"], cv)
+    assert close(v["membrane_ratio"], float(last[f"membrane_ratio/{t}"])), (t, v, last)
+    assert v["target_rate_hz"] == target("firing_rate", t) and v["target_cv"] == target("cv", t), v
+    assert v["target_membrane_ratio"] == target("threshold_ratio", t), v
+    assert close(v["error_percent"], 100 * (v["rate_hz"] - v["target_rate_hz"]) / v["target_rate_hz"]), v
+    # The console's summary line of the type says the same, rounded.
+    line = next(l for l in log.splitlines() if l.strip().startswith(t + " ") and "rate" in l)
+    shown = re.search(r"rate (\S+) Hz \(target (\S+), (\S+)%\), active (\S+)%", line)
+    assert shown, line
+    assert math.isclose(float(shown[1]), v["rate_hz"], rel_tol=5e-3, abs_tol=1e-9), (line, v)
+    assert math.isclose(float(shown[3]), v["error_percent"], abs_tol=0.051), (line, v)
+    assert math.isclose(float(shown[4]), v["active_percent"], abs_tol=0.051), (line, v)
+print("target summary checks passed")
 PY
 
 echo "== the exported network runs"

@@ -55,16 +55,11 @@ expect_refused() {
 # A pid that no process has: a child that has exited.
 dead_pid() { sh -c 'exit 0' & local p=$!; wait $p; echo $p; }
 
+source "$src/tests/common/same_results.sh"  # same_results
 # Fails unless run $2 ends as the uninterrupted run $1 does.
 same_run() {
   local a=$1 b=$2 what=$3
-  diff -rq --exclude=tensorboard --exclude=metadata.json --exclude=training_metrics.csv "$a" "$b" > "$work/diff" ||
-    fail "$what: differs from the uninterrupted run: $(head -5 "$work/diff")"
-  "$py" - "$a/training_metrics.csv" "$b/training_metrics.csv" <<'PY' || fail "$what: training_metrics.csv differs"
-import csv, sys
-rows = [[{k: v for k, v in r.items() if k != "wall_seconds"} for r in csv.DictReader(open(f))] for f in sys.argv[1:]]
-assert rows[0] == rows[1], (len(rows[0]), len(rows[1]))
-PY
+  same_results "$a" "$b" "$what"
   [ "$(ls "$b/tensorboard")" != "" ] && [ "$(ls "$b/tensorboard" | wc -l)" -eq 1 ] ||
     fail "$what: tensorboard/ holds $(ls "$b/tensorboard" | wc -l) files"
   identical=$((identical + 1))

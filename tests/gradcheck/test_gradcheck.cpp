@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <barrier>
 #include <cmath>
 #include <cstring>
@@ -276,6 +277,38 @@ TEST(GradCheck, TrialGroupsAreWholeAtomsInOrder) {
   EXPECT_EQ(trial_groups(12)[0].size, 8);
   EXPECT_EQ(trial_groups(32)[0].size, 16);
   EXPECT_EQ(trial_groups(64).size(), 4u);
+}
+
+TEST(GradCheck, RankTrialsAreWholeUnitsInRankOrder) {
+  // Every R up to the number of units (atoms for the gradient, single trials
+  // for forward-only runs): consecutive shares of whole units that cover the
+  // batch, at least one unit each.
+  for (const std::int64_t batch : {1, 5, 8, 36, 64, 100})
+    for (const std::int64_t unit : {trial_atom, std::int64_t{1}}) {
+      const std::int64_t n_units = (batch + unit - 1) / unit;
+      for (int ranks = 1; ranks <= static_cast<int>(n_units); ++ranks) {
+        std::int64_t next = 0;
+        for (int r = 0; r < ranks; ++r) {
+          const TrialRange t = rank_trials(batch, unit, r, ranks);
+          EXPECT_EQ(t.first, next) << batch << " trials, unit " << unit << ", rank " << r << " of " << ranks;
+          EXPECT_GT(t.count, 0);
+          EXPECT_EQ(t.batch, batch);
+          EXPECT_EQ(t.first % unit, 0);
+          next = t.first + t.count;
+        }
+        EXPECT_EQ(next, batch) << batch << " trials, unit " << unit << ", " << ranks << " ranks";
+      }
+      EXPECT_THROW(rank_trials(batch, unit, 0, static_cast<int>(n_units) + 1), std::invalid_argument);
+    }
+  // Shares as even as the units allow: 16 + 20 trials, not 32 + 4; the seed
+  // configuration's 32 trials on up to 8 ranks.
+  EXPECT_EQ(rank_trials(36, trial_atom, 0, 2).count, 16);
+  EXPECT_EQ(rank_trials(36, trial_atom, 1, 2).count, 20);
+  EXPECT_EQ(rank_trials(32, trial_atom, 7, 8).count, 4);
+  EXPECT_THROW(rank_trials(32, trial_atom, 0, 9), std::invalid_argument);
+  EXPECT_EQ(rank_trials(10, 1, 0, 3).count, 3);
+  EXPECT_EQ(rank_trials(10, 1, 1, 3).count, 4);
+  EXPECT_EQ(rank_trials(10, 1, 2, 3).count, 3);
 }
 
 TEST(GradCheck, FloatSaturatingRefractory) {

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <png.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -329,7 +330,12 @@ void write_training_run(const fs::path& dir, bool nan_cells, int rows = 12) {
   for (const LossTermInfo& t : loss_terms) h.append(",").append(t.name).append("_loss");
   for (const char* what : {"mean_rate_hz", "std_rate_hz", "fraction_active", "mean_cv", "membrane_ratio"})
     for (const auto& type : c.recurrent.type_names) h.append(",").append(what).append("/").append(type);
-  h += ",grad_norm,learning_rate,wall_seconds\n";
+  h += ",grad_norm,learning_rate";
+  for (const auto& [kind, pre_types] : {std::pair{"recurrent", c.recurrent.type_names},
+                                        std::pair{"feedforward", c.feedforward.type_names}})
+    for (const auto& pre : pre_types)
+      for (const auto& post : c.recurrent.type_names) h.append(",").append(plot::weight_change_column(kind, pre, post));
+  h += ",wall_seconds\n";
   std::ofstream out(dir / "training_metrics.csv");
   out << h;
   for (int r = 1; r <= rows; ++r) {
@@ -342,14 +348,19 @@ void write_training_run(const fs::path& dir, bool nan_cells, int rows = 12) {
     out << ",0.2,1.5";                                                     // std_rate
     out << "," << 0.3 + 0.5 * (1 - decay) << "," << (nan_cells && r == 7 ? "NaN" : "1");  // fraction_active
     out << ",0.8,0.9,0.5,0.6";                                             // mean_cv, membrane_ratio
-    out << ",0.7,0.01," << r * 1.25 << "\n";
+    out << ",0.7,0.01";
+    // Weight change: E->E, E->I, I->E, I->I, mitral->E, mitral->I.
+    out << "," << 0.3 * (1 - decay) << "," << -0.2 * (1 - decay) << ",0.05," << (nan_cells ? "nan" : "-0.01") << ","
+        << 0.1 * (1 - decay) << ",0";
+    out << "," << r * 1.25 << "\n";
   }
 }
 
 TEST(TrainingFigures, CatalogueAndList) {
-  ASSERT_EQ(plot::training_figures().size(), 2u);
+  ASSERT_EQ(plot::training_figures().size(), 3u);
   EXPECT_EQ(plot::training_figures()[0].name, "training_losses");
   EXPECT_EQ(plot::training_figures()[1].name, "training_rates");
+  EXPECT_EQ(plot::training_figures()[2].name, "training_weight_change");
   EXPECT_THROW(plot::render_training_figure("output_raster", {}, "x.png"), std::invalid_argument);
 }
 
@@ -387,6 +398,77 @@ TEST(TrainingFigures, UpToChunkAndOneRow) {
   const auto none = plot::render_training_figures(plot::load_training_log(dir.path(), 1), dir.path() / "none", small());
   for (const auto& o : none) EXPECT_FALSE(o.skipped.empty()) << o.name;
   EXPECT_TRUE(fs::is_empty(dir.path() / "none"));
+}
+
+// RGB pixels of a PNG.
+std::vector<plot::Rgb> decode_rgb(const fs::path& path) {
+  png_image img{};
+  img.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_file(&img, path.c_str())) throw std::runtime_error("cannot decode " + path.string());
+  img.format = PNG_FORMAT_RGB;
+  std::vector<std::uint8_t> raw(PNG_IMAGE_SIZE(img));
+  if (!png_image_finish_read(&img, nullptr, raw.data(), 0, nullptr)) throw std::runtime_error(img.message);
+  std::vector<plot::Rgb> out;
+  for (std::size_t k = 0; k + 2 < raw.size(); k += 3) out.push_back({raw[k], raw[k + 1], raw[k + 2]});
+  return out;
+}
+
+std::size_t pixels_near(const std::vector<plot::Rgb>& pixels, plot::Rgb c) {
+  return static_cast<std::size_t>(std::count_if(pixels.begin(), pixels.end(), [&](plot::Rgb p) {
+    return std::abs(p.r - c.r) + std::abs(p.g - c.g) + std::abs(p.b - c.b) <= 6;
+  }));
+}
+
+// The weight-change heatmaps colour each block by the sign and size of its
+// last change: the colour scale ends at the largest change (dark teal for
+// +, dark brown for -), a block without edges is light grey; a run of an
+// older homeostat (no such columns) is skipped with the reason.
+TEST(TrainingFigures, WeightChangeCellsFollowTheLastRow) {
+  const plot::Rgb increase{1, 102, 94}, decrease{140, 81, 10};
+  auto draw = [](const std::string& last_row_changes) {
+    TempDir dir;
+    write_training_run(dir.path(), false, 3);
+    // Replace the weight-change cells of the last row: E->E, E->I, I->E, I->I, mitral->E, mitral->I.
+    std::string csv = bytes(dir.path() / "training_metrics.csv");
+    std::vector<std::string> lines;
+    for (std::size_t at = 0; at < csv.size();) {
+      const std::size_t end = csv.find('\n', at);
+      lines.push_back(csv.substr(at, end - at));
+      at = end + 1;
+    }
+    std::string& last = lines.back();
+    std::size_t cut = last.size();
+    for (int k = 0; k < 7; ++k) cut = last.rfind(',', cut - 1);  // before the 6 changes and wall_seconds
+    last = last.substr(0, cut) + "," + last_row_changes + ",3.75";
+    csv.clear();
+    for (const auto& l : lines) csv += l + "\n";
+    std::ofstream(dir.path() / "training_metrics.csv") << csv;
+    const auto log = plot::load_training_log(dir.path());
+    EXPECT_EQ(log.metrics.column("weight_change/recurrent/excitatory_to_inhibitory").back(),
+              std::stod(last_row_changes.substr(last_row_changes.find(',') + 1)));
+    const fs::path png = dir.path() / "w.png";
+    EXPECT_EQ(plot::render_training_figure("training_weight_change", log, png, small()), "");
+    return decode_rgb(png);
+  };
+  const auto both = draw("0.4,-0.4,0.05,nan,0.1,0");
+  EXPECT_GT(pixels_near(both, increase), 2000u);  // a whole cell: about 78 x 78 px at 640 x 420
+  EXPECT_GT(pixels_near(both, decrease), 2000u);
+  EXPECT_GT(pixels_near(both, plot::Rgb{200, 200, 200}), 2000u);  // the block without edges
+  const auto up = draw("0.4,0.2,0.05,0.01,0.1,0");
+  EXPECT_GT(pixels_near(up, increase), 2000u);
+  EXPECT_LT(pixels_near(up, decrease), 150u);  // the colour bar's end only
+  const auto down = draw("-0.4,-0.2,-0.05,-0.01,-0.1,0");
+  EXPECT_LT(pixels_near(down, increase), 150u);
+  EXPECT_GT(pixels_near(down, decrease), 2000u);
+
+  TempDir old;
+  write_training_run(old.path(), false);
+  plot::TrainingLog log = plot::load_training_log(old.path());
+  *std::find(log.metrics.columns.begin(), log.metrics.columns.end(), "weight_change/feedforward/mitral_to_inhibitory") =
+      "an_older_column";
+  EXPECT_NE(plot::render_training_figure("training_weight_change", log, old.path() / "x.png", small()).find(
+                "no column 'weight_change/feedforward/mitral_to_inhibitory'"),
+            std::string::npos);
 }
 
 TEST(MetricsCsv, ParsesNanEmptyAndRejectsText) {

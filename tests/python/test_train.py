@@ -80,6 +80,25 @@ def test_load_run(reference, cfg, net):
     assert np.array_equal(snapshots[4][0], np.load(d / "final_state" / "network_structure.npz")["recurrent_weights"])
 
 
+def test_edge_list_snapshots_load_as_the_dense_ones_and_the_target_summary_is_the_final_state(reference, cfg,
+                                                                                                tmp_path):
+    d, _, _ = reference
+    sparse = tmp_path / "sparse"
+    hs.train(cfg.with_overrides({"training.weight_snapshots": "sparse"}), sparse, verbose=False)
+    assert sorted(p.name for p in (sparse / "weights").iterdir()) == [
+        f"{w}_epoch_{c:04}.npz" for w in ("feedforward", "recurrent") for c in (2, 4)]
+    dense, edges = hs.load_run(d, pandas=False).weights(), hs.load_run(sparse, pandas=False).weights()
+    assert sorted(dense) == sorted(edges) == [2, 4]
+    for chunk in dense:  # the format changes nothing in training
+        for a, b in zip(dense[chunk], edges[chunk]):
+            assert a.dtype == b.dtype == np.float32 and np.array_equal(a, b), chunk
+    summary = hs.load_run(sparse, pandas=False).target_summary
+    rates = hs.load_run(sparse, pandas=False).final_state.analysis["firing_rate_statistics"]
+    for t, name in enumerate(rates["cell_type"]):
+        assert summary["types"][name]["rate_hz"] == pytest.approx(float(rates["mean_rate_hz"][t]), rel=1e-6)
+        assert summary["types"][name]["target_rate_hz"] == cfg[f"targets.firing_rate.{name}"]
+
+
 def test_on_log_returning_false_stops_and_resume_finishes_identically(reference, cfg, tmp_path):
     d = tmp_path / "stopped"
     with pytest.warns(RuntimeWarning) as warned:

@@ -6,10 +6,14 @@
 #include "homeostat/io/config_toml.hpp"
 #include "homeostat/io/files.hpp"
 #include "homeostat/io/npy.hpp"
+#include "homeostat/io/tensorboard.hpp"
+#include "homeostat/plot/training_log.hpp"
 #include "homeostat/run.hpp"
+#include "tensorboard.pb.h"
 
 #include "tiny_network.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
@@ -18,6 +22,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <tuple>
 
 namespace homeostat {
 namespace {
@@ -172,6 +177,58 @@ TEST(RunTrain, OnLogFalseStopsWithACheckpointAndTheRunResumesToTheEnd) {
   fs::remove_all(dir);
 }
 
+// The steps of every scalar `tag` in the run's event files, in file order.
+std::vector<std::int64_t> tensorboard_steps(const fs::path& dir, const std::string& tag) {
+  std::vector<std::int64_t> steps;
+  for (const auto& f : fs::directory_iterator(dir / "tensorboard"))
+    for (const auto& record : io::TensorBoardWriter::read_records(f.path())) {
+      tensorflow::Event e;
+      EXPECT_TRUE(e.ParseFromString(record));
+      for (const auto& v : e.summary().value())
+        if (v.tag() == tag) steps.push_back(e.step());
+    }
+  return steps;
+}
+
+// training.metrics_every_chunk: a row per chunk in the CSV, TensorBoard and
+// on_log; the console block, figures and weight snapshots stay at
+// log_interval; a run stopped between logs resumes with no row lost or twice.
+TEST(RunTrain, MetricsEveryChunkGivesOneRowPerChunk) {
+  const fs::path dir = fresh_dir("train_every_chunk");
+  run::TrainRequest req;
+  req.config = tiny_config({"simulation.num_chunks=5", "training.metrics_every_chunk=true"});  // logs at 2, 4, 5
+  req.output_dir = dir;
+  Recorder rec;
+  rec.on_log = [](const run::MetricsRow& row) { return row.front().second != 3.0; };  // stop after chunk 3
+  ASSERT_EQ(run::train(req, rec.callbacks()).status, run::Status::interrupted);
+  ASSERT_EQ(rec.rows.size(), 3u);
+  EXPECT_EQ(plot::read_metrics_csv(dir / "training_metrics.csv").column("chunk"), (std::vector<double>{1, 2, 3}));
+  run::TrainRequest resume;
+  resume.resume = dir / "checkpoints" / "checkpoint_latest.npz";
+  ASSERT_EQ(run::train(resume, rec.callbacks()).status, run::Status::completed);
+
+  const std::vector<double> all{1, 2, 3, 4, 5};
+  const plot::MetricsTable csv = plot::read_metrics_csv(dir / "training_metrics.csv");
+  EXPECT_EQ(csv.column("chunk"), all);
+  std::vector<double> logged;
+  for (const auto& row : rec.rows) logged.push_back(row.front().second);
+  EXPECT_EQ(logged, all);
+  EXPECT_EQ(tensorboard_steps(dir, "total_loss"), (std::vector<std::int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(tensorboard_steps(dir, "weight_change/recurrent/excitatory_to_inhibitory"),
+            (std::vector<std::int64_t>{1, 2, 3, 4, 5}));
+  std::vector<std::string> blocks;
+  for (const auto& m : rec.messages)
+    if (m.rfind("Chunk ", 0) == 0) blocks.push_back(m.substr(0, m.find(':')));
+  EXPECT_EQ(blocks, (std::vector<std::string>{"Chunk 2/5", "Chunk 4/5", "Chunk 5/5"}));
+  for (const int c : {1, 2, 3, 4, 5}) {
+    const bool log = c != 1 && c != 3;
+    EXPECT_EQ(fs::exists(dir / "weights" / fmt::format("recurrent_epoch_{:04}.npy", c)), log) << c;
+    EXPECT_EQ(fs::exists(dir / "figures" / fmt::format("chunk_{:04}", c)), log) << c;
+  }
+  EXPECT_TRUE(fs::exists(dir / "figures" / "chunk_0004" / "training_weight_change.png"));
+  fs::remove_all(dir);
+}
+
 // Issue 14.2: a kill between the two checkpoint writes left the best file
 // missing (or older than the run's record of it), and the resumed run never
 // wrote it again.
@@ -303,6 +360,45 @@ TEST(RunResources, ARecordingLargerThanTheDiskIsRefusedBeforeAnyWork) {
   EXPECT_FALSE(fs::exists(dir));
   const run::ResourceEstimate e = run::estimate(req);
   EXPECT_GT(e.disk_bytes, 5e11);
+}
+
+// The weight snapshots' line of a training estimate: how many, in which format, and their bytes.
+std::pair<std::string, double> snapshot_driver(const run::ResourceEstimate& e) {
+  for (const auto& d : e.disk_drivers)
+    if (d.first.find("weight snapshots") != std::string::npos) return d;
+  ADD_FAILURE() << "no weight snapshots in the estimate";
+  return {};
+}
+
+TEST(RunResources, SnapshotsAreEdgeListsAboveTheSizeAndDenseOnRequest) {
+  // 2100 neurons and 400 inputs: a dense snapshot is 4 (N^2 + M N) = 21 MB, over the 16 MB of "auto".
+  const std::vector<std::string> big = {"recurrent.topology.num_neurons=2100", "recurrent.topology.num_assemblies=10",
+                                        "feedforward.topology.num_neurons=400", "simulation.num_chunks=10",
+                                        "training.log_interval=5"};
+  run::TrainRequest req;
+  req.config = small_training_config(big);
+  req.network = generate_network(req.config);
+  const double dense = 4.0 * (2100.0 * 2100.0 + 400.0 * 2100.0);
+  const std::int64_t edges = req.network->recurrent.n_edges() + req.network->feedforward.n_edges();
+  auto [name, bytes] = snapshot_driver(run::estimate(req));
+  EXPECT_NE(name.find("2 weight snapshots"), std::string::npos) << name;
+  EXPECT_NE(name.find("edge lists"), std::string::npos) << name;
+  EXPECT_NEAR(bytes, 2 * (8.0 * static_cast<double>(edges) + 8.0 * (2100 + 400 + 2)), 1.0);
+  EXPECT_LT(bytes, 2 * dense);  // the built-in network is dense for a connectome (~28% of the pairs)
+
+  std::vector<std::string> asked = big;
+  asked.push_back("training.weight_snapshots=dense");
+  req.config = small_training_config(asked);
+  std::tie(name, bytes) = snapshot_driver(run::estimate(req));
+  EXPECT_NE(name.find("dense"), std::string::npos) << name;
+  EXPECT_DOUBLE_EQ(bytes, 2 * dense);
+
+  // Small networks keep dense .npy snapshots unless edge lists are asked for.
+  run::TrainRequest small;
+  small.config = tiny_config();
+  EXPECT_NE(snapshot_driver(run::estimate(small)).first.find("dense"), std::string::npos);
+  small.config = tiny_config({"training.weight_snapshots=sparse"});
+  EXPECT_NE(snapshot_driver(run::estimate(small)).first.find("edge lists"), std::string::npos);
 }
 
 TEST(RunGradient, ArraysAreNamedTypedAndShapedAsTheNpz) {

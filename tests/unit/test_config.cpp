@@ -396,11 +396,24 @@ TEST(Schema, EnumsRoundTrip) {
 // parameters.toml is hashed into every checkpoint: its bytes for the built-in
 // defaults and the reference file are those written before the schema
 // (commit 92c859e, plus the rate_loss line of b9e94ab and the feedback
-// rule's three keys of the feedback-rule merge), or every saved checkpoint
-// would be refused.
+// rule's three keys of the feedback-rule merge, plus training.weight_snapshots
+// with simulation.num_chunks left out of the hash: issue 19), or every saved
+// checkpoint would be refused.
 TEST(Schema, ResolvedTomlBytesAreStable) {
-  EXPECT_EQ(homeostat::io::config_hash(load_config("")), 0xf545bbd26b8d6fe0ULL);
-  EXPECT_EQ(homeostat::io::config_hash(load_config(reference_path)), 0xd53efd051aa18828ULL);
+  EXPECT_EQ(homeostat::io::config_hash(load_config("")), 0x58884536044ad383ULL);
+  EXPECT_EQ(homeostat::io::config_hash(load_config(reference_path)), 0x888245a26114baa6ULL);
+}
+
+// A run extended to more chunks keeps its checkpoints; any other key makes
+// them another run's.
+TEST(Schema, CheckpointHashLeavesOutOnlyTheNumberOfChunks) {
+  const homeostat::Config c = load_config("");
+  homeostat::Config longer = c, other = c;
+  longer.simulation.num_chunks += 7;
+  other.simulation.chunk_size += 1;
+  EXPECT_EQ(homeostat::io::config_hash(longer), homeostat::io::config_hash(c));
+  EXPECT_NE(homeostat::io::config_hash(other), homeostat::io::config_hash(c));
+  EXPECT_NE(homeostat::io::to_toml(longer), homeostat::io::to_toml(c));  // parameters.toml still says it
 }
 
 TEST(ConfigErrors, MisspeltKeysSuggestTheRightOne) {

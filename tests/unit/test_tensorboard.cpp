@@ -5,6 +5,8 @@
 // leaves the directory as it was.
 #include "homeostat/io/files.hpp"
 #include "homeostat/io/tensorboard.hpp"
+#include "hparams.pb.h"
+#include "tensorboard.pb.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -140,5 +142,67 @@ TEST(TensorBoard, TempNamesAreNotEventFiles) {
   std::string warning;
   EXPECT_EQ(resume_keeping(dir, 2, temp, &warning).size(), 3u);
   EXPECT_EQ(warning, "");
+  fs::remove_all(dir);
+}
+
+// The run description (text and hparams plugins) reads back with the public
+// schema, and a resumed run does not carry it: it writes its own.
+TEST(TensorBoard, TextAndHparamsReadBackAndAreNotCarried) {
+  const fs::path dir = fresh_dir("hparams");
+  const std::string markdown = "The configuration:\n\n    batch_size = 8\n";
+  {
+    io::TensorBoardWriter tb(dir);
+    tb.text("config/parameters.toml", markdown, 0);
+    tb.hparams({{"training.batch_size", 8.0}, {"simulation.saturate", true}, {"training.optimisable", std::string("weights")}},
+               {"total_loss", "final_state/mean_rate_hz/excitatory"});
+    tb.scalar("total_loss", 0.5, 1);
+    tb.hparams_end(true, 1);
+    tb.flush();
+  }
+  const auto records = io::TensorBoardWriter::read_records(event_files(dir).at(0));
+  ASSERT_EQ(records.size(), 6u);  // version, text, experiment, session start, scalar, session end
+  std::vector<tensorflow::Event> e(records.size());
+  for (std::size_t k = 0; k < records.size(); ++k) ASSERT_TRUE(e[k].ParseFromString(records[k]));
+
+  const auto& text = e[1].summary().value(0);
+  EXPECT_EQ(text.tag(), "config/parameters.toml");
+  EXPECT_EQ(text.metadata().plugin_data().plugin_name(), "text");
+  EXPECT_EQ(text.tensor().dtype(), tensorflow::DT_STRING);
+  EXPECT_EQ(text.tensor().tensor_shape().dim_size(), 0);
+  ASSERT_EQ(text.tensor().string_val_size(), 1);
+  EXPECT_EQ(text.tensor().string_val(0), markdown);
+
+  auto plugin_data = [&](std::size_t k, const std::string& tag) {
+    const auto& v = e[k].summary().value(0);
+    EXPECT_EQ(v.tag(), tag);
+    EXPECT_EQ(v.metadata().plugin_data().plugin_name(), "hparams");
+    tensorboard::hparams::HParamsPluginData data;
+    EXPECT_TRUE(data.ParseFromString(v.metadata().plugin_data().content()));
+    EXPECT_EQ(data.version(), 0);
+    return data;
+  };
+  const auto experiment = plugin_data(2, "_hparams_/experiment").experiment();
+  ASSERT_EQ(experiment.hparam_infos_size(), 3);
+  EXPECT_EQ(experiment.hparam_infos(0).name(), "training.batch_size");
+  EXPECT_EQ(experiment.hparam_infos(0).type(), tensorboard::hparams::DATA_TYPE_FLOAT64);
+  EXPECT_EQ(experiment.hparam_infos(1).type(), tensorboard::hparams::DATA_TYPE_BOOL);
+  EXPECT_EQ(experiment.hparam_infos(2).type(), tensorboard::hparams::DATA_TYPE_STRING);
+  ASSERT_EQ(experiment.metric_infos_size(), 2);
+  EXPECT_EQ(experiment.metric_infos(1).name().tag(), "final_state/mean_rate_hz/excitatory");
+  const auto start = plugin_data(3, "_hparams_/session_start_info").session_start_info();
+  EXPECT_EQ(start.hparams().at("training.batch_size").number_value(), 8.0);
+  EXPECT_TRUE(start.hparams().at("simulation.saturate").bool_value());
+  EXPECT_EQ(start.hparams().at("training.optimisable").string_value(), "weights");
+  EXPECT_GT(start.start_time_secs(), 1.6e9);
+  const auto end = plugin_data(5, "_hparams_/session_end_info").session_end_info();
+  EXPECT_EQ(end.status(), tensorboard::hparams::STATUS_SUCCESS);
+  EXPECT_EQ(e[5].step(), 1);
+
+  std::string warning;
+  const auto kept = resume(dir, 1, &warning);
+  ASSERT_EQ(kept.size(), 2u);  // the version and the scalar
+  tensorflow::Event scalar;
+  ASSERT_TRUE(scalar.ParseFromString(kept[1]));
+  EXPECT_EQ(scalar.summary().value(0).tag(), "total_loss");
   fs::remove_all(dir);
 }

@@ -87,6 +87,43 @@ TEST(Trainer, NonFiniteParametersStopTheUpdate) {
 // Where training ended is the mean rate of its last 10 chunks (8 trials x 4 s
 // each): one 10 s trial of 400 E neurons at 0.5 Hz varies by about +-10%
 // from run to run on its own. About 50 s on 2 cores.
+// The weight change per block (train.hpp) in the scaling modes is each
+// block's factor - 1: all weights of a block move together.
+TEST(Trainer, BlockWeightChangeIsEachBlocksFactorMinusOne) {
+  const Config config = homeostat::testing::small_training_config(
+      {"training.optimisable=scaling_factors", "hyperparameters.learning_rate=0.2"});
+  const Network net = generate_network(config);
+  Trainer trainer(config, net);
+  const BlockWeightChange start = block_weight_change(net, trainer);
+  ASSERT_EQ(start.recurrent.size(), 4u);
+  ASSERT_EQ(start.feedforward.size(), 2u);
+  for (const double x : start.recurrent) EXPECT_EQ(x, 0.0);
+  for (const double x : start.feedforward) EXPECT_EQ(x, 0.0);
+  for (int c = 0; c < 3; ++c) trainer.run_chunk();
+  const BlockWeightChange now = block_weight_change(net, trainer);
+  const std::vector<double>& log_factor = trainer.parameters().values();  // [rec pre x post, ff input x post]
+  ASSERT_EQ(log_factor.size(), 6u);
+  double moved = 0;
+  for (std::size_t k = 0; k < 4; ++k) {
+    EXPECT_NEAR(now.recurrent[k], std::exp(log_factor[k]) - 1, 2e-6) << k;
+    moved = std::max(moved, std::abs(now.recurrent[k]));
+  }
+  for (std::size_t k = 0; k < 2; ++k) EXPECT_NEAR(now.feedforward[k], std::exp(log_factor[4 + k]) - 1, 2e-6) << k;
+  EXPECT_GT(moved, 1e-3) << "the scenario needs factors that moved";
+}
+
+TEST(Trainer, BlockWeightChangeIsNanForABlockWithoutEdges) {
+  const Config config = homeostat::testing::small_training_config(
+      {"recurrent.topology.conn_within=[[0.5, 0.5], [1.0, 0.0]]",
+       "recurrent.topology.conn_between=[[0.25, 0.25], [0.25, 0.0]]"});  // no inhibitory -> inhibitory edge
+  const Network net = generate_network(config);
+  Trainer trainer(config, net);
+  trainer.run_chunk();
+  const BlockWeightChange d = block_weight_change(net, trainer);
+  EXPECT_TRUE(std::isnan(d.recurrent[3]));
+  for (std::size_t k = 0; k < 3; ++k) EXPECT_TRUE(std::isfinite(d.recurrent[k])) << k;
+}
+
 TEST(Trainer, BringsAHalfSizeDefaultNetworkToItsTargets) {
   const Config config = homeostat::testing::defaults_with(
       {"recurrent.topology.num_neurons=500", "recurrent.topology.num_assemblies=5",

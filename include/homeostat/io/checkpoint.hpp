@@ -16,8 +16,11 @@
 
 namespace homeostat::io {
 
-// FNV-1a of the resolved configuration (to_toml): what the checkpoint is
-// valid for.
+// FNV-1a of the resolved configuration (to_toml) with simulation.num_chunks
+// left out: what the checkpoint is valid for. How long a run is planned
+// changes nothing in its chunks (no schedule depends on it), so a run
+// extended with `--resume --set simulation.num_chunks=N` continues from, and
+// writes, the same checkpoints as one planned for N chunks from the start.
 std::uint64_t config_hash(const Config& config);
 
 void save_checkpoint(const std::filesystem::path& path, const TrainerState& state, const Config& config);

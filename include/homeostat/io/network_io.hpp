@@ -23,6 +23,13 @@ void save_network(const std::filesystem::path& path, const Network& network);
 // and the reason.
 Network load_network(const std::filesystem::path& path, const Config& config);
 
+// A weight matrix as the edge list scipy.sparse.save_npz writes for a CSR
+// matrix, so that scipy.sparse.load_npz(path) reads it: format b"csr",
+// shape i8 [2] = (pre, post), data f4 [E] (the weights), indices i4 [E]
+// (postsynaptic neuron), indptr i8 [pre + 1] (row j's edges are
+// indptr[j]:indptr[j+1]). E = edges, in the order of training's parameters.
+void save_sparse_weights(const std::filesystem::path& path, const Csr& csr);
+
 // Dense weight matrices as float32 [pre, post] for results/*.npy.
 std::vector<float> dense_weights_f32(const Csr& csr);
 std::vector<bool> dense_mask(const Csr& csr);

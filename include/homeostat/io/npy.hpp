@@ -80,9 +80,13 @@ class NpzWriter {
            const std::vector<std::int64_t>& shape) {
     add(name, dtype_of<T>(), shape, values.data());
   }
+  // A 0-d byte string (numpy dtype |S<len>), as scipy.sparse.save_npz
+  // writes its "format"; this module's readers do not read such arrays.
+  void add_bytes(const std::string& name, const std::string& text);
   void write(const std::filesystem::path& path) const;
 
  private:
+  void add_entry(const std::string& name, std::string npy);
   std::vector<std::pair<std::string, std::string>> entries_;  // name, npy bytes
 };
 

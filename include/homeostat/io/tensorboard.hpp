@@ -1,13 +1,16 @@
 // TensorBoard event files: TFRecord framing (length, masked CRC-32C of the
 // length, an Event protobuf, masked CRC-32C of the data) of Event messages
-// with scalar and PNG image summaries. `tensorboard --logdir DIR` shows them;
-// `wandb sync --sync-tensorboard DIR` uploads them.
+// with scalar and PNG image summaries, a text summary (the text plugin) and
+// the hparams plugin's records. `tensorboard --logdir DIR` shows them;
+// `wandb sync --sync-tensorboard DIR` uploads the scalars and images (W&B's
+// importer reads neither text nor hparams summaries).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace homeostat::io {
@@ -22,6 +25,12 @@ struct EventFile {
   std::string torn_tail;             // empty, or what is wrong with the end after them
 };
 
+// One hyperparameter of the hparams plugin: a number, a flag or a word.
+struct HParam {
+  std::string name;
+  std::variant<double, bool, std::string> value;
+};
+
 class TensorBoardWriter {
  public:
   // Opens DIR/events.out.tfevents.<seconds>.homeostat and removes the
@@ -31,12 +40,25 @@ class TensorBoardWriter {
   // twice; otherwise (a run started over in its directory) none is. An earlier file with a torn end (kill -9
   // or a full disk during a write) gives its whole records and a warning on
   // stderr; one damaged before its end is refused (see scan) and nothing is
-  // created.
+  // created. Text and hparams summaries are never carried: they describe the
+  // run as a whole, and the resumed run writes them anew.
   TensorBoardWriter(const std::filesystem::path& dir, std::int64_t keep_upto = -1);
 
   void scalar(const std::string& tag, double value, std::int64_t step);
   void image(const std::string& tag, const std::string& png, int width, int height, std::int64_t step);
+  // Markdown for TensorBoard's Text tab (a scalar string tensor, plugin "text").
+  void text(const std::string& tag, const std::string& markdown, std::int64_t step);
+  // The hparams plugin's experiment (every hyperparameter with its type, and
+  // `metric_tags`: scalar tags of this file that the table shows the last
+  // value of) and this run's session start with the values.
+  void hparams(const std::vector<HParam>& values, const std::vector<std::string>& metric_tags);
+  // The hparams plugin's session end: the run finished, or failed.
+  void hparams_end(bool success, std::int64_t step);
   void flush();
+
+  // The plugins whose summaries the writer never carries into a resumed run.
+  static constexpr const char* text_plugin = "text";
+  static constexpr const char* hparams_plugin = "hparams";
 
   // Every record of an event file, as raw Event bytes (checking both CRCs);
   // throws on a damaged record or a torn end.

@@ -27,6 +27,10 @@ bool built_with_mpi();
 // or a Slurm job step of several tasks (SLURM_STEP_ID with SLURM_NTASKS > 1).
 bool launched_by_mpi();
 
+// How many ranks of this job run on this node (OpenMPI's
+// OMPI_COMM_WORLD_LOCAL_SIZE, Slurm's SLURM_NTASKS_PER_NODE); 1 outside a job.
+int local_ranks();
+
 // This process's environment without the launcher's variables ("NAME=VALUE"
 // strings), for child processes that must run as plain single processes.
 std::vector<std::string> environment_without_launcher();
@@ -67,6 +71,13 @@ class MpiContext {
   void allreduce_sum(std::span<float> values) const;
   // Bytes from `root` to every rank, in place.
   void broadcast(std::span<std::byte> bytes, int root) const;
+  // Whether `mine` is true on any rank (the same answer on every rank).
+  bool any(bool mine) const;
+  // Every rank's `mine`, concatenated in rank order, on every rank.
+  std::vector<double> allgather(std::span<const double> mine) const;
+  // Every rank's `mine`, concatenated in rank order, at `root`; empty on the
+  // other ranks. Each part must be below 2 GiB.
+  std::vector<std::byte> gather(std::span<const std::byte> mine, int root) const;
 
  private:
   int rank_ = 0, size_ = 1;

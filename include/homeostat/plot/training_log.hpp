@@ -1,5 +1,6 @@
 // What the training figures are drawn from: a training run's metrics
-// (DIR/training_metrics.csv, one row every log_interval chunks) and its
+// (DIR/training_metrics.csv, one row every log_interval chunks, or every
+// chunk with training.metrics_every_chunk) and its
 // configuration (DIR/parameters.toml: cell types, targets, loss weights).
 //
 // The CSV reader is deliberately small: a header of column names, then rows
@@ -44,6 +45,11 @@ struct TrainingLog {
 // 0 keeps only the rows of chunks <= upto_chunk. Throws std::runtime_error
 // (ConfigError for the TOML) naming the file.
 TrainingLog load_training_log(const std::filesystem::path& dir, std::int64_t upto_chunk = -1);
+
+// The metrics column of the weight change of block (pre type, post type):
+// "weight_change/<kind>/<pre>_to_<post>", kind "recurrent" or "feedforward"
+// (train.hpp, BlockWeightChange; a fraction, 0.1 = +10%).
+std::string weight_change_column(std::string_view kind, const std::string& pre, const std::string& post);
 
 // A training run directory: it has training_metrics.csv and no results/.
 bool is_training_run(const std::filesystem::path& dir);
