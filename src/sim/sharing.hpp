@@ -57,8 +57,8 @@ class SharingPlan {
 
   // `threads` >= 2 share a trial of `n` neurons for `steps` steps from wall
   // time `now` (seconds), with equal 16-aligned ranges; shared from the
-  // start, or on thread 0 alone for the first `alone` steps (what an earlier
-  // call left of a stretch alone, SharingState).
+  // start, or on one thread alone for the first `alone` steps (what an
+  // earlier call left of a stretch alone, ThreadSharing::solo_steps_left).
   SharingPlan(SharedTrial policy, int threads, std::int64_t n, std::int64_t steps, double now,
               std::int64_t alone = 0)
       : bounds(threads + 1), busy(threads, 0.0), policy_(policy), steps_(steps) {
