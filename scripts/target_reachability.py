@@ -129,7 +129,7 @@ def main():
         ax.set_ylabel(f"{t} membrane ratio sd(V) / (theta - mean V)")
         ax.set_title(f"{t}: membrane ratio vs rate", fontsize=10)
         ax.set_ylim(0, 1)
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=7, loc="lower right")
     ax = axes[2]
     secs = [r[0] for r in cv_rows]
     ax.plot(secs, [r[1] for r in cv_rows], "o-", label="network, excitatory")
