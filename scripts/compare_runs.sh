@@ -3,10 +3,14 @@
 # writes byte-identical outputs for the same runs: the check that a
 # restructuring changed no behaviour.
 #
-# Usage: scripts/compare_runs.sh [--quick] OLD_REV [NEW_BINARY]
+# Usage: scripts/compare_runs.sh [--quick] [--new-set KEY=VALUE]... OLD_REV [NEW_BINARY]
 #   OLD_REV     any git revision (built once into /tmp/homeostat-compare/<sha>/)
 #   NEW_BINARY  default: build/release/homeostat of this checkout (built first)
 #   --quick     skip the longer cases (train/feedback on the 0.1 ms network)
+#   --new-set   a configuration override given to every run of the new binary
+#               only: a default that changed on purpose, set back to the old
+#               behaviour (e.g. hyperparameters.rate_loss=plain), so that the
+#               comparison sees the rest of the change alone
 #
 # Compared, file by file (cmp): every output of `simulate` (results/*.npy,
 # analysis/*.csv, network_structure.npz, parameters.toml, figures/*.png),
@@ -20,8 +24,16 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
-if [ "${1:-}" = "--quick" ]; then quick=1; shift; fi
-[ $# -ge 1 ] || { sed -n '2,20p' "$0"; exit 2; }
+new_sets=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1; shift ;;
+    --new-set) [ $# -ge 2 ] || { echo "compare_runs: --new-set needs KEY=VALUE" >&2; exit 2; }
+               new_sets+=(--set "$2"); shift 2 ;;
+    *) break ;;
+  esac
+done
+[ $# -ge 1 ] || { sed -n '2,/^set -euo/{/^set -euo/d;p}' "$0"; exit 2; }
 old_rev=$1
 new_bin=${2:-}
 
@@ -57,6 +69,7 @@ run_both() {
     mkdir -p "$(dirname "$out")"
     local args=()
     for a in "$@"; do args+=("${a//OUT/$out}"); done
+    [ "$side" = new ] && args+=("${new_sets[@]}")
     if ! "$bin" "${args[@]}" > "$work/$side/$name.log" 2>&1; then
       echo "compare_runs: $side binary failed on $name:" >&2
       tail -5 "$work/$side/$name.log" >&2

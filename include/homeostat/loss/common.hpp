@@ -87,12 +87,20 @@ struct MembraneMoments {
   S mean, sd, gap;
   S ratio() const { return sd / gap; }  // MODEL.md 7: sd / (theta - mean)
 };
+// How the sums become means. The loss value multiplies them by 1/T; the
+// gradient and the statistics divide them by T. The two round differently in
+// the last bit; each is kept as every earlier version computed it, so that
+// loss values, gradients and statistics stay byte-identical across versions
+// (scripts/compare_runs.sh).
+enum class MeanBy { division, reciprocal };
 template <class S>
-MembraneMoments<S> membrane_moments(const S& v_sum, const S& v_sum_sq, std::int64_t steps, double theta) {
+MembraneMoments<S> membrane_moments(const S& v_sum, const S& v_sum_sq, std::int64_t steps, double theta,
+                                    MeanBy by = MeanBy::division) {
   using namespace loss_detail;
   const double t = static_cast<double>(steps);
-  const S mean = v_sum / S(t);
-  const S var = v_sum_sq / S(t) - mean * mean;
+  const bool divide = by == MeanBy::division;
+  const S mean = divide ? S(v_sum / S(t)) : S(v_sum * (1.0 / t));
+  const S var = (divide ? S(v_sum_sq / S(t)) : S(v_sum_sq * (1.0 / t))) - mean * mean;
   return {mean, value_of(var) > 0 ? S(sqrt(var)) : S(0), S(theta) - mean};
 }
 

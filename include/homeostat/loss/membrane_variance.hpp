@@ -16,8 +16,9 @@ struct MembraneVarianceLoss {
     for (std::int64_t i = 0; i < c.n; ++i)
       for (std::int64_t b = 0; b < c.batch; ++b) {
         const std::int64_t bi = b * c.n + i;
-        const S d = membrane_moments(sums.v_sum[bi], sums.v_sum_sq[bi], c.steps, c.theta[i]).ratio() -
-                    c.ratio_target[i];
+        const MembraneMoments<S> m =
+            membrane_moments(sums.v_sum[bi], sums.v_sum_sq[bi], c.steps, c.theta[i], MeanBy::reciprocal);
+        const S d = m.ratio() - c.ratio_target[i];
         mv = mv + d * d;
       }
     return mv * (1.0 / static_cast<double>(c.n * c.batch));
