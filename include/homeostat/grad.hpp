@@ -27,22 +27,38 @@ struct GradientOptions {
   // with no slope left in any trial skip the backward row product.
   double sparse_cutoff = 0.0;
   std::int64_t checkpoint_every = 0;  // K; 0 = sqrt(steps), at least 16
-  // Trials per group of the backward pass (0 = trial_groups' choice). Groups
-  // run in parallel; the gradient's rounding depends on the grouping, never
-  // on the thread count.
+  // Trials per group of the backward pass (0 = trial_groups' choice; else
+  // rounded up to whole atoms of trial_atom trials). Neither the grouping
+  // nor the thread count changes a bit of the result.
   std::int64_t trial_group = 0;
+  // A group's team of threads splits its adjoint steps by neurons and rows
+  // only from this many neurons x trials: below it a step is shorter than
+  // the barriers between its parts (bptt.md); tests lower it to exercise
+  // the path. Results do not depend on it.
+  std::int64_t min_shared_neuron_trials = 8192;
   std::vector<LossTerm> terms;        // also differentiate each of these alone (unweighted)
   // Where the batch's trials are split across processes, how they combine
   // their parts (ChunkReduction); nullptr: this process has every trial.
   const ChunkReduction* reduction = nullptr;
 };
 
-// The groups of trials [first, first + size) that the backward pass takes
-// one at a time, in parallel: `width` trials each (the last one may have
-// fewer); width 0 chooses from the batch alone.
+// Trials [first, first + size) of a batch.
 struct TrialGroup {
   std::int64_t first = 0, size = 0;
 };
+
+// The backward pass adds up dL/dw in **atoms** of `trial_atom` consecutive
+// trials (the last atom of a batch may have fewer): within an atom steps
+// descending, trials ascending; then the atoms' sums in atom order. Trial
+// groups, threads and processes all split the batch into whole atoms, so
+// none of them changes a bit of the gradient (src/grad/bptt.md).
+inline constexpr std::int64_t trial_atom = 4;
+std::vector<TrialGroup> trial_atoms(std::int64_t batch);
+
+// The groups of trials that the backward pass takes one at a time (in
+// parallel, each by a team of threads): whole atoms, `width` trials each
+// rounded up to a multiple of trial_atom (the last group may have fewer);
+// width 0 chooses from the number of trials alone.
 std::vector<TrialGroup> trial_groups(std::int64_t batch, std::int64_t width = 0);
 
 // The trials one process computes: [first, first + count) of a batch of
@@ -51,41 +67,42 @@ struct TrialRange {
   std::int64_t first = 0, count = 0, batch = 0;
 };
 
-// One trial group's dL/dw (CSR order) for every set of loss coefficients
-// (the weighted total, then each requested term): [set][E].
-struct GroupGradient {
+// One atom's dL/dw (CSR order) for every set of loss coefficients (the
+// weighted total, then each requested term): [set][E].
+struct AtomGradient {
   std::vector<std::vector<double>> d_rec, d_ff;
 };
 
 // The two seams of chunk_gradient where processes that share a batch
 // combine what each computed (the MPI work of issue 15: a batch's trials
 // split across ranks). Everything between the seams is per trial or per
-// trial group, so a split that gives each process whole trial groups, with
-// seams that gather in trial and group order, gives every process the
-// bits of one process computing the whole batch, for any number of
-// processes. This base class is that one process: `trials` is the whole
-// batch and both seams leave their argument as it is.
+// atom of trials, so a split that gives each process whole atoms, with
+// seams that gather in trial and atom order, gives every process the bits
+// of one process computing the whole batch, for any number of processes.
+// This base class is that one process: `trials` is the whole batch and
+// both seams leave their argument as it is.
 //
-// An MPI reduction would say which trials its rank computes (whole groups
-// of trial_groups(batch, GradientOptions::trial_group), e.g. consecutive
-// groups per rank), gather the loss sums with an all-gather in rank order,
-// and gather the group sums likewise (or pass the running sum from rank to
-// rank, which adds in the same order). chunk_gradient's `states` and
-// `trial0` are then the rank's trials; its `context` is the whole batch's.
+// An MPI reduction would say which trials its rank computes (whole atoms of
+// trial_atoms(batch), e.g. consecutive atoms or groups per rank), gather the
+// loss sums with an all-gather in rank order, and gather the atoms' sums
+// likewise (or pass the running sum from rank to rank, which adds in the
+// same order). chunk_gradient's `states` and `trial0` are then the rank's
+// trials; its `context` is the whole batch's.
 class ChunkReduction {
  public:
   virtual ~ChunkReduction() = default;
-  // The trials this process computes, given how many states it holds.
+  // The trials this process computes, given how many states it holds:
+  // whole atoms (anything else is refused).
   virtual TrialRange trials(std::int64_t local) const { return {0, local, local}; }
   // Seam 1, after the forward pass: `sums` holds this process's trials
   // ([count][N] each, weight_ratio the same everywhere); make them the
   // batch's ([batch][N], trials in batch order).
   virtual void gather_loss_sums(LossSums<double>& /*sums*/) const {}
-  // Seam 2, after the backward pass: `groups` holds the gradient sums of
-  // this process's trial groups, which are groups [first_group,
-  // first_group + groups.size()) of the batch; make it every group of the
-  // batch in group order. chunk_gradient adds them up in that order.
-  virtual void gather_group_gradients(std::int64_t /*first_group*/, std::vector<GroupGradient>& /*groups*/) const {}
+  // Seam 2, after the backward pass: `atoms` holds the gradient sums of
+  // this process's atoms, which are atoms [first_atom, first_atom +
+  // atoms.size()) of the batch; make it every atom of the batch in atom
+  // order. chunk_gradient adds them up in that order.
+  virtual void gather_atom_gradients(std::int64_t /*first_atom*/, std::vector<AtomGradient>& /*atoms*/) const {}
 };
 
 // A chunk run forward only: its loss sums and values, and its spikes.
@@ -112,17 +129,18 @@ struct ChunkGradient {
   std::vector<double> d_weight_ratio;  // dL/d(weight ratio) for each set (total, then terms)
   std::vector<TrialRecord> records;    // spikes of every trial (steps local to the chunk)
   std::int64_t checkpoint_every = 0;
-  std::size_t peak_state_bytes = 0;    // checkpoints + traces + adjoints + per-group gradient sums
+  std::size_t peak_state_bytes = 0;    // checkpoints + traces + adjoints + per-atom gradient sums
 };
 
 // Runs the chunk forward from `states` (advanced to the chunk's end), then
 // backward. Gradients do not flow into the states at the chunk's start
 // (truncated BPTT per chunk, MODEL.md 4). Trials run forward in parallel,
-// and backward in the groups of trial_groups (in parallel when there are
-// several, else with the threads sharing the group); the groups' gradients
-// are summed in group order, so results are bit-identical for any thread
-// count. With options.reduction, `states` are this process's part of the
-// batch (ChunkReduction); the losses and gradients are the whole batch's.
+// and backward in the groups of trial_groups, each by a team of threads
+// (all of them for one group); the gradient is summed in atoms of
+// trial_atom trials, added in atom order, so results are bit-identical for
+// any thread count and any grouping. With options.reduction, `states` are
+// this process's part of the batch (ChunkReduction); the losses and
+// gradients are the whole batch's.
 //
 // `workspace` (optional) keeps the buffers of the pass (the forward
 // checkpoints, the recomputed traces, the adjoints) from one call to the

@@ -11,6 +11,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -30,18 +31,20 @@ using cond_lif::SegmentTrace;
 
 // Recomputes steps [s0, s0 + len) of the trials `first .. first + batch` of
 // `checkpoint` (input trials trial0 + first ..) from their states at s0
-// (which it advances to s0 + len), on `threads` threads (trials in
-// parallel), and records what the backward pass needs: each trial writes its
-// own contiguous rows.
+// (which it advances to s0 + len), and records what the backward pass
+// needs: each trial writes its own contiguous rows. Call from inside a
+// parallel region: the region's threads share the trials.
 template <class Real>
 void recompute_segment(const LoweredModel<Real>& lm, const InputSource& inputs,
                        std::vector<TrialState<Real>>& checkpoint, std::int64_t first, std::int64_t batch,
                        std::int64_t trial0, std::int64_t t_start, std::int64_t len, SegmentTrace<Real>& tr,
-                       int threads) {
+                       FirstError& error) {
   const std::int64_t n = lm.n;
+#pragma omp single
   tr.resize(len, n, batch);
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (std::int64_t b = 0; b < batch; ++b) {
+  // implicit barrier: the trace is sized
+#pragma omp for schedule(static)
+  for (std::int64_t b = 0; b < batch; ++b) error.guard([&] {
     TrialState<Real>& st = checkpoint[first + b];  // advanced in place: not needed again
     StepObserver<Real> observer;
     // Row s of v, tau and the flags, from the state before step s.
@@ -69,7 +72,8 @@ void recompute_segment(const LoweredModel<Real>& lm, const InputSource& inputs,
       }
     };
     run_trial_observed(lm, inputs, st, trial0 + first + b, t_start, len, observer);
-  }
+  });
+  // implicit barrier: every trial recorded
 }
 
 // The loss sums of a chunk, added up from the records of its forward pass
@@ -133,15 +137,22 @@ struct GradientBuffers {
   std::vector<std::vector<Adjoint<Real>>> adjoints;        // [group][set of loss coefficients]
 };
 
+std::vector<TrialGroup> trial_atoms(std::int64_t batch) {
+  std::vector<TrialGroup> atoms;
+  for (std::int64_t b = 0; b < batch; b += trial_atom) atoms.push_back({b, std::min(trial_atom, batch - b)});
+  return atoms;
+}
+
 std::vector<TrialGroup> trial_groups(std::int64_t batch, std::int64_t width) {
-  if (width <= 0) {
-    // Half the batch, at most 16 trials (64 bytes of float: one vector in
-    // the row product), at least 4 (narrower rows cost more per synapse
-    // than the second thread gains).
-    width = std::max(std::min<std::int64_t>(16, (batch + 1) / 2), std::min<std::int64_t>(batch, 4));
-  }
+  const std::int64_t n_atoms = (batch + trial_atom - 1) / trial_atom;
+  // Half the trials, at most 16 (64 bytes of float: one vector in the row
+  // product), at least one atom (4: narrower rows cost more per synapse
+  // than a second thread gains); in whole atoms.
+  std::int64_t atoms_per_group = std::clamp<std::int64_t>((n_atoms + 1) / 2, 1, 16 / trial_atom);
+  if (width > 0) atoms_per_group = (width + trial_atom - 1) / trial_atom;
+  const std::int64_t group_width = atoms_per_group * trial_atom;
   std::vector<TrialGroup> groups;
-  for (std::int64_t b = 0; b < batch; b += width) groups.push_back({b, std::min(width, batch - b)});
+  for (std::int64_t b = 0; b < batch; b += group_width) groups.push_back({b, std::min(group_width, batch - b)});
   return groups;
 }
 
@@ -180,32 +191,30 @@ std::int64_t checkpoint_interval(std::int64_t requested, std::int64_t steps) {
   return std::min(k_every, std::max<std::int64_t>(1, steps));
 }
 
-// This process's trial groups: those of trial_groups(batch) that make up
-// its trials [first, first + count); they must be whole groups.
-std::vector<TrialGroup> process_groups(const TrialRange& trials, std::int64_t width, std::int64_t& first_group) {
-  const std::vector<TrialGroup> all = trial_groups(trials.batch, width);
-  std::vector<TrialGroup> mine;
-  first_group = -1;
-  for (std::size_t g = 0; g < all.size(); ++g) {
-    if (all[g].first < trials.first || all[g].first + all[g].size > trials.first + trials.count) continue;
-    if (first_group < 0) first_group = static_cast<std::int64_t>(g);
-    mine.push_back(all[g]);
-  }
-  std::int64_t covered = 0;
-  for (const TrialGroup& g : mine) covered += g.size;
-  if (trials.first < 0 || trials.count <= 0 || trials.first + trials.count > trials.batch || covered != trials.count)
+// This process's trial groups: trial_groups of its trials [first, first +
+// count), which must be whole atoms; `first_atom` is the batch's index of
+// its first atom.
+std::vector<TrialGroup> process_groups(const TrialRange& trials, std::int64_t width, std::int64_t& first_atom) {
+  const bool whole_atoms = trials.first % trial_atom == 0 &&
+                           (trials.count % trial_atom == 0 || trials.first + trials.count == trials.batch);
+  if (trials.first < 0 || trials.count <= 0 || trials.first + trials.count > trials.batch || !whole_atoms)
     throw std::invalid_argument("chunk_gradient: this process's trials [" + std::to_string(trials.first) + ", " +
                                 std::to_string(trials.first + trials.count) + ") of a batch of " +
-                                std::to_string(trials.batch) + " are not whole trial groups");
-  return mine;
+                                std::to_string(trials.batch) + " are not whole atoms of " +
+                                std::to_string(trial_atom) + " trials");
+  first_atom = trials.first / trial_atom;
+  std::vector<TrialGroup> groups = trial_groups(trials.count, width);
+  for (TrialGroup& g : groups) g.first += trials.first;
+  return groups;
 }
 
 // The memory of the pass (ChunkGradient::peak_state_bytes): the checkpoints
-// of `batch` trials, and the traces, adjoints and gradient sums of the
-// trial groups in flight at once (`in_flight` trials: one group per thread).
+// of `batch` trials, the traces and adjoints of the trial groups in flight
+// at once (`in_flight` trials: one group per team of threads), and the
+// gradient sums of this process's `n_atoms` atoms.
 template <class Real>
 std::size_t gradient_state_bytes(const LoweredModel<Real>& lm, std::int64_t batch, std::int64_t n_segments,
-                                 std::int64_t k_every, std::int64_t in_flight, std::int64_t n_groups,
+                                 std::int64_t k_every, std::int64_t in_flight, std::int64_t n_atoms,
                                  std::size_t n_sets) {
   const std::int64_t n = lm.n, nr = lm.n_receptors;
   const std::size_t e_rec = lm.rec_weight.size(), e_ff = lm.ff_weight.size();
@@ -216,7 +225,7 @@ std::size_t gradient_state_bytes(const LoweredModel<Real>& lm, std::int64_t batc
   const std::size_t trace_bytes_per_trial_step = n * (3 * sizeof(Real) + sizeof(std::uint32_t));
   return state_bytes * batch * n_segments + trace_bytes_per_trial_step * in_flight * (k_every + 1) +
          n_sets * ((3 + 2 * nr + n_types) * n * in_flight * sizeof(Real) + n * (in_flight + 1) +
-                   n_groups * (e_rec + e_ff) * sizeof(double));
+                   n_atoms * (e_rec + e_ff) * sizeof(double));
 }
 
 // Calls f with a group's number of trials as a compile-time constant where
@@ -264,12 +273,25 @@ std::vector<LossGradient> loss_coefficients(const LossSums<double>& sums, const 
   return gradients;
 }
 
+// The threads of the backward pass in teams: one per trial group, or one
+// thread per team when there are at least as many groups as threads; the
+// first `threads % teams` teams have one thread more.
+struct Teams {
+  int count = 1, threads = 1;
+  int size(int team) const { return threads / count + (team < threads % count ? 1 : 0); }
+};
+
+Teams backward_teams(std::int64_t n_groups, int threads) {
+  return {static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(n_groups, threads))), threads};
+}
+
 // Phase 5: the backward pass of this process's trial groups (bptt.md,
-// "Trial groups"): each group is recomputed segment by segment, last to
-// first, from the checkpoints and taken backward on its own, with adjoints
-// and gradient sums of its own (adjoints[g][set].d_rec, d_ff); groups run
-// in parallel. Group g's trials are the process's trials
-// [groups[g].first - first, ...) (input trials trial0 + that).
+// "Threads and determinism"): each group is recomputed segment by segment,
+// last to first, from the checkpoints and taken backward on its own, with
+// adjoints and per-atom gradient sums of its own (adjoints[g][set].d_rec,
+// d_ff); the teams take the groups in order. Group g's trials are the
+// process's trials [groups[g].first - first, ...) (input trials trial0 +
+// that).
 template <class Real>
 void backward(const LoweredModel<Real>& lm, const InputSource& inputs, std::int64_t trial0, std::int64_t first,
               std::int64_t t0, std::int64_t steps, std::int64_t k_every, const std::vector<TrialGroup>& groups,
@@ -280,10 +302,7 @@ void backward(const LoweredModel<Real>& lm, const InputSource& inputs, std::int6
   const auto n_types = static_cast<std::int64_t>(lm.rec_first.size() + lm.ff_first.size());
   const std::int64_t n_segments = (steps + k_every - 1) / k_every;
   const auto n_groups = static_cast<std::int64_t>(groups.size());
-  // Several groups: one thread per group. One group: all threads on it
-  // (trials in parallel when recomputing, neurons when going backward).
-  const bool per_group = n_groups > 1;
-  const int inner = per_group ? 1 : threads;
+  const Teams teams = backward_teams(n_groups, threads);
   std::vector<std::vector<Coefficients>> coefficients(n_groups);
   auto& adjoints = buffers.adjoints;
   adjoints.resize(n_groups);
@@ -295,77 +314,103 @@ void backward(const LoweredModel<Real>& lm, const InputSource& inputs, std::int6
   const Real lambda = static_cast<Real>(options.surrogate_scale);
   const Real cutoff = static_cast<Real>(options.sparse_cutoff);
   FirstError error;
-#pragma omp parallel for schedule(dynamic, 1) if (per_group)
-  for (std::int64_t g = 0; g < n_groups; ++g) {
-    error.guard([&] {
-      const std::int64_t local = groups[g].first - first, width = groups[g].size;
-      for (auto& a : adjoints[g]) {
-        a.v.assign(n * width, 0);
-        a.d.assign(nr * n * width, 0);
-        a.u.assign(nr * n * width, 0);
-        a.spike.assign(n * width, 0);
-        a.nu.assign(n_types * n * width, 0);
-        a.spiked.assign(n * width, 0);
-        a.needed.assign(n, 1);
-        a.d_rec.assign(e_rec, 0.0);
-        a.d_ff.assign(e_ff, 0.0);
-      }
-      SegmentTrace<Real>& trace = buffers.traces[g];
-      // Sized for the longest segment at once (the last one, taken first, may be shorter).
-      trace.resize(k_every, n, width);
+  // Group g, by a team of `team` threads: recomputation with the trials
+  // shared, the adjoint steps with neurons and rows shared.
+  auto group = [&](std::int64_t g, int team) {
+    const std::int64_t local = groups[g].first - first, width = groups[g].size;
+    const std::int64_t n_atoms = (width + trial_atom - 1) / trial_atom;
+    for (auto& a : adjoints[g]) {
+      a.v.assign(n * width, 0);
+      a.d.assign(nr * n * width, 0);
+      a.u.assign(nr * n * width, 0);
+      a.spike.assign(n * width, 0);
+      a.nu.assign(n_types * n * width, 0);
+      a.spiked.assign(n * width, 0);
+      a.needed.assign(n, 1);
+      a.d_rec.resize(n_atoms);
+      a.d_ff.resize(n_atoms);
+      for (auto& d : a.d_rec) d.assign(e_rec, 0.0);
+      for (auto& d : a.d_ff) d.assign(e_ff, 0.0);
+    }
+    SegmentTrace<Real>& trace = buffers.traces[g];
+    // Sized for the longest segment at once (the last one, taken first, may be shorter).
+    trace.resize(k_every, n, width);
+    const int shared = n * width >= options.min_shared_neuron_trials ? team : 1;
+    with_group_width(width, [&](auto fixed_width) {
+      const BackwardSteps<decltype(fixed_width)::value, Real> back{lm, lambda, cutoff, width};
       for (std::int64_t seg = n_segments - 1; seg >= 0; --seg) {
         const std::int64_t s0 = seg * k_every, len = std::min(k_every, steps - s0);
-        recompute_segment(lm, inputs, buffers.checkpoints[seg], local, width, trial0, t0 + s0, len, trace, inner);
-        // Small problems run on one thread: a step is then shorter than the
-        // barriers between its phases.
-        with_group_width(width, [&](auto fixed_width) {
-          const BackwardSteps<decltype(fixed_width)::value, Real> back{lm, lambda, cutoff, width};
-#pragma omp parallel num_threads(inner) if (inner > 1 && n * width >= 8192)
-          back.segment(len, trace, coefficients[g], adjoints[g]);
-        });
+#pragma omp parallel num_threads(team) if (team > 1)
+        recompute_segment(lm, inputs, buffers.checkpoints[seg], local, width, trial0, t0 + s0, len, trace, error);
+#pragma omp parallel num_threads(shared) if (shared > 1)
+        back.segment(len, trace, coefficients[g], adjoints[g]);
       }
     });
+  };
+  // Teams of several threads are nested parallel regions.
+  const int levels = omp_get_max_active_levels();
+  omp_set_max_active_levels(std::max(levels, 2));
+  std::atomic<std::int64_t> next{0};
+#pragma omp parallel num_threads(teams.count) if (teams.count > 1)
+  {
+    const int team = teams.size(omp_get_thread_num());
+    for (std::int64_t g = next++; g < n_groups; g = next++) error.guard([&] { group(g, team); });
   }
+  omp_set_max_active_levels(levels);
   error.rethrow();
 }
 
-// Phase 6: dL/dw of every set, the gradient sums of the batch's trial
-// groups (this process's, gathered with the other processes' through
-// `reduction`) added up in group order.
+// Phase 6: dL/dw of every set, the gradient sums of the batch's atoms (this
+// process's, gathered with the other processes' through `reduction`) added
+// up in atom order.
 template <class Real>
-void sum_group_gradients(const ChunkReduction& reduction, std::int64_t first_group,
-                         std::vector<std::vector<Adjoint<Real>>>& adjoints, std::size_t n_sets,
-                         ChunkGradient& out) {
-  const auto mine = static_cast<std::int64_t>(adjoints.size());
-  // The sums move out of the adjoints (no copy) and the buffers of every
-  // group but the first, whose sums become the result, move back after.
-  std::vector<GroupGradient> groups(mine);
-  for (std::int64_t g = 0; g < mine; ++g) {
-    groups[g].d_rec.resize(n_sets);
-    groups[g].d_ff.resize(n_sets);
-    for (std::size_t c = 0; c < n_sets; ++c) {
-      groups[g].d_rec[c].swap(adjoints[g][c].d_rec);
-      groups[g].d_ff[c].swap(adjoints[g][c].d_ff);
+void sum_atom_gradients(const ChunkReduction& reduction, std::int64_t first_atom,
+                        std::vector<std::vector<Adjoint<Real>>>& adjoints, std::size_t n_sets, ChunkGradient& out) {
+  // The sums move out of the adjoints (no copy), and back after, but for
+  // the first atom's, which become the result.
+  std::vector<AtomGradient> atoms;
+  for (auto& group : adjoints) {
+    for (std::size_t k = 0; k < group[0].d_rec.size(); ++k) {
+      AtomGradient& atom = atoms.emplace_back();
+      atom.d_rec.resize(n_sets);
+      atom.d_ff.resize(n_sets);
+      for (std::size_t c = 0; c < n_sets; ++c) {
+        atom.d_rec[c].swap(group[c].d_rec[k]);
+        atom.d_ff[c].swap(group[c].d_ff[k]);
+      }
     }
   }
-  reduction.gather_group_gradients(first_group, groups);
-  const auto n_groups = static_cast<std::int64_t>(groups.size());
-  for (std::size_t c = 0; c < n_sets; ++c) {
-    std::vector<double> d_rec = std::move(groups[0].d_rec[c]), d_ff = std::move(groups[0].d_ff[c]);
-    for (std::int64_t g = 1; g < n_groups; ++g) {
-      const std::vector<double>& g_rec = groups[g].d_rec[c];
-      const std::vector<double>& g_ff = groups[g].d_ff[c];
-      for (std::size_t e = 0; e < d_rec.size(); ++e) d_rec[e] += g_rec[e];
-      for (std::size_t e = 0; e < d_ff.size(); ++e) d_ff[e] += g_ff[e];
+  reduction.gather_atom_gradients(first_atom, atoms);
+  // Every edge's sum in atom order, edges in blocks shared by the threads
+  // (one pass over all the atoms' sums instead of one per atom).
+  auto add_up = [&](std::vector<double>& sum, auto part) {
+    const auto edges = static_cast<std::int64_t>(sum.size());
+    constexpr std::int64_t block = 2048;
+#pragma omp parallel for schedule(static)
+    for (std::int64_t e0 = 0; e0 < edges; e0 += block) {
+      const std::int64_t e1 = std::min(edges, e0 + block);
+      for (std::size_t k = 1; k < atoms.size(); ++k) {
+        const double* from = part(atoms[k]).data();
+        for (std::int64_t e = e0; e < e1; ++e) sum[e] += from[e];
+      }
     }
+  };
+  for (std::size_t c = 0; c < n_sets; ++c) {
+    std::vector<double> d_rec = std::move(atoms[0].d_rec[c]), d_ff = std::move(atoms[0].d_ff[c]);
+    add_up(d_rec, [c](AtomGradient& a) -> std::vector<double>& { return a.d_rec[c]; });
+    add_up(d_ff, [c](AtomGradient& a) -> std::vector<double>& { return a.d_ff[c]; });
     out.d_rec.push_back(std::move(d_rec));
     out.d_ff.push_back(std::move(d_ff));
   }
-  for (std::int64_t g = 0; g < mine; ++g)
-    for (std::size_t c = 0; c < n_sets; ++c) {
-      adjoints[g][c].d_rec.swap(groups[first_group + g].d_rec[c]);
-      adjoints[g][c].d_ff.swap(groups[first_group + g].d_ff[c]);
+  std::size_t k = first_atom;
+  for (auto& group : adjoints) {
+    for (std::size_t j = 0; j < group[0].d_rec.size(); ++j, ++k) {
+      for (std::size_t c = 0; c < n_sets; ++c) {
+        group[c].d_rec[j].swap(atoms[k].d_rec[c]);
+        group[c].d_ff[j].swap(atoms[k].d_ff[c]);
+      }
     }
+  }
 }
 
 // Phase 7: the chain rule of the weight-ratio term, dL/dw += dL/d(ratio)
@@ -394,8 +439,8 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
   const ChunkReduction& reduction = options.reduction ? *options.reduction : whole_batch;
   const auto batch = static_cast<std::int64_t>(states.size());
   const TrialRange trials = reduction.trials(batch);
-  std::int64_t first_group = 0;
-  const std::vector<TrialGroup> groups = process_groups(trials, options.trial_group, first_group);
+  std::int64_t first_atom = 0;
+  const std::vector<TrialGroup> groups = process_groups(trials, options.trial_group, first_atom);
   const std::int64_t k_every = checkpoint_interval(options.checkpoint_every, steps);
   const std::int64_t n_segments = (steps + k_every - 1) / k_every;
   const int threads = omp_get_max_threads();
@@ -417,14 +462,14 @@ ChunkGradient chunk_gradient(const LoweredModel<Real>& lm, const InputSource& in
   // 4. Loss coefficients.
   const std::vector<LossGradient> gradients = loss_coefficients(out.sums, ctx, options.terms);
   std::int64_t in_flight = 0;
-  for (std::int64_t g = 0; g < std::min<std::int64_t>(groups.size(), groups.size() > 1 ? threads : 1); ++g)
+  for (std::int64_t g = 0; g < backward_teams(static_cast<std::int64_t>(groups.size()), threads).count; ++g)
     in_flight += groups[g].size;
   out.peak_state_bytes = gradient_state_bytes(lm, batch, n_segments, k_every, in_flight,
-                                              static_cast<std::int64_t>(groups.size()), gradients.size());
+                                              (trials.count + trial_atom - 1) / trial_atom, gradients.size());
   // 5. Backward: recomputation and adjoint per trial group.
   backward(lm, inputs, trial0, trials.first, t0, steps, k_every, groups, gradients, options, threads, buffers);
-  // 6. Seam: the gradient sums of every group, added in group order.
-  sum_group_gradients(reduction, first_group, buffers.adjoints, gradients.size(), out);
+  // 6. Seam: the gradient sums of every atom, added in atom order.
+  sum_atom_gradients(reduction, first_atom, buffers.adjoints, gradients.size(), out);
   // 7. Chain rule: the weight-ratio term.
   add_weight_ratio_term(ratio, gradients, out);
   return out;

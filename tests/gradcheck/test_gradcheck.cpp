@@ -13,6 +13,7 @@
 
 #include <barrier>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <thread>
 #include <utility>
@@ -40,25 +41,27 @@ std::vector<std::string> small_network(std::vector<std::string> extra) {
   return o;
 }
 
-// A float problem for the engine-level gradient tests: the built-in defaults
-// with `overrides`, their network, lowered model and Poisson inputs, and the
-// loss context and weight ratio of `batch` trials x `steps`.
-struct FloatProblem {
+// A problem for the engine-level gradient tests: the built-in defaults with
+// `overrides`, their network, lowered model and Poisson inputs, and the loss
+// context and weight ratio of `batch` trials x `steps`.
+template <class Real>
+struct Problem {
   Config config;
   Network net;
-  LoweredModel<float> lm;
+  LoweredModel<Real> lm;
   PoissonInputs inputs;
   LossContext ctx;
   WeightRatio ratio;
 
-  FloatProblem(const std::vector<std::string>& overrides, std::int64_t batch, std::int64_t steps)
+  Problem(const std::vector<std::string>& overrides, std::int64_t batch, std::int64_t steps)
       : config(homeostat::testing::defaults_with(overrides)),
         net(generate_network(config)),
-        lm(lower<float>(config, net)),
+        lm(lower<Real>(config, net)),
         inputs(config.simulation.seed, net.input_type, config.feedforward.firing_rate, config.simulation.dt),
         ctx(loss_context(config, net.cell_type, batch, steps)),
         ratio(weight_ratio(lm, excitatory_types(config))) {}
 };
+using FloatProblem = Problem<float>;
 
 struct Compared {
   double worst_total = 0, worst_term[n_loss_terms] = {};  // max |error| / max |reference|
@@ -235,27 +238,42 @@ TEST(GradCheck, DoublePlainRateLoss) { expect_close(compare<double>(rate_loss_ca
 
 TEST(GradCheck, FloatSplitRateLossOddBatch) { expect_close(compare<float>(rate_loss_case("split", 7, 400)), 2e-3); }
 
-TEST(GradCheck, TrialGroupsCoverTheBatchInOrder) {
+TEST(GradCheck, TrialGroupsAreWholeAtomsInOrder) {
   for (std::int64_t batch = 1; batch <= 40; ++batch) {
-    for (std::int64_t width : {0, 1, 3, 16}) {
+    const auto atoms = trial_atoms(batch);
+    std::int64_t next = 0;
+    for (const auto& a : atoms) {
+      EXPECT_EQ(a.first, next);
+      EXPECT_EQ(a.size, std::min(trial_atom, batch - a.first));
+      next += a.size;
+    }
+    EXPECT_EQ(next, batch);
+    for (std::int64_t width : {0, 1, 3, 4, 6, 16}) {
       const auto groups = trial_groups(batch, width);
-      std::int64_t next = 0;
+      next = 0;
       for (const auto& g : groups) {
         EXPECT_EQ(g.first, next);
+        EXPECT_EQ(g.first % trial_atom, 0) << "batch " << batch << ", width " << width;
         EXPECT_GT(g.size, 0);
+        // Whole atoms: a multiple of the atom unless it ends the batch.
+        if (g.first + g.size < batch) {
+          EXPECT_EQ(g.size % trial_atom, 0) << "batch " << batch << ", width " << width;
+        }
         if (width > 0) {
-          EXPECT_LE(g.size, width);
+          EXPECT_LE(g.size, (width + trial_atom - 1) / trial_atom * trial_atom);
         }
         next += g.size;
       }
       EXPECT_EQ(next, batch) << "batch " << batch << ", width " << width;
     }
   }
-  // The choice depends on the batch only: half of it, 4 to 16 trials.
+  // The choice depends on the number of trials only: half of them, 4 to 16
+  // trials, in whole atoms.
   EXPECT_EQ(trial_groups(1).size(), 1u);
   EXPECT_EQ(trial_groups(4).size(), 1u);
   EXPECT_EQ(trial_groups(8).size(), 2u);
   EXPECT_EQ(trial_groups(8)[1].size, 4);
+  EXPECT_EQ(trial_groups(12)[0].size, 8);
   EXPECT_EQ(trial_groups(32)[0].size, 16);
   EXPECT_EQ(trial_groups(64).size(), 4u);
 }
@@ -285,44 +303,74 @@ TEST(GradCheck, WeightedTotalIsTheSumOfWeightedTerms) {
   }
 }
 
-TEST(GradCheck, BitIdenticalForAnyThreadCount) {
-  const std::int64_t batch = 16, steps = 120;
-  const FloatProblem p({"simulation.dt=0.1", "recurrent.topology.num_neurons=520",
-                        "recurrent.topology.num_assemblies=4", "feedforward.topology.num_neurons=150"},
-                       batch, steps);
-  auto run = [&](int threads, std::int64_t every, std::int64_t group) {
+namespace {
+
+// Every bit a chunk's gradient computes: losses, sums, gradients of every set.
+void expect_same_bits(const ChunkGradient& a, const ChunkGradient& b, const std::string& what) {
+  EXPECT_EQ(a.losses.total, b.losses.total) << what;
+  for (std::size_t t = 0; t < n_loss_terms; ++t) EXPECT_EQ(a.losses.term[t], b.losses.term[t]) << what;
+  EXPECT_TRUE(a.sums.v_sum_sq == b.sums.v_sum_sq) << what;
+  ASSERT_EQ(a.d_rec.size(), b.d_rec.size()) << what;
+  for (std::size_t c = 0; c < a.d_rec.size(); ++c) {
+    EXPECT_EQ(0, std::memcmp(a.d_rec[c].data(), b.d_rec[c].data(), a.d_rec[c].size() * sizeof(double)))
+        << what << ", set " << c;
+    EXPECT_EQ(0, std::memcmp(a.d_ff[c].data(), b.d_ff[c].data(), a.d_ff[c].size() * sizeof(double)))
+        << what << ", set " << c;
+  }
+  EXPECT_TRUE(a.d_weight_ratio == b.d_weight_ratio) << what;
+}
+
+// Chunks of `batch` trials on 1-8 threads (more than this machine's
+// cores) in groups of 4, 8, 16 trials and the default: teams of threads
+// share groups (the threshold lowered), groups run in parallel, and the
+// gradient, summed in atoms of trial_atom trials, keeps every bit.
+template <class Real>
+void expect_bits_independent_of_threads_and_groups(std::int64_t batch, std::int64_t steps) {
+  const Problem<Real> p({"simulation.dt=0.1", "recurrent.topology.num_neurons=200",
+                         "recurrent.topology.num_assemblies=2", "feedforward.topology.num_neurons=60"},
+                        batch, steps);
+  std::vector<TrialState<Real>> start(batch, initial_state(p.lm));
+  run_chunk(p.lm, p.inputs, start, 0, 0, 300, RecordSpec{}, nullptr);
+  auto run = [&](int threads, std::int64_t group, std::int64_t every = 0) {
     const int before = omp_get_max_threads();
     omp_set_num_threads(threads);
-    std::vector<TrialState<float>> states(batch, initial_state(p.lm));
+    std::vector<TrialState<Real>> states = start;
     GradientOptions options;
     options.checkpoint_every = every;
     options.trial_group = group;
-    auto g = chunk_gradient(p.lm, p.inputs, states, 0, 0, steps, p.ctx, p.ratio, options);
+    options.min_shared_neuron_trials = 1;
+    options.terms = {LossTerm::cv};
+    auto g = chunk_gradient(p.lm, p.inputs, states, 0, 300, steps, p.ctx, p.ratio, options);
     omp_set_num_threads(before);
     return g;
   };
-  // Two groups of 8 trials (one per thread); then one group of 16, large
-  // enough (N * 16 >= 8192) for the threads to split its neurons.
-  for (const std::int64_t group : {0, 16}) {
-    const auto a = run(1, 0, group), b = run(2, 0, group), c = run(2, 7, group);
-    ASSERT_EQ(a.d_rec[0].size(), b.d_rec[0].size());
-    double scale = 0;
-    for (double x : a.d_rec[0]) scale = std::max(scale, std::abs(x));
-    ASSERT_GT(scale, 0.0);
-    EXPECT_TRUE(a.d_rec[0] == b.d_rec[0]) << "trial group " << group;
-    EXPECT_TRUE(a.d_ff[0] == b.d_ff[0]) << "trial group " << group;
-    // Another checkpoint interval groups the membrane sums differently: equal
-    // to rounding, not bit for bit.
-    for (std::size_t e = 0; e < a.d_rec[0].size(); ++e) ASSERT_NEAR(a.d_rec[0][e], c.d_rec[0][e], 1e-6 * scale);
-    EXPECT_NEAR(a.losses.total, c.losses.total, 1e-9 * std::abs(a.losses.total));
-  }
-  // Another grouping sums the trials' gradients in another order: equal to
-  // rounding.
-  const auto grouped = run(2, 0, 0), whole = run(2, 0, 16);
+  const ChunkGradient one = run(1, 0);
   double scale = 0;
-  for (double x : whole.d_rec[0]) scale = std::max(scale, std::abs(x));
-  for (std::size_t e = 0; e < whole.d_rec[0].size(); ++e)
-    ASSERT_NEAR(grouped.d_rec[0][e], whole.d_rec[0][e], 1e-9 * scale);
+  for (double x : one.d_rec[0]) scale = std::max(scale, std::abs(x));
+  ASSERT_GT(scale, 0.0) << batch << " trials";
+  for (const int threads : {1, 2, 3, 5, 8})
+    for (const std::int64_t group : {0, 4, 8, 16})
+      expect_same_bits(one, run(threads, group),
+                       std::to_string(batch) + " trials, " + std::to_string(threads) + " threads, groups of " +
+                           std::to_string(group));
+  // Another checkpoint interval groups the forward membrane sums
+  // differently: equal to rounding, not bit for bit.
+  const ChunkGradient other = run(2, 0, 7);
+  for (std::size_t e = 0; e < one.d_rec[0].size(); ++e) ASSERT_NEAR(one.d_rec[0][e], other.d_rec[0][e], 1e-6 * scale);
+  EXPECT_NEAR(one.losses.total, other.losses.total, 1e-9 * std::abs(one.losses.total));
+}
+
+}  // namespace
+
+// In double every contribution to dL/dw has all 53 bits, so any other order
+// of the sums would show; float's contributions, summed in double, would
+// rarely (the sums of a few are exact).
+TEST(GradCheck, BitIdenticalForAnyThreadCountAndGroupingDouble) {
+  for (const std::int64_t batch : {5, 7, 32}) expect_bits_independent_of_threads_and_groups<double>(batch, 100);
+}
+
+TEST(GradCheck, BitIdenticalForAnyThreadCountAndGroupingFloat) {
+  expect_bits_independent_of_threads_and_groups<float>(32, 100);
 }
 
 TEST(GradCheck, AReusedWorkspaceChangesNothing) {
@@ -361,11 +409,11 @@ namespace {
 class SharedMemoryReduction : public ChunkReduction {
  public:
   struct World {
-    explicit World(int ranks) : barrier(ranks), sums(ranks), groups(ranks) {}
+    explicit World(int ranks) : barrier(ranks), sums(ranks), atoms(ranks) {}
     std::barrier<> barrier;
-    std::vector<LossSums<double>> sums;              // [rank]
-    std::vector<std::vector<GroupGradient>> groups;  // [rank][its groups]
-    int sums_seen = 0, groups_seen = 0;              // seam calls, rank 0's
+    std::vector<LossSums<double>> sums;            // [rank]
+    std::vector<std::vector<AtomGradient>> atoms;  // [rank][its atoms]
+    int sums_seen = 0, atoms_seen = 0;             // seam calls, rank 0's
   };
 
   SharedMemoryReduction(World& world, int rank, TrialRange range) : world_(world), rank_(rank), range_(range) {}
@@ -393,18 +441,21 @@ class SharedMemoryReduction : public ChunkReduction {
     if (rank_ == 0) ++world_.sums_seen;
   }
 
-  void gather_group_gradients(std::int64_t first_group, std::vector<GroupGradient>& groups) const override {
-    std::int64_t expected_first = 0;
-    for (const TrialGroup& g : trial_groups(range_.batch, 4))
-      if (g.first < range_.first) ++expected_first;
-    EXPECT_EQ(first_group, expected_first);
-    world_.groups[rank_] = groups;
+  void gather_atom_gradients(std::int64_t first_atom, std::vector<AtomGradient>& atoms) const override {
+    std::int64_t expected_first = 0, expected_count = 0;
+    for (const TrialGroup& a : trial_atoms(range_.batch)) {
+      expected_first += a.first < range_.first;
+      expected_count += a.first >= range_.first && a.first < range_.first + range_.count;
+    }
+    EXPECT_EQ(first_atom, expected_first);
+    EXPECT_EQ(static_cast<std::int64_t>(atoms.size()), expected_count);
+    world_.atoms[rank_] = atoms;
     world_.barrier.arrive_and_wait();
-    std::vector<GroupGradient> all;
-    for (const auto& part : world_.groups) all.insert(all.end(), part.begin(), part.end());
+    std::vector<AtomGradient> all;
+    for (const auto& part : world_.atoms) all.insert(all.end(), part.begin(), part.end());
     world_.barrier.arrive_and_wait();
-    groups = std::move(all);
-    if (rank_ == 0) ++world_.groups_seen;
+    atoms = std::move(all);
+    if (rank_ == 0) ++world_.atoms_seen;
   }
 
  private:
@@ -417,8 +468,8 @@ class SharedMemoryReduction : public ChunkReduction {
 
 TEST(GradCheck, TrialsSplitAcrossProcessesGiveTheBitsOfOneProcess) {
   // Twelve trials in groups of 4, computed by one process, then by two that
-  // share them unevenly (one group; two groups) and combine their loss sums
-  // and group gradients through the seams of ChunkReduction: the same bits.
+  // share them unevenly (one atom; two atoms) and combine their loss sums
+  // and atom gradients through the seams of ChunkReduction: the same bits.
   const std::int64_t batch = 12, steps = 150;
   const FloatProblem p({"simulation.dt=0.1", "recurrent.topology.num_neurons=300",
                         "recurrent.topology.num_assemblies=3", "feedforward.topology.num_neurons=90"},
@@ -456,7 +507,7 @@ TEST(GradCheck, TrialsSplitAcrossProcessesGiveTheBitsOfOneProcess) {
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);
   EXPECT_EQ(world.sums_seen, 1);
-  EXPECT_EQ(world.groups_seen, 1);
+  EXPECT_EQ(world.atoms_seen, 1);
   for (int r = 0; r < 2; ++r) {
     const ChunkGradient& part = parts[r];
     EXPECT_TRUE(part.sums.spikes == whole.sums.spikes) << "rank " << r;
@@ -476,7 +527,7 @@ TEST(GradCheck, TrialsSplitAcrossProcessesGiveTheBitsOfOneProcess) {
       EXPECT_TRUE(states[r][b].v == whole_states[ranges[r].first + b].v);
     }
   }
-  // A process whose trials are not whole groups is refused.
+  // A process whose trials are not whole atoms is refused.
   struct Partial : ChunkReduction {
     TrialRange trials(std::int64_t local) const override { return {2, local, batch}; }
   } partial;

@@ -7,6 +7,7 @@
 
 #include "common/simd.hpp"
 #include "common/subnormals.hpp"
+#include "homeostat/grad.hpp"
 #include "homeostat/loss.hpp"
 #include "homeostat/model.hpp"
 #include "model/cond_lif/trace.hpp"
@@ -34,7 +35,9 @@ struct Adjoint {
   std::vector<Real> nu;          // [types][N][B]: sum over the type's receptors of g_max (dL/dd - dL/du)
   std::vector<std::uint8_t> spiked;  // [N][B] the spikes of step t (for step 5)
   std::vector<std::uint8_t> needed;  // [N] whether row j's product is needed (sparse approximation)
-  std::vector<double> d_rec, d_ff;  // dL/dw, accumulated over the chunk
+  // dL/dw of each atom of trial_atom trials of the group, accumulated over
+  // the chunk (steps descending, the atom's trials ascending): [atom][E].
+  std::vector<std::vector<double>> d_rec, d_ff;
 };
 
 // Trials [b0, b0 + width of V) of row_product, with V a vector type (or
@@ -208,8 +211,9 @@ struct BackwardSteps {
   // Adjoint steps (4)-(5), the reverse of MODEL.md step 5 per presynaptic
   // row: (4) dL/ds_j(t) for every recurrent j (the surrogate makes every neuron
   // count), and (5) the weight gradients of the presynaptic neurons (and
-  // inputs) that spiked at t. Rows are split over threads: each edge and
-  // each j is one thread's. Needs nu of every neuron (a barrier before).
+  // inputs) that spiked at t, into the sums of the trial's atom. Rows are
+  // split over threads: each edge and each j is one thread's. Needs nu of
+  // every neuron (a barrier before).
   void propagate(std::int64_t s, const SegmentTrace<Real>& tr, Adjoint<Real>& a) const {
     const std::int64_t batch = width();
     const std::int64_t n = lm.n;
@@ -222,17 +226,19 @@ struct BackwardSteps {
                     a.spike.data() + j * batch);
       for (std::int64_t b = 0; b < batch; ++b) {
         if (!a.spiked[j * batch + b]) continue;
+        double* d_rec = a.d_rec[b / trial_atom].data();
         for (std::int64_t e = lm.rec_row[j]; e < lm.rec_row[j + 1]; ++e)
-          a.d_rec[e] += nu[static_cast<std::int64_t>(lm.rec_post[e]) * batch + b];
+          d_rec[e] += nu[static_cast<std::int64_t>(lm.rec_post[e]) * batch + b];
       }
     }
     // Inputs: few spikes per step; one thread, trials in order.
 #pragma omp single
     for (std::int64_t b = 0; b < batch; ++b) {
+      double* d_ff = a.d_ff[b / trial_atom].data();
       for (const std::int32_t j : tr.input_spikes[s * batch + b]) {
         const Real* nu = a.nu.data() + (n_rtypes + lm.input_type[j]) * n * batch;
         for (std::int64_t e = lm.ff_row[j]; e < lm.ff_row[j + 1]; ++e)
-          a.d_ff[e] += nu[static_cast<std::int64_t>(lm.ff_post[e]) * batch + b];
+          d_ff[e] += nu[static_cast<std::int64_t>(lm.ff_post[e]) * batch + b];
       }
     }
     // implicit barriers: dL/ds complete
