@@ -16,8 +16,9 @@ std::string default_config_toml() {
 #   dt = 1 ms (reference 0.1): each chunk observes 10x more time for the same work;
 #   chunk_size = 4000 (4 s): the per-chunk rate loss is biased downwards by
 #     about 1 / observed seconds;
-#   learning_rate = 0.02 (reference 5e-4, which moves a weight by at most ~4%
-#     in 80 chunks);
+#   learning_rate = 0.01 (reference 5e-4, which moves a weight by at most ~4%
+#     in 80 chunks; 0.02 climbs faster but overshoots and leaves the rates noisier
+#     near their targets);
 #   loss_weight.firing_rate = 2 (reference 1): the rates are what the demo must reach.
 # Each key: its meaning [unit]; allowed values; "optional" where it may be left
 # out (the value shown is then used). Matrices are [presynaptic type][postsynaptic type].

@@ -59,6 +59,7 @@ SimulateResult detail::simulate_traced(const Config& config, const Network& net,
   const std::int64_t chunk = config.simulation.chunk_size;
   const double total_s = static_cast<double>(steps) * config.simulation.dt / 1000.0;
   std::vector<TrialRecord> records;
+  ThreadSharing sharing;  // carried from chunk to chunk
   // Timed: the simulation loop and the sink's writes, not what comes before
   // or after.
   const auto loop_start = std::chrono::steady_clock::now();
@@ -69,7 +70,7 @@ SimulateResult detail::simulate_traced(const Config& config, const Network& net,
         break;
       }
       const std::int64_t len = std::min(chunk, steps - t0);
-      run_chunk(model, inputs, states, mine.first, t0, len, spec, &records);
+      run_chunk(model, inputs, states, mine.first, t0, len, spec, &records, &sharing);
       if (ranks.size() > 1) records = parallel::gather_records(*req.mpi, records);
       for (std::int64_t b = 0; ranks.root() && b < trials; ++b) {
         const TrialRecord& r = records[b];

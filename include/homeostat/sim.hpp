@@ -79,17 +79,40 @@ template <class Real>
 void run_trial_observed(const LoweredModel<Real>& model, const InputSource& inputs, TrialState<Real>& state,
                         std::int64_t trial, std::int64_t t0, std::int64_t steps, const StepObserver<Real>& observer);
 
+// How threads that share one trial react when one of them lags (a core
+// shared with another process: every step waits for the slowest thread).
+enum class SharedTrial {
+  adaptive,     // run on one thread while sharing is slower than one thread would be; try again later
+  always,       // share every step, whatever it costs
+  alternating,  // for tests: short shared and one-thread stretches on a fixed schedule
+};
+
+// How threads share a trial when a chunk has fewer trials than threads
+// (forward.md, "Threads"). A caller that makes many run_chunk calls in a row
+// (simulate's chunks, a gradient's forward segments) keeps one and passes it
+// to each: it carries what was learned about the machine to the next call.
+struct ThreadSharing {
+  // Ranges of at least this many neurons. Below that a step is shorter than
+  // what sharing costs (a barrier per step; bench/README.md); tests lower it
+  // to exercise the path.
+  std::int64_t min_neurons_per_thread = 2048;
+  // What happens when a thread lags.
+  SharedTrial policy = SharedTrial::adaptive;
+  // Updated by each call: the steps left of a stretch on one thread, so that
+  // the next call does not start by trying sharing where this one found it
+  // slower.
+  std::int64_t solo_steps_left = 0;
+};
+
 // Advances every trial by `steps` steps starting at global step `t0`.
 // states[b] is trial b (input trial index `trial0 + b`). records, if given,
 // is resized to the batch and filled.
 // With fewer trials than threads, the threads share each trial by ranges of
-// at least `min_neurons_per_thread` neurons, sized to each thread's measured
-// speed. Below that a step is shorter than what sharing costs (a barrier per
-// step; measurements in bench/README.md); tests lower it to exercise the
-// path.
+// neurons sized to each thread's measured speed, as `sharing` says (nullptr:
+// the defaults of ThreadSharing); no choice there changes a result.
 template <class Real>
 void run_chunk(const LoweredModel<Real>& model, const InputSource& inputs, std::vector<TrialState<Real>>& states,
                std::int64_t trial0, std::int64_t t0, std::int64_t steps, const RecordSpec& spec,
-               std::vector<TrialRecord>* records, std::int64_t min_neurons_per_thread = 2048);
+               std::vector<TrialRecord>* records, ThreadSharing* sharing = nullptr);
 
 }  // namespace homeostat

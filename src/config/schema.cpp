@@ -195,7 +195,7 @@ std::vector<Key> head_keys() {
        "target mean recurrent excitatory weight / mean feedforward weight", field<&C::targets, &TargetsConfig::weight_ratio>()},
 
       // [hyperparameters]
-      {"hyperparameters", "learning_rate", K::number, {}, false, false, {0.02}, positive, {}, "",
+      {"hyperparameters", "learning_rate", K::number, {}, false, false, {0.01}, positive, {}, "",
        "Adam step size on the log-parameters", field<&C::hyperparameters, &HC::learning_rate>()},
       {"hyperparameters", "grad_norm_clip", K::number, {}, false, false, {1.0}, positive, {}, "",
        "largest gradient norm; larger gradients are scaled down to it", field<&C::hyperparameters, &HC::grad_norm_clip>()},

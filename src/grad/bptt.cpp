@@ -300,11 +300,12 @@ void forward_with_checkpoints(const LoweredModel<Real>& lm, const InputSource& i
   checkpoints.resize(n_segments);
   RecordSpec spec;
   std::vector<TrialRecord> rec;
+  ThreadSharing sharing;  // carried from segment to segment
   for (std::int64_t seg = 0; seg < n_segments; ++seg) {
     if (stop_requested(stop)) return;
     const std::int64_t s0 = seg * k_every, len = std::min(k_every, steps - s0);
     checkpoints[seg] = states;
-    run_chunk(lm, inputs, states, trial0, t0 + s0, len, spec, &rec);
+    run_chunk(lm, inputs, states, trial0, t0 + s0, len, spec, &rec, &sharing);
     sums.add(rec, t0 + s0, s0, records);
   }
 }

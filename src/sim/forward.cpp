@@ -3,9 +3,11 @@
 // forward.md for the layout and the threading scheme.
 #include "homeostat/sim.hpp"
 
+#include "common/barrier.hpp"
 #include "common/first_error.hpp"
 #include "common/subnormals.hpp"
 #include "model/cond_lif/step.hpp"
+#include "sim/sharing.hpp"
 
 #include <omp.h>
 
@@ -33,31 +35,6 @@ using cond_lif::current_and_decay;
 using cond_lif::deliver;
 using cond_lif::membrane_pass;
 using cond_lif::TypeTables;
-
-// Moves the bounds of the threads' ranges halfway towards shares of the
-// neurons proportional to each thread's measured speed (neurons per second
-// of `busy`), keeping them 16-aligned with at least 16 neurons each, and
-// clears `busy`. Threads sharing a trial wait for the slowest one at every
-// step; on a virtual machine two cores can differ in speed by up to 2x.
-inline void rebalance(std::vector<std::int64_t>& bounds, std::vector<double>& busy) {
-  const auto threads = static_cast<std::int64_t>(busy.size());
-  const std::int64_t n = bounds[threads];
-  std::vector<double> speed(threads);
-  double total = 0;
-  for (std::int64_t k = 0; k < threads; ++k) {
-    if (!(busy[k] > 0)) return;  // nothing measured: keep the bounds
-    speed[k] = static_cast<double>(bounds[k + 1] - bounds[k]) / busy[k];
-    total += speed[k];
-  }
-  double at = 0;
-  for (std::int64_t k = 1; k < threads; ++k) {
-    at += speed[k - 1] / total * static_cast<double>(n);
-    const double target = 0.5 * (static_cast<double>(bounds[k]) + at);
-    const std::int64_t low = bounds[k - 1] + 16, high = n - 16 * (threads - k);
-    bounds[k] = std::clamp<std::int64_t>(std::llround(target / 16) * 16, low, high);
-  }
-  std::fill(busy.begin(), busy.end(), 0.0);
-}
 
 // What run_trial records of one trial (RecordSpec) into a TrialRecord,
 // each part of it at the point of the step where MODEL.md 4's recording
@@ -127,17 +104,127 @@ struct TrialRecorder {
   }
 };
 
+// What the threads advancing one trial share: the trial, its state, the
+// flags and spike lists between the halves of a step, the recorder.
+template <class Real>
+struct TrialContext {
+  const LoweredModel<Real>& lm;
+  const InputSource& inputs;
+  TrialState<Real>& st;
+  std::int64_t trial, t0;
+  const RecordSpec& spec;
+  TrialRecord* rec;
+  const StepObserver<Real>* observer;
+  TypeTables<Real> types;
+  std::vector<Real> i_syn;
+  std::vector<std::int32_t> can_spike;  // int32: same width as float, so the pass vectorises
+  // Spikes of each thread's range, double-buffered by step parity: while a
+  // thread delivers step s, another may already collect step s + 1.
+  std::vector<std::vector<std::int32_t>> spikes[2];
+  std::optional<TrialRecorder<Real>> recorder;
+
+  TrialContext(const LoweredModel<Real>& model, const InputSource& in, TrialState<Real>& state, std::int64_t tr,
+               std::int64_t first_step, std::int64_t steps, const RecordSpec& s, TrialRecord* r,
+               const StepObserver<Real>* obs, int parts)
+      : lm(model), inputs(in), st(state), trial(tr), t0(first_step), spec(s), rec(r), observer(obs), types(model),
+        i_syn(model.n), can_spike(model.n) {
+    for (std::int64_t i = 0; i < lm.n; ++i)
+      can_spike[i] = cond_lif::spike_condition(st.refractory[i], st.v[i], lm.theta[i]);
+    for (auto& buf : spikes) {
+      buf.resize(parts);
+      for (auto& v : buf) v.reserve(lm.n / parts + 1);
+    }
+    if (rec) recorder.emplace(lm, spec, *rec, steps);
+  }
+};
+
+// One thread's part of each step: the neurons [lo, hi) (their membrane,
+// their conductances, their incoming synapses), its spikes in part `part`
+// of the spike lists.
+template <class Real>
+class RangeWorker {
+ public:
+  RangeWorker(TrialContext<Real>& c, int part) : c_(c), part_(part) {}
+
+  void take_range(std::int64_t lo, std::int64_t hi) {
+    lo_ = lo;
+    hi_ = hi;
+    // Watched neurons in this range: [w_lo, w_hi) of spec.neurons.
+    const auto& watch = c_.spec.neurons;
+    w_lo_ = std::lower_bound(watch.begin(), watch.end(), lo) - watch.begin();
+    w_hi_ = std::lower_bound(watch.begin(), watch.end(), hi) - watch.begin();
+    flagged_ = 0;
+    for (std::int64_t i = lo; i < hi; ++i) flagged_ += c_.can_spike[i];
+  }
+
+  // Steps 1-3 of step s: after them this range's spikes of step s are known.
+  void spike_and_integrate(std::int64_t s) {
+    const LoweredModel<Real>& lm = c_.lm;
+    TrialState<Real>& st = c_.st;
+    std::vector<std::int32_t>& mine = c_.spikes[s & 1][part_];
+    if (c_.observer) c_.observer->before(s, st);
+
+    // 1. Spike: above threshold and not refractory (flagged by the
+    // previous step's membrane pass).
+    collect_flags(c_.can_spike.data(), lo_, hi_, flagged_, mine);
+
+    if (c_.recorder) c_.recorder->currents(s, st, w_lo_, w_hi_);
+
+    // 2. Currents I_syn = sum_k g_k (v - E_k), fused with 4. decay (which
+    // only touches g after its current has been taken).
+    current_and_decay(lm, st, c_.i_syn.data(), lo_, hi_);
+
+    // 3. Membrane: exact leak, forward-Euler synaptic current; held at
+    // U_reset while refractory; reset on a spike. Branch-free so that it
+    // vectorises; it also flags who may spike at the next step's step 1.
+    TrialRecord* rec = c_.rec;
+    flagged_ = membrane_pass(lm, c_.types, st.v.data(), st.refractory.data(), c_.i_syn.data(), c_.can_spike.data(),
+                             rec ? rec->v_sum.data() : nullptr, rec ? rec->v_sum_sq.data() : nullptr, lo_, hi_);
+    for (const std::int32_t j : mine) st.last_spike[j] = c_.t0 + s;
+    if (c_.recorder) c_.recorder->voltages(s, st, w_lo_, w_hi_);
+  }
+
+  // Steps 5-6 of step s: increment (and clamp) from every range's recurrent
+  // spikes and the input spikes, in a fixed order: recurrent ascending, then
+  // inputs ascending.
+  void deliver_spikes(std::int64_t s) {
+    const LoweredModel<Real>& lm = c_.lm;
+    TrialState<Real>& st = c_.st;
+    const auto lo = static_cast<std::int32_t>(lo_), hi = static_cast<std::int32_t>(hi_);
+    const bool whole = lo_ == 0 && hi_ == lm.n;
+    for (const auto& part : c_.spikes[s & 1])
+      for (const std::int32_t j : part)
+        deliver(lm, st, lm.rec_row.data(), lm.rec_post.data(), lm.rec_weight.data(), lm.rec_first[lm.cell_type[j]],
+                lm.rec_count[lm.cell_type[j]], j, lo, hi, whole);
+    c_.inputs.spikes(c_.trial, c_.t0 + s, input_spikes_);
+    for (const std::int32_t j : input_spikes_)
+      deliver(lm, st, lm.ff_row.data(), lm.ff_post.data(), lm.ff_weight.data(), lm.ff_first[lm.input_type[j]],
+              lm.ff_count[lm.input_type[j]], j, lo, hi, whole);
+    if (c_.observer) c_.observer->after(s, st, input_spikes_);
+
+    if (c_.recorder) c_.recorder->step_end(s, st, w_lo_, w_hi_, part_ == 0, c_.spikes[s & 1], input_spikes_);
+  }
+
+ private:
+  TrialContext<Real>& c_;
+  int part_;
+  std::int64_t lo_ = 0, hi_ = 0, w_lo_ = 0, w_hi_ = 0;
+  std::int64_t flagged_ = 0;  // neurons of [lo, hi) flagged to spike at the next step
+  std::vector<std::int32_t> input_spikes_;
+};
+
 // One trial advanced by `n_threads` threads, each owning a contiguous range of
-// neurons (their membrane, their conductances, their incoming synapses). The
-// arithmetic on every element is the same sequence whatever the number of
-// ranges, so results are bit-identical for any thread count.
+// neurons, or by the calling thread alone for stretches where sharing is
+// slower (SharingPlan). The arithmetic on every element is the same sequence
+// whatever the number of ranges, so results are bit-identical for any thread
+// count. Without `sharing` the trial runs on the calling thread.
 template <class Real>
 void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialState<Real>& st, std::int64_t trial,
                std::int64_t t0, std::int64_t steps, const RecordSpec& spec, TrialRecord* rec, int n_threads,
-               std::int64_t min_neurons_per_thread, const StepObserver<Real>* observer = nullptr) {
+               ThreadSharing* sharing, const StepObserver<Real>* observer = nullptr) {
   const std::int64_t n = lm.n;
   // Sharing a trial costs a barrier per step: only worth it for large N.
-  const std::int64_t max_ranges = n / std::max<std::int64_t>(1, min_neurons_per_thread);
+  const std::int64_t max_ranges = sharing ? n / std::max<std::int64_t>(1, sharing->min_neurons_per_thread) : 1;
   n_threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(n_threads, max_ranges)));
   // An input source that cannot serve the whole chunk (a replay that ends
   // early) must say so here: nothing may throw inside the parallel region.
@@ -146,105 +233,89 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
     inputs.spikes(trial, t0, probe);
     inputs.spikes(trial, t0 + steps - 1, probe);
   }
+  TrialContext<Real> c(lm, inputs, st, trial, t0, steps, spec, rec, observer, n_threads);
+  if (steps <= 0) return;
+  const simd::FlushSubnormals flush;
 
-  std::vector<Real> i_syn(n);
-  std::vector<std::int32_t> can_spike(n);  // int32: same width as float, so the pass vectorises
-  for (std::int64_t i = 0; i < n; ++i) can_spike[i] = cond_lif::spike_condition(st.refractory[i], st.v[i], lm.theta[i]);
-  // Spikes of each thread's range, double-buffered by step parity: while a
-  // thread delivers step s, another may already collect step s + 1.
-  std::vector<std::vector<std::int32_t>> spikes[2];
-  spikes[0].resize(n_threads);
-  spikes[1].resize(n_threads);
-  for (auto& buf : spikes)
-    for (auto& v : buf) v.reserve(n / n_threads + 1);
-
-  std::optional<TrialRecorder<Real>> recorder;
-  if (rec) recorder.emplace(lm, spec, *rec, steps);
-
-  // Thread k owns neurons [bounds[k], bounds[k + 1]), 16-aligned (64 bytes
-  // of float: no false sharing). The bounds follow each thread's measured
-  // speed (see rebalance); which thread computes an element never changes
-  // what is computed.
-  std::vector<std::int64_t> bounds(n_threads + 1);
-  for (int k = 0; k <= n_threads; ++k)
-    bounds[k] = k == n_threads ? n : std::min<std::int64_t>(n, (n * k / n_threads) / 16 * 16);
-  std::vector<double> busy(n_threads, 0.0);  // seconds of work of each thread since the last rebalance
-  const TypeTables<Real> types(lm);
-  constexpr std::int64_t rebalance_every = 128;
-
-#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
-  {
-    const int tid = omp_get_thread_num();
-    const simd::FlushSubnormals flush;
-    const bool whole = n_threads == 1;
-    std::int64_t lo = 0, hi = 0, w_lo = 0, w_hi = 0;
-    // Neurons of [lo, hi) flagged to spike at the next step.
-    std::int64_t flagged = 0;
-    auto take_range = [&] {
-      lo = bounds[tid];
-      hi = bounds[tid + 1];
-      // Watched neurons in this range: [w_lo, w_hi) of spec.neurons.
-      w_lo = std::lower_bound(spec.neurons.begin(), spec.neurons.end(), lo) - spec.neurons.begin();
-      w_hi = std::lower_bound(spec.neurons.begin(), spec.neurons.end(), hi) - spec.neurons.begin();
-      flagged = 0;
-      for (std::int64_t i = lo; i < hi; ++i) flagged += can_spike[i];
-    };
-    take_range();
-    double since = omp_get_wtime();
-    std::vector<std::int32_t> input_spikes;
-    Real* v = st.v.data();
-    std::int32_t* ref = st.refractory.data();
-
+  // The calling thread alone: part 0 of the spike lists, all neurons.
+  RangeWorker<Real> alone(c, 0);
+  if (n_threads == 1) {
+    alone.take_range(0, n);
     for (std::int64_t s = 0; s < steps; ++s) {
-      const std::int64_t t = t0 + s;
-      std::vector<std::int32_t>& mine = spikes[s & 1][tid];
-      if (observer) observer->before(s, st);
+      alone.spike_and_integrate(s);
+      alone.deliver_spikes(s);
+    }
+    if (sharing) sharing->solo_steps_left = 0;
+    return;
+  }
 
-      // 1. Spike: above threshold and not refractory (flagged by the
-      // previous step's membrane pass).
-      collect_flags(can_spike.data(), lo, hi, flagged, mine);
-
-      if (recorder) recorder->currents(s, st, w_lo, w_hi);
-
-      // 2. Currents I_syn = sum_k g_k (v - E_k), fused with 4. decay (which
-      // only touches g after its current has been taken).
-      current_and_decay(lm, st, i_syn.data(), lo, hi);
-
-      // 3. Membrane: exact leak, forward-Euler synaptic current; held at
-      // U_reset while refractory; reset on a spike. Branch-free so that it
-      // vectorises; it also flags who may spike at the next step's step 1.
-      flagged = membrane_pass(lm, types, v, ref, i_syn.data(), can_spike.data(), rec ? rec->v_sum.data() : nullptr,
-                              rec ? rec->v_sum_sq.data() : nullptr, lo, hi);
-      for (const std::int32_t j : mine) st.last_spike[j] = t;
-      if (recorder) recorder->voltages(s, st, w_lo, w_hi);
-
-      // Every range's spikes of this step are needed by every thread below.
-      if (!whole) busy[tid] += omp_get_wtime() - since;
-#pragma omp barrier
-      if (!whole && (s + 1) % rebalance_every == 0 && s + 1 < steps) {
-#pragma omp single
-        rebalance(bounds, busy);
-        // implicit barrier: the new bounds are seen by every thread
-        take_range();
+  // Thread k owns neurons [plan.bounds[k], plan.bounds[k + 1]), 16-aligned
+  // (64 bytes of float: no false sharing), or the calling thread all of them
+  // while plan.solo(). Which thread computes an element never changes what
+  // is computed.
+  sim_detail::SharingPlan plan(sharing->policy, n_threads, n, steps, omp_get_wtime(), sharing->solo_steps_left);
+  SpinThenBlockBarrier barrier(n_threads);
+  // Steps before s are done; if `due`, steps 1-3 of step s are too (every
+  // range's spikes of step s are known) and its deliveries are due.
+  std::int64_t s = 0;
+  bool due = false;
+  while (s < steps) {
+    if (plan.solo()) {
+      // Outside any parallel region: the other threads are OpenMP's idle
+      // pool, and a stretch that reaches the end of the chunk does not wait
+      // for them to be scheduled.
+      const std::int64_t until = plan.solo_until();
+      alone.take_range(0, n);
+      if (due) alone.deliver_spikes(s++);
+      due = false;
+      for (; s < steps; ++s) {
+        for (int k = 1; k < n_threads; ++k) c.spikes[s & 1][k].clear();
+        alone.spike_and_integrate(s);
+        if (s == until) break;
+        alone.deliver_spikes(s);
       }
-      if (!whole) since = omp_get_wtime();
-
-      // 5 + 6. Increment (and clamp) from this step's recurrent and input
-      // spikes, in a fixed order: recurrent ascending, then inputs ascending.
-      for (const auto& part : spikes[s & 1])
-        for (const std::int32_t j : part)
-          deliver(lm, st, lm.rec_row.data(), lm.rec_post.data(), lm.rec_weight.data(), lm.rec_first[lm.cell_type[j]],
-                  lm.rec_count[lm.cell_type[j]], j, static_cast<std::int32_t>(lo), static_cast<std::int32_t>(hi),
-                  whole);
-      inputs.spikes(trial, t, input_spikes);
-      for (const std::int32_t j : input_spikes)
-        deliver(lm, st, lm.ff_row.data(), lm.ff_post.data(), lm.ff_weight.data(), lm.ff_first[lm.input_type[j]],
-                lm.ff_count[lm.input_type[j]], j, static_cast<std::int32_t>(lo), static_cast<std::int32_t>(hi), whole);
-      if (observer) observer->after(s, st, input_spikes);
-
-      if (recorder) recorder->step_end(s, st, w_lo, w_hi, tid == 0, spikes[s & 1], input_spikes);
+      if (s < steps) {
+        due = true;
+        plan.decide(s, omp_get_wtime());  // the stretch ends: try sharing again
+      }
+      continue;
+    }
+    const std::int64_t from = s;
+    const bool from_due = due;
+#pragma omp parallel num_threads(n_threads)
+    {
+      const int tid = omp_get_thread_num();
+      const simd::FlushSubnormals thread_flush;
+      RangeWorker<Real> worker(c, tid);
+      worker.take_range(plan.bounds[tid], plan.bounds[tid + 1]);
+      std::uint64_t epoch = plan.epoch();
+      double since = omp_get_wtime();
+      std::int64_t u = from;
+      bool wait = !from_due;  // a barrier before the deliveries of step u
+      if (wait) worker.spike_and_integrate(u);
+      while (u < steps) {
+        if (wait) {
+          plan.busy[tid] += omp_get_wtime() - since;
+          // Every range's spikes of step u are needed by every thread below.
+          barrier.arrive_and_wait([&] { plan.decide(u, omp_get_wtime()); });
+          since = omp_get_wtime();
+          if (plan.solo()) break;  // every thread, at the same u
+          if (plan.epoch() != epoch) {
+            worker.take_range(plan.bounds[tid], plan.bounds[tid + 1]);
+            epoch = plan.epoch();
+          }
+        }
+        wait = true;
+        worker.deliver_spikes(u);
+        if (++u < steps) worker.spike_and_integrate(u);
+      }
+      if (tid == 0) {
+        s = u;
+        due = u < steps;
+      }
     }
   }
+  sharing->solo_steps_left = plan.solo_left();
 }
 
 }  // namespace
@@ -260,24 +331,26 @@ std::int64_t synaptic_events(const LoweredModel<Real>& lm, const TrialRecord& r)
 template <class Real>
 void run_chunk(const LoweredModel<Real>& lm, const InputSource& inputs, std::vector<TrialState<Real>>& states,
                std::int64_t trial0, std::int64_t t0, std::int64_t steps, const RecordSpec& spec,
-               std::vector<TrialRecord>* records, std::int64_t min_neurons_per_thread) {
+               std::vector<TrialRecord>* records, ThreadSharing* sharing) {
   const auto batch = static_cast<std::int64_t>(states.size());
   if (records) records->resize(batch);
   const int threads = omp_get_max_threads();
+  ThreadSharing defaults;
+  if (!sharing) sharing = &defaults;
   FirstError error;
-  auto one = [&](std::int64_t b, int inner_threads) {
+  auto one = [&](std::int64_t b, int inner_threads, ThreadSharing* shared) {
     error.guard([&] {
       run_trial(lm, inputs, states[b], trial0 + b, t0, steps, spec, records ? &(*records)[b] : nullptr, inner_threads,
-                min_neurons_per_thread);
+                shared);
     });
   };
   if (batch >= threads) {
     // Enough trials to keep every thread busy: one trial per thread.
 #pragma omp parallel for schedule(static)
-    for (std::int64_t b = 0; b < batch; ++b) one(b, 1);
+    for (std::int64_t b = 0; b < batch; ++b) one(b, 1, nullptr);
   } else {
     // Fewer trials than threads: all threads on one trial at a time.
-    for (std::int64_t b = 0; b < batch; ++b) one(b, threads);
+    for (std::int64_t b = 0; b < batch; ++b) one(b, threads, sharing);
   }
   error.rethrow();
 }
@@ -285,13 +358,13 @@ void run_chunk(const LoweredModel<Real>& lm, const InputSource& inputs, std::vec
 template <class Real>
 void run_trial_serial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialState<Real>& st,
                       std::int64_t trial, std::int64_t t0, std::int64_t steps) {
-  run_trial(lm, inputs, st, trial, t0, steps, RecordSpec{}, nullptr, 1, lm.n);
+  run_trial(lm, inputs, st, trial, t0, steps, RecordSpec{}, nullptr, 1, nullptr);
 }
 
 template <class Real>
 void run_trial_observed(const LoweredModel<Real>& lm, const InputSource& inputs, TrialState<Real>& st,
                         std::int64_t trial, std::int64_t t0, std::int64_t steps, const StepObserver<Real>& observer) {
-  run_trial(lm, inputs, st, trial, t0, steps, RecordSpec{}, nullptr, 1, lm.n, &observer);
+  run_trial(lm, inputs, st, trial, t0, steps, RecordSpec{}, nullptr, 1, nullptr, &observer);
 }
 
 template void run_trial_observed(const LoweredModel<float>&, const InputSource&, TrialState<float>&, std::int64_t,
@@ -307,9 +380,9 @@ template std::int64_t synaptic_events(const LoweredModel<double>&, const TrialRe
 template TrialState<float> initial_state(const LoweredModel<float>&);
 template TrialState<double> initial_state(const LoweredModel<double>&);
 template void run_chunk(const LoweredModel<float>&, const InputSource&, std::vector<TrialState<float>>&, std::int64_t,
-                        std::int64_t, std::int64_t, const RecordSpec&, std::vector<TrialRecord>*, std::int64_t);
+                        std::int64_t, std::int64_t, const RecordSpec&, std::vector<TrialRecord>*, ThreadSharing*);
 template void run_chunk(const LoweredModel<double>&, const InputSource&, std::vector<TrialState<double>>&,
                         std::int64_t, std::int64_t, std::int64_t, const RecordSpec&, std::vector<TrialRecord>*,
-                        std::int64_t);
+                        ThreadSharing*);
 
 }  // namespace homeostat

@@ -83,7 +83,7 @@ def test_bad_arguments(cfg, net, tmp_path):
 
 
 def test_gil_is_released_during_a_simulation(cfg, net):
-    big = cfg.with_overrides({"simulation.duration": 40000.0})
+    big = cfg.with_overrides({"simulation.duration": 400000.0})  # ~0.4 s idle: the counter ticks many times
     count = 0
     running = True
 
@@ -102,7 +102,7 @@ def test_gil_is_released_during_a_simulation(cfg, net):
     running = False
     t.join()
     # The thread kept running through the call (a held GIL would have frozen it).
-    assert elapsed > 0.05 and counted > 10, (elapsed, counted)
+    assert counted > 10, (elapsed, counted)
 
 
 def test_ctrl_c_stops_a_simulation_between_chunks(cfg, net):

@@ -8,6 +8,8 @@
 #include <omp.h>
 
 #include <cstring>
+#include <string>
+#include <utility>
 
 using namespace homeostat;
 
@@ -34,8 +36,9 @@ Outcome simulate(const Fixture& f, std::int64_t trials, std::int64_t trial0, con
   o.spike_neuron.resize(trials);
   std::int64_t t0 = 0;
   std::vector<TrialRecord> rec;
+  ThreadSharing sharing{min_neurons_per_thread};
   for (const auto len : chunks) {
-    run_chunk(f.model, f.inputs, o.states, trial0, t0, len, RecordSpec{}, &rec, min_neurons_per_thread);
+    run_chunk(f.model, f.inputs, o.states, trial0, t0, len, RecordSpec{}, &rec, &sharing);
     for (std::int64_t b = 0; b < trials; ++b) {
       for (std::size_t e = 0; e < rec[b].spike_step.size(); ++e) {
         o.spike_step[b].push_back(static_cast<std::int32_t>(t0 + rec[b].spike_step[e]));
@@ -89,51 +92,53 @@ TEST(Forward, BitIdenticalForOneAndTwoThreads) {
   }
 }
 
+// One trial, several threads: each thread owns a range of neurons, the
+// ranges move with the threads' measured speeds, and thread 0 runs stretches
+// alone when sharing is slower (forced by SharedTrial::alternating, which
+// switches every few steps; adaptive decides by the clock). What each thread
+// computes and records must not depend on any of it.
 TEST(Forward, BitIdenticalWhenThreadsShareOneTrial) {
-  // One trial, several threads: each thread owns a range of neurons.
-  const Fixture f;
-  const int before = omp_get_max_threads();
-  std::vector<Outcome> runs;
-  for (const int threads : {1, 2, 3}) {
-    omp_set_num_threads(threads);
-    runs.push_back(simulate(f, 1, 0, {1500, 1500}));
-  }
-  omp_set_num_threads(before);
-  ASSERT_GT(runs[0].spike_step[0].size(), 0u);
-  for (std::size_t k = 1; k < runs.size(); ++k) {
-    EXPECT_EQ(runs[0].spike_step[0], runs[k].spike_step[0]);
-    EXPECT_EQ(runs[0].spike_neuron[0], runs[k].spike_neuron[0]);
-    expect_identical(runs[0].states[0], runs[k].states[0]);
-  }
-}
-
-TEST(Forward, RecordingIdenticalWhenThreadsShareOneTrial) {
-  // The threads' ranges move with their measured speed every 128 steps:
-  // what each thread records must not depend on where the bounds are.
   const Fixture f;
   RecordSpec spec;
   spec.neurons = {0, 7, 150, 151, 299};
   spec.voltages = spec.conductances = spec.currents = spec.input_spikes = true;
-  const int before = omp_get_max_threads();
-  std::vector<TrialRecord> records;
-  for (const int threads : {1, 2, 3}) {
+  auto run = [&](int threads, SharedTrial policy) {
+    const int before = omp_get_max_threads();
     omp_set_num_threads(threads);
     std::vector<TrialState<float>> states(1, initial_state(f.model));
-    std::vector<TrialRecord> rec;
-    run_chunk(f.model, f.inputs, states, 0, 0, 1000, spec, &rec, 64);
-    records.push_back(rec[0]);
-  }
-  omp_set_num_threads(before);
-  ASSERT_GT(records[0].spike_step.size(), 0u);
-  for (std::size_t k = 1; k < records.size(); ++k) {
-    EXPECT_EQ(records[0].spike_step, records[k].spike_step);
-    EXPECT_EQ(records[0].spike_neuron, records[k].spike_neuron);
-    EXPECT_EQ(records[0].input_neuron, records[k].input_neuron);
-    EXPECT_TRUE(bitwise_equal(records[0].voltages, records[k].voltages));
-    EXPECT_TRUE(bitwise_equal(records[0].conductances, records[k].conductances));
-    EXPECT_TRUE(bitwise_equal(records[0].currents, records[k].currents));
-    EXPECT_TRUE(bitwise_equal(records[0].v_sum, records[k].v_sum));
-    EXPECT_TRUE(bitwise_equal(records[0].v_sum_sq, records[k].v_sum_sq));
+    std::vector<TrialRecord> records;
+    ThreadSharing sharing{16, policy};
+    for (const std::int64_t len : {150, 250}) {  // the state and `sharing` carry over
+      // The second chunk starts on one thread, as after a stretch alone
+      // that the first chunk did not finish.
+      if (!records.empty() && policy == SharedTrial::alternating) sharing.solo_steps_left = 37;
+      std::vector<TrialRecord> rec;
+      run_chunk(f.model, f.inputs, states, 0, records.empty() ? 0 : 150, len, spec, &rec, &sharing);
+      records.push_back(rec[0]);
+    }
+    omp_set_num_threads(before);
+    return std::make_pair(states[0], records);
+  };
+  const auto [one_state, one] = run(1, SharedTrial::always);
+  ASSERT_GT(one[0].spike_step.size() + one[1].spike_step.size(), 0u);
+  const std::pair<SharedTrial, const char*> policies[] = {
+      {SharedTrial::always, "always"}, {SharedTrial::alternating, "alternating"}, {SharedTrial::adaptive, "adaptive"}};
+  for (const auto& [policy, name] : policies) {
+    for (const int threads : {2, 3, 5, 8}) {
+      SCOPED_TRACE(std::string(name) + ", " + std::to_string(threads) + " threads");
+      const auto [state, records] = run(threads, policy);
+      expect_identical(one_state, state);
+      for (std::size_t c = 0; c < one.size(); ++c) {
+        EXPECT_EQ(one[c].spike_step, records[c].spike_step);
+        EXPECT_EQ(one[c].spike_neuron, records[c].spike_neuron);
+        EXPECT_EQ(one[c].input_neuron, records[c].input_neuron);
+        EXPECT_TRUE(bitwise_equal(one[c].voltages, records[c].voltages));
+        EXPECT_TRUE(bitwise_equal(one[c].conductances, records[c].conductances));
+        EXPECT_TRUE(bitwise_equal(one[c].currents, records[c].currents));
+        EXPECT_TRUE(bitwise_equal(one[c].v_sum, records[c].v_sum));
+        EXPECT_TRUE(bitwise_equal(one[c].v_sum_sq, records[c].v_sum_sq));
+      }
+    }
   }
 }
 
