@@ -326,7 +326,7 @@ void draw_weight_change(const TrainingLog& log, const FigureOptions& o, Canvas& 
   b.x_label = "training chunk";
   b.y_label = "change [%]";
   b.title = "every block against the chunk";
-  c.panel({0.52, 0.76, 0.11, 0.86 - gap}, b);
+  c.panel({0.555, 0.72, 0.11, 0.86 - gap}, b);  // room on the right for the legend
   c.hline(0, palette::grey, 1.0, 1);
   std::vector<LegendEntry> legend;
   for (std::size_t s = 0; s < sets.size(); ++s)
