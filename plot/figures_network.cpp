@@ -91,7 +91,9 @@ void draw_binned_matrix(const RunData& d, const FigureOptions& o, Canvas& c, con
   label_groups(c, x_groups, y_groups, static_cast<double>(n_post), static_cast<double>(n_pre));
   c.edge_text("b", 2.6, 0.5, 0.5, x_label);
   c.edge_text("l", 2.3, 0.5, 0.5, y_label);
-  const std::string bins = bin > 1 ? fmt::format(" (summed over {} x {} neurons per image cell)", bin, bin) : "";
+  // Each image cell sums a block of bin x bin neurons (kept short: the label
+  // runs along the bar and must fit its height).
+  const std::string bins = bin > 1 ? fmt::format(" per {} x {} neurons", bin, bin) : "";
   c.colour_bar({box.x1 + 0.025, box.x1 + 0.045, box.y0, box.y1}, map, lo, v_max, bar_label + bins);
 }
 
