@@ -108,6 +108,10 @@ std::unique_ptr<RunLock> prepare_output_dir(const fs::path& dir, bool overwrite)
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir))
     throw std::runtime_error(fmt::format("{}: exists and is not a directory", dir.string()));
+  if (fs::is_symlink(fs::symlink_status(dir, ec)) && !fs::exists(dir, ec))
+    throw std::runtime_error(fmt::format("{}: a symbolic link to {}, which does not exist; create that directory or "
+                                         "choose another -o",
+                                         dir.string(), fs::read_symlink(dir, ec).string()));
   fs::create_directories(dir, ec);
   if (ec) throw std::runtime_error(fmt::format("{}: cannot create directory: {}", dir.string(), ec.message()));
   auto lock = std::make_unique<RunLock>(dir);

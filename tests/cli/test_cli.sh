@@ -545,5 +545,12 @@ set -e
 [ $rc -eq 1 ] && grep -q "output_spikes" "$work/err6" && grep -q -- "--force" "$work/err6" ||
   fail "a recording of terabytes was not refused: $(cat "$work/err6")"
 [ ! -e "$work/huge" ] || fail "output directory created for a refused run"
+ln -s "$work/nowhere/run" "$work/dangling"
+set +e
+"$bin" simulate "${small[@]}" --no-figures -o "$work/dangling" 2> "$work/err8"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "a symbolic link to $work/nowhere/run, which does not exist" "$work/err8" ||
+  fail "-o a dangling symbolic link: $(cat "$work/err8")"
+[ ! -e "$work/nowhere" ] || fail "-o a dangling symbolic link: its target was created"
 
 echo "cli end-to-end: all checks passed"
