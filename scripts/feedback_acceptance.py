@@ -55,6 +55,9 @@ NETWORKS = [
      ["recurrent.topology.num_neurons=2000", "feedforward.topology.num_neurons=600", "simulation.dt=0.1",
       "simulation.chunk_size=5000", "training.batch_size=4"], 200, 2.0, {"excitatory": 0.376, "inhibitory": 0.134}),
 ]
+TITLES = {"defaults": "built-in defaults (N 1000, 1 ms, 8 x 4 s)",
+          "n400_dt0.1_100ms_b4": "N 400, 0.1 ms, 4 x 100 ms",
+          "n2000_dt0.1_500ms_b4": "N 2000, 0.1 ms, 4 x 500 ms"}
 
 
 def window_of(sd):
@@ -107,6 +110,36 @@ def judge(chunks, rates, targets, settle, windows):
     return ok, lines
 
 
+def draw(path, results):
+    """Rate / target per type vs chunk, one panel per network: thin per chunk, thick the judged mean."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(results), figsize=(4.6 * len(results), 3.9), squeeze=False)
+    for ax, (name, chunks, rates, targets, settle, windows) in zip(axes[0], results):
+        peaks = []
+        for t, r in rates.items():
+            rel = [x / targets[t] for x in r]
+            line, = ax.plot(chunks, rel, lw=0.6, alpha=0.4)
+            ax.plot(chunks, [x / targets[t] for x in smooth(r, windows[t])], lw=1.6, color=line.get_color(),
+                    label=f"{t} (thick: judged mean; thin: per chunk)")
+            peaks.append(f"{t[0].upper()} {max(rel):.1f}")
+        ax.axhspan(1 - TOLERANCE, 1 + TOLERANCE, color="0.85", zorder=0, label="target +-10%")
+        ax.axhline(CAP, color="0.3", ls=":", lw=1, label="1.3 x target")
+        ax.axvspan(settle, settle + HOLD, color="tab:green", alpha=0.08, lw=0, zorder=0,
+                   label=f"judged: chunk X to X + {HOLD}")
+        w = max(windows.values())
+        ax.set_title(f"{TITLES.get(name, name)}\njudged mean of {w} chunk{'s' if w > 1 else ''}; "
+                     f"per-chunk peak {', '.join(peaks)} x target", fontsize=9)
+        ax.set_xlabel("chunk (per-chunk rates cut at 2)")
+        ax.set_ylim(0, 2.0)
+    axes[0][0].set_ylabel("firing rate / target")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.savefig(path, dpi=120)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", default="build/release/homeostat")
@@ -141,26 +174,7 @@ def main():
         all_ok &= ok
         results.append((name, chunks, rates, targets, settle, windows))
     if a.figure and results:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        fig, axes = plt.subplots(1, len(results), figsize=(4.4 * len(results), 3.6), squeeze=False)
-        for ax, (name, chunks, rates, targets, settle, windows) in zip(axes[0], results):
-            for t, r in rates.items():
-                ax.plot(chunks, [x / targets[t] for x in r], lw=0.6, alpha=0.4)
-                w = windows[t]
-                ax.plot(chunks, [x / targets[t] for x in smooth(r, w)], lw=1.5, color=ax.lines[-1].get_color(),
-                        label=t + (f" ({w}-chunk mean)" if w > 1 else ""))
-            ax.axhspan(1 - TOLERANCE, 1 + TOLERANCE, color="0.85", zorder=0, label="target +-10%")
-            ax.axhline(CAP, color="0.4", ls=":", lw=1, label="1.3 x target")
-            ax.axvspan(settle, settle + HOLD, color="0.6", alpha=0.15, zorder=0, label=f"judged: chunks {settle}-{settle + HOLD}")
-            ax.set_title(f"{name}\n(thin: per chunk; clipped at 2)", fontsize=9)
-            ax.set_xlabel("chunk")
-            ax.set_ylim(0, 2.0)
-            ax.legend(fontsize=6.5, loc="lower right")
-        axes[0][0].set_ylabel("firing rate / target")
-        fig.tight_layout()
-        fig.savefig(a.figure, dpi=120)
+        draw(a.figure, results)
     return 0 if all_ok else 1
 
 
