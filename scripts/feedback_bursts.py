@@ -23,8 +23,9 @@ import subprocess
 
 import numpy as np
 
-NETWORK = ["recurrent.topology.num_neurons=2000", "feedforward.topology.num_neurons=600", "simulation.dt=0.1",
-           "simulation.chunk_size=5000", "training.batch_size=4"]
+from feedback_acceptance import NETWORKS
+
+NETWORK = {name: overrides for name, overrides, *_ in NETWORKS}["n2000_dt0.1_500ms_b4"]
 FROZEN = ["feedback.rule=\"ema\"", "feedback.eta_excitatory=0", "feedback.eta_inhibitory=0",
           "training.metrics_every_chunk=true", "training.log_interval=100000", "training.checkpoint_interval=100000",
           "simulation.duration=100.0"]
