@@ -154,6 +154,8 @@ void check_point_args(const Sweep& sweep) {
   }
   try {
     probe.parse(argc, argv.data());
+  } catch (const CLI::Success&) {  // --help, --version: what the points would print instead of running
+    throw ConfigError("args", "--help and --version print, they do not run a point", sweep.file.string());
   } catch (const CLI::ParseError& e) {
     throw ConfigError("args", fmt::format("not options of `homeostat {}`: {}", to_string(sweep.command), e.what()),
                       sweep.file.string());
