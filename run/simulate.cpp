@@ -361,7 +361,7 @@ SimulateResult simulate_to_dir(const SimulateDirRequest& r, const Callbacks& cb)
     return detail::simulate_traced(config, net, req, none, ranks.callbacks(cb), trace);
   }
   const ResourceEstimate estimate = detail::simulate_estimate(config, req.trials, req.steps, req.record, true);
-  detail::check_resources(estimate, r.output_dir, r.force, "simulate", cb);
+  const double free_disk = detail::check_resources(estimate, r.output_dir, r.force, "simulate");
   const auto lock = detail::prepare_output_dir(r.output_dir, r.overwrite);
   for (const auto& p : io::remove_stale_temp_files(r.output_dir))
     detail::warning(cb, fmt::format("removed {}, left half-written by a killed run", p.string()));
@@ -375,7 +375,7 @@ SimulateResult simulate_to_dir(const SimulateDirRequest& r, const Callbacks& cb)
                                              config.simulation.seed)
                                : r.network_source,
       r.input_source.empty() ? "Poisson" : r.input_source));
-  detail::message(cb, "  " + detail::disk_text(estimate));
+  detail::say_disk_use(cb, estimate, r.output_dir, free_disk);
   if (ranks.size() > 1) detail::message(cb, ranks.split_text(req.trials, 1));
 
   const SimulateResult s = detail::simulate_into(config, net, req, r.output_dir, cb, true);

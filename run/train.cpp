@@ -367,7 +367,7 @@ TrainSummary train(const TrainRequest& request, const Callbacks& callbacks) {
   sized.config = config;
   sized.network = net;
   const ResourceEstimate resources = estimate(sized);
-  if (root) detail::check_resources(resources, dir, request.force, command, cb);
+  const double free_disk = root ? detail::check_resources(resources, dir, request.force, command) : -1;
   const bool sparse = detail::sparse_snapshots(config, net.recurrent.n_edges() + net.feedforward.n_edges());
   const int threads = detail::apply_threads(request.threads, ranks);
   // Several ranks: whole atoms of trials each for the gradient (its sums are
@@ -416,7 +416,7 @@ TrainSummary train(const TrainRequest& request, const Callbacks& callbacks) {
     message(cb, fmt::format("  extended from {} to {} chunks: the same chunks as a run planned for {} (nothing in "
                             "training depends on simulation.num_chunks)",
                             extended_from, total, total));
-  message(cb, "  " + detail::disk_text(resources));
+  detail::say_disk_use(cb, resources, dir, free_disk);
   message(cb, fmt::format("  rate loss: {}",
                           describe_rate_loss(config.hyperparameters.rate_loss, config.training.batch_size)));
   if (!resumed && root)

@@ -362,6 +362,52 @@ TEST(RunResources, ARecordingLargerThanTheDiskIsRefusedBeforeAnyWork) {
   EXPECT_GT(e.disk_bytes, 5e11);
 }
 
+TEST(RunResources, AnOutputPlaceThatHoldsNoFilesIsNamedForWhatItIs) {
+  // /proc reports a size of 0: it was refused as "0 kB free", now for what it is.
+  run::SimulateDirRequest req = quick_simulation("/proc/homeostat_no_such_run");
+  try {
+    run::simulate_to_dir(req);
+    ADD_FAILURE() << "a run into /proc was not refused";
+  } catch (const run::ResourceError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("/proc/homeostat_no_such_run: /proc, where it would be created, is on a filesystem that "
+                        "reports no space at all"),
+              std::string::npos)
+        << what;
+    EXPECT_EQ(what.find("kB free"), std::string::npos) << what;
+  }
+  // A file where a directory would be: said, naming the file.
+  const fs::path file = fresh_dir("place_file");
+  io::write_file_atomic(file, "x");
+  try {
+    run::simulate_to_dir(quick_simulation(file / "run"));
+    ADD_FAILURE() << "a run under a file was not refused";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), (file / "run").string() + ": " + file.string() +
+                                         ", where it would be created, is not a directory")
+        << e.what();
+  }
+  fs::remove(file);
+}
+
+TEST(RunResources, ALargeRunSaysItsDiskUseOnceAsAWarning) {
+  // 2 GB of output spikes (forced past the free space of a small disk), stopped before the first step.
+  const fs::path dir = fresh_dir("large");
+  run::SimulateDirRequest req = quick_simulation(dir, {"simulation.duration=2.5e6"});
+  req.force = true;
+  Recorder rec;
+  rec.stop = 2;
+  EXPECT_EQ(run::simulate_to_dir(req, rec.callbacks()).status, run::Status::interrupted);
+  int lines = 0;
+  for (const auto& l : rec.messages) lines += l.find("disk use") != std::string::npos;
+  for (const auto& l : rec.warnings) lines += l.find("disk use") != std::string::npos;
+  EXPECT_EQ(lines, 1);
+  ASSERT_TRUE(rec.said(rec.warnings, "note: expected disk use about 2")) << ::testing::PrintToString(rec.warnings);
+  EXPECT_TRUE(rec.said(rec.warnings, fmt::format("into {} (", dir.string())));
+  EXPECT_FALSE(rec.said(rec.warnings, "will write"));
+  fs::remove_all(dir);
+}
+
 // The weight snapshots' line of a training estimate: how many, in which format, and their bytes.
 std::pair<std::string, double> snapshot_driver(const run::ResourceEstimate& e) {
   for (const auto& d : e.disk_drivers)
@@ -383,6 +429,7 @@ TEST(RunResources, SnapshotsAreEdgeListsAboveTheSizeAndDenseOnRequest) {
   auto [name, bytes] = snapshot_driver(run::estimate(req));
   EXPECT_NE(name.find("2 weight snapshots"), std::string::npos) << name;
   EXPECT_NE(name.find("edge lists"), std::string::npos) << name;
+  EXPECT_NE(name.find("training.weight_snapshots = auto: sparse)"), std::string::npos) << name;
   EXPECT_NEAR(bytes, 2 * (8.0 * static_cast<double>(edges) + 8.0 * (2100 + 400 + 2)), 1.0);
   EXPECT_LT(bytes, 2 * dense);  // the built-in network is dense for a connectome (~28% of the pairs)
 
@@ -390,15 +437,20 @@ TEST(RunResources, SnapshotsAreEdgeListsAboveTheSizeAndDenseOnRequest) {
   asked.push_back("training.weight_snapshots=dense");
   req.config = small_training_config(asked);
   std::tie(name, bytes) = snapshot_driver(run::estimate(req));
-  EXPECT_NE(name.find("dense"), std::string::npos) << name;
+  EXPECT_NE(name.find("training.weight_snapshots = dense)"), std::string::npos) << name;
   EXPECT_DOUBLE_EQ(bytes, 2 * dense);
 
   // Small networks keep dense .npy snapshots unless edge lists are asked for.
   run::TrainRequest small;
   small.config = tiny_config();
-  EXPECT_NE(snapshot_driver(run::estimate(small)).first.find("dense"), std::string::npos);
+  EXPECT_NE(snapshot_driver(run::estimate(small)).first.find("dense (training.log_interval, simulation.num_chunks, "
+                                                              "training.weight_snapshots = auto: dense)"),
+            std::string::npos)
+      << snapshot_driver(run::estimate(small)).first;
   small.config = tiny_config({"training.weight_snapshots=sparse"});
-  EXPECT_NE(snapshot_driver(run::estimate(small)).first.find("edge lists"), std::string::npos);
+  EXPECT_NE(snapshot_driver(run::estimate(small)).first.find("edge lists (training.log_interval, simulation.num_chunks, "
+                                                              "training.weight_snapshots = sparse)"),
+            std::string::npos);
 }
 
 TEST(RunGradient, ArraysAreNamedTypedAndShapedAsTheNpz) {
