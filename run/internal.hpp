@@ -112,7 +112,9 @@ SimulateResult simulate_into(const Config& config, const Network& network, const
 
 // Every simulate figure of run `dir` into `out` (cmd `plot`, simulate,
 // training states); with config and network, those in memory are used.
-void write_run_figures(const fs::path& dir, const fs::path& out, bool verbose, const plot::FigureOptions& options,
+// Checks the stop flag between figures: `interrupted` leaves the rest
+// undrawn, and no "Saved plots" line.
+Status write_run_figures(const fs::path& dir, const fs::path& out, bool verbose, const plot::FigureOptions& options,
                        const Config* config, const Network* network, const Callbacks& callbacks);
 
 // The estimate of a `simulation.duration` run as written into a directory

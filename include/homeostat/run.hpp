@@ -295,8 +295,10 @@ struct SimulateDirRequest {
 SimulateResult simulate_to_dir(const SimulateDirRequest& request, const Callbacks& callbacks = {});
 
 // Every figure of the simulate run in `dir` (from its files) into `out`
-// (`homeostat plot DIR`); one line per figure when `verbose`.
-void write_run_figures(const std::filesystem::path& dir, const std::filesystem::path& out, bool verbose,
+// (`homeostat plot DIR`); one line per figure when `verbose`. The stop flag
+// is checked between figures: `interrupted` leaves the rest undrawn (each
+// figure drawn is whole).
+Status write_run_figures(const std::filesystem::path& dir, const std::filesystem::path& out, bool verbose,
                        const plot::FigureOptions& options, const Callbacks& callbacks = {});
 
 // Recorded input spikes from an .npy of shape [trials, steps, m] (nonzero =

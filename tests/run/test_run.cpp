@@ -55,7 +55,7 @@ run::SimulateDirRequest quick_simulation(const fs::path& dir, const std::vector<
 std::vector<std::string> temp_files(const fs::path& dir) {
   std::vector<std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.path().filename().string().find(".tmp.") != std::string::npos) out.push_back(e.path().string());
+    if (io::is_temp_name(e.path().filename().string())) out.push_back(e.path().string());
   return out;
 }
 
@@ -145,6 +145,48 @@ TEST(RunTrain, StopDuringTheInitialStateSaysNothingWasTrained) {
   EXPECT_EQ(s.chunks_done, 0);
   EXPECT_TRUE(rec.said(rec.warnings, "nothing was trained")) << (rec.warnings.empty() ? "" : rec.warnings[0]);
   EXPECT_TRUE(temp_files(dir).empty());
+  const auto meta = nlohmann::json::parse(io::read_file(dir / "metadata.json"));  // which method, how it ended
+  EXPECT_EQ(meta["train"]["status"], "interrupted");
+  EXPECT_EQ(meta["train"]["chunks_done"], 0);
+  fs::remove_all(dir);
+}
+
+std::vector<fs::path> pngs_in(const fs::path& dir) {
+  std::vector<fs::path> out;
+  if (fs::exists(dir))
+    for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path());
+  return out;
+}
+
+TEST(RunTrain, StopWhileTheInitialStateIsDrawnStopsBetweenFigures) {
+  // SIGINT as the figures start (after the initial simulation): the run stops
+  // after the figure being drawn, not after all of them, and says so.
+  const fs::path dir = fresh_dir("train_stop_figures");
+  run::TrainRequest req;
+  req.config = tiny_config();
+  req.output_dir = dir;
+  Recorder rec;
+  run::Callbacks cb = rec.callbacks();
+  cb.on_message = [&](const std::string& s) {
+    rec.messages.push_back(s);
+    if (s.find("initial state:") != std::string::npos) rec.stop = 2;  // the simulation is done, drawing begins
+  };
+  const run::TrainSummary s = run::train(req, cb);
+  EXPECT_EQ(s.status, run::Status::interrupted);
+  EXPECT_EQ(s.chunks_done, 0);
+  EXPECT_TRUE(rec.said(rec.warnings, "or its figures, before the first chunk: nothing was trained"))
+      << ::testing::PrintToString(rec.warnings);
+  EXPECT_FALSE(rec.said(rec.messages, "Saved plots"));
+  EXPECT_LT(pngs_in(dir / "initial_state" / "figures").size(), 2u);  // of 14
+  EXPECT_FALSE(fs::exists(dir / "checkpoints" / "checkpoint_latest.npz"));
+  EXPECT_FALSE(fs::exists(dir / ".homeostat.lock"));
+  EXPECT_TRUE(temp_files(dir).empty());
+  EXPECT_EQ(nlohmann::json::parse(io::read_file(dir / "metadata.json"))["train"]["status"], "interrupted");
+  // Started again as the message says, it runs to the end.
+  req.overwrite = true;
+  EXPECT_EQ(run::train(req).status, run::Status::completed);
+  EXPECT_EQ(pngs_in(dir / "initial_state" / "figures").size(), 14u);
+  EXPECT_EQ(nlohmann::json::parse(io::read_file(dir / "metadata.json"))["train"]["status"], "completed");
   fs::remove_all(dir);
 }
 
@@ -167,6 +209,10 @@ TEST(RunTrain, OnLogFalseStopsWithACheckpointAndTheRunResumesToTheEnd) {
   EXPECT_EQ(rec.rows[0].front().second, 2.0);
   const TrainerState saved = io::load_checkpoint(dir / "checkpoints" / "checkpoint_latest.npz", req.config);
   EXPECT_EQ(saved.chunks_done, 2);
+  const auto stopped = nlohmann::json::parse(io::read_file(dir / "metadata.json"));
+  EXPECT_EQ(stopped["train"]["status"], "interrupted");
+  EXPECT_EQ(stopped["train"]["chunks_done"], 2);
+  EXPECT_FALSE(stopped.contains("target_summary"));
 
   run::TrainRequest resume;
   resume.resume = dir / "checkpoints" / "checkpoint_latest.npz";
