@@ -349,7 +349,7 @@ TrainSummary train(const TrainRequest& request, const Callbacks& callbacks) {
     // length may grow (the checkpoint's hash leaves num_chunks out).
     if (dir.empty()) dir = request.resume.parent_path().parent_path();
     if (root) lock = std::make_unique<RunLock>(dir);
-    config = io::load_config(dir / "parameters.toml");
+    config = io::load_run_config(dir / "parameters.toml");
     net = io::load_network(dir / "initial_state" / "network_structure.npz", config);
     resumed = io::load_checkpoint(request.resume, config);
     if (!request.overrides.empty()) {
