@@ -52,6 +52,14 @@ run::SimulateDirRequest quick_simulation(const fs::path& dir, const std::vector<
   return req;
 }
 
+// A training run of the tiny config into `dir`.
+run::TrainRequest tiny_training(const fs::path& dir) {
+  run::TrainRequest req;
+  req.config = tiny_config();
+  req.output_dir = dir;
+  return req;
+}
+
 std::vector<std::string> temp_files(const fs::path& dir) {
   std::vector<std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(dir))
@@ -135,9 +143,7 @@ TEST(RunSimulate, StoppedSimulationKeepsNoRecordingAndSaysSoInMetadata) {
 
 TEST(RunTrain, StopDuringTheInitialStateSaysNothingWasTrained) {
   const fs::path dir = fresh_dir("train_stop0");
-  run::TrainRequest req;
-  req.config = tiny_config();
-  req.output_dir = dir;
+  run::TrainRequest req = tiny_training(dir);
   Recorder rec;
   rec.stop = 15;
   const run::TrainSummary s = run::train(req, rec.callbacks());
@@ -162,9 +168,7 @@ TEST(RunTrain, StopWhileTheInitialStateIsDrawnStopsBetweenFigures) {
   // SIGINT as the figures start (after the initial simulation): the run stops
   // after the figure being drawn, not after all of them, and says so.
   const fs::path dir = fresh_dir("train_stop_figures");
-  run::TrainRequest req;
-  req.config = tiny_config();
-  req.output_dir = dir;
+  run::TrainRequest req = tiny_training(dir);
   Recorder rec;
   run::Callbacks cb = rec.callbacks();
   cb.on_message = [&](const std::string& s) {
@@ -192,9 +196,7 @@ TEST(RunTrain, StopWhileTheInitialStateIsDrawnStopsBetweenFigures) {
 
 TEST(RunTrain, OnLogFalseStopsWithACheckpointAndTheRunResumesToTheEnd) {
   const fs::path dir = fresh_dir("train_onlog");
-  run::TrainRequest req;
-  req.config = tiny_config();
-  req.output_dir = dir;
+  run::TrainRequest req = tiny_training(dir);
   Recorder rec;
   rec.on_log = [](const run::MetricsRow&) { return false; };
   const run::TrainSummary s = run::train(req, rec.callbacks());
