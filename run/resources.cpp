@@ -191,22 +191,20 @@ double free_space_for_output(const fs::path& dir, bool force) {
   while (!at.empty() && !fs::exists(at, ec) && at != at.parent_path()) at = at.parent_path();
   // "DIR: it is ..." or "DIR: /a, where it would be created, is ...".
   const std::string subject = at == wanted ? "it" : fmt::format("{}, where it would be created,", at.string());
-  auto refuse = [&](const std::string& what) {
-    return std::runtime_error(fmt::format("{}: {} {}", dir.string(), subject, what));
-  };
-  if (!fs::is_directory(at, ec)) throw refuse("is not a directory");
+  auto why = [&](const std::string& what) { return fmt::format("{}: {} {}", dir.string(), subject, what); };
+  if (!fs::is_directory(at, ec)) throw std::runtime_error(why("is not a directory"));
   struct statvfs vfs {};
   if (statvfs(at.c_str(), &vfs) != 0)
-    throw refuse(fmt::format("cannot be examined (statvfs: {})", std::strerror(errno)));
-  if (vfs.f_flag & ST_RDONLY) throw refuse("is on a read-only filesystem; choose another -o");
+    throw std::runtime_error(why(fmt::format("cannot be examined (statvfs: {})", std::strerror(errno))));
+  if (vfs.f_flag & ST_RDONLY) throw std::runtime_error(why("is on a read-only filesystem; choose another -o"));
   if (::access(at.c_str(), W_OK) != 0)
-    throw refuse(fmt::format("is not writable ({}); choose another -o", std::strerror(errno)));
+    throw std::runtime_error(why(fmt::format("is not writable ({}); choose another -o", std::strerror(errno))));
   if (vfs.f_blocks == 0) {
     // proc, sysfs and the like: no size, no free space, not a place for files.
     if (!force)
-      throw ResourceError(refuse(
-          "is on a filesystem that reports no space at all (a size of 0 blocks: a pseudo filesystem such as /proc "
-          "or /sys, not a place for files); choose another -o, or pass --force if it does hold files").what());
+      throw ResourceError(why("is on a filesystem that reports no space at all (a size of 0 blocks: a pseudo "
+                              "filesystem such as /proc or /sys, not a place for files); choose another -o, or pass "
+                              "--force if it does hold files"));
     return -1;
   }
   return static_cast<double>(vfs.f_bavail) * static_cast<double>(vfs.f_frsize);

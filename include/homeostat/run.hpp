@@ -130,8 +130,8 @@ class RunLock {
 // statvfs of the output directory (half of the free space); over either, the
 // run throws ResourceError naming the drivers and the estimate, unless the
 // request says `force`. Every run states its disk use, total and parts,
-// through on_message before it starts; one that writes more than 1 GB is
-// also announced through on_warning.
+// before it starts: through on_message, or, for one that writes more than
+// 1 GB (or over half the free space, forced), once through on_warning.
 struct ResourceEstimate {
   double memory_bytes = 0;
   double disk_bytes = 0;
