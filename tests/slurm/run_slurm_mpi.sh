@@ -17,15 +17,7 @@ source "$here/../sweep/common.sh"  # fail
 source "$here/../common/same_results.sh"  # same_results
 slurm_cluster_require
 env | grep -q '^SLURM_JOB_ID=' && fail "test environment already inside a Slurm job"
-work=$(mktemp -d)
-cleanup() {
-  slurm_cluster_stop
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "== a one-node Slurm on localhost"
-slurm_cluster_start "$work/cluster" 2 || fail "Slurm did not start (logs above)"
+slurm_test_cluster
 srun --mpi=list 2>&1 | grep -qw pmix || fail "this Slurm offers no PMIx for MPI ranks: $(srun --mpi=list 2>&1)"
 
 tiny=(--set recurrent.topology.num_neurons=60 --set recurrent.topology.num_assemblies=2

@@ -12,15 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/slurm_cluster.sh"
 source "$here/../sweep/common.sh"
 slurm_cluster_require
-work=$(mktemp -d)
-cleanup() {
-  slurm_cluster_stop
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "== a one-node Slurm on localhost"
-slurm_cluster_start "$work/cluster" 2 || fail "Slurm did not start (logs above)"
+slurm_test_cluster
 sinfo
 
 write_sweep "$work/sweep.toml"

@@ -96,6 +96,16 @@ CONF
   return 1
 }
 
+# For a test script (with `fail` defined): a temporary directory $work,
+# removed with the daemons at exit, and the cluster (CPUS, default 2) in it;
+# fails the test when the cluster does not start.
+slurm_test_cluster() {
+  work=$(mktemp -d)
+  trap 'slurm_cluster_stop; rm -rf "$work"' EXIT
+  echo "== a one-node Slurm on localhost"
+  slurm_cluster_start "$work/cluster" "${1:-2}" || fail "Slurm did not start (logs above)"
+}
+
 slurm_cluster_dump() {
   local f
   for f in "$SLURM_CLUSTER_DIR"/slurmctld.log "$SLURM_CLUSTER_DIR"/slurmd.log "$SLURM_CLUSTER_DIR"/*.err; do
