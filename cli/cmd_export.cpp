@@ -58,7 +58,7 @@ int run_export(const ExportOptions& o) {
                      {"the run's checkpoint", checkpoints / "checkpoint_best.npz"},
                      {"the run's configuration", params},
                      {"the run's initial network", initial}});
-  const Config config = io::load_config(params);
+  const Config config = io::load_run_config(params);
   const Network start = io::load_network(initial, config);
   const TrainerState state = io::load_checkpoint(checkpoint, config);
   const Network net = trained_network(config, start, state);
