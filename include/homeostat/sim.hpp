@@ -101,11 +101,15 @@ struct ThreadSharing {
   // Updated by each call, read by the next, so that a call does not start by
   // trying every thread where the last one found fewer faster: the steps
   // left of a stretch on fewer threads than all, the threads (OpenMP thread
-  // numbers, ascending) that run it, and how many tries of all threads in a
-  // row lost time (the next stretch on fewer threads lasts 2^n times as long).
+  // numbers, ascending) that run it, how many tries of all threads in a
+  // row lost time (the next stretch on fewer threads lasts 2^n times as
+  // long), and the seconds per step one thread alone needed when last
+  // measured (0: not yet; the first call then starts on one thread to
+  // measure it).
   std::int64_t reduced_steps_left = 0;
   std::vector<int> reduced_team;
   int lost_tries = 0;
+  double solo_seconds_per_step = 0;
 };
 
 // Advances every trial by `steps` steps starting at global step `t0`.

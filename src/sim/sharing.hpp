@@ -73,18 +73,25 @@ class SharingPlan {
   static constexpr int max_doublings = 6;
 
   // `threads` >= 2 share a trial of `n` neurons for `steps` steps from wall
-  // time `now` (seconds): all of them with equal 16-aligned ranges, or, for
-  // the first steps, the team that an earlier call left (`carried`).
+  // time `now` (seconds): all of them with equal 16-aligned ranges; or, for
+  // the first steps, the team that an earlier call left (`carried`); or, if
+  // nothing is known yet (adaptive), thread 0 alone for `window` steps, to
+  // measure what one thread needs before all are tried.
   SharingPlan(SharedTrial policy, int threads, std::int64_t n, std::int64_t steps, double now,
               const ThreadSharing& carried = {})
       : bounds(threads + 1), busy(threads, 0.0), policy_(policy), threads_(threads), steps_(steps),
-        lost_(std::clamp(carried.lost_tries, 0, max_doublings)) {
+        lost_(std::clamp(carried.lost_tries, 0, max_doublings)),
+        solo_step_(carried.solo_seconds_per_step > 0 ? carried.solo_seconds_per_step : 0) {
     bounds[threads] = n;
     std::vector<int> team = everyone();
     if (policy != SharedTrial::always && carried.reduced_steps_left > 0 && is_team(carried.reduced_team)) {
       team = carried.reduced_team;
       reduced_ = true;
       stretch_end_ = carried.reduced_steps_left;
+    } else if (policy == SharedTrial::adaptive && solo_step_ == 0) {
+      team = {0};
+      reduced_ = true;
+      stretch_end_ = window;
     }
     take_team(team, now);
   }
@@ -109,6 +116,9 @@ class SharingPlan {
   // that lost time (for tests and benchmarks).
   std::int64_t reductions() const { return reductions_; }
   int lost_tries() const { return lost_; }
+  // Seconds per step that one thread alone needed in its last full window
+  // (0 before any).
+  double solo_seconds_per_step() const { return solo_step_; }
   // The step where the current stretch on fewer threads ends (all threads
   // are tried again at that step's barrier); meaningless without one.
   std::int64_t stretch_end() const { return stretch_end_; }
@@ -119,6 +129,7 @@ class SharingPlan {
     step_start_ = now;
     ++window_steps_;
     const double wall = now - window_start_;
+    if (team_size_ == 1 && window_steps_ >= window / 2) solo_step_ = wall / static_cast<double>(window_steps_);
     if (reduced_ && s >= stretch_end_) {  // the stretch ends: try every thread again
       reduced_ = false;
       gain_ = 0;
@@ -135,9 +146,10 @@ class SharingPlan {
       }
       return;
     }
-    if (policy_ == SharedTrial::adaptive && team_size_ > 1 && wall > keep_below * team_seconds(team_size_) + slack) {
+    if (policy_ == SharedTrial::adaptive && team_size_ > 1 &&
+        wall > keep_below * alone_at_most(team_seconds(team_size_)) + slack) {
       const std::vector<int> faster = fastest_members();
-      const double faster_seconds = faster.empty() ? 0 : team_seconds(static_cast<int>(faster.size()));
+      const double faster_seconds = faster_team_seconds(faster);
       if (faster_seconds > 0 && wall > keep_below * faster_seconds + slack) {
         int doublings = lost_;
         if (!reduced_) {
@@ -157,8 +169,8 @@ class SharingPlan {
     }
     if (window_steps_ >= window) {
       if (policy_ == SharedTrial::adaptive && !reduced_ && team_size_ > 1) {
-        const std::vector<int> faster = fastest_members();
-        if (!faster.empty()) gain_ += team_seconds(static_cast<int>(faster.size())) - wall;
+        const double faster_seconds = faster_team_seconds(fastest_members());
+        if (faster_seconds > 0) gain_ += faster_seconds - wall;
       }
       rebalance(bounds, busy);
       start_window(now);
@@ -171,6 +183,7 @@ class SharingPlan {
     carry.reduced_steps_left = left;
     carry.reduced_team = left > 0 ? members() : std::vector<int>{};
     carry.lost_tries = lost_;
+    carry.solo_seconds_per_step = solo_step_;
   }
 
  private:
@@ -231,6 +244,23 @@ class SharingPlan {
     return static_cast<double>(bounds[threads_]) / total;
   }
 
+  // `seconds` for the window's steps, or less if one thread alone was
+  // measured to need less: the estimate from the members' speeds is
+  // optimistic for one thread when sharing slows every member down (a
+  // loaded machine, threads on sibling hyperthreads or one memory bus).
+  double alone_at_most(double seconds) const {
+    const double measured = solo_step_ * static_cast<double>(window_steps_);
+    return solo_step_ > 0 && (seconds <= 0 || measured < seconds) ? measured : seconds;
+  }
+
+  // What `faster` (fastest_members()) alone would have needed for the
+  // window's steps; 0 if unknown.
+  double faster_team_seconds(const std::vector<int>& faster) const {
+    if (faster.empty()) return 0;
+    const double estimate = team_seconds(static_cast<int>(faster.size()));
+    return faster.size() == 1 ? alone_at_most(estimate) : estimate;
+  }
+
   // The members at least half as fast as the fastest, or, if that is all of
   // them, all but the slowest (ascending thread numbers); empty when a
   // member has not measured anything.
@@ -289,6 +319,7 @@ class SharingPlan {
   std::int64_t stretch_end_ = 0;  // where it ends (may lie beyond steps_)
   int lost_ = 0;                // tries of all threads in a row that lost time
   double gain_ = 0;             // seconds the current try of all threads won so far (negative: lost)
+  double solo_step_ = 0;        // seconds per step of one thread alone, measured
   std::uint64_t epoch_ = 0;
   std::int64_t reductions_ = 0;
   double window_start_ = 0, step_start_ = 0;

@@ -63,6 +63,14 @@ std::int64_t feed(SharingPlan& plan, double& now, std::int64_t from, std::int64_
   return to;
 }
 
+// What an earlier call measured: one thread alone needs `seconds` a step
+// (so that a plan starts with every thread instead of measuring first).
+ThreadSharing measured(double seconds = 10e-6) {
+  ThreadSharing carry;
+  carry.solo_seconds_per_step = seconds;
+  return carry;
+}
+
 std::vector<int> team_of(const SharingPlan& plan, int threads) {
   std::vector<int> team;
   for (int k = 0; k < threads; ++k)
@@ -84,9 +92,38 @@ std::int64_t stall_once(SharingPlan& plan, double& now, std::int64_t at, int thr
 
 }  // namespace
 
+TEST(SharingPlan, WithNothingMeasuredThreadZeroRunsAloneFirst) {
+  double now = 0;
+  SharingPlan plan(SharedTrial::adaptive, 2, 5000, 10000, now);
+  EXPECT_EQ(team_of(plan, 2), std::vector<int>{0});
+  EXPECT_EQ(plan.solo_seconds_per_step(), 0);
+  EXPECT_EQ(feed(plan, now, 0, SharingPlan::window, {12e-6, 0}, 12e-6), SharingPlan::window);
+  EXPECT_NEAR(plan.solo_seconds_per_step(), 12e-6, 1e-9);
+  plan.busy[0] += 12e-6;
+  plan.decide(SharingPlan::window, now + 12e-6);
+  EXPECT_EQ(plan.team_size(), 2);  // then every thread
+  EXPECT_EQ(plan.reductions(), 0);
+  ThreadSharing carry;
+  plan.save(carry);
+  EXPECT_NEAR(carry.solo_seconds_per_step, 12e-6, 1e-9);
+  // A call that knows starts with every thread.
+  EXPECT_EQ(SharingPlan(SharedTrial::adaptive, 2, 5000, 10000, now, carry).team_size(), 2);
+}
+
+TEST(SharingPlan, SharingThatLosesToTheMeasuredThreadStops) {
+  // One thread was measured at 10 us a step. Shared, each member works 7 us
+  // on its half (sharing slows both down: 14 us for all neurons at that
+  // speed) and a step takes 12 us: the estimate alone would keep sharing.
+  double now = 0;
+  SharingPlan plan(SharedTrial::adaptive, 2, 5000, 10000, now, measured(10e-6));
+  const std::int64_t at = feed(plan, now, 0, SharingPlan::window, {7e-6, 7e-6}, 12e-6);
+  EXPECT_LT(at, SharingPlan::window);
+  EXPECT_EQ(plan.team_size(), 1);
+}
+
 TEST(SharingPlan, BalancedThreadsStayShared) {
   double now = 1.0;
-  SharingPlan plan(SharedTrial::adaptive, 2, 5000, 10000, now);
+  SharingPlan plan(SharedTrial::adaptive, 2, 5000, 10000, now, measured());
   // 10 us of one thread's work per step, halved, plus 1 us at the barrier.
   EXPECT_EQ(feed(plan, now, 0, 1000, {5e-6, 5e-6}, 6e-6), 1000);
   EXPECT_EQ(plan.reductions(), 0);
@@ -96,7 +133,7 @@ TEST(SharingPlan, BalancedThreadsStayShared) {
 
 TEST(SharingPlan, RangesFollowTheThreadsSpeeds) {
   double now = 0;
-  SharingPlan plan(SharedTrial::adaptive, 2, 5000, 10000, now);
+  SharingPlan plan(SharedTrial::adaptive, 2, 5000, 10000, now, measured());
   const std::uint64_t epoch = plan.epoch();
   // Thread 1 takes 1.5 times as long for the same neurons: still faster
   // shared (8 us a step against 10 us at thread 0's speed for all of them).
@@ -121,7 +158,7 @@ TEST(SharingPlan, RebalanceLeavesThreadsOutsideTheTeamWithoutNeurons) {
 
 TEST(SharingPlan, ALaggingThreadSendsTheTrialToOneThreadAndSharingIsTriedAgain) {
   double now = 0;
-  SharingPlan plan(SharedTrial::adaptive, 2, 5000, 100000, now);
+  SharingPlan plan(SharedTrial::adaptive, 2, 5000, 100000, now, measured());
   // Thread 1 is descheduled for 4 ms in step 10 (another process on its core).
   stall_once(plan, now, 0, 2, 1, 4e-3);
   ASSERT_EQ(plan.team_size(), 1);
@@ -147,7 +184,7 @@ TEST(SharingPlan, ALaggingThreadSendsTheTrialToOneThreadAndSharingIsTriedAgain) 
 
 TEST(SharingPlan, TriesThatKeepLosingBackOffExponentially) {
   double now = 0;
-  SharingPlan plan(SharedTrial::adaptive, 2, 5000, 1'000'000'000, now);
+  SharingPlan plan(SharedTrial::adaptive, 2, 5000, 1'000'000'000, now, measured());
   std::vector<std::int64_t> stretches;
   std::int64_t s = 0;
   for (int t = 0; t < SharingPlan::max_doublings + 3; ++t) {
@@ -172,7 +209,7 @@ TEST(SharingPlan, TriesThatKeepLosingBackOffExponentially) {
 
 TEST(SharingPlan, ATryThatWonStartsTheBackoffAgain) {
   double now = 0;
-  SharingPlan plan(SharedTrial::adaptive, 2, 5000, 1'000'000'000, now);
+  SharingPlan plan(SharedTrial::adaptive, 2, 5000, 1'000'000'000, now, measured());
   std::int64_t s = stall_once(plan, now, 0, 2, 1, 4e-3);
   const std::int64_t first = plan.stretch_end() - s;
   s = plan.stretch_end();
@@ -198,13 +235,13 @@ TEST(SharingPlan, ATryThatWonStartsTheBackoffAgain) {
 TEST(SharingPlan, ALaggingThreadLeavesTheOthersSharing) {
   // Four threads; thread 2's core is taken: the other three continue.
   double now = 0;
-  SharingPlan plan(SharedTrial::adaptive, 4, 8000, 100000, now);
+  SharingPlan plan(SharedTrial::adaptive, 4, 8000, 100000, now, measured());
   stall_once(plan, now, 0, 4, 2, 4e-3);
   EXPECT_EQ(team_of(plan, 4), (std::vector<int>{0, 1, 3}));
   EXPECT_EQ(plan.bounds[2], plan.bounds[3]);
   EXPECT_EQ(plan.bounds[4], 8000);
   // Thread 0 lagging: threads 1-3 continue without it.
-  SharingPlan first_lags(SharedTrial::adaptive, 4, 8000, 100000, now);
+  SharingPlan first_lags(SharedTrial::adaptive, 4, 8000, 100000, now, measured());
   stall_once(first_lags, now, 0, 4, 0, 4e-3);
   EXPECT_EQ(team_of(first_lags, 4), (std::vector<int>{1, 2, 3}));
   EXPECT_EQ(first_lags.bounds[0], 0);
@@ -213,7 +250,7 @@ TEST(SharingPlan, ALaggingThreadLeavesTheOthersSharing) {
 
 TEST(SharingPlan, SeveralLaggingThreadsLeaveTogetherAndATeamShrinksFurther) {
   double now = 0;
-  SharingPlan plan(SharedTrial::adaptive, 4, 8000, 100000, now);
+  SharingPlan plan(SharedTrial::adaptive, 4, 8000, 100000, now, measured());
   // Threads 1 and 3 stall in the same step: both leave.
   std::vector<double> work(4, 2.5e-6);
   feed(plan, now, 0, 10, work, 6e-6);
@@ -235,7 +272,7 @@ TEST(SharingPlan, SeveralLaggingThreadsLeaveTogetherAndATeamShrinksFurther) {
 
 TEST(SharingPlan, AStretchOnFewerThreadsCarriesOverToTheNextCall) {
   double now = 0;
-  SharingPlan first(SharedTrial::adaptive, 3, 5000, 300, now);
+  SharingPlan first(SharedTrial::adaptive, 3, 5000, 300, now, measured());
   first.busy = {5e-3, 3e-6, 3e-6};
   first.decide(0, now + 5e-3);
   ASSERT_EQ(team_of(first, 3), (std::vector<int>{1, 2}));
@@ -254,7 +291,7 @@ TEST(SharingPlan, AStretchOnFewerThreadsCarriesOverToTheNextCall) {
   EXPECT_EQ(SharingPlan(SharedTrial::always, 3, 5000, 300, now, carry).team_size(), 3);
   EXPECT_EQ(SharingPlan(SharedTrial::adaptive, 2, 5000, 300, now, carry).team_size(), 2);
   // A stretch that ends within the call leaves nothing to carry.
-  SharingPlan last(SharedTrial::adaptive, 3, 5000, 1'000'000, now);
+  SharingPlan last(SharedTrial::adaptive, 3, 5000, 1'000'000, now, measured());
   last.busy = {5e-3, 3e-6, 3e-6};
   last.decide(0, now + 5e-3);
   last.save(carry);
