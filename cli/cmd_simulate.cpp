@@ -118,12 +118,12 @@ Action setup_simulate(CLI::App& app, int argc, char** argv) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--inputs", o->inputs, "Replay input spikes from an .npy of shape [trials, steps, M]")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--record", o->record,
+  auto* record = cmd->add_option("--record", o->record,
                   "Also record: voltages, conductances, currents (comma-separated; default: all three for 3 "
                   "neurons per cell type, for the figures)")
       ->delimiter(',')
       ->allow_extra_args(false);
-  cmd->add_option("--neurons", o->neurons, "Neurons to record, e.g. 0:100,250 (default all)");
+  cmd->add_option("--neurons", o->neurons, "Neurons to record, e.g. 0:100,250 (default all)")->needs(record);
   cmd->add_option("--trials", o->trials, "Independent trials (default 1, or all trials in --inputs)")
       ->check(whole_number(1, std::numeric_limits<std::int64_t>::max()));
   cmd->add_flag("--overwrite", o->overwrite, "Empty an existing homeostat run directory and write into it");

@@ -555,7 +555,13 @@ void apply_override(toml::table& root, const std::string& arg) {
   toml::table holder;
   try {
     holder = toml::parse(std::string_view("v = " + value), std::string_view("--set " + arg));
-  } catch (const toml::parse_error&) {
+  } catch (const toml::parse_error& e) {
+    // Only a bare word is a string; what looks like a number, array or
+    // quoted string but does not parse (1e400, 10^30 as digits, [1, 2) is
+    // reported as what it is, not as "got a string".
+    const unsigned char first = value.empty() ? 0 : static_cast<unsigned char>(value.front());
+    if (!(std::isalpha(first) || first == '_'))
+      throw ConfigError(path, fmt::format("'{}' is not a valid TOML value: {}", value, e.description()));
     holder = toml::table{};
     holder.insert("v", value);
   }

@@ -256,12 +256,44 @@ std::vector<std::filesystem::path> remove_stale_temp_files_of(const std::filesys
   return remove_all_of(std::move(stale));
 }
 
-std::string read_file(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail("cannot open", path, errno);
-  std::string bytes;
+// What a path that is neither a regular file nor a pipe is (empty for those).
+static std::string_view not_a_file_kind(mode_t mode) {
+  if (S_ISREG(mode) || S_ISFIFO(mode)) return {};
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+void require_regular_file(const std::filesystem::path& path) {
   struct stat st {};
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) bytes.reserve(static_cast<std::size_t>(st.st_size));
+  if (::stat(path.c_str(), &st) != 0) fail("cannot open", path, errno);
+  if (S_ISREG(st.st_mode)) return;
+  const std::string_view kind = not_a_file_kind(st.st_mode);
+  throw std::runtime_error("cannot read " + path.string() + ": it is " +
+                           std::string(kind.empty() ? "a named pipe" : kind) + ", not a file");
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  // Non-blocking open: a named pipe nobody writes to must not hang the
+  // command (a pipe with a writer, e.g. bash's <(...), reads as usual).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) fail("cannot open", path, errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    fail("cannot read", path, err);
+  }
+  if (const std::string_view kind = not_a_file_kind(st.st_mode); !kind.empty()) {
+    ::close(fd);
+    throw std::runtime_error("cannot read " + path.string() + ": it is " + std::string(kind) + ", not a file");
+  }
+  const bool pipe = S_ISFIFO(st.st_mode);
+  if (pipe) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  std::string bytes;
+  if (!pipe) bytes.reserve(static_cast<std::size_t>(st.st_size));
   char buffer[1 << 16];
   for (;;) {
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
@@ -275,6 +307,8 @@ std::string read_file(const std::filesystem::path& path) {
     bytes.append(buffer, static_cast<std::size_t>(n));
   }
   ::close(fd);
+  if (pipe && bytes.empty())
+    throw std::runtime_error("cannot read " + path.string() + ": it is a named pipe and nothing was written to it");
   return bytes;
 }
 

@@ -610,6 +610,7 @@ std::string read_entry_bounded(zip_t* archive, zip_uint64_t index, const zip_sta
 }
 
 std::unique_ptr<zip_t, ZipDiscard> open_npz(const std::string& name) {
+  require_regular_file(name);
   zip_error_t error;
   zip_error_init(&error);
   zip_source_t* source = zip_source_file_create(name.c_str(), 0, -1, &error);

@@ -1,6 +1,7 @@
 #include "homeostat/sweep/runner.hpp"
 
 #include "csv.hpp"
+#include "homeostat/io/checkpoint.hpp"
 #include "homeostat/io/config_toml.hpp"
 #include "homeostat/io/files.hpp"
 #include "homeostat/parallel/mpi.hpp"
@@ -112,9 +113,13 @@ fs::path resumable_checkpoint(const Sweep& sweep, const Point& point, const fs::
   std::error_code ec;
   if (!fs::is_regular_file(checkpoint, ec) || !fs::is_regular_file(dir / "parameters.toml", ec)) return {};
   try {
-    if (io::read_file(dir / "parameters.toml") != io::to_toml(io::load_config(sweep.base, point.overrides))) return {};
+    const Config config = io::load_config(sweep.base, point.overrides);
+    if (io::read_file(dir / "parameters.toml") != io::to_toml(config)) return {};
+    // A checkpoint damaged on disk (or cut by a crash of the disk itself)
+    // would fail the point on every run of the sweep: start it over instead.
+    (void)io::load_checkpoint(checkpoint, config);
   } catch (const std::exception&) {
-    return {};  // a base file that no longer reads: the run is started again, and its error shown
+    return {};  // a base file that no longer reads, or a checkpoint that does not load: started again
   }
   return checkpoint;
 }

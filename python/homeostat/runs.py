@@ -165,6 +165,9 @@ def simulate(config: Config | None = None, network: Network | None = None, *, tr
     config, network = _resolve(config, network)
     spikes = _spikes(inputs)
     what = _record(record)
+    if neurons is not None and not what:
+        raise ValueError("neurons: chooses whose record= quantities are kept; give record= too "
+                         "(e.g. record=['voltages'])")
     chosen = _neurons(neurons, network.num_neurons)
     trials = 0 if trials is None else _whole("trials", trials, 1)
     steps = 0 if steps is None else _whole("steps", steps, 1)

@@ -21,7 +21,10 @@
 #     training point stopped by SIGTERM continues from its checkpoint when the
 #     sweep runs again; --overwrite never replaces a command's own inputs nor
 #     a device; bad arguments (threads, NaN, duplicates, usage errors, sweep
-#     args, Python's counts and indices) are refused before any work.
+#     args, Python's counts and indices) are refused before any work;
+#   - after it: a named pipe or a device as an input file is refused, not
+#     waited on; a number TOML cannot hold is named as such; --neurons needs
+#     --record; a stopped sweep point whose checkpoint was damaged starts over.
 # "Identical": every file byte for byte, but TensorBoard (it holds wall times:
 # one event file, its scalars compared in the torn case), metadata.json and
 # the metrics' wall_seconds column.
@@ -419,6 +422,39 @@ for what, call in bad.items():
         raise AssertionError(f"{what} accepted")
 PY
 refused=$((refused + 1))
+
+echo "== after the third campaign: pipes and devices as inputs, numbers TOML cannot hold, a damaged sweep checkpoint"
+# A named pipe nobody writes to, or a device, given as a file to read: refused, never a wait.
+mkfifo "$work/fifo"
+expect_refused "a named pipe as the configuration" "fifo: it is a named pipe and nothing was written to it" \
+  timeout 20 "$bin" simulate "$work/fifo" -o "$work/fifo_run"
+expect_refused "a device as the configuration" "/dev/zero: it is a character device, not a file" \
+  timeout 20 "$bin" simulate /dev/zero -o "$work/fifo_run"
+expect_refused "a named pipe as --network" "fifo: it is a named pipe, not a file" \
+  timeout 20 "$bin" simulate "${tiny[@]}" --network "$work/fifo" -o "$work/fifo_run"
+[ ! -e "$work/fifo_run" ] || fail "a refused input left a run directory"
+expect_refused "--set of an integer beyond 64 bits" "seed: '100000000000000000000000' is not a valid TOML value: .*64 bits" \
+  "$bin" simulate --set simulation.seed=100000000000000000000000 -o "$work/fifo_run"
+expect_refused "--neurons without --record" "^--neurons requires --record" \
+  "$bin" simulate "${tiny[@]}" --neurons 0:3 -o "$work/fifo_run"
+expect_refused "Python neurons= without record=" "neurons: chooses whose record= quantities" env \
+  PYTHONPATH="$(dirname "$bin")/python" "$py" -c "import homeostat as hs, sys; hs.simulate(network=hs.Network.load(sys.argv[1]), neurons=[0])" "$net"
+# A stopped sweep point whose checkpoint was then damaged on disk starts over
+# when the sweep runs again (it would otherwise fail on every run).
+tried=$((tried + 1))
+"$bin" sweep "$work/sweep_train.toml" -o "$work/swd" > "$work/swd.log" 2>&1 &
+pid=$!
+for _ in $(seq 400); do [ -e "$work/swd/runs/0_seed=42/checkpoints/checkpoint_latest.npz" ] && break; sleep 0.02; done
+kill -TERM $pid
+set +e; wait $pid; rc=$?; set -e
+point="$work/swd/runs/0_seed=42"
+[ $rc -eq 130 ] && [ -e "$point/checkpoints/checkpoint_latest.npz" ] || fail "SIGTERM to a sweep: exit $rc"
+truncate -s 100 "$point/checkpoints/checkpoint_latest.npz"
+"$bin" sweep "$work/sweep_train.toml" -o "$work/swd" > "$work/swd2.log" 2>&1 ||
+  fail "a sweep point with a damaged checkpoint: $(tail -3 "$work/swd2.log")"
+grep -q "resumed from" "$work/swd/logs/0_seed=42.log" && fail "resumed from a damaged checkpoint"
+cp -a "$point" "$work/swd_point" && rm "$work/swd_point/sweep_point.json"
+same_run "$work/straight" "$work/swd_point" "a sweep point whose checkpoint was damaged, run again"
 
 echo "   (${SECONDS}s)"
 echo "Reliability: $tried cases tried: $identical interrupted runs ended identical to an uninterrupted one"

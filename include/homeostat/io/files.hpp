@@ -40,7 +40,13 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+// The whole file; a directory or device is refused naming it, and a named
+// pipe nobody writes to is an error, not a wait.
 std::string read_file(const std::filesystem::path& path);
+
+// Throws unless `path` is a regular file (for readers that must seek, e.g.
+// an .npz archive), naming what it is instead.
+void require_regular_file(const std::filesystem::path& path);
 
 // The temporary sibling every atomic write of `path` goes through:
 // DIR/.NAME.homeostat-tmp.<pid of this process>.
