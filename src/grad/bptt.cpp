@@ -4,9 +4,12 @@
 // bptt.md, the derivation in src/model/cond_lif/README.md.
 #include "homeostat/grad.hpp"
 
+#include "common/barrier.hpp"
 #include "common/first_error.hpp"
+#include "common/subnormals.hpp"
 #include "model/cond_lif/adjoint.hpp"
 #include "model/cond_lif/trace.hpp"
+#include "sim/sharing.hpp"
 
 #include <omp.h>
 
@@ -32,48 +35,57 @@ using cond_lif::SegmentTrace;
 // Recomputes steps [s0, s0 + len) of the trials `first .. first + batch` of
 // `checkpoint` (input trials trial0 + first ..) from their states at s0
 // (which it advances to s0 + len), and records what the backward pass
-// needs: each trial writes its own contiguous rows. Call from inside a
-// parallel region: the region's threads share the trials.
+// needs: each trial writes its own contiguous rows. `threads` share the
+// work: one trial each, or, with more threads than trials, each trial in
+// turn by ranges of neurons as the forward pass shares a trial (`sharing`);
+// each piece (a trial, or a range of it) records its own part of the rows.
+// `on_piece` (may be empty) is called once per piece, by its thread.
 template <class Real>
 void recompute_segment(const LoweredModel<Real>& lm, const InputSource& inputs,
                        std::vector<TrialState<Real>>& checkpoint, std::int64_t first, std::int64_t batch,
                        std::int64_t trial0, std::int64_t t_start, std::int64_t len, SegmentTrace<Real>& tr,
-                       FirstError& error) {
+                       int threads, ThreadSharing& sharing, const RecomputePieceHook& on_piece, FirstError& error) {
   const std::int64_t n = lm.n;
-#pragma omp single
   tr.resize(len, n, batch);
-  // implicit barrier: the trace is sized
-#pragma omp for schedule(static)
-  for (std::int64_t b = 0; b < batch; ++b) error.guard([&] {
-    TrialState<Real>& st = checkpoint[first + b];  // advanced in place: not needed again
-    StepObserver<Real> observer;
-    // Row s of v, tau and the flags, from the state before step s.
-    auto record = [&](std::int64_t s, const TrialState<Real>& at_t) {
-      const std::int64_t row = (b * len + s) * n;
-      record_entry(lm, at_t, t_start + s, tr.v.data() + (b * (len + 1) + s) * n, tr.tau.data() + row,
-                   tr.bits.data() + row);
-    };
-    observer.before = [&](std::int64_t s, const TrialState<Real>& at_t) {
-      if (s > 0) return;  // rows after the first come from the previous step's `after`
-      record(0, at_t);
-      record_g_sum(lm, at_t, tr.g_sum.data() + b * len * n);
-    };
-    // After step s: where it clamped (row s) and, in the same pass over the
-    // conductances, sum_k g_k of step s + 1; then row s + 1 of the rest.
-    observer.after = [&](std::int64_t s, const TrialState<Real>& next, const std::vector<std::int32_t>& in) {
-      tr.input_spikes[s * batch + b] = in;
-      const bool more = s + 1 < len;
-      record_exit(lm, next, more, tr.bits.data() + (b * len + s) * n,
-                  tr.g_sum.data() + (b * len + std::min(s + 1, len - 1)) * n);
-      if (more) {
-        record(s + 1, next);
-      } else {
-        std::copy(next.v.begin(), next.v.end(), tr.v.begin() + (b * (len + 1) + len) * n);
-      }
-    };
-    run_trial_observed(lm, inputs, st, trial0 + first + b, t_start, len, observer);
-  });
-  // implicit barrier: every trial recorded
+  auto one = [&](std::int64_t b, int trial_threads) {
+    error.guard([&] {
+      TrialState<Real>& st = checkpoint[first + b];  // advanced in place: not needed again
+      StepObserver<Real> observer;
+      // Row s of v, tau and the flags, from the state before step s.
+      auto record = [&](std::int64_t s, const TrialState<Real>& at_t, std::int64_t lo, std::int64_t hi) {
+        const std::int64_t row = (b * len + s) * n;
+        record_entry(lm, at_t, t_start + s, tr.v.data() + (b * (len + 1) + s) * n, tr.tau.data() + row,
+                     tr.bits.data() + row, lo, hi);
+      };
+      observer.before = [&](std::int64_t s, const TrialState<Real>& at_t, std::int64_t lo, std::int64_t hi) {
+        if (s > 0) return;  // rows after the first come from the previous step's `after`
+        if (on_piece) on_piece(trial0 + first + b, lo, hi);
+        record(0, at_t, lo, hi);
+        record_g_sum(lm, at_t, tr.g_sum.data() + b * len * n, lo, hi);
+      };
+      // After step s: where it clamped (row s) and, in the same pass over the
+      // conductances, sum_k g_k of step s + 1; then row s + 1 of the rest.
+      observer.after = [&](std::int64_t s, const TrialState<Real>& next, const std::vector<std::int32_t>& in,
+                           std::int64_t lo, std::int64_t hi) {
+        if (lo == 0) tr.input_spikes[s * batch + b] = in;  // one range starts at 0
+        const bool more = s + 1 < len;
+        record_exit(lm, next, more, tr.bits.data() + (b * len + s) * n,
+                    tr.g_sum.data() + (b * len + std::min(s + 1, len - 1)) * n, lo, hi);
+        if (more) {
+          record(s + 1, next, lo, hi);
+        } else {
+          std::copy(next.v.begin() + lo, next.v.begin() + hi, tr.v.begin() + (b * (len + 1) + len) * n + lo);
+        }
+      };
+      run_trial_observed(lm, inputs, st, trial0 + first + b, t_start, len, observer, trial_threads, &sharing);
+    });
+  };
+  if (threads <= batch) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (std::int64_t b = 0; b < batch; ++b) one(b, 1);
+  } else {
+    for (std::int64_t b = 0; b < batch; ++b) one(b, threads);
+  }
 }
 
 // The loss sums of a chunk, added up from the records of its forward pass
@@ -332,6 +344,103 @@ Teams backward_teams(std::int64_t n_groups, int threads) {
   return {static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(n_groups, threads))), threads};
 }
 
+// The adjoint steps of one recomputed segment of `len` steps by a team of
+// `team` threads: each thread owns a range of neurons and the same range of
+// presynaptic rows, and the team waits at two barriers per step (before the
+// rows: nu of every neuron; before step (6): the rows are done with nu). The
+// barriers spin briefly, then block (SpinThenBlockBarrier), and a
+// SharingPlan (src/sim/sharing.hpp, as for the forward's shared trial)
+// decides at the first of them: the ranges follow the threads' measured
+// speeds, and while the team is slower than one thread would be (a thread
+// on a core that another process also uses) the calling thread takes
+// stretches of steps alone while the others sleep. `sharing` carries the
+// rest of such a stretch to the next segment. Which thread computes an
+// element never changes what is computed: the same bits in every case.
+template <int W, class Real>
+void adjoint_segment(const BackwardSteps<W, Real>& back, std::int64_t len, const SegmentTrace<Real>& tr,
+                     const std::vector<Coefficients>& sets, std::vector<Adjoint<Real>>& adjoints, int team,
+                     ThreadSharing& sharing) {
+  using Tiles = typename BackwardSteps<W, Real>::Tiles;
+  const std::int64_t n = back.lm.n;
+  // Steps (4-5) of step s: rows [lo, hi), and the input spikes if `inputs`.
+  auto propagate = [&](std::int64_t s, std::int64_t lo, std::int64_t hi, bool inputs) {
+    for (std::size_t c = 0; c < sets.size(); ++c) {
+      if (inputs) back.propagate_inputs(s, tr, adjoints[c]);
+      back.propagate(lo, hi, adjoints[c]);
+    }
+  };
+  // Steps u .. until - 1 counted from the segment's end (step len - 1 - u)
+  // on the calling thread; steps (1-3) of step u first unless `entered`.
+  auto alone = [&](std::int64_t u, std::int64_t until, bool entered) {
+    const simd::FlushSubnormals flush;
+    Tiles tiles(back.width());
+    if (!entered) back.enter_last(len, 0, n, tr, sets, adjoints, tiles);
+    for (; u < until; ++u) {
+      propagate(len - 1 - u, 0, n, true);
+      back.leave_and_enter(len - 1 - u, len, 0, n, tr, sets, adjoints, tiles);
+    }
+  };
+  if (team == 1) {
+    alone(0, len, false);
+    return;
+  }
+  sim_detail::SharingPlan plan(sharing.policy, team, n, len, omp_get_wtime(), sharing.solo_steps_left);
+  SpinThenBlockBarrier barrier(team);
+  std::int64_t u = 0;    // steps done
+  bool entered = false;  // steps (1-3) of step u done: nu of step u complete
+  while (u < len) {
+    if (plan.solo()) {
+      // Outside any parallel region: the other threads sleep in OpenMP's pool.
+      const std::int64_t until = plan.solo_until();
+      alone(u, until, entered);
+      u = until;
+      entered = true;
+      if (u < len) plan.decide(u, omp_get_wtime());  // the stretch ends: try sharing again
+      continue;
+    }
+    const std::int64_t from = u;
+    const bool from_entered = entered;
+#pragma omp parallel num_threads(team)
+    {
+      const int tid = omp_get_thread_num();
+      const simd::FlushSubnormals flush;
+      Tiles tiles(back.width());
+      std::int64_t lo = plan.bounds[tid], hi = plan.bounds[tid + 1];
+      std::uint64_t epoch = plan.epoch();
+      double since = omp_get_wtime();
+      if (!from_entered) back.enter_last(len, lo, hi, tr, sets, adjoints, tiles);
+      bool wait = !from_entered;  // a barrier before the rows of step v
+      std::int64_t v = from;
+      while (v < len) {
+        if (wait) {
+          plan.busy[tid] += omp_get_wtime() - since;
+          // nu of step v complete: every row reads it.
+          barrier.arrive_and_wait([&] { plan.decide(v, omp_get_wtime()); });
+          since = omp_get_wtime();
+          if (plan.solo()) break;  // every thread, at the same v
+          if (plan.epoch() != epoch) {
+            lo = plan.bounds[tid];
+            hi = plan.bounds[tid + 1];
+            epoch = plan.epoch();
+          }
+        }
+        wait = true;
+        const std::int64_t s = len - 1 - v;
+        propagate(s, lo, hi, tid == 0);
+        plan.busy[tid] += omp_get_wtime() - since;
+        // Every row done with nu of step s, which step (1-3) of s - 1 overwrites.
+        barrier.arrive_and_wait();
+        since = omp_get_wtime();
+        back.leave_and_enter(s, len, lo, hi, tr, sets, adjoints, tiles);
+        ++v;
+      }
+      if (tid == 0) u = v;
+    }
+    entered = true;
+  }
+  sharing.solo_steps_left = plan.solo_left();
+}
+
 // Phase 5: the backward pass of this process's trial groups (bptt.md,
 // "Threads and determinism"): each group is recomputed segment by segment,
 // last to first, from the checkpoints and taken backward on its own, with
@@ -382,16 +491,21 @@ void backward(const LoweredModel<Real>& lm, const InputSource& inputs, std::int6
     SegmentTrace<Real>& trace = buffers.traces[g];
     // Sized for the longest segment at once (the last one, taken first, may be shorter).
     trace.resize(k_every, n, width);
-    const int shared = n * width >= options.min_shared_neuron_trials ? team : 1;
+    // Ranges of at least 16 neurons (one block) per thread.
+    const int shared = n * width >= options.min_shared_neuron_trials
+                           ? static_cast<int>(std::clamp<std::int64_t>(n / BackwardSteps<0, Real>::block, 1, team))
+                           : 1;
+    // Carried from segment to segment: how the recomputation's shared
+    // trials went, how the adjoint team's steps went.
+    ThreadSharing recompute_sharing = options.sharing, sharing = options.sharing;
     with_group_width(width, [&](auto fixed_width) {
       const BackwardSteps<decltype(fixed_width)::value, Real> back{lm, lambda, cutoff, width};
       for (std::int64_t seg = n_segments - 1; seg >= 0; --seg) {
         if (stop_requested(options.stop)) return;
         const std::int64_t s0 = seg * k_every, len = std::min(k_every, steps - s0);
-#pragma omp parallel num_threads(team) if (team > 1)
-        recompute_segment(lm, inputs, buffers.checkpoints[seg], local, width, trial0, t0 + s0, len, trace, error);
-#pragma omp parallel num_threads(shared) if (shared > 1)
-        back.segment(len, trace, coefficients[g], adjoints[g]);
+        recompute_segment(lm, inputs, buffers.checkpoints[seg], local, width, trial0, t0 + s0, len, trace, team,
+                          recompute_sharing, options.on_recompute_piece, error);
+        adjoint_segment(back, len, trace, coefficients[g], adjoints[g], shared, sharing);
       }
     });
   };
