@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <ctime>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -344,24 +345,107 @@ Teams backward_teams(std::int64_t n_groups, int threads) {
   return {static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(n_groups, threads))), threads};
 }
 
+// Seconds of CPU the calling thread has used: unlike wall time, not
+// counting while it was descheduled.
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// Whether a team shares the adjoint steps of a group or leaves them to its
+// first thread for a stretch of steps, decided at the first barrier of
+// each step (the last thread to arrive calls decide). Adaptive: while a
+// window's wall time exceeds `keep_below` times the CPU time its threads
+// worked (what one thread would have needed), plus `slack`, one thread is
+// faster: it goes alone for a stretch long enough that the failed try cost
+// at most `probe_cost` of it. The thresholds are the forward's
+// (sim_detail::SharingPlan); the measure differs because the team's
+// threads take rows and blocks dynamically, not fixed ranges.
+class TeamPlan {
+ public:
+  static constexpr std::int64_t window = sim_detail::SharingPlan::window;
+
+  // `alone`: what an earlier segment left of a stretch on one thread.
+  TeamPlan(SharedTrial policy, int threads, std::int64_t steps, double now, std::int64_t alone)
+      : cpu(threads, 0.0), policy_(policy), steps_(steps) {
+    start_window(now);
+    if (alone > 0 && policy != SharedTrial::always) {
+      solo_ = true;
+      solo_end_ = alone;
+    }
+  }
+
+  // CPU seconds each thread worked since the window began; thread k adds
+  // to cpu[k] before it arrives at the barrier.
+  std::vector<double> cpu;
+
+  bool solo() const { return solo_; }
+  std::int64_t solo_until() const { return std::min(solo_end_, steps_); }
+  std::int64_t solo_left() const { return solo_ ? std::max<std::int64_t>(0, solo_end_ - steps_) : 0; }
+
+  // At the barrier of step u (or when a stretch alone ends there).
+  void decide(std::int64_t u, double now) {
+    if (solo_) {  // a stretch alone ends: try sharing again
+      solo_ = false;
+      start_window(now);
+      return;
+    }
+    ++window_steps_;
+    if (policy_ == SharedTrial::alternating) {
+      if (window_steps_ >= 1 + u % 3) go_solo(u, 1 + u % 5);
+      return;
+    }
+    if (policy_ != SharedTrial::adaptive || window_steps_ < 8) return;
+    const double wall = now - window_start_;
+    double one_thread = 0;
+    for (const double c : cpu) one_thread += c;
+    if (wall > sim_detail::SharingPlan::keep_below * one_thread + sim_detail::SharingPlan::slack) {
+      const double per_step = one_thread / static_cast<double>(window_steps_);
+      const double stretch = per_step > 0 ? wall / sim_detail::SharingPlan::probe_cost / per_step : 1e12;
+      go_solo(u, std::max<std::int64_t>(window, static_cast<std::int64_t>(std::min(stretch, 1e12))));
+    } else if (window_steps_ >= window) {
+      start_window(now);
+    }
+  }
+
+ private:
+  void go_solo(std::int64_t u, std::int64_t stretch) {
+    solo_ = true;
+    solo_end_ = u + stretch;
+  }
+  void start_window(double now) {
+    window_start_ = now;
+    window_steps_ = 0;
+    std::fill(cpu.begin(), cpu.end(), 0.0);
+  }
+
+  SharedTrial policy_;
+  std::int64_t steps_;
+  bool solo_ = false;
+  std::int64_t solo_end_ = 0;
+  double window_start_ = 0;
+  std::int64_t window_steps_ = 0;
+};
+
 // The adjoint steps of one recomputed segment of `len` steps by a team of
-// `team` threads: each thread owns a range of neurons and the same range of
-// presynaptic rows, and the team waits at two barriers per step (before the
-// rows: nu of every neuron; before step (6): the rows are done with nu). The
-// barriers spin briefly, then block (SpinThenBlockBarrier), and a
-// SharingPlan (src/sim/sharing.hpp, as for the forward's shared trial)
-// decides at the first of them: the ranges follow the threads' measured
-// speeds, and while the team is slower than one thread would be (a thread
-// on a core that another process also uses) the calling thread takes
-// stretches of steps alone while the others sleep. `sharing` carries the
-// rest of such a stretch to the next segment. Which thread computes an
-// element never changes what is computed: the same bits in every case.
+// `team` threads. The threads take the rows of steps 4-5 (the first thread
+// the input spikes before) and the blocks of steps 6 and 1-3 in chunks of
+// 64 from shared counters, as OpenMP's dynamic schedule would, and wait at
+// two barriers per step (before the rows: nu of every neuron complete;
+// after them: step 1-3 of the next step overwrites nu). The barriers spin
+// briefly, then block (SpinThenBlockBarrier), and a TeamPlan decides at the
+// first one whether the next steps run shared or on the calling thread
+// alone while the others sleep; `sharing` carries the rest of such a
+// stretch to the next segment. Which thread computes an element never
+// changes what is computed: the same bits in every case.
 template <int W, class Real>
 void adjoint_segment(const BackwardSteps<W, Real>& back, std::int64_t len, const SegmentTrace<Real>& tr,
                      const std::vector<Coefficients>& sets, std::vector<Adjoint<Real>>& adjoints, int team,
                      ThreadSharing& sharing) {
   using Tiles = typename BackwardSteps<W, Real>::Tiles;
   const std::int64_t n = back.lm.n;
+  constexpr std::int64_t chunk = 64;  // rows, or neurons (4 blocks of 16)
   // Steps (4-5) of step s: rows [lo, hi), and the input spikes if `inputs`.
   auto propagate = [&](std::int64_t s, std::int64_t lo, std::int64_t hi, bool inputs) {
     for (std::size_t c = 0; c < sets.size(); ++c) {
@@ -384,8 +468,9 @@ void adjoint_segment(const BackwardSteps<W, Real>& back, std::int64_t len, const
     alone(0, len, false);
     return;
   }
-  sim_detail::SharingPlan plan(sharing.policy, team, n, len, omp_get_wtime(), sharing.solo_steps_left);
+  TeamPlan plan(sharing.policy, team, len, omp_get_wtime(), sharing.solo_steps_left);
   SpinThenBlockBarrier barrier(team);
+  std::atomic<std::int64_t> next_row{0}, next_neuron{0};
   std::int64_t u = 0;    // steps done
   bool entered = false;  // steps (1-3) of step u done: nu of step u complete
   while (u < len) {
@@ -400,38 +485,44 @@ void adjoint_segment(const BackwardSteps<W, Real>& back, std::int64_t len, const
     }
     const std::int64_t from = u;
     const bool from_entered = entered;
+    next_row = 0;
+    next_neuron = 0;
 #pragma omp parallel num_threads(team)
     {
       const int tid = omp_get_thread_num();
       const simd::FlushSubnormals flush;
       Tiles tiles(back.width());
-      std::int64_t lo = plan.bounds[tid], hi = plan.bounds[tid + 1];
-      std::uint64_t epoch = plan.epoch();
-      double since = omp_get_wtime();
-      if (!from_entered) back.enter_last(len, lo, hi, tr, sets, adjoints, tiles);
+      // Chunks of neurons [i0, i0 + 64) from `next` until none is left.
+      auto take = [&](std::atomic<std::int64_t>& next, auto&& part) {
+        for (std::int64_t i0 = next.fetch_add(chunk); i0 < n; i0 = next.fetch_add(chunk))
+          part(i0, std::min(n, i0 + chunk));
+      };
+      double since = thread_cpu_seconds();
+      if (!from_entered)
+        take(next_neuron, [&](std::int64_t lo, std::int64_t hi) { back.enter_last(len, lo, hi, tr, sets, adjoints, tiles); });
       bool wait = !from_entered;  // a barrier before the rows of step v
       std::int64_t v = from;
       while (v < len) {
         if (wait) {
-          plan.busy[tid] += omp_get_wtime() - since;
+          plan.cpu[tid] += thread_cpu_seconds() - since;
           // nu of step v complete: every row reads it.
-          barrier.arrive_and_wait([&] { plan.decide(v, omp_get_wtime()); });
-          since = omp_get_wtime();
+          barrier.arrive_and_wait([&] {
+            next_row = 0;
+            plan.decide(v, omp_get_wtime());
+          });
+          since = thread_cpu_seconds();
           if (plan.solo()) break;  // every thread, at the same v
-          if (plan.epoch() != epoch) {
-            lo = plan.bounds[tid];
-            hi = plan.bounds[tid + 1];
-            epoch = plan.epoch();
-          }
         }
         wait = true;
         const std::int64_t s = len - 1 - v;
-        propagate(s, lo, hi, tid == 0);
-        plan.busy[tid] += omp_get_wtime() - since;
-        // Every row done with nu of step s, which step (1-3) of s - 1 overwrites.
-        barrier.arrive_and_wait();
-        since = omp_get_wtime();
-        back.leave_and_enter(s, len, lo, hi, tr, sets, adjoints, tiles);
+        if (tid == 0) propagate(s, 0, 0, true);
+        take(next_row, [&](std::int64_t lo, std::int64_t hi) { propagate(s, lo, hi, false); });
+        plan.cpu[tid] += thread_cpu_seconds() - since;
+        // Every row done with nu of step s, which steps (1-3) of s - 1 overwrite.
+        barrier.arrive_and_wait([&] { next_neuron = 0; });
+        since = thread_cpu_seconds();
+        take(next_neuron,
+             [&](std::int64_t lo, std::int64_t hi) { back.leave_and_enter(s, len, lo, hi, tr, sets, adjoints, tiles); });
         ++v;
       }
       if (tid == 0) u = v;

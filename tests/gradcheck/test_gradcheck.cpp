@@ -436,7 +436,7 @@ TEST(GradCheck, MoreThreadsThanTrialsAllRecompute) {
     ChunkGradient one;  // on 1 thread, the first
     for (const int threads : {1, 2, 5}) {
       std::mutex mutex;
-      std::set<std::thread::id> workers;
+      std::set<int> workers;  // OpenMP thread numbers
       std::map<std::int64_t, std::int64_t> covered;  // neurons per trial, over all pieces
       std::int64_t pieces = 0;
       GradientOptions options;
@@ -445,7 +445,7 @@ TEST(GradCheck, MoreThreadsThanTrialsAllRecompute) {
       options.sharing.min_neurons_per_thread = 16;
       options.on_recompute_piece = [&](std::int64_t trial, std::int64_t lo, std::int64_t hi) {
         const std::lock_guard<std::mutex> lock(mutex);
-        workers.insert(std::this_thread::get_id());
+        workers.insert(omp_get_thread_num());
         covered[trial] += hi - lo;
         ++pieces;
       };
@@ -456,6 +456,7 @@ TEST(GradCheck, MoreThreadsThanTrialsAllRecompute) {
       omp_set_num_threads(before);
       const std::string what = std::to_string(batch) + " trials, " + std::to_string(threads) + " threads";
       EXPECT_EQ(static_cast<std::int64_t>(workers.size()), threads) << what;
+      EXPECT_EQ(*workers.rbegin(), threads - 1) << what;
       EXPECT_EQ(pieces, steps / every * batch * (threads > batch ? threads : 1)) << what;
       ASSERT_EQ(static_cast<std::int64_t>(covered.size()), batch) << what;
       for (const auto& [trial, neurons] : covered) EXPECT_EQ(neurons, steps / every * n) << what << ", trial " << trial;
