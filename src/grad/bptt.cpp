@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <ctime>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -345,30 +344,23 @@ Teams backward_teams(std::int64_t n_groups, int threads) {
   return {static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(n_groups, threads))), threads};
 }
 
-// Seconds of CPU the calling thread has used: unlike wall time, not
-// counting while it was descheduled.
-double thread_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
-
 // Whether a team shares the adjoint steps of a group or leaves them to its
 // first thread for a stretch of steps, decided at the first barrier of
 // each step (the last thread to arrive calls decide). Adaptive: while a
-// window's wall time exceeds `keep_below` times the CPU time its threads
-// worked (what one thread would have needed), plus `slack`, one thread is
-// faster: it goes alone for a stretch long enough that the failed try cost
-// at most `probe_cost` of it. The thresholds are the forward's
-// (sim_detail::SharingPlan); the measure differs because the team's
-// threads take rows and blocks dynamically, not fixed ranges.
+// window's wall time exceeds `keep_below` times what its fastest thread
+// (chunks of work per second of its busy time) would have needed for all
+// the window's chunks alone, plus `slack`, one thread is faster: it goes
+// alone for a stretch long enough that the failed try cost at most
+// `probe_cost` of it. The measure and thresholds are the forward's
+// (sim_detail::SharingPlan), counted in chunks because the team's threads
+// take rows and blocks dynamically, not fixed ranges.
 class TeamPlan {
  public:
   static constexpr std::int64_t window = sim_detail::SharingPlan::window;
 
   // `alone`: what an earlier segment left of a stretch on one thread.
   TeamPlan(SharedTrial policy, int threads, std::int64_t steps, double now, std::int64_t alone)
-      : cpu(threads, 0.0), policy_(policy), steps_(steps) {
+      : busy(threads, 0.0), done(threads, 0), policy_(policy), steps_(steps) {
     start_window(now);
     if (alone > 0 && policy != SharedTrial::always) {
       solo_ = true;
@@ -376,9 +368,11 @@ class TeamPlan {
     }
   }
 
-  // CPU seconds each thread worked since the window began; thread k adds
-  // to cpu[k] before it arrives at the barrier.
-  std::vector<double> cpu;
+  // Seconds each thread worked (not waited) and chunks it took since the
+  // window began; thread k adds to busy[k] and done[k] before it arrives
+  // at the barrier.
+  std::vector<double> busy;
+  std::vector<std::int64_t> done;
 
   bool solo() const { return solo_; }
   std::int64_t solo_until() const { return std::min(solo_end_, steps_); }
@@ -398,9 +392,15 @@ class TeamPlan {
     }
     if (policy_ != SharedTrial::adaptive || window_steps_ < 8) return;
     const double wall = now - window_start_;
-    double one_thread = 0;
-    for (const double c : cpu) one_thread += c;
-    if (wall > sim_detail::SharingPlan::keep_below * one_thread + sim_detail::SharingPlan::slack) {
+    std::int64_t chunks = 0;
+    for (const std::int64_t d : done) chunks += d;
+    double one_thread = 0;  // the fastest thread alone
+    for (std::size_t k = 0; k < busy.size(); ++k) {
+      if (done[k] == 0 || !(busy[k] > 0)) continue;
+      const double seconds = busy[k] * static_cast<double>(chunks) / static_cast<double>(done[k]);
+      if (one_thread == 0 || seconds < one_thread) one_thread = seconds;
+    }
+    if (one_thread > 0 && wall > sim_detail::SharingPlan::keep_below * one_thread + sim_detail::SharingPlan::slack) {
       const double per_step = one_thread / static_cast<double>(window_steps_);
       const double stretch = per_step > 0 ? wall / sim_detail::SharingPlan::probe_cost / per_step : 1e12;
       go_solo(u, std::max<std::int64_t>(window, static_cast<std::int64_t>(std::min(stretch, 1e12))));
@@ -417,7 +417,8 @@ class TeamPlan {
   void start_window(double now) {
     window_start_ = now;
     window_steps_ = 0;
-    std::fill(cpu.begin(), cpu.end(), 0.0);
+    std::fill(busy.begin(), busy.end(), 0.0);
+    std::fill(done.begin(), done.end(), 0);
   }
 
   SharedTrial policy_;
@@ -469,7 +470,9 @@ void adjoint_segment(const BackwardSteps<W, Real>& back, std::int64_t len, const
     return;
   }
   TeamPlan plan(sharing.policy, team, len, omp_get_wtime(), sharing.solo_steps_left);
-  SpinThenBlockBarrier barrier(team);
+  // A step takes 1-3 ms: a peer that arrives within 1 ms is common on a
+  // loaded machine, and waking a blocked thread costs more than that.
+  SpinThenBlockBarrier barrier(team, std::chrono::milliseconds(1));
   std::atomic<std::int64_t> next_row{0}, next_neuron{0};
   std::int64_t u = 0;    // steps done
   bool entered = false;  // steps (1-3) of step u done: nu of step u complete
@@ -494,33 +497,35 @@ void adjoint_segment(const BackwardSteps<W, Real>& back, std::int64_t len, const
       Tiles tiles(back.width());
       // Chunks of neurons [i0, i0 + 64) from `next` until none is left.
       auto take = [&](std::atomic<std::int64_t>& next, auto&& part) {
-        for (std::int64_t i0 = next.fetch_add(chunk); i0 < n; i0 = next.fetch_add(chunk))
+        for (std::int64_t i0 = next.fetch_add(chunk); i0 < n; i0 = next.fetch_add(chunk)) {
           part(i0, std::min(n, i0 + chunk));
+          ++plan.done[tid];
+        }
       };
-      double since = thread_cpu_seconds();
+      double since = omp_get_wtime();
       if (!from_entered)
         take(next_neuron, [&](std::int64_t lo, std::int64_t hi) { back.enter_last(len, lo, hi, tr, sets, adjoints, tiles); });
       bool wait = !from_entered;  // a barrier before the rows of step v
       std::int64_t v = from;
       while (v < len) {
         if (wait) {
-          plan.cpu[tid] += thread_cpu_seconds() - since;
+          plan.busy[tid] += omp_get_wtime() - since;
           // nu of step v complete: every row reads it.
           barrier.arrive_and_wait([&] {
             next_row = 0;
             plan.decide(v, omp_get_wtime());
           });
-          since = thread_cpu_seconds();
+          since = omp_get_wtime();
           if (plan.solo()) break;  // every thread, at the same v
         }
         wait = true;
         const std::int64_t s = len - 1 - v;
         if (tid == 0) propagate(s, 0, 0, true);
         take(next_row, [&](std::int64_t lo, std::int64_t hi) { propagate(s, lo, hi, false); });
-        plan.cpu[tid] += thread_cpu_seconds() - since;
+        plan.busy[tid] += omp_get_wtime() - since;
         // Every row done with nu of step s, which steps (1-3) of s - 1 overwrite.
         barrier.arrive_and_wait([&] { next_neuron = 0; });
-        since = thread_cpu_seconds();
+        since = omp_get_wtime();
         take(next_neuron,
              [&](std::int64_t lo, std::int64_t hi) { back.leave_and_enter(s, len, lo, hi, tr, sets, adjoints, tiles); });
         ++v;
