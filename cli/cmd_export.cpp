@@ -51,7 +51,7 @@ int run_export(const ExportOptions& o) {
                                            checkpoint.string(), p.string()));
   if (fs::exists(o.out) && !o.overwrite)
     throw std::runtime_error(fmt::format("{}: exists; choose another -o or pass --overwrite", o.out));
-  const Config config = io::load_config(params);
+  const Config config = io::load_run_config(params);
   const Network start = io::load_network(initial, config);
   const TrainerState state = io::load_checkpoint(checkpoint, config);
   const Network net = trained_network(config, start, state);

@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 
+#include "homeostat/grad.hpp"
 #include "homeostat/io/files.hpp"
 #include "homeostat/io/network_io.hpp"
 #include "homeostat/io/npy.hpp"
@@ -84,7 +85,7 @@ int run_gradient(const GradientCliOptions& o, const parallel::MpiContext* mpi) {
   if (root) fmt::print("  rate loss: {}\n",
              describe_rate_loss(config.hyperparameters.rate_loss,
                                 o.trials > 0 ? o.trials : replay ? replay->n_trials() : config.training.batch_size));
-  if (mpi && root) fmt::print("  {} ranks share the trials, whole trial groups each\n", mpi->size());
+  if (mpi && root) fmt::print("  {} ranks share the trials, whole atoms of {} trials each\n", mpi->size(), trial_atom);
   std::fflush(stdout);
   const run::GradientResult g = run::gradient(config, net, replay.get(), req, console.callbacks());
   if (g.status == run::Status::interrupted) {

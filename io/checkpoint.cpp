@@ -1,6 +1,7 @@
 #include "homeostat/io/checkpoint.hpp"
 
 #include "homeostat/io/config_toml.hpp"
+#include "homeostat/io/files.hpp"
 #include "homeostat/io/npy.hpp"
 
 #include <fmt/format.h>
@@ -120,17 +121,125 @@ void check_state(const std::filesystem::path& path, const Config& config, std::i
              fmt::format("a last spike lies within the {} steps done, or is -1 (none)", steps_done), n);
 }
 
-}  // namespace
-
-std::uint64_t config_hash(const Config& config) {
+// The resolved configuration a checkpoint belongs to: to_toml with
+// simulation.num_chunks 0 (not part of it, see the header).
+std::string planned_toml(const Config& config) {
   Config planned = config;
-  planned.simulation.num_chunks = 0;  // not part of what a checkpoint belongs to (see the header)
+  planned.simulation.num_chunks = 0;
+  return to_toml(planned);
+}
+
+std::uint64_t fnv1a(std::string_view text) {
   std::uint64_t h = 1469598103934665603ULL;
-  for (const unsigned char c : to_toml(planned)) {
+  for (const unsigned char c : text) {
     h ^= c;
     h *= 1099511628211ULL;
   }
   return h;
+}
+
+// Keys added since checkpoints exist whose default does not reproduce what
+// a version without them did, with the value that does ("" = any value:
+// unused under the value another entry pins). A parameters.toml or
+// checkpoint of such a version lacks the key; its run continues with this
+// value. A key added later whose default changes behaviour belongs here;
+// one absent from here and from an old checkpoint is refused, by name.
+struct ImpliedKey {
+  std::string_view key, value, why;
+};
+constexpr ImpliedKey implied_keys[] = {
+    {"training.metrics_every_chunk", "false", "metrics rows every log_interval chunks only"},
+    {"training.weight_snapshots", "\"dense\"", "dense .npy weight snapshots"},
+    {"hyperparameters.rate_loss", "\"plain\"", "the plain rate loss, the split one's predecessor"},
+    {"feedback.rule", "\"ema\"", "the moving-average rule, the integral one's predecessor"},
+    {"feedback.tau_homeostatic", "", "unused by the \"ema\" rule"},
+    {"feedback.max_step", "", "unused by the \"ema\" rule"},
+};
+
+const ImpliedKey* implied(std::string_view key) {
+  for (const ImpliedKey& k : implied_keys)
+    if (k.key == key) return &k;
+  return nullptr;
+}
+
+// to_toml's text as "section.key" -> value text ([section] headers, one
+// `key = value` a line; comments and blank lines dropped).
+std::map<std::string, std::string> toml_entries(std::string_view text) {
+  std::map<std::string, std::string> out;
+  std::string section;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(at, end - at);
+    at = end + 1;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    if (line.front() == '[' && line.back() == ']') {
+      section = std::string(line.substr(1, line.size() - 2));
+      continue;
+    }
+    const std::size_t eq = line.find(" = ");
+    if (eq == std::string_view::npos) continue;
+    out[section + "." + std::string(line.substr(0, eq))] = std::string(line.substr(eq + 3));
+  }
+  return out;
+}
+
+// The first key whose value differs between the configuration a checkpoint
+// was written for (`stored`, to_toml's text) and `now`, as "KEY is A there,
+// B here"; "" when they agree. A key `stored` lacks (an earlier version's)
+// agrees when `now` holds the value that version behaved as (implied_keys).
+std::string config_difference(std::string_view stored_text, std::string_view now_text) {
+  const auto stored = toml_entries(stored_text), now = toml_entries(now_text);
+  for (const auto& [key, value] : now) {
+    const auto it = stored.find(key);
+    if (it != stored.end()) {
+      if (it->second != value) return fmt::format("{} is {} there, {} here", key, it->second, value);
+      continue;
+    }
+    const ImpliedKey* k = implied(key);
+    if (k == nullptr)
+      return fmt::format("{} is not in its configuration (an earlier version's), and which value reproduces that "
+                         "version's runs is not known",
+                         key);
+    if (!k->value.empty() && k->value != value)
+      return fmt::format("{} is not in its configuration: the earlier version that wrote it ran as {} = {} ({}); "
+                         "here it is {}",
+                         key, key, k->value, k->why, value);
+  }
+  for (const auto& [key, value] : stored)
+    if (!now.count(key)) return fmt::format("{} = {} there is not a key of this version", key, value);
+  return {};
+}
+
+// The text an earlier version's checkpoint (a hash, no configuration) was
+// written for: the run's parameters.toml as that version wrote it, with
+// num_chunks 0, when its hash is the checkpoint's; "" otherwise.
+std::string earlier_config_text(const std::filesystem::path& checkpoint, std::uint64_t hash) {
+  const std::filesystem::path parameters = checkpoint.parent_path().parent_path() / "parameters.toml";
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(parameters, ec)) return {};
+  std::string text = read_file(parameters);
+  const std::size_t section = text.find("\n[simulation]\n");
+  const std::size_t key = text.find("\nnum_chunks = ", section);
+  if (section == std::string::npos || key == std::string::npos) return {};
+  const std::size_t value = key + 14, end = text.find('\n', value);
+  text.replace(value, end - value, "0");
+  return fnv1a(text) == hash ? text : std::string();
+}
+
+}  // namespace
+
+std::uint64_t config_hash(const Config& config) { return fnv1a(planned_toml(config)); }
+
+Config load_run_config(const std::filesystem::path& parameters) {
+  const auto entries = toml_entries(read_file(parameters));
+  std::vector<std::string> overrides;
+  for (const ImpliedKey& k : implied_keys)
+    if (!k.value.empty() && !entries.count(std::string(k.key)))
+      overrides.push_back(fmt::format("{}={}", k.key, k.value));
+  return load_config(parameters, overrides);
 }
 
 void save_checkpoint(const std::filesystem::path& path, const TrainerState& s, const Config& config) {
@@ -158,9 +267,14 @@ void save_checkpoint(const std::filesystem::path& path, const TrainerState& s, c
   const auto p = static_cast<std::int64_t>(s.parameters.size());
   Arrays a;
   a.add("format_version", std::vector<std::int64_t>{1}, {1});
-  a.add("config_hash", std::vector<std::uint32_t>{static_cast<std::uint32_t>(config_hash(config)),
-                                                  static_cast<std::uint32_t>(config_hash(config) >> 32)},
+  const std::string planned = planned_toml(config);
+  const std::uint64_t hash = fnv1a(planned);
+  a.add("config_hash", std::vector<std::uint32_t>{static_cast<std::uint32_t>(hash), static_cast<std::uint32_t>(hash >> 32)},
         {2});
+  // The configuration itself, so that a later version tells key by key
+  // whether it still describes this run (see load_checkpoint).
+  a.add("config_toml", std::vector<std::uint8_t>(planned.begin(), planned.end()),
+        {static_cast<std::int64_t>(planned.size())});
   a.add("method", std::vector<std::int64_t>{s.method == Method::feedback ? 1 : 0}, {1});
   a.add("chunks_done", std::vector<std::int64_t>{s.chunks_done}, {1});
   a.add("parameters", s.parameters, {p});
@@ -191,7 +305,8 @@ TrainerState load_checkpoint(const std::filesystem::path& path, const Config& co
   const std::int64_t b = config.training.batch_size;
   const auto n_types = static_cast<std::int64_t>(config.recurrent.type_names.size() + config.feedforward.type_names.size());
   const std::int64_t max_parameters = n * n + m * n + n_types * n_types;
-  NpzLimits limits{{"checksum", 1}, {"format_version", 1}, {"config_hash", 2}, {"method", 1}, {"chunks_done", 1},
+  NpzLimits limits{{"checksum", 1}, {"format_version", 1}, {"config_hash", 2}, {"config_toml", 1 << 22},
+                   {"method", 1}, {"chunks_done", 1},
                    {"adam_step", 1}, {"best_loss", 1}, {"best_chunk", 1}, {"parameters", max_parameters},
                    {"adam_m", max_parameters}, {"adam_v", max_parameters}, {"accumulated_gradient", max_parameters},
                    {"rate_estimate", n}, {"loss_history", config.simulation.num_chunks}, {"state_v", b * n},
@@ -220,6 +335,7 @@ TrainerState load_checkpoint(const std::filesystem::path& path, const Config& co
       case DType::i8: check.add(name, arr.values<std::int64_t>(), arr.shape); break;
       case DType::i4: check.add(name, arr.values<std::int32_t>(), arr.shape); break;
       case DType::u4: check.add(name, arr.values<std::uint32_t>(), arr.shape); break;
+      case DType::u1: check.add(name, arr.values<std::uint8_t>(), arr.shape); break;
       default: fail("array '" + name + "' has an unexpected type");
     }
   }
@@ -228,10 +344,26 @@ TrainerState load_checkpoint(const std::filesystem::path& path, const Config& co
   if (get("format_version", DType::i8, 1).values<std::int64_t>() != std::vector<std::int64_t>{1})
     fail("unknown format version");
   const auto hash = get("config_hash", DType::u4, 1).values<std::uint32_t>();
-  const std::uint64_t expected = config_hash(config);
-  if (hash.size() != 2 || hash[0] != static_cast<std::uint32_t>(expected) ||
-      hash[1] != static_cast<std::uint32_t>(expected >> 32))
-    fail("it was written for a different configuration");
+  if (hash.size() != 2) fail("array 'config_hash' has the wrong shape");
+  const std::uint64_t stored_hash = hash[0] | (static_cast<std::uint64_t>(hash[1]) << 32);
+  const std::string now = planned_toml(config);
+  if (stored_hash != fnv1a(now)) {
+    // Not byte for byte the same configuration: key by key, with what an
+    // earlier version implied for the keys it did not have.
+    std::string stored;
+    if (arrays.count("config_toml")) {
+      const auto bytes = get("config_toml", DType::u1, 1).values<std::uint8_t>();
+      stored.assign(bytes.begin(), bytes.end());
+      if (fnv1a(stored) != stored_hash) fail("its arrays 'config_toml' and 'config_hash' disagree");
+    } else {
+      stored = earlier_config_text(path, stored_hash);
+      if (stored.empty())
+        fail("it was written for a different configuration (by an earlier version, which kept only a hash of it: "
+             "the run's parameters.toml is not the file it was written with)");
+    }
+    const std::string difference = config_difference(stored, now);
+    if (!difference.empty()) fail("it was written for a different configuration: " + difference);
+  }
 
   TrainerState s;
   // "method" and "rate_estimate" came with `homeostat feedback`: absent, the file is from `train`.

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -45,12 +46,16 @@ std::string render_entry(const std::vector<FigureEntry<Data>>& catalogue, const 
   return "";
 }
 
+// Every figure of `catalogue` into `dir`; `stop` (when given) is asked
+// before each one, and once it says true the rest are not drawn.
 template <class Data>
 std::vector<FigureOutcome> render_all(const std::vector<FigureEntry<Data>>& catalogue, const Data& data,
-                                      const std::filesystem::path& dir, const FigureOptions& options) {
+                                      const std::filesystem::path& dir, const FigureOptions& options,
+                                      const std::function<bool()>& stop = {}) {
   std::filesystem::create_directories(dir);
   std::vector<FigureOutcome> out;
   for (const auto& e : catalogue) {
+    if (stop && stop()) break;
     const auto t0 = std::chrono::steady_clock::now();
     FigureOutcome o;
     o.name = e.info.name;

@@ -73,6 +73,41 @@ std::vector<TypeOutcome> read_target_summary(const nlohmann::ordered_json& summa
   return out;
 }
 
+namespace {
+
+// The method that wrote a run: the name of metadata.json's block ("train" or
+// "feedback"; written from a run's start on). A run stopped by a version
+// that wrote metadata.json only at its end has none: then its metrics
+// header, which load_training_log has checked to be whole, says it by the
+// columns only one method writes. Either way the header must hold them.
+std::string run_method(const nlohmann::ordered_json& meta, const fs::path& meta_path, const MetricsTable& m,
+                       const fs::path& csv_path) {
+  const bool gradient_columns = m.has("grad_norm");
+  const bool feedback_columns =
+      std::any_of(m.columns.begin(), m.columns.end(), [](const std::string& c) { return c.rfind("excitatory_scaling/", 0) == 0; });
+  std::string method;
+  if (!meta.is_null()) {
+    for (const char* name : {"train", "feedback"})
+      if (meta.contains(name) && meta[name].is_object()) method = name;
+    if (method.empty())
+      throw std::runtime_error(fmt::format("{}: no 'train' or 'feedback' block: not the metadata of a training run",
+                                           meta_path.string()));
+  } else if (gradient_columns != feedback_columns) {
+    method = gradient_columns ? "train" : "feedback";
+  } else {
+    throw std::runtime_error(fmt::format("{}: no metadata.json beside it, and its header has {} of grad_norm (train) "
+                                         "and excitatory_scaling/* (feedback): which method wrote it is unknown",
+                                         csv_path.string(), gradient_columns ? "both" : "neither"));
+  }
+  if (method == "train" ? !gradient_columns : !feedback_columns)
+    throw std::runtime_error(fmt::format("{}: {} says '{}', but the header has no {} column", csv_path.string(),
+                                         meta_path.filename().string(), method,
+                                         method == "train" ? "grad_norm" : "excitatory_scaling/*"));
+  return method;
+}
+
+}  // namespace
+
 RunOutcome load_run_outcome(const fs::path& dir) {
   if (!is_training_run(dir))
     throw std::runtime_error(fmt::format("{}: not a training run (no training_metrics.csv)", dir.string()));
@@ -80,23 +115,25 @@ RunOutcome load_run_outcome(const fs::path& dir) {
   r.dir = dir;
   r.log = load_training_log(dir);
   const MetricsTable& m = r.log.metrics;
-  r.method = m.has("grad_norm") ? "train" : "feedback";
-  r.chunks_logged = last_of(m, "chunk");
-  r.last_total_loss = last_of(m, "total_loss");
-  // A finished run's own summary; a run stopped before its final state has
-  // none, or one of an earlier end (an interrupted extension), and is judged
-  // by its last chunk.
   const fs::path meta_path = dir / "metadata.json";
+  nlohmann::ordered_json meta;  // null: none
   if (fs::exists(meta_path)) {
-    nlohmann::ordered_json meta;
     try {
       meta = nlohmann::ordered_json::parse(io::read_file(meta_path));
     } catch (const std::exception& e) {
       throw std::runtime_error(fmt::format("{}: not readable JSON: {}", meta_path.string(), e.what()));
     }
-    const auto block = meta.find(r.method);
-    const bool current = block != meta.end() && block->contains("chunks_done") &&
-                         (*block)["chunks_done"].get<double>() == r.chunks_logged;
+    if (!meta.is_object()) throw std::runtime_error(fmt::format("{}: not a JSON object", meta_path.string()));
+  }
+  r.method = run_method(meta, meta_path, m, dir / "training_metrics.csv");
+  r.chunks_logged = last_of(m, "chunk");
+  r.last_total_loss = last_of(m, "total_loss");
+  // A finished run's own summary; a run stopped before its final state has
+  // none, or one of an earlier end (an interrupted extension), and is judged
+  // by its last chunk.
+  if (!meta.is_null()) {
+    const auto& block = meta[r.method];
+    const bool current = block.contains("chunks_done") && block["chunks_done"].get<double>() == r.chunks_logged;
     if (current && meta.contains("target_summary")) {
       try {
         r.types = read_target_summary(meta["target_summary"]);

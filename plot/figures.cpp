@@ -85,8 +85,8 @@ std::string render_figure(const std::string& name, const RunData& data, const fs
 }
 
 std::vector<FigureOutcome> render_simulate_figures(const RunData& data, const fs::path& dir,
-                                                   const FigureOptions& options) {
-  return render_all(catalogue(), data, dir, options);
+                                                   const FigureOptions& options, const std::function<bool()>& stop) {
+  return render_all(catalogue(), data, dir, options, stop);
 }
 
 // ---- helpers ----

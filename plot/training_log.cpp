@@ -85,6 +85,19 @@ std::vector<double> MetricsTable::column(const std::string& name) const {
 }
 
 MetricsTable parse_metrics_csv(std::string_view text, const std::string& what) {
+  // Every line homeostat writes ends with '\n': a file that does not was cut
+  // short (a copy or a disk that failed), and its last line, header or row,
+  // may read as something it is not (a header cut after "grad" has no
+  // grad_norm column; a row cut inside a number holds another number).
+  if (!text.empty() && text.back() != '\n') {
+    const std::size_t last = text.rfind('\n') == std::string_view::npos ? 0 : text.rfind('\n') + 1;
+    const auto line_no = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(last), '\n');
+    const std::string_view tail = text.substr(std::max(last, text.size() - std::min<std::size_t>(text.size(), 40)));
+    throw std::runtime_error(what + ": cut short " +
+                             (line_no == 1 ? std::string("inside its header") : "in line " + std::to_string(line_no)) +
+                             ": the file ends without an end of line, after '" + std::string(tail) +
+                             "'; not a whole metrics CSV");
+  }
   MetricsTable t;
   std::size_t pos = 0;
   int line_no = 0;

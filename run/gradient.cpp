@@ -162,7 +162,7 @@ GradientResult gradient(const Config& config, const Network& network, const Inpu
   std::stable_sort(need.memory_drivers.begin(), need.memory_drivers.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
   // Rank 0 alone checks, as in train: its refusal ends every rank.
-  if (ranks.root()) detail::check_resources(need, ".", request.force, "gradient", callbacks);
+  if (ranks.root()) detail::check_resources(need, {}, request.force, "gradient");
   const InputSource& inputs = replay ? *replay : *poisson;
   return request.double_precision ? run_gradient<double>(config, network, inputs, request, batch, steps, callbacks)
                                   : run_gradient<float>(config, network, inputs, request, batch, steps, callbacks);

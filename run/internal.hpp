@@ -69,15 +69,20 @@ int apply_threads(int threads);  // the thread count in effect
 int apply_threads(int threads, const Ranks& ranks);
 
 // Throws ResourceError when `e` exceeds 90% of the machine's memory or half
-// the free disk under `dir`, unless `force`; a run writing more than 1 GB is
-// announced through on_warning.
-void check_resources(const ResourceEstimate& e, const fs::path& dir, bool force, const std::string& command,
-                     const Callbacks& callbacks);
+// the free disk under `dir`, unless `force`; returns that free space [bytes]
+// (-1: unknown). `dir` empty: nothing is written (memory only). Before the
+// free space, `dir` must be a place for files: where it is (or would be
+// created) a writable directory on a read-write filesystem; one that reports
+// no size (/proc, /sys) is refused unless `force`. Each error names the path
+// and what is wrong there.
+double check_resources(const ResourceEstimate& e, const fs::path& dir, bool force, const std::string& command);
+// The console line a run starts with: its expected disk use, total and every
+// part ("expected disk use about 1.2 GB: <part> 1 GB; <part> 200 MB; ...");
+// a run writing more than 1 GB (or over half of `free_bytes`) says it once,
+// as a warning ("note: ...") with the directory and its free space.
+void say_disk_use(const Callbacks& callbacks, const ResourceEstimate& e, const fs::path& dir, double free_bytes);
 std::string bytes_text(double bytes);  // "1.2 GB"
 double machine_memory();               // physical memory [bytes]
-// "expected disk use about 1.2 GB: <part> 1 GB; <part> 200 MB; ...", every
-// part of the estimate (largest first): the console line a run starts with.
-std::string disk_text(const ResourceEstimate& e);
 
 // Training's weight snapshots as edge lists (training.weight_snapshots;
 // "auto": when one dense snapshot of [N, N] and [M, N] float32 would exceed
@@ -107,7 +112,9 @@ SimulateResult simulate_into(const Config& config, const Network& network, const
 
 // Every simulate figure of run `dir` into `out` (cmd `plot`, simulate,
 // training states); with config and network, those in memory are used.
-void write_run_figures(const fs::path& dir, const fs::path& out, bool verbose, const plot::FigureOptions& options,
+// Checks the stop flag between figures: `interrupted` leaves the rest
+// undrawn, and no "Saved plots" line.
+Status write_run_figures(const fs::path& dir, const fs::path& out, bool verbose, const plot::FigureOptions& options,
                        const Config* config, const Network* network, const Callbacks& callbacks);
 
 // The estimate of a `simulation.duration` run as written into a directory

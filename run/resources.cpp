@@ -11,7 +11,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
 
 namespace homeostat::run {
 
@@ -122,9 +125,13 @@ ResourceEstimate estimate(const TrainRequest& req) {
   // two states' simulations (3 neurons per type recorded), checkpoints.
   const double logs = std::ceil(static_cast<double>(c.simulation.num_chunks) /
                                 static_cast<double>(std::max<std::int64_t>(1, c.training.log_interval)));
-  e.disk_drivers.emplace_back(fmt::format("{} weight snapshots (training.log_interval, simulation.num_chunks, "
+  // The key's value as the user wrote it, and what "auto" resolved to.
+  const std::string format = sparse ? "sparse" : "dense";
+  e.disk_drivers.emplace_back(fmt::format("{} weight snapshots, {} (training.log_interval, simulation.num_chunks, "
                                           "training.weight_snapshots = {})",
-                                          logs, sparse ? "edge lists" : "dense"),
+                                          logs, sparse ? "edge lists" : "dense",
+                                          c.training.weight_snapshots == SnapshotFormat::by_size ? "auto: " + format
+                                                                                                  : format),
                               logs * snapshot);
   const std::int64_t state_steps = std::llround(c.simulation.duration / c.simulation.dt);
   RecordSpec rec;
@@ -151,6 +158,7 @@ std::string bytes_text(double bytes) {
   return fmt::format("{:.3g} kB", bytes / 1e3);
 }
 
+namespace {
 std::string disk_text(const ResourceEstimate& e) {
   std::string parts;
   for (const auto& [name, bytes] : e.disk_drivers)
@@ -158,12 +166,48 @@ std::string disk_text(const ResourceEstimate& e) {
   return fmt::format("expected disk use about {}: {}", bytes_text(e.disk_bytes), parts);
 }
 
-namespace {
 std::string drivers_text(const Drivers& d) {
   std::string s;
   for (std::size_t i = 0; i < std::min<std::size_t>(d.size(), 3); ++i)
     s += fmt::format("{}{} {}", i ? "; " : "", d[i].first, bytes_text(d[i].second));
   return s;
+}
+
+// Whether a run writing `e` into a disk with `free_bytes` (-1: unknown) is
+// announced as large: more than 1 GB, or more than half of what is free.
+bool large_write(const ResourceEstimate& e, double free_bytes) {
+  return e.disk_bytes > 1e9 || (free_bytes >= 0 && e.disk_bytes > 0.5 * free_bytes);
+}
+
+// The free bytes of the filesystem `dir` is (or would be created) on, after
+// checking that files can be written there at all: its nearest existing
+// ancestor is a writable directory on a read-write filesystem that reports
+// a size. Each failure says which, naming both paths; none of them is a
+// matter of free space, so a "0 kB free" never stands for one.
+double free_space_for_output(const fs::path& dir, bool force) {
+  std::error_code ec;
+  const fs::path wanted = fs::absolute(dir, ec);
+  fs::path at = wanted;
+  while (!at.empty() && !fs::exists(at, ec) && at != at.parent_path()) at = at.parent_path();
+  // "DIR: it is ..." or "DIR: /a, where it would be created, is ...".
+  const std::string subject = at == wanted ? "it" : fmt::format("{}, where it would be created,", at.string());
+  auto why = [&](const std::string& what) { return fmt::format("{}: {} {}", dir.string(), subject, what); };
+  if (!fs::is_directory(at, ec)) throw std::runtime_error(why("is not a directory"));
+  struct statvfs vfs {};
+  if (statvfs(at.c_str(), &vfs) != 0)
+    throw std::runtime_error(why(fmt::format("cannot be examined (statvfs: {})", std::strerror(errno))));
+  if (vfs.f_flag & ST_RDONLY) throw std::runtime_error(why("is on a read-only filesystem; choose another -o"));
+  if (::access(at.c_str(), W_OK) != 0)
+    throw std::runtime_error(why(fmt::format("is not writable ({}); choose another -o", std::strerror(errno))));
+  if (vfs.f_blocks == 0) {
+    // proc, sysfs and the like: no size, no free space, not a place for files.
+    if (!force)
+      throw ResourceError(why("is on a filesystem that reports no space at all (a size of 0 blocks: a pseudo "
+                              "filesystem such as /proc or /sys, not a place for files); choose another -o, or pass "
+                              "--force if it does hold files"));
+    return -1;
+  }
+  return static_cast<double>(vfs.f_bavail) * static_cast<double>(vfs.f_frsize);
 }
 }  // namespace
 
@@ -171,14 +215,9 @@ double machine_memory() {
   return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
 }
 
-void check_resources(const ResourceEstimate& e, const fs::path& dir, bool force, const std::string& command,
-                     const Callbacks& cb) {
+double check_resources(const ResourceEstimate& e, const fs::path& dir, bool force, const std::string& command) {
   const double memory = machine_memory();
-  // Free space where the directory is (or would be): its nearest existing ancestor.
-  fs::path at = fs::absolute(dir);
-  while (!at.empty() && !fs::exists(at) && at != at.parent_path()) at = at.parent_path();
-  struct statvfs vfs {};
-  const double disk = statvfs(at.c_str(), &vfs) == 0 ? static_cast<double>(vfs.f_bavail) * vfs.f_frsize : -1;
+  const double disk = dir.empty() ? -1 : free_space_for_output(dir, force);
   // Memory: most of the machine (the OS and the page cache need the rest).
   // Disk: half of what is free, so that one run does not fill a shared disk.
   const bool memory_over = memory > 0 && e.memory_bytes > 0.9 * memory;
@@ -192,10 +231,17 @@ void check_resources(const ResourceEstimate& e, const fs::path& dir, bool force,
         "{} would write about {} into {}, which has {} free (a run may take half): {}. Reduce these, or pass "
         "--force to go ahead",
         command, bytes_text(e.disk_bytes), dir.string(), bytes_text(disk), drivers_text(e.disk_drivers)));
-  // Large but allowed: said before the work starts, never found out later.
-  if (e.disk_bytes > 1e9 || disk_over)
-    warning(cb, fmt::format("note: {} will write about {} into {} ({} free): {}", command, bytes_text(e.disk_bytes),
-                            dir.string(), disk >= 0 ? bytes_text(disk) : "?", drivers_text(e.disk_drivers)));
+  return disk;
+}
+
+void say_disk_use(const Callbacks& cb, const ResourceEstimate& e, const fs::path& dir, double free_bytes) {
+  // Large but allowed: the same line as a warning, with the free space, so
+  // that it is seen before the work starts, never found out later.
+  if (large_write(e, free_bytes))
+    warning(cb, fmt::format("note: {} into {} ({})", disk_text(e), dir.string(),
+                            free_bytes >= 0 ? bytes_text(free_bytes) + " free" : "free space unknown"));
+  else
+    message(cb, "  " + disk_text(e));
 }
 
 }  // namespace detail

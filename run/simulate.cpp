@@ -285,7 +285,7 @@ SimulateResult detail::simulate_into(const Config& config, const Network& net, c
 
 // ---- figures of a simulate directory
 
-void detail::write_run_figures(const fs::path& dir, const fs::path& out, bool verbose,
+Status detail::write_run_figures(const fs::path& dir, const fs::path& out, bool verbose,
                                const plot::FigureOptions& options, const Config* config, const Network* network,
                                const Callbacks& cb) {
   const auto start = std::chrono::steady_clock::now();
@@ -302,7 +302,7 @@ void detail::write_run_figures(const fs::path& dir, const fs::path& out, bool ve
     data = plot::load_run(dir);
   }
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const auto outcomes = plot::render_simulate_figures(data, out, options);
+  const auto outcomes = plot::render_simulate_figures(data, out, options, [&] { return cb.stop_requested(); });
   int drawn = 0;
   for (const auto& o : outcomes) {
     if (o.skipped.empty()) {
@@ -312,14 +312,16 @@ void detail::write_run_figures(const fs::path& dir, const fs::path& out, bool ve
       message(cb, fmt::format("  skipped {}: {}", o.name, o.skipped));
     }
   }
+  if (outcomes.size() < plot::simulate_figures().size()) return Status::interrupted;
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   message(cb, fmt::format("✓ Saved plots to {} ({} figures in {:.2g} s, of which {:.2g} s reading the run)",
                           out.string(), drawn, total, load_s));
+  return Status::completed;
 }
 
-void write_run_figures(const fs::path& dir, const fs::path& out, bool verbose, const plot::FigureOptions& options,
-                       const Callbacks& callbacks) {
-  detail::write_run_figures(dir, out, verbose, options, nullptr, nullptr, callbacks);
+Status write_run_figures(const fs::path& dir, const fs::path& out, bool verbose, const plot::FigureOptions& options,
+                         const Callbacks& callbacks) {
+  return detail::write_run_figures(dir, out, verbose, options, nullptr, nullptr, callbacks);
 }
 
 // ---- `homeostat simulate`
@@ -361,7 +363,7 @@ SimulateResult simulate_to_dir(const SimulateDirRequest& r, const Callbacks& cb)
     return detail::simulate_traced(config, net, req, none, ranks.callbacks(cb), trace);
   }
   const ResourceEstimate estimate = detail::simulate_estimate(config, req.trials, req.steps, req.record, true);
-  detail::check_resources(estimate, r.output_dir, r.force, "simulate", cb);
+  const double free_disk = detail::check_resources(estimate, r.output_dir, r.force, "simulate");
   const auto lock = detail::prepare_output_dir(r.output_dir, r.overwrite);
   for (const auto& p : io::remove_stale_temp_files(r.output_dir))
     detail::warning(cb, fmt::format("removed {}, left half-written by a killed run", p.string()));
@@ -375,7 +377,7 @@ SimulateResult simulate_to_dir(const SimulateDirRequest& r, const Callbacks& cb)
                                              config.simulation.seed)
                                : r.network_source,
       r.input_source.empty() ? "Poisson" : r.input_source));
-  detail::message(cb, "  " + detail::disk_text(estimate));
+  detail::say_disk_use(cb, estimate, r.output_dir, free_disk);
   if (ranks.size() > 1) detail::message(cb, ranks.split_text(req.trials, 1));
 
   const SimulateResult s = detail::simulate_into(config, net, req, r.output_dir, cb, true);
@@ -414,7 +416,16 @@ SimulateResult simulate_to_dir(const SimulateDirRequest& r, const Callbacks& cb)
                                   static_cast<double>(s.synaptic_events) / s.wall_seconds));
   detail::message(cb, fmt::format(
       "✓ Wrote {}/ (results/, analysis/, network_structure.npz, parameters.toml, metadata.json)", r.output_dir.string()));
-  if (r.figures) detail::write_run_figures(r.output_dir, r.output_dir / "figures", false, {}, &config, &net, cb);
+  if (r.figures &&
+      detail::write_run_figures(r.output_dir, r.output_dir / "figures", false, {}, &config, &net, cb) ==
+          Status::interrupted) {
+    detail::message(cb, fmt::format("Interrupted while drawing the figures: the results are complete; `homeostat plot "
+                                    "{}` draws every figure",
+                                    r.output_dir.string()));
+    SimulateResult stopped = s;
+    stopped.status = Status::interrupted;
+    return stopped;
+  }
   return s;
 }
 

@@ -214,8 +214,10 @@ SimulateResult simulate_state(const Config& config, const Network& net, const fs
   for (std::size_t t = 0; t < s.mean_rate_hz.size(); ++t)
     rates += fmt::format("{}{} {:.3g} Hz", t ? ", " : "", config.recurrent.type_names[t], s.mean_rate_hz[t]);
   message(cb, fmt::format("  {}: {:.3g} s simulated: {}", label, config.simulation.duration / 1000.0, rates));
-  detail::write_run_figures(dir, dir / "figures", false, {}, &config, &net, cb);
-  return s;
+  if (detail::write_run_figures(dir, dir / "figures", false, {}, &config, &net, cb) == Status::completed) return s;
+  SimulateResult stopped = s;  // between two figures: each drawn one is whole, the rest are missing
+  stopped.status = Status::interrupted;
+  return stopped;
 }
 
 // Where each target stands at the end: the final state's simulation for the
@@ -347,7 +349,7 @@ TrainSummary train(const TrainRequest& request, const Callbacks& callbacks) {
     // length may grow (the checkpoint's hash leaves num_chunks out).
     if (dir.empty()) dir = request.resume.parent_path().parent_path();
     if (root) lock = std::make_unique<RunLock>(dir);
-    config = io::load_config(dir / "parameters.toml");
+    config = io::load_run_config(dir / "parameters.toml");
     net = io::load_network(dir / "initial_state" / "network_structure.npz", config);
     resumed = io::load_checkpoint(request.resume, config);
     if (!request.overrides.empty()) {
@@ -367,7 +369,7 @@ TrainSummary train(const TrainRequest& request, const Callbacks& callbacks) {
   sized.config = config;
   sized.network = net;
   const ResourceEstimate resources = estimate(sized);
-  if (root) detail::check_resources(resources, dir, request.force, command, cb);
+  const double free_disk = root ? detail::check_resources(resources, dir, request.force, command) : -1;
   const bool sparse = detail::sparse_snapshots(config, net.recurrent.n_edges() + net.feedforward.n_edges());
   const int threads = detail::apply_threads(request.threads, ranks);
   // Several ranks: whole atoms of trials each for the gradient (its sums are
@@ -391,12 +393,44 @@ TrainSummary train(const TrainRequest& request, const Callbacks& callbacks) {
   summary.total_chunks = total;
   const fs::path ck = dir / "checkpoints";
   const fs::path latest_path = ck / "checkpoint_latest.npz", best_path = ck / "checkpoint_best.npz";
+  auto resume_command = [&] {  // what the user runs to continue
+    return cb.resume_hint ? cb.resume_hint(command, latest_path)
+                          : fmt::format("homeostat {} --resume {}", command, latest_path.string());
+  };
+  // metadata.json from the start, so that a stopped run says too which
+  // method wrote it (the block's name: `homeostat compare` reads it) and how
+  // it ended: "running" (until it ends: a killed run keeps it), then
+  // "completed", "interrupted" or "non_finite" with the chunks done.
+  bool metadata_started = false;
+  nlohmann::ordered_json outcome;  // the target summary, once the final state is simulated
+  auto write_metadata = [&](const char* status) {
+    if (!root || !metadata_started) return;
+    nlohmann::ordered_json meta = detail::metadata(clock, request.command_line, config, threads);
+    if (ranks.size() > 1) meta["ranks"] = ranks.size();
+    nlohmann::ordered_json& block = meta[command];
+    block["status"] = status;
+    if (std::string_view(status) != "running") {
+      block["chunks_done"] = trainer.chunks_done();
+      block["best_loss"] = trainer.best_loss();
+      block["best_chunk"] = trainer.best_chunk();
+    }
+    block["resumed_from"] = resumed ? request.resume.string() : "";
+    block["resumed_at_chunk"] = start_chunk;
+    block["extended_from_chunks"] = extended_from;
+    block["weight_snapshots"] = sparse ? "sparse" : "dense";
+    block["rate_loss"] = describe_rate_loss(config.hyperparameters.rate_loss, config.training.batch_size);
+    if (!outcome.is_null()) meta["target_summary"] = outcome;
+    io::write_file_atomic(dir / "metadata.json", meta.dump(2) + "\n");
+  };
   auto finish_summary = [&](Status status) {
     summary.status = status;
     summary.chunks_done = trainer.chunks_done();
     summary.best_loss = trainer.best_loss();
     summary.best_chunk = trainer.best_chunk();
     if (fs::exists(latest_path)) summary.checkpoint = latest_path;
+    write_metadata(status == Status::completed     ? "completed"
+                   : status == Status::interrupted ? "interrupted"
+                                                   : "non_finite");
     return summary;
   };
 
@@ -406,6 +440,8 @@ TrainSummary train(const TrainRequest& request, const Callbacks& callbacks) {
     io::write_file_atomic(dir / "parameters.toml", io::to_toml(config));
     io::save_network(dir / "initial_state" / "network_structure.npz", net);
   }
+  metadata_started = true;
+  write_metadata("running");
   // What the run is, and what it will write, before any work.
   message(cb, fmt::format(
       "homeostat {}: N = {}, M = {}, {} trials x {} steps per chunk, chunks {}..{} of {}, {} thread(s)", command,
@@ -416,15 +452,15 @@ TrainSummary train(const TrainRequest& request, const Callbacks& callbacks) {
     message(cb, fmt::format("  extended from {} to {} chunks: the same chunks as a run planned for {} (nothing in "
                             "training depends on simulation.num_chunks)",
                             extended_from, total, total));
-  message(cb, "  " + detail::disk_text(resources));
+  detail::say_disk_use(cb, resources, dir, free_disk);
   message(cb, fmt::format("  rate loss: {}",
                           describe_rate_loss(config.hyperparameters.rate_loss, config.training.batch_size)));
   if (!resumed && root)
     interrupted =
         simulate_state(config, net, dir / "initial_state", "initial state", cb).status == Status::interrupted;
   if (ranks.any(interrupted)) {
-    warning(cb, fmt::format("Interrupted during the initial-state simulation, before the first chunk: nothing was "
-                            "trained and no checkpoint written. Start again with:\n  {}",
+    warning(cb, fmt::format("Interrupted during the initial-state simulation or its figures, before the first chunk: "
+                            "nothing was trained and no checkpoint written. Start again with:\n  {}",
                             cb.restart_hint ? cb.restart_hint(command, dir)
                                             : fmt::format("homeostat {} ... -o {} --overwrite", command, dir.string())));
     return finish_summary(Status::interrupted);
@@ -496,8 +532,7 @@ TrainSummary train(const TrainRequest& request, const Callbacks& callbacks) {
       checkpoint();
       if (root) io::write_file_atomic(csv_path, csv);
       warning(cb, fmt::format("Interrupted after chunk {}: checkpoint saved. Resume with:\n  {}", trainer.chunks_done(),
-                              cb.resume_hint ? cb.resume_hint(command, latest_path)
-                                             : fmt::format("homeostat {} --resume {}", command, latest_path.string())));
+                              resume_command()));
       return finish_summary(Status::interrupted);
     }
     ChunkMetrics m;
@@ -557,9 +592,11 @@ TrainSummary train(const TrainRequest& request, const Callbacks& callbacks) {
   SimulateResult final_state;
   if (root) final_state = simulate_state(config, trained_network(net, trainer), dir / "final_state", "final state", cb);
   if (ranks.any(final_state.status == Status::interrupted)) {
-    warning(cb, fmt::format("Interrupted during the final-state simulation: all {} chunks are trained and "
-                            "checkpointed ({}), {}/final_state/ is incomplete",
-                            trainer.chunks_done(), latest_path.string(), dir.string()));
+    warning(cb, fmt::format("Interrupted during the final-state simulation or its figures: all {} chunks are trained "
+                            "and checkpointed, {}/final_state/ is incomplete. Resume (it simulates and draws the final "
+                            "state again) with:\n  {}",
+                            trainer.chunks_done(), dir.string(),
+                            resume_command()));
     return finish_summary(Status::interrupted);
   }
   if (!root) return finish_summary(Status::completed);
@@ -570,18 +607,8 @@ TrainSummary train(const TrainRequest& request, const Callbacks& callbacks) {
   tb->flush();
 
   const std::vector<plot::TypeOutcome> outcomes = target_outcomes(config, final_state, last);
-  nlohmann::ordered_json meta = detail::metadata(clock, request.command_line, config, threads);
-  if (ranks.size() > 1) meta["ranks"] = ranks.size();
-  meta[command] = {{"chunks_done", trainer.chunks_done()},
-                   {"best_loss", trainer.best_loss()},
-                   {"best_chunk", trainer.best_chunk()},
-                   {"resumed_from", resumed ? request.resume.string() : ""},
-                   {"resumed_at_chunk", start_chunk},
-                   {"extended_from_chunks", extended_from},
-                   {"weight_snapshots", sparse ? "sparse" : "dense"},
-                   {"rate_loss", describe_rate_loss(config.hyperparameters.rate_loss, config.training.batch_size)}};
-  meta["target_summary"] = plot::target_summary_json(outcomes, last.chunk);
-  detail::write_run_files(dir, config, meta);
+  outcome = plot::target_summary_json(outcomes, last.chunk);
+  io::write_file_atomic(dir / "parameters.toml", io::to_toml(config));
   message(cb, target_summary(config, outcomes));
   message(cb, fmt::format("✓ Trained {} chunks ({}); best total loss {:.6g} at chunk {}. Wrote {}/",
                           trainer.chunks_done(), request.method == Method::gradient ? "gradients" : "feedback rule",

@@ -111,8 +111,9 @@ struct AtomGradient {
 // both seams leave their argument as it is.
 //
 // The MPI reduction (parallel::MpiReduction, include/homeostat/parallel/
-// ranks.hpp) gives each rank the consecutive whole atoms of rank_trials and
-// all-gathers the loss sums and the atoms' sums in rank order.
+// ranks.hpp) gives each rank the consecutive whole atoms of rank_trials,
+// all-gathers the loss sums in rank order and passes the atoms' running sum
+// from rank to rank.
 // chunk_gradient's `states` and `trial0` are then the rank's trials; its
 // `context` is the whole batch's.
 class ChunkReduction {
@@ -133,8 +134,14 @@ class ChunkReduction {
   virtual void gather_loss_sums(LossSums<double>& /*sums*/) const {}
   // Seam 2, after the backward pass: `atoms` holds the gradient sums of
   // this process's atoms, which are atoms [first_atom, first_atom +
-  // atoms.size()) of the batch; make it every atom of the batch in atom
-  // order. chunk_gradient adds them up in that order.
+  // atoms.size()) of the batch; returns the sum of every atom of the batch
+  // added in atom order (atom 0, + atom 1, + atom 2, ...; [set][E]), and
+  // leaves `atoms` this process's atoms (the one that starts the sum may
+  // have given it its buffers). This default gathers every atom
+  // (gather_atom_gradients) and adds them up, edges shared by the threads.
+  virtual AtomGradient sum_atom_gradients(std::int64_t first_atom, std::vector<AtomGradient>& atoms) const;
+  // For the default sum_atom_gradients: make `atoms` every atom of the batch
+  // in atom order (one process has them all already).
   virtual void gather_atom_gradients(std::int64_t /*first_atom*/, std::vector<AtomGradient>& /*atoms*/) const {}
 };
 

@@ -130,8 +130,8 @@ class RunLock {
 // statvfs of the output directory (half of the free space); over either, the
 // run throws ResourceError naming the drivers and the estimate, unless the
 // request says `force`. Every run states its disk use, total and parts,
-// through on_message before it starts; one that writes more than 1 GB is
-// also announced through on_warning.
+// before it starts: through on_message, or, for one that writes more than
+// 1 GB (or over half the free space, forced), once through on_warning.
 struct ResourceEstimate {
   double memory_bytes = 0;
   double disk_bytes = 0;
@@ -295,8 +295,10 @@ struct SimulateDirRequest {
 SimulateResult simulate_to_dir(const SimulateDirRequest& request, const Callbacks& callbacks = {});
 
 // Every figure of the simulate run in `dir` (from its files) into `out`
-// (`homeostat plot DIR`); one line per figure when `verbose`.
-void write_run_figures(const std::filesystem::path& dir, const std::filesystem::path& out, bool verbose,
+// (`homeostat plot DIR`); one line per figure when `verbose`. The stop flag
+// is checked between figures: `interrupted` leaves the rest undrawn (each
+// figure drawn is whole).
+Status write_run_figures(const std::filesystem::path& dir, const std::filesystem::path& out, bool verbose,
                        const plot::FigureOptions& options, const Callbacks& callbacks = {});
 
 // Recorded input spikes from an .npy of shape [trials, steps, m] (nonzero =

@@ -15,7 +15,7 @@ See help() of each name, and README.md's "Python" section.
 """
 
 from ._errors import (ConfigError, HomeostatError, LockError, NetworkError, NonFiniteError,
-                      ResourceError)
+                      ResourceError, RunError)
 from . import _homeostat
 from .config import Config
 from .network import Network
@@ -29,4 +29,5 @@ __all__ = [
     "Config", "Network", "Result", "Run",
     "simulate", "gradient", "train", "feedback", "load_run",
     "HomeostatError", "ConfigError", "NetworkError", "ResourceError", "LockError", "NonFiniteError",
+    "RunError",
 ]

@@ -28,6 +28,12 @@ class NetworkError(HomeostatError, ValueError):
     The message names the file (or argument) and the reason."""
 
 
+class RunError(HomeostatError, ValueError):
+    """A file of a run directory that cannot be read as what it must be (a damaged
+    ``metadata.json``); the message names the file and the reason (for JSON, where parsing
+    stopped)."""
+
+
 class ResourceError(HomeostatError, RuntimeError):
     """The run would exceed this machine's memory or free disk (the message says what drives the
     estimate); pass ``force=True`` to run it anyway."""

@@ -65,7 +65,7 @@ def simulate_to_dir(config: Config, network: Network, trials: int, inputs: Optio
                     overwrite: bool, force: bool, threads: int, command_line: str,
                     verbose: bool) -> dict[str, Any]: ...
 def gradient(config: Config, network: Network, inputs: Optional[np.ndarray], losses: Sequence[str], trials: int,
-             checkpoint_every: int, double_precision: bool, sparse_cutoff: float,
+             checkpoint_every: int, double_precision: bool, sparse_cutoff: float, force: bool,
              threads: int) -> tuple[dict[str, Any], dict[str, Any]]: ...
 def train(method: str, config: Optional[Config], network: Optional[Network], output_dir: str, resume: str,
           overwrite: bool, force: bool, threads: int, command_line: str,

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ._errors import RunError
 from .config import Config
 from .network import Network
 
@@ -38,6 +39,20 @@ def _metrics_table(path: Path, pandas: bool | None) -> Any:
     return table
 
 
+def _read_json_object(path: Path) -> dict:
+    """A JSON object file, or RunError naming the file and why not (for a parse error, where
+    it stopped: line, column and character)."""
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise RunError(f"{path}: not readable JSON: not UTF-8 text (byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise RunError(f"{path}: not readable JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise RunError(f"{path}: not readable JSON: a {type(value).__name__}, not an object")
+    return value
+
+
 class Run:
     """A run directory, read lazily. Attributes (each None when the run has no such file):
 
@@ -61,6 +76,9 @@ class Run:
             raise FileNotFoundError(f"{self.dir}: no such run directory")
         self._config = config
         self._pandas = pandas
+        # Read now: a damaged metadata.json is refused when the run is opened, naming the file.
+        path = self.dir / "metadata.json"
+        self._metadata = _read_json_object(path) if path.is_file() else None
 
     @cached_property
     def config(self) -> Config | None:
@@ -68,11 +86,10 @@ class Run:
         path = self.dir / "parameters.toml"
         return Config.load(path) if path.is_file() else self._config
 
-    @cached_property
+    @property
     def metadata(self) -> dict | None:
-        """metadata.json as a dict."""
-        path = self.dir / "metadata.json"
-        return json.loads(path.read_text()) if path.is_file() else None
+        """metadata.json as a dict (read when the Run was opened)."""
+        return self._metadata
 
     @cached_property
     def metrics(self) -> Any:
@@ -174,5 +191,6 @@ def _snapshot(path: Path) -> np.ndarray:
 def load_run(directory: str | os.PathLike, pandas: bool | None = None) -> Run:
     """Opens a run directory of ``simulate``, ``train`` or ``feedback`` (see :class:`Run`);
     ``pandas``: metrics as a DataFrame (True), as a dict of numpy arrays (False), or a
-    DataFrame when pandas is installed (None)."""
+    DataFrame when pandas is installed (None). A ``metadata.json`` that is not a JSON object
+    raises :class:`homeostat.RunError` here, naming the file and where parsing stopped."""
     return Run(directory, pandas=pandas)

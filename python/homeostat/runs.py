@@ -162,7 +162,8 @@ def simulate(config: Config | None = None, network: Network | None = None, *, tr
 
 def gradient(config: Config | None = None, network: Network | None = None, *, inputs: Any = None,
              losses: str | Iterable[str] = (), trials: int | None = None, double: bool = False,
-             checkpoint_every: int = 0, sparse_cutoff: float = 0.0, threads: int = 0) -> Result:
+             checkpoint_every: int = 0, sparse_cutoff: float = 0.0, force: bool = False,
+             threads: int = 0) -> Result:
     """One chunk forward and backward from the initial state, as ``homeostat gradient``: every
     loss and its exact surrogate gradient with respect to every synaptic weight.
 
@@ -174,6 +175,9 @@ def gradient(config: Config | None = None, network: Network | None = None, *, in
     double: simulate and differentiate in double precision (default float).
     checkpoint_every: BPTT state checkpoints every K steps (0: sqrt(steps), at least 16).
     sparse_cutoff: approximate: drop surrogate slopes below this (0: exact).
+    force: go ahead although the memory estimate (BPTT buffers, spikes) exceeds what the machine
+        has, as ``gradient --force``; without it such a chunk raises :class:`ResourceError` before
+        any allocation.
 
     Returns a :class:`Result` with the entries of the command's ``.npz``: ``loss_total``,
     ``loss_<term>``, ``weight_ratio`` (numpy float64 scalars); ``grad_recurrent_weights`` and
@@ -193,7 +197,8 @@ def gradient(config: Config | None = None, network: Network | None = None, *, in
     if trials < 0:
         raise ValueError(f"trials must be > 0, got {trials}")
     arrays, info = _homeostat.gradient(config._c, network._n, _spikes(inputs), names, trials,
-                                       int(checkpoint_every), bool(double), float(sparse_cutoff), threads)
+                                       int(checkpoint_every), bool(double), float(sparse_cutoff), bool(force),
+                                       threads)
     return Result(arrays, info)
 
 

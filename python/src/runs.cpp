@@ -172,7 +172,7 @@ py::dict simulate_to_dir(const Config& config, const Network& net, std::int64_t 
 
 py::tuple gradient(const Config& config, const Network& net, const py::object& inputs,
                    const std::vector<std::string>& losses, std::int64_t trials, std::int64_t checkpoint_every,
-                   bool double_precision, double sparse_cutoff, int threads) {
+                   bool double_precision, double sparse_cutoff, bool force, int threads) {
   check(net, config);
   run::GradientRequest req;
   for (const auto& name : losses) req.losses.push_back(parse_loss_term(name));  // std::invalid_argument: ValueError
@@ -180,6 +180,7 @@ py::tuple gradient(const Config& config, const Network& net, const py::object& i
   req.checkpoint_every = checkpoint_every;
   req.double_precision = double_precision;
   req.sparse_cutoff = sparse_cutoff;
+  req.force = force;
   req.threads = threads;
   const std::unique_ptr<ReplayInputs> replay = replay_from(inputs, net.m, trials, 0);
 
@@ -266,7 +267,7 @@ void bind_runs(py::module_& m) {
         py::arg("command_line"), py::arg("verbose"));
   m.def("gradient", &gradient, py::arg("config"), py::arg("network"), py::arg("inputs"), py::arg("losses"),
         py::arg("trials"), py::arg("checkpoint_every"), py::arg("double_precision"), py::arg("sparse_cutoff"),
-        py::arg("threads"));
+        py::arg("force"), py::arg("threads"));
   m.def("train", &train, py::arg("method"), py::arg("config"), py::arg("network"), py::arg("output_dir"),
         py::arg("resume"), py::arg("overwrite"), py::arg("force"), py::arg("threads"), py::arg("command_line"),
         py::arg("on_log"), py::arg("verbose"));

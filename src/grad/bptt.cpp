@@ -217,6 +217,38 @@ static TrialRange process_trials(const ChunkReduction& reduction, std::int64_t l
   return trials;
 }
 
+AtomGradient ChunkReduction::sum_atom_gradients(std::int64_t first_atom, std::vector<AtomGradient>& atoms) const {
+  const std::size_t mine = atoms.size();
+  gather_atom_gradients(first_atom, atoms);
+  // Every edge's sum in atom order, edges in blocks shared by the threads
+  // (one pass over all the atoms' sums instead of one per atom). The first
+  // atom's buffers become the sum.
+  auto add_up = [&](std::vector<double>& sum, auto part) {
+    const auto edges = static_cast<std::int64_t>(sum.size());
+    constexpr std::int64_t block = 2048;
+#pragma omp parallel for schedule(static)
+    for (std::int64_t e0 = 0; e0 < edges; e0 += block) {
+      const std::int64_t e1 = std::min(edges, e0 + block);
+      for (std::size_t k = 1; k < atoms.size(); ++k) {
+        const double* from = part(atoms[k]).data();
+        for (std::int64_t e = e0; e < e1; ++e) sum[e] += from[e];
+      }
+    }
+  };
+  AtomGradient sum;
+  for (std::size_t c = 0; c < atoms[0].d_rec.size(); ++c) {
+    std::vector<double> d_rec = std::move(atoms[0].d_rec[c]), d_ff = std::move(atoms[0].d_ff[c]);
+    add_up(d_rec, [c](AtomGradient& a) -> std::vector<double>& { return a.d_rec[c]; });
+    add_up(d_ff, [c](AtomGradient& a) -> std::vector<double>& { return a.d_ff[c]; });
+    sum.d_rec.push_back(std::move(d_rec));
+    sum.d_ff.push_back(std::move(d_ff));
+  }
+  // Back to this process's atoms.
+  atoms.erase(atoms.begin() + first_atom + static_cast<std::ptrdiff_t>(mine), atoms.end());
+  atoms.erase(atoms.begin(), atoms.begin() + first_atom);
+  return sum;
+}
+
 template <class Real>
 ChunkLosses chunk_losses(const LoweredModel<Real>& lm, const InputSource& inputs, std::vector<TrialState<Real>>& states,
                          std::int64_t trial0, std::int64_t t0, std::int64_t steps, const LossContext& ctx,
@@ -619,13 +651,12 @@ void backward(const LoweredModel<Real>& lm, const InputSource& inputs, std::int6
 }
 
 // Phase 6: dL/dw of every set, the gradient sums of the batch's atoms (this
-// process's, gathered with the other processes' through `reduction`) added
-// up in atom order.
+// process's, with the other processes' through `reduction`) added up in atom
+// order.
 template <class Real>
 void sum_atom_gradients(const ChunkReduction& reduction, std::int64_t first_atom,
                         std::vector<std::vector<Adjoint<Real>>>& adjoints, std::size_t n_sets, ChunkGradient& out) {
-  // The sums move out of the adjoints (no copy), and back after, but for
-  // the first atom's, which become the result.
+  // The sums move out of the adjoints (no copy), and back after.
   std::vector<AtomGradient> atoms;
   for (auto& group : adjoints) {
     for (std::size_t k = 0; k < group[0].d_rec.size(); ++k) {
@@ -638,29 +669,10 @@ void sum_atom_gradients(const ChunkReduction& reduction, std::int64_t first_atom
       }
     }
   }
-  reduction.gather_atom_gradients(first_atom, atoms);
-  // Every edge's sum in atom order, edges in blocks shared by the threads
-  // (one pass over all the atoms' sums instead of one per atom).
-  auto add_up = [&](std::vector<double>& sum, auto part) {
-    const auto edges = static_cast<std::int64_t>(sum.size());
-    constexpr std::int64_t block = 2048;
-#pragma omp parallel for schedule(static)
-    for (std::int64_t e0 = 0; e0 < edges; e0 += block) {
-      const std::int64_t e1 = std::min(edges, e0 + block);
-      for (std::size_t k = 1; k < atoms.size(); ++k) {
-        const double* from = part(atoms[k]).data();
-        for (std::int64_t e = e0; e < e1; ++e) sum[e] += from[e];
-      }
-    }
-  };
-  for (std::size_t c = 0; c < n_sets; ++c) {
-    std::vector<double> d_rec = std::move(atoms[0].d_rec[c]), d_ff = std::move(atoms[0].d_ff[c]);
-    add_up(d_rec, [c](AtomGradient& a) -> std::vector<double>& { return a.d_rec[c]; });
-    add_up(d_ff, [c](AtomGradient& a) -> std::vector<double>& { return a.d_ff[c]; });
-    out.d_rec.push_back(std::move(d_rec));
-    out.d_ff.push_back(std::move(d_ff));
-  }
-  std::size_t k = first_atom;
+  AtomGradient sum = reduction.sum_atom_gradients(first_atom, atoms);
+  out.d_rec = std::move(sum.d_rec);
+  out.d_ff = std::move(sum.d_ff);
+  std::size_t k = 0;
   for (auto& group : adjoints) {
     for (std::size_t j = 0; j < group[0].d_rec.size(); ++j, ++k) {
       for (std::size_t c = 0; c < n_sets; ++c) {

@@ -41,6 +41,13 @@ long env_long(const char* name) {
 
 std::atomic<bool> context_created{false};  // MPI starts at most once per process
 
+// MpiContext::running_sum on one rank: its part, block by block.
+void running_sum_alone(std::span<double> sum, std::size_t block,
+                       const std::function<void(std::size_t, std::span<double>, bool)>& add_mine) {
+  if (block == 0) throw std::invalid_argument("MpiContext::running_sum: blocks of 0 elements");
+  for (std::size_t at = 0; at < sum.size(); at += block) add_mine(at, sum.subspan(at, std::min(block, sum.size() - at)), true);
+}
+
 #ifdef HOMEOSTAT_HAVE_MPI
 void check(int rc, const char* what) {
   if (rc == MPI_SUCCESS) return;
@@ -219,6 +226,34 @@ std::vector<double> MpiContext::allgather(std::span<const double> mine) const {
   return all;
 }
 
+void MpiContext::running_sum(std::span<double> sum, std::size_t block,
+                             const std::function<void(std::size_t, std::span<double>, bool)>& add_mine) const {
+  if (!active_ || size_ <= 1 || block == 0) return running_sum_alone(sum, block, add_mine);  // (which refuses block 0)
+  constexpr int tag_running_sum = 3;  // the sweep's messages are 1 and 2
+  part_count(std::min(block, sum.size()), "MPI running sum");
+  std::vector<MPI_Request> sent;
+  for (std::size_t at = 0; at < sum.size(); at += block) {
+    const std::span<double> part = sum.subspan(at, std::min(block, sum.size() - at));
+    const int count = static_cast<int>(part.size());
+    if (rank_ > 0)
+      check(MPI_Recv(part.data(), count, MPI_DOUBLE, rank_ - 1, tag_running_sum, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+            "MPI_Recv");
+    add_mine(at, part, rank_ == 0);
+    if (rank_ + 1 < size_) {
+      // Sent while the next block is added: that block's memory is not this one's.
+      check(MPI_Isend(part.data(), count, MPI_DOUBLE, rank_ + 1, tag_running_sum, MPI_COMM_WORLD, &sent.emplace_back()),
+            "MPI_Isend");
+    }
+  }
+  check(MPI_Waitall(static_cast<int>(sent.size()), sent.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+  // The total, from the last rank, in parts that MPI's int count can hold.
+  constexpr std::size_t bcast_part = std::size_t{1} << 27;
+  for (std::size_t at = 0; at < sum.size(); at += bcast_part)
+    check(MPI_Bcast(sum.data() + at, static_cast<int>(std::min(bcast_part, sum.size() - at)), MPI_DOUBLE, size_ - 1,
+                    MPI_COMM_WORLD),
+          "MPI_Bcast");
+}
+
 std::vector<std::byte> MpiContext::gather(std::span<const std::byte> mine, int root) const {
   if (!active_ || size_ <= 1) return {mine.begin(), mine.end()};
   int count = part_count(mine.size(), "MPI_Gatherv");
@@ -246,6 +281,10 @@ void MpiContext::allreduce_sum(std::span<float>) const {}
 void MpiContext::broadcast(std::span<std::byte>, int) const {}
 bool MpiContext::any(bool mine) const { return mine; }
 std::vector<double> MpiContext::allgather(std::span<const double> mine) const { return {mine.begin(), mine.end()}; }
+void MpiContext::running_sum(std::span<double> sum, std::size_t block,
+                             const std::function<void(std::size_t, std::span<double>, bool)>& add_mine) const {
+  running_sum_alone(sum, block, add_mine);
+}
 std::vector<std::byte> MpiContext::gather(std::span<const std::byte> mine, int) const {
   return {mine.begin(), mine.end()};
 }

@@ -97,30 +97,36 @@ void MpiReduction::gather_loss_sums(LossSums<double>& sums) const {
     *v = mpi_.allgather(*v);
 }
 
-void MpiReduction::gather_atom_gradients(std::int64_t /*first_atom*/, std::vector<AtomGradient>& atoms) const {
+AtomGradient MpiReduction::sum_atom_gradients(std::int64_t /*first_atom*/, std::vector<AtomGradient>& atoms) const {
   if (atoms.empty()) throw std::logic_error("MpiReduction: a rank without atoms");
-  const std::size_t sets = atoms[0].d_rec.size(), e_rec = atoms[0].d_rec[0].size(), e_ff = atoms[0].d_ff[0].size();
-  const std::size_t per_atom = sets * (e_rec + e_ff);
-  std::vector<double> mine;
-  mine.reserve(atoms.size() * per_atom);
-  for (const AtomGradient& g : atoms)
-    for (std::size_t c = 0; c < sets; ++c) {
-      mine.insert(mine.end(), g.d_rec[c].begin(), g.d_rec[c].end());
-      mine.insert(mine.end(), g.d_ff[c].begin(), g.d_ff[c].end());
-    }
-  const std::vector<double> all = mpi_.allgather(mine);  // atoms of ranks 0, 1, ...: atom order
-  atoms.assign(all.size() / per_atom, {});
-  const double* at = all.data();
-  for (AtomGradient& g : atoms) {
-    g.d_rec.resize(sets);
-    g.d_ff.resize(sets);
-    for (std::size_t c = 0; c < sets; ++c) {
-      g.d_rec[c].assign(at, at + e_rec);
-      at += e_rec;
-      g.d_ff[c].assign(at, at + e_ff);
-      at += e_ff;
-    }
+  // Blocks of 512 kB: many in flight between the ranks, each small enough
+  // for the caches while this rank adds its atoms to it.
+  constexpr std::size_t block = std::size_t{1} << 16;
+  const std::size_t sets = atoms[0].d_rec.size();
+  AtomGradient sum;
+  sum.d_rec.resize(sets);
+  sum.d_ff.resize(sets);
+  // `vector(a)`: one of an atom's vectors; the rank's atoms in atom order
+  // onto the running sum of the atoms before them (rank 0 starts it with
+  // its first atom's values), as one process adds every atom.
+  auto add = [&](std::vector<double>& total, auto vector) {
+    total.assign(vector(atoms[0]).size(), 0.0);
+    mpi_.running_sum(total, block, [&](std::size_t offset, std::span<double> part, bool first) {
+      const auto n = static_cast<std::int64_t>(part.size());
+      double* to = part.data();
+#pragma omp parallel for schedule(static)
+      for (std::int64_t e = 0; e < n; ++e) {
+        double s = first ? vector(atoms[0])[offset + e] : to[e] + vector(atoms[0])[offset + e];
+        for (std::size_t k = 1; k < atoms.size(); ++k) s += vector(atoms[k])[offset + e];
+        to[e] = s;
+      }
+    });
+  };
+  for (std::size_t c = 0; c < sets; ++c) {
+    add(sum.d_rec[c], [c](const AtomGradient& a) -> const std::vector<double>& { return a.d_rec[c]; });
+    add(sum.d_ff[c], [c](const AtomGradient& a) -> const std::vector<double>& { return a.d_ff[c]; });
   }
+  return sum;
 }
 
 std::vector<TrialState<float>> gather_states(const MpiContext& mpi, const std::vector<TrialState<float>>& mine) {

@@ -120,4 +120,21 @@ PY
 cmp "$work/cmp/compare_rates.png" "$work/cmp2/compare_rates.png" || fail "compare figures not deterministic"
 if "$bin" compare "$work/run" "$work/sim" 2> "$work/err"; then fail "a simulate run was compared as a training run"; fi
 grep -q "not a training run" "$work/err" || fail "no reason: $(cat "$work/err")"
+echo "== compare: the method from metadata.json; a metrics CSV cut inside its header is refused"
+# Cut inside the header before grad_norm: once read as a feedback run.
+cp -r "$work/run" "$work/cut"
+head -c 120 "$work/run/training_metrics.csv" > "$work/cut/training_metrics.csv"
+if "$bin" compare "$work/run" "$work/cut" > /dev/null 2> "$work/err"; then fail "a cut metrics header was compared"; fi
+grep -q "cut/training_metrics.csv: cut short inside its header: the file ends without an end of line" "$work/err" ||
+  fail "no reason: $(cat "$work/err")"
+# A stopped run of an earlier version (no metadata.json): its whole header tells.
+rm "$work/cut/metadata.json"
+cp "$work/run/training_metrics.csv" "$work/cut/"
+"$bin" compare "$work/cut" > "$work/cmp3.log"
+grep -q "^cut  *train  *4 " "$work/cmp3.log" || fail "method without metadata: $(cat "$work/cmp3.log")"
+# metadata.json and the header disagree: refused, naming both.
+cp "$work/fb/metadata.json" "$work/cut/"
+if "$bin" compare "$work/cut" > /dev/null 2> "$work/err"; then fail "a train CSV was compared as feedback"; fi
+grep -q "cut/training_metrics.csv: metadata.json says 'feedback', but the header has no excitatory_scaling/\* column" \
+  "$work/err" || fail "no reason: $(cat "$work/err")"
 echo "export, compare: all checks passed"

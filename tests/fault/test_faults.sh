@@ -15,7 +15,7 @@
 #   - the second campaign: a config whose weights float32 cannot hold is
 #     refused; plot, gradient and export remove the temporaries a killed run
 #     of theirs left; PNGs onto a full disk are an error, never a cut-short
-#     file; a read-only disk is refused naming it (plot, gradient before work).
+#     file; a read-only disk is refused naming it (plot, gradient, train before work).
 # "Identical": every file byte for byte, but TensorBoard (it holds wall times:
 # one event file, its scalars compared in the torn case), metadata.json and
 # the metrics' wall_seconds column.
@@ -279,6 +279,10 @@ if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=100k tmpfs "$work/tmpfs" 2> /d
   ! grep -q "PLPLOT" "$work/refused.err" || fail "PLplot's own exit: $(cat "$work/refused.err")"
   expect_refused "gradient into a read-only directory" "$mounted/g.npz: cannot write into $mounted: Read-only" \
     "$bin" gradient "${tiny[@]}" -o "$mounted/g.npz"
+  # A run into it: the place named for what it is (was "0 kB free"), before any work.
+  expect_refused "train into a read-only disk" \
+    "$mounted/new/run: $mounted, where it would be created, is on a read-only filesystem" \
+    "$bin" train "${tiny[@]}" -o "$mounted/new/run"
   umount "$mounted"; mounted=""
 else
   echo "   (full and read-only disks skipped: need root and tmpfs)"

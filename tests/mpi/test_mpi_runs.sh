@@ -4,7 +4,8 @@
 # for byte (but metadata.json, TensorBoard's wall times and the metrics'
 # wall_seconds column), for R = 2 and 3; a run stopped by SIGUSR1 to mpirun
 # at R = 3 resumes at R = 2 to the same bits; SIGINT to mpirun stops every
-# rank at one chunk with one checkpoint; an error on one rank ends the job;
+# rank at one chunk with one checkpoint, and during gradient ends every rank
+# with nothing written; an error on one rank ends the job;
 # more ranks than atoms of trials (the gradient's unit) are refused.
 # Usage: test_mpi_runs.sh HOMEOSTAT_BINARY MPIRUN PYTHON3
 set -euo pipefail
@@ -105,6 +106,37 @@ stop INT "$work/fbint" --mca odls_base_sigkill_timeout 3 -np 2 "$bin" feedback "
 [ $rc -ne 0 ] || fail "SIGINT: exit 0"
 [ "$done_chunks" -lt 100000 ] || fail "SIGINT: not interrupted"
 [ -s "$work/fbint/checkpoints/checkpoint_latest.npz" ] || fail "SIGINT: no checkpoint"
+echo "== SIGINT to mpirun during gradient: every rank ends, nothing written"
+# A chunk of some seconds (one on an idle machine is 3 s): the signal comes
+# while the ranks compute, and ends them a grace period later (1 s).
+mkdir "$work/gradint"
+set +e
+"$mpirun" -np 2 "$bin" gradient "${tiny[@]}" --set recurrent.topology.num_neurons=300 \
+  --set feedforward.topology.num_neurons=100 --set simulation.chunk_size=60000 --trials 8 \
+  -o "$work/gradint/grad.npz" > "$work/gradint.log" 2>&1 &
+job=$!
+for _ in $(seq 1200); do
+  grep -q "2 ranks share the trials" "$work/gradint.log" && break
+  kill -0 $job 2> /dev/null || break
+  sleep 0.05
+done
+ranks=$(pgrep -P $job -d ' ')
+kill -INT $job
+timeout 60 tail --pid=$job -f /dev/null
+wait $job
+rc=$?
+job=""
+set -e
+[ "$(wc -w <<< "$ranks")" -eq 2 ] || fail "gradient SIGINT: not 2 rank processes under mpirun: '$ranks': $(cat "$work/gradint.log")"
+# Ended: gone, or a zombie that mpirun left to init.
+for pid in $ranks; do
+  state=$(awk '/^State:/ { print $2 }' "/proc/$pid/status" 2> /dev/null || true)
+  [ -z "$state" ] || [ "$state" = Z ] || fail "gradient SIGINT: rank process $pid still running ($state) after mpirun ended"
+done
+[ $rc -ne 0 ] || fail "gradient SIGINT: exit 0: $(cat "$work/gradint.log")"
+grep -q "forward + backward\|Wrote" "$work/gradint.log" && fail "gradient SIGINT: ran to the end: $(cat "$work/gradint.log")"
+[ -z "$(ls -A "$work/gradint")" ] || fail "gradient SIGINT: left $(ls -A "$work/gradint")"
+
 echo "== an error on one rank ends every rank"
 printf '[training]\nbatch_size = -1\n' > "$work/bad.toml"
 set +e

@@ -485,4 +485,22 @@ TEST(MetricsCsv, ParsesNanEmptyAndRejectsText) {
   EXPECT_THROW(plot::parse_metrics_csv(""), std::runtime_error);
 }
 
+TEST(MetricsCsv, AFileCutShortIsRefusedNamingWhere) {
+  // Cut inside the header (after "grad"), or inside a number (1.25 -> 1.2): each would read as something else.
+  auto refusal = [](std::string_view text) {
+    try {
+      plot::parse_metrics_csv(text, "m.csv");
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(refusal("chunk,total_loss,grad"),
+            "m.csv: cut short inside its header: the file ends without an end of line, after "
+            "'chunk,total_loss,grad'; not a whole metrics CSV");
+  EXPECT_EQ(refusal("chunk,a\n1,2.5\n2,1.2"),
+            "m.csv: cut short in line 3: the file ends without an end of line, after '2,1.2'; not a whole metrics CSV");
+  EXPECT_EQ(plot::parse_metrics_csv("chunk,a\n1,2.5\n").rows.size(), 1u);
+}
+
 }  // namespace

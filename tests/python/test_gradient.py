@@ -44,6 +44,30 @@ def test_a_batch_larger_than_the_machine_is_refused_before_any_work(cfg, net):
         hs.gradient(cfg, network=net, trials=10**9)
 
 
+def test_force_goes_past_the_memory_estimate_as_the_cli_does():
+    """force=True skips the refusal, as ``gradient --force``: the chunk then meets the real
+    limit (here a 4 GB address-space cap on a child process: MemoryError at the allocation)."""
+    script = "\n".join([
+        "import resource, sys",
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})",
+        "import homeostat as hs",
+        "from conftest import tiny_config",
+        "cfg = tiny_config()",
+        "net = hs.Network.generate(cfg)",
+        "resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))",
+        "for force in (False, True):",
+        "    try:",
+        "        hs.gradient(cfg, network=net, trials=10**9, force=force)",
+        "    except Exception as e:",
+        "        print(force, type(e).__name__, str(e)[:60], flush=True)",
+    ])
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    lines = p.stdout.splitlines()
+    assert len(lines) == 2, p.stdout + p.stderr
+    assert lines[0].startswith("False ResourceError gradient would need about")
+    assert lines[1].startswith("True MemoryError"), lines[1]
+
+
 def test_bad_losses(cfg, net):
     with pytest.raises(ValueError, match="rate"):
         hs.gradient(cfg, network=net, losses=["rate"])

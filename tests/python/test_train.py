@@ -1,5 +1,7 @@
 import _thread
 import csv
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,6 +80,24 @@ def test_load_run(reference, cfg, net):
     snapshots = run.weights()
     assert snapshots and all(r.shape == (60, 60) and f.shape == (20, 60) for r, f in snapshots.values())
     assert np.array_equal(snapshots[4][0], np.load(d / "final_state" / "network_structure.npz")["recurrent_weights"])
+
+
+def test_a_damaged_metadata_json_is_refused_when_the_run_is_opened(reference, tmp_path):
+    d, _, _ = reference
+    shutil.copytree(d, tmp_path / "run")
+    meta = tmp_path / "run" / "metadata.json"
+    text = meta.read_text()
+    meta.write_text(text[: len(text) // 2])  # cut, as a full disk leaves it
+    with pytest.raises(hs.RunError, match=re.escape(str(meta)) + r": not readable JSON: .*line \d+ column \d+ \(char \d+\)"):
+        hs.load_run(tmp_path / "run", pandas=False)
+    meta.write_bytes(b"\xff\xfe{}")
+    with pytest.raises(hs.RunError, match=re.escape(str(meta)) + r": not readable JSON: not UTF-8 text \(byte 0\)"):
+        hs.load_run(tmp_path / "run")
+    meta.write_text("[1, 2]")
+    with pytest.raises(hs.RunError, match=re.escape(str(meta)) + ": not readable JSON: a list, not an object"):
+        hs.load_run(tmp_path / "run")
+    meta.unlink()  # no metadata (a stopped run): nothing to refuse
+    assert hs.load_run(tmp_path / "run", pandas=False).metadata is None
 
 
 def test_edge_list_snapshots_load_as_the_dense_ones_and_the_target_summary_is_the_final_state(reference, cfg,

@@ -52,10 +52,18 @@ run::SimulateDirRequest quick_simulation(const fs::path& dir, const std::vector<
   return req;
 }
 
+// A training run of the tiny config into `dir`.
+run::TrainRequest tiny_training(const fs::path& dir) {
+  run::TrainRequest req;
+  req.config = tiny_config();
+  req.output_dir = dir;
+  return req;
+}
+
 std::vector<std::string> temp_files(const fs::path& dir) {
   std::vector<std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.path().filename().string().find(".tmp.") != std::string::npos) out.push_back(e.path().string());
+    if (io::is_temp_name(e.path().filename().string())) out.push_back(e.path().string());
   return out;
 }
 
@@ -135,9 +143,7 @@ TEST(RunSimulate, StoppedSimulationKeepsNoRecordingAndSaysSoInMetadata) {
 
 TEST(RunTrain, StopDuringTheInitialStateSaysNothingWasTrained) {
   const fs::path dir = fresh_dir("train_stop0");
-  run::TrainRequest req;
-  req.config = tiny_config();
-  req.output_dir = dir;
+  run::TrainRequest req = tiny_training(dir);
   Recorder rec;
   rec.stop = 15;
   const run::TrainSummary s = run::train(req, rec.callbacks());
@@ -145,14 +151,52 @@ TEST(RunTrain, StopDuringTheInitialStateSaysNothingWasTrained) {
   EXPECT_EQ(s.chunks_done, 0);
   EXPECT_TRUE(rec.said(rec.warnings, "nothing was trained")) << (rec.warnings.empty() ? "" : rec.warnings[0]);
   EXPECT_TRUE(temp_files(dir).empty());
+  const auto meta = nlohmann::json::parse(io::read_file(dir / "metadata.json"));  // which method, how it ended
+  EXPECT_EQ(meta["train"]["status"], "interrupted");
+  EXPECT_EQ(meta["train"]["chunks_done"], 0);
+  fs::remove_all(dir);
+}
+
+std::vector<fs::path> pngs_in(const fs::path& dir) {
+  std::vector<fs::path> out;
+  if (fs::exists(dir))
+    for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path());
+  return out;
+}
+
+TEST(RunTrain, StopWhileTheInitialStateIsDrawnStopsBetweenFigures) {
+  // SIGINT as the figures start (after the initial simulation): the run stops
+  // after the figure being drawn, not after all of them, and says so.
+  const fs::path dir = fresh_dir("train_stop_figures");
+  run::TrainRequest req = tiny_training(dir);
+  Recorder rec;
+  run::Callbacks cb = rec.callbacks();
+  cb.on_message = [&](const std::string& s) {
+    rec.messages.push_back(s);
+    if (s.find("initial state:") != std::string::npos) rec.stop = 2;  // the simulation is done, drawing begins
+  };
+  const run::TrainSummary s = run::train(req, cb);
+  EXPECT_EQ(s.status, run::Status::interrupted);
+  EXPECT_EQ(s.chunks_done, 0);
+  EXPECT_TRUE(rec.said(rec.warnings, "or its figures, before the first chunk: nothing was trained"))
+      << ::testing::PrintToString(rec.warnings);
+  EXPECT_FALSE(rec.said(rec.messages, "Saved plots"));
+  EXPECT_LT(pngs_in(dir / "initial_state" / "figures").size(), 2u);  // of 14
+  EXPECT_FALSE(fs::exists(dir / "checkpoints" / "checkpoint_latest.npz"));
+  EXPECT_FALSE(fs::exists(dir / ".homeostat.lock"));
+  EXPECT_TRUE(temp_files(dir).empty());
+  EXPECT_EQ(nlohmann::json::parse(io::read_file(dir / "metadata.json"))["train"]["status"], "interrupted");
+  // Started again as the message says, it runs to the end.
+  req.overwrite = true;
+  EXPECT_EQ(run::train(req).status, run::Status::completed);
+  EXPECT_EQ(pngs_in(dir / "initial_state" / "figures").size(), 14u);
+  EXPECT_EQ(nlohmann::json::parse(io::read_file(dir / "metadata.json"))["train"]["status"], "completed");
   fs::remove_all(dir);
 }
 
 TEST(RunTrain, OnLogFalseStopsWithACheckpointAndTheRunResumesToTheEnd) {
   const fs::path dir = fresh_dir("train_onlog");
-  run::TrainRequest req;
-  req.config = tiny_config();
-  req.output_dir = dir;
+  run::TrainRequest req = tiny_training(dir);
   Recorder rec;
   rec.on_log = [](const run::MetricsRow&) { return false; };
   const run::TrainSummary s = run::train(req, rec.callbacks());
@@ -167,6 +211,10 @@ TEST(RunTrain, OnLogFalseStopsWithACheckpointAndTheRunResumesToTheEnd) {
   EXPECT_EQ(rec.rows[0].front().second, 2.0);
   const TrainerState saved = io::load_checkpoint(dir / "checkpoints" / "checkpoint_latest.npz", req.config);
   EXPECT_EQ(saved.chunks_done, 2);
+  const auto stopped = nlohmann::json::parse(io::read_file(dir / "metadata.json"));
+  EXPECT_EQ(stopped["train"]["status"], "interrupted");
+  EXPECT_EQ(stopped["train"]["chunks_done"], 2);
+  EXPECT_FALSE(stopped.contains("target_summary"));
 
   run::TrainRequest resume;
   resume.resume = dir / "checkpoints" / "checkpoint_latest.npz";
@@ -362,6 +410,52 @@ TEST(RunResources, ARecordingLargerThanTheDiskIsRefusedBeforeAnyWork) {
   EXPECT_GT(e.disk_bytes, 5e11);
 }
 
+TEST(RunResources, AnOutputPlaceThatHoldsNoFilesIsNamedForWhatItIs) {
+  // /proc reports a size of 0: it was refused as "0 kB free", now for what it is.
+  run::SimulateDirRequest req = quick_simulation("/proc/homeostat_no_such_run");
+  try {
+    run::simulate_to_dir(req);
+    ADD_FAILURE() << "a run into /proc was not refused";
+  } catch (const run::ResourceError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("/proc/homeostat_no_such_run: /proc, where it would be created, is on a filesystem that "
+                        "reports no space at all"),
+              std::string::npos)
+        << what;
+    EXPECT_EQ(what.find("kB free"), std::string::npos) << what;
+  }
+  // A file where a directory would be: said, naming the file.
+  const fs::path file = fresh_dir("place_file");
+  io::write_file_atomic(file, "x");
+  try {
+    run::simulate_to_dir(quick_simulation(file / "run"));
+    ADD_FAILURE() << "a run under a file was not refused";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), (file / "run").string() + ": " + file.string() +
+                                         ", where it would be created, is not a directory")
+        << e.what();
+  }
+  fs::remove(file);
+}
+
+TEST(RunResources, ALargeRunSaysItsDiskUseOnceAsAWarning) {
+  // 2 GB of output spikes (forced past the free space of a small disk), stopped before the first step.
+  const fs::path dir = fresh_dir("large");
+  run::SimulateDirRequest req = quick_simulation(dir, {"simulation.duration=2.5e6"});
+  req.force = true;
+  Recorder rec;
+  rec.stop = 2;
+  EXPECT_EQ(run::simulate_to_dir(req, rec.callbacks()).status, run::Status::interrupted);
+  int lines = 0;
+  for (const auto& l : rec.messages) lines += l.find("disk use") != std::string::npos;
+  for (const auto& l : rec.warnings) lines += l.find("disk use") != std::string::npos;
+  EXPECT_EQ(lines, 1);
+  ASSERT_TRUE(rec.said(rec.warnings, "note: expected disk use about 2")) << ::testing::PrintToString(rec.warnings);
+  EXPECT_TRUE(rec.said(rec.warnings, fmt::format("into {} (", dir.string())));
+  EXPECT_FALSE(rec.said(rec.warnings, "will write"));
+  fs::remove_all(dir);
+}
+
 // The weight snapshots' line of a training estimate: how many, in which format, and their bytes.
 std::pair<std::string, double> snapshot_driver(const run::ResourceEstimate& e) {
   for (const auto& d : e.disk_drivers)
@@ -383,6 +477,7 @@ TEST(RunResources, SnapshotsAreEdgeListsAboveTheSizeAndDenseOnRequest) {
   auto [name, bytes] = snapshot_driver(run::estimate(req));
   EXPECT_NE(name.find("2 weight snapshots"), std::string::npos) << name;
   EXPECT_NE(name.find("edge lists"), std::string::npos) << name;
+  EXPECT_NE(name.find("training.weight_snapshots = auto: sparse)"), std::string::npos) << name;
   EXPECT_NEAR(bytes, 2 * (8.0 * static_cast<double>(edges) + 8.0 * (2100 + 400 + 2)), 1.0);
   EXPECT_LT(bytes, 2 * dense);  // the built-in network is dense for a connectome (~28% of the pairs)
 
@@ -390,15 +485,20 @@ TEST(RunResources, SnapshotsAreEdgeListsAboveTheSizeAndDenseOnRequest) {
   asked.push_back("training.weight_snapshots=dense");
   req.config = small_training_config(asked);
   std::tie(name, bytes) = snapshot_driver(run::estimate(req));
-  EXPECT_NE(name.find("dense"), std::string::npos) << name;
+  EXPECT_NE(name.find("training.weight_snapshots = dense)"), std::string::npos) << name;
   EXPECT_DOUBLE_EQ(bytes, 2 * dense);
 
   // Small networks keep dense .npy snapshots unless edge lists are asked for.
   run::TrainRequest small;
   small.config = tiny_config();
-  EXPECT_NE(snapshot_driver(run::estimate(small)).first.find("dense"), std::string::npos);
+  EXPECT_NE(snapshot_driver(run::estimate(small)).first.find("dense (training.log_interval, simulation.num_chunks, "
+                                                              "training.weight_snapshots = auto: dense)"),
+            std::string::npos)
+      << snapshot_driver(run::estimate(small)).first;
   small.config = tiny_config({"training.weight_snapshots=sparse"});
-  EXPECT_NE(snapshot_driver(run::estimate(small)).first.find("edge lists"), std::string::npos);
+  EXPECT_NE(snapshot_driver(run::estimate(small)).first.find("edge lists (training.log_interval, simulation.num_chunks, "
+                                                              "training.weight_snapshots = sparse)"),
+            std::string::npos);
 }
 
 TEST(RunGradient, ArraysAreNamedTypedAndShapedAsTheNpz) {

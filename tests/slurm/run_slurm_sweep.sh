@@ -11,23 +11,8 @@ bin=$(readlink -f "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/slurm_cluster.sh"
 source "$here/../sweep/common.sh"
-if ! command -v sbatch > /dev/null || ! [ -x /usr/sbin/slurmctld ] || ! [ -x /usr/sbin/munged ]; then
-  echo "SKIPPED: slurm-wlm and munge are not installed (scripts/setup.sh installs them)"
-  exit 77
-fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIPPED: the test cluster runs its daemons as root (SlurmUser=root); run as root"
-  exit 77
-fi
-work=$(mktemp -d)
-cleanup() {
-  slurm_cluster_stop
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "== a one-node Slurm on localhost"
-slurm_cluster_start "$work/cluster" 2 || fail "Slurm did not start (logs above)"
+slurm_cluster_require
+slurm_test_cluster
 sinfo
 
 write_sweep "$work/sweep.toml"

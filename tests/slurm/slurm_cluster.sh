@@ -13,6 +13,19 @@
 
 slurm_cluster_log() { echo "slurm_cluster: $*" >&2; }
 
+# Exits 77 (CTest's skip) with the reason where this machine cannot run the
+# test cluster: Slurm or munge not installed, or not root.
+slurm_cluster_require() {
+  if ! command -v sbatch > /dev/null || ! [ -x /usr/sbin/slurmctld ] || ! [ -x /usr/sbin/munged ]; then
+    echo "SKIPPED: slurm-wlm and munge are not installed (scripts/setup.sh installs them)"
+    exit 77
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "SKIPPED: the test cluster runs its daemons as root (SlurmUser=root); run as root"
+    exit 77
+  fi
+}
+
 # slurm_cluster_start DIR [CPUS]: starts the daemons; returns 1 (with the
 # daemons' logs on stderr) when the node does not come up within 60 s.
 slurm_cluster_start() {
@@ -81,6 +94,16 @@ CONF
   slurm_cluster_log "the node did not become idle (state '$state')"
   slurm_cluster_dump
   return 1
+}
+
+# For a test script (with `fail` defined): a temporary directory $work,
+# removed with the daemons at exit, and the cluster (CPUS, default 2) in it;
+# fails the test when the cluster does not start.
+slurm_test_cluster() {
+  work=$(mktemp -d)
+  trap 'slurm_cluster_stop; rm -rf "$work"' EXIT
+  echo "== a one-node Slurm on localhost"
+  slurm_cluster_start "$work/cluster" "${1:-2}" || fail "Slurm did not start (logs above)"
 }
 
 slurm_cluster_dump() {

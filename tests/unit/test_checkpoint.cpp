@@ -116,9 +116,11 @@ TEST(Checkpoint, DamagedFilesAndOtherConfigsAreRefused) {
   io::write_file_atomic(dir / "flipped.npz", flipped);
   expect_throw_containing([&] { io::load_checkpoint(dir / "flipped.npz", config); }, "not a usable checkpoint");
 
-  // Written for another configuration.
+  // Written for another configuration: refused naming the key and both values.
   const Config other = small_config({"hyperparameters.learning_rate=0.001"});
-  expect_throw_containing([&] { io::load_checkpoint(good, other); }, "different configuration");
+  expect_throw_containing([&] { io::load_checkpoint(good, other); },
+                          "it was written for a different configuration: hyperparameters.learning_rate is 0.01 there, "
+                          "0.001 here");
 
   // The good one still loads.
   EXPECT_EQ(io::load_checkpoint(good, config).chunks_done, 1);
@@ -145,17 +147,9 @@ TEST(Checkpoint, NonFiniteStateIsNeverWrittenAndTheOldFileSurvives) {
 
 namespace {
 
-// The saved checkpoint with one element of array `name` set to `value` and
-// the checksum recomputed as io/checkpoint.cpp does (CRC-32 of each name and
-// data block, in name order): a file only values can tell apart from a good one.
-template <class T>
-fs::path crafted(const SavedAfterOneChunk& saved, const std::string& name, std::size_t element, T value) {
-  auto arrays = io::read_npz(saved.path);
-  io::NpyArray& a = arrays.at(name);
-  EXPECT_EQ(io::dtype_size(a.dtype), sizeof(T)) << name;
-  EXPECT_LT(element, static_cast<std::size_t>(a.size())) << name;
-  if (element >= static_cast<std::size_t>(a.size())) return saved.path;
-  std::memcpy(a.data.data() + element * sizeof(T), &value, sizeof(T));
+// Writes `arrays` as a checkpoint to `out` with the checksum recomputed as
+// io/checkpoint.cpp does (CRC-32 of each name and data block, in name order).
+void write_checksummed(const std::map<std::string, io::NpyArray>& arrays, const fs::path& out) {
   uLong crc = crc32(0L, Z_NULL, 0);
   io::NpzWriter npz;
   for (const auto& [key, array] : arrays) {
@@ -165,12 +159,108 @@ fs::path crafted(const SavedAfterOneChunk& saved, const std::string& name, std::
     npz.add(key, array.dtype, array.shape, array.data.data());
   }
   npz.add("checksum", std::vector<std::uint32_t>{static_cast<std::uint32_t>(crc)}, {1});
-  const fs::path out = saved.dir / ("crafted_" + name + ".npz");
   npz.write(out);
+}
+
+// The saved checkpoint with one element of array `name` set to `value`, its
+// checksum valid: a file only values can tell apart from a good one.
+template <class T>
+fs::path crafted(const SavedAfterOneChunk& saved, const std::string& name, std::size_t element, T value) {
+  auto arrays = io::read_npz(saved.path);
+  io::NpyArray& a = arrays.at(name);
+  EXPECT_EQ(io::dtype_size(a.dtype), sizeof(T)) << name;
+  EXPECT_LT(element, static_cast<std::size_t>(a.size())) << name;
+  if (element >= static_cast<std::size_t>(a.size())) return saved.path;
+  std::memcpy(a.data.data() + element * sizeof(T), &value, sizeof(T));
+  const fs::path out = saved.dir / ("crafted_" + name + ".npz");
+  write_checksummed(arrays, out);
+  return out;
+}
+
+// FNV-1a 64, as config_hash.
+std::uint64_t fnv1a(const std::string& text) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (const unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+// `text` without its line `line` (which must be there).
+std::string without_line(std::string text, const std::string& line) {
+  const std::size_t at = text.find("\n" + line + "\n");
+  EXPECT_NE(at, std::string::npos) << line;
+  if (at != std::string::npos) text.erase(at + 1, line.size() + 1);
+  return text;
+}
+
+// The saved checkpoint as a version would have written it whose
+// configuration text was `text` (config_toml and config_hash; with
+// `keep_text` false, only the hash: a checkpoint of a version before
+// config_toml).
+fs::path with_config_text(const SavedAfterOneChunk& saved, const std::string& text, bool keep_text,
+                          const fs::path& out) {
+  auto arrays = io::read_npz(saved.path);
+  const std::uint64_t h = fnv1a(text);
+  const std::vector<std::uint32_t> hash{static_cast<std::uint32_t>(h), static_cast<std::uint32_t>(h >> 32)};
+  arrays.at("config_hash").data.assign(reinterpret_cast<const char*>(hash.data()), 8);
+  if (keep_text) arrays.at("config_toml").data = text, arrays.at("config_toml").shape = {static_cast<std::int64_t>(text.size())};
+  else arrays.erase("config_toml");
+  fs::create_directories(out.parent_path());
+  write_checksummed(arrays, out);
   return out;
 }
 
 }  // namespace
+
+// A checkpoint of an earlier version lacks the keys added since: accepted
+// where the configuration holds the value that version behaved as, refused
+// naming the key otherwise; a changed or unknown key is refused as before.
+TEST(Checkpoint, AKeyAddedSinceTheCheckpointIsAcceptedOnlyAtTheValueThatVersionRanWith) {
+  const SavedAfterOneChunk saved("added_key");
+  const fs::path dir = saved.dir;
+  Config planned = saved.config;  // rate_loss "split", the default; before the key: "plain"
+  planned.simulation.num_chunks = 0;
+  const std::string now = io::to_toml(planned);
+  auto load = [&](const fs::path& file, const Config& c) { return io::load_checkpoint(file, c).chunks_done; };
+  const Config plain = small_config({"hyperparameters.rate_loss=\"plain\""});
+
+  // Stored without rate_loss: that version ran the plain loss.
+  const fs::path old = with_config_text(saved, without_line(now, "rate_loss = \"split\""), true, dir / "old.npz");
+  expect_throw_containing([&] { load(old, saved.config); },
+                          "it was written for a different configuration: hyperparameters.rate_loss is not in its "
+                          "configuration: the earlier version that wrote it ran as hyperparameters.rate_loss = "
+                          "\"plain\"");
+  EXPECT_EQ(load(old, plain), 1);
+  // A key without a known earlier value (simulation.saturate is not listed): refused by name.
+  const fs::path unlisted = with_config_text(saved, without_line(now, "saturate = true"), true, dir / "unlisted.npz");
+  expect_throw_containing([&] { load(unlisted, saved.config); },
+                          "simulation.saturate is not in its configuration (an earlier version's)");
+  // A key this version does not have, and a changed value next to an absent key.
+  std::string extra = now;
+  extra.insert(extra.find("\nchunk_size = ") + 1, "warp = 9\n");
+  expect_throw_containing([&] { load(with_config_text(saved, extra, true, dir / "extra.npz"), saved.config); },
+                          "simulation.warp = 9 there is not a key of this version");
+  const Config faster = small_config({"hyperparameters.rate_loss=\"plain\"", "hyperparameters.learning_rate=0.5"});
+  expect_throw_containing([&] { load(old, faster); }, "hyperparameters.learning_rate is 0.01 there, 0.5 here");
+
+  // A checkpoint of a version before config_toml (only the hash) in its run
+  // directory: the run's parameters.toml, as that version wrote it, stands
+  // for its configuration, and the run continues with what that version meant.
+  const fs::path run = dir / "run";
+  Config written = saved.config;
+  const std::string file = without_line(io::to_toml(written), "rate_loss = \"split\"");
+  io::write_file_atomic(run / "parameters.toml", file);
+  const fs::path hashed = with_config_text(saved, without_line(now, "rate_loss = \"split\""), false,
+                                           run / "checkpoints" / "checkpoint_latest.npz");
+  const Config meant = io::load_run_config(run / "parameters.toml");
+  EXPECT_EQ(meant.hyperparameters.rate_loss, RateLoss::plain);
+  EXPECT_EQ(load(hashed, meant), 1);
+  expect_throw_containing([&] { load(hashed, io::load_config(run / "parameters.toml")); },
+                          "hyperparameters.rate_loss is not in its configuration");
+  // Edited since, the file is no longer what the checkpoint was written with.
+  io::write_file_atomic(run / "parameters.toml", without_line(file, "saturate = true"));
+  expect_throw_containing([&] { load(hashed, io::load_run_config(run / "parameters.toml")); },
+                          "kept only a hash of it: the run's parameters.toml is not the file it was written with");
+}
 
 TEST(Checkpoint, ImpossibleValuesWithAValidChecksumAreRefusedNamingTheArray) {
   const SavedAfterOneChunk saved("crafted");

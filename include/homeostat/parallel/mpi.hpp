@@ -75,6 +75,16 @@ class MpiContext {
   bool any(bool mine) const;
   // Every rank's `mine`, concatenated in rank order, on every rank.
   std::vector<double> allgather(std::span<const double> mine) const;
+  // A sum over the ranks in rank order, the same bits on every rank: rank 0
+  // writes its part into `sum` (add_mine(offset, part, true)), each further
+  // rank receives the running sum of the ranks before it and adds its part
+  // (add_mine(offset, part, false)) before passing it on, and the last
+  // rank's total is broadcast. `sum` goes through in blocks of `block`
+  // elements, so the ranks pipeline (rank r adds block j while rank r + 1
+  // adds block j - 1); every element still sees its additions in rank
+  // order. A rank receives two copies of `sum` at most, whatever the ranks.
+  void running_sum(std::span<double> sum, std::size_t block,
+                   const std::function<void(std::size_t offset, std::span<double> part, bool first)>& add_mine) const;
   // Every rank's `mine`, concatenated in rank order, at `root`; empty on the
   // other ranks. Each part must be below 2 GiB.
   std::vector<std::byte> gather(std::span<const std::byte> mine, int root) const;

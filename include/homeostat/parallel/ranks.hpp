@@ -5,9 +5,9 @@
 //
 // Each rank computes consecutive trials (rank_trials in grad.hpp: whole
 // atoms of trial_atom trials for the gradient, single trials for
-// forward-only runs). The seams gather in rank order, which is trial and
-// atom order, so every rank
-// holds the bits one process computing the whole batch would have.
+// forward-only runs). The seams combine in rank order, which is trial and
+// atom order, so every rank holds the bits one process computing the whole
+// batch would have.
 #pragma once
 
 #include "homeostat/grad.hpp"
@@ -18,10 +18,11 @@
 
 namespace homeostat::parallel {
 
-// Bytes a rank receives per chunk (every rank alike, for equal shares):
-// the loss sums of the other ranks' trials, 6 x (B - B_r) x N doubles, and
-// for the gradient the sums of their atoms (trial_atom trials each),
-// (A - A_r) x sets x (E_rec + E_ff) doubles (all-gathers).
+// Bytes a rank receives per chunk: the loss sums of the other ranks'
+// trials, 6 x (B - B_r) x N doubles (an all-gather), and for the gradient
+// at most two copies of the atoms' sum, 2 x sets x (E_rec + E_ff) doubles,
+// whatever B and R: the running sum of the atoms before its own from the
+// rank before, then the total from the last rank (MpiContext::running_sum).
 class MpiReduction final : public ChunkReduction {
  public:
   // `range`: this rank's trials (rank_trials).
@@ -29,7 +30,7 @@ class MpiReduction final : public ChunkReduction {
   TrialRange trials(std::int64_t /*local*/) const override { return range_; }
   bool all(bool mine) const override { return !mpi_.any(!mine); }
   void gather_loss_sums(LossSums<double>& sums) const override;
-  void gather_atom_gradients(std::int64_t first_atom, std::vector<AtomGradient>& atoms) const override;
+  AtomGradient sum_atom_gradients(std::int64_t first_atom, std::vector<AtomGradient>& atoms) const override;
 
  private:
   const MpiContext& mpi_;

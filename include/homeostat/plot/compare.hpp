@@ -46,7 +46,7 @@ struct RunOutcome {
   std::filesystem::path dir;
   std::string label;        // what tables and legends call it: the directory's name, made unique
   TrainingLog log;
-  std::string method;       // "train" or "feedback" (from the metrics columns)
+  std::string method;       // "train" or "feedback" (metadata.json's block)
   double chunks_logged = 0; // the last logged chunk
   double last_total_loss = 0;
   // "final state": metadata.json's target_summary (the final state's

@@ -20,6 +20,7 @@
 #include "homeostat/plot/training_log.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -56,8 +57,12 @@ struct FigureOutcome {
 };
 
 // Every figure of simulate_figures() into `dir` (created), as DIR/NAME.png.
+// `stop`, when given, is asked before each figure: once it says true the
+// rest are left undrawn (those drawn are whole: every PNG is written
+// atomically) and only the figures attempted are returned.
 std::vector<FigureOutcome> render_simulate_figures(const RunData& data, const std::filesystem::path& dir,
-                                                   const FigureOptions& options = {});
+                                                   const FigureOptions& options = {},
+                                                   const std::function<bool()>& stop = {});
 
 // The figures of a training run (from training_metrics.csv), in drawing order.
 const std::vector<FigureInfo>& training_figures();
