@@ -40,13 +40,11 @@ struct GradientOptions {
   // the barriers between its parts (bptt.md); tests lower it to exercise
   // the path. Results do not depend on it.
   std::int64_t min_shared_neuron_trials = 8192;
-  // How such a team shares its work (bptt.md): its `policy` says what the
-  // team does when one of its threads lags (a core shared with another
-  // process; by default it takes stretches of steps on one thread while
-  // that is faster), in the adjoint steps and in the recomputation, which
-  // a team wider than its group's trials shares by ranges of at least
-  // `min_neurons_per_thread` neurons, as the forward pass does. Tests
-  // force the other modes. Results do not depend on it.
+  // How a team wider than its group's trials shares each trial's
+  // recomputation by ranges of neurons, as the forward pass does (bptt.md):
+  // at least `min_neurons_per_thread` neurons per range, and by `policy`
+  // on one thread for stretches while sharing is slower. Tests force the
+  // other modes. Results do not depend on it.
   ThreadSharing sharing;
   // For tests: called once per piece of recomputation (a trial, or a range
   // [lo, hi) of its neurons) and segment, by the thread that does it.

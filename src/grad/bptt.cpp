@@ -4,12 +4,9 @@
 // bptt.md, the derivation in src/model/cond_lif/README.md.
 #include "homeostat/grad.hpp"
 
-#include "common/barrier.hpp"
 #include "common/first_error.hpp"
-#include "common/subnormals.hpp"
 #include "model/cond_lif/adjoint.hpp"
 #include "model/cond_lif/trace.hpp"
-#include "sim/sharing.hpp"
 
 #include <omp.h>
 
@@ -376,199 +373,6 @@ Teams backward_teams(std::int64_t n_groups, int threads) {
   return {static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(n_groups, threads))), threads};
 }
 
-// Whether a team shares the adjoint steps of a group or leaves them to its
-// first thread for a stretch of steps, decided at the first barrier of
-// each step (the last thread to arrive calls decide). Adaptive: while a
-// window's wall time exceeds `keep_below` times what its fastest thread
-// (chunks of work per second of its busy time) would have needed for all
-// the window's chunks alone, plus `slack`, one thread is faster: it goes
-// alone for a stretch long enough that the failed try cost at most
-// `probe_cost` of it. The measure and thresholds are the forward's
-// (sim_detail::SharingPlan), counted in chunks because the team's threads
-// take rows and blocks dynamically, not fixed ranges.
-class TeamPlan {
- public:
-  static constexpr std::int64_t window = sim_detail::SharingPlan::window;
-
-  // `alone`: what an earlier segment left of a stretch on one thread.
-  TeamPlan(SharedTrial policy, int threads, std::int64_t steps, double now, std::int64_t alone)
-      : busy(threads, 0.0), done(threads, 0), policy_(policy), steps_(steps) {
-    start_window(now);
-    if (alone > 0 && policy != SharedTrial::always) {
-      solo_ = true;
-      solo_end_ = alone;
-    }
-  }
-
-  // Seconds each thread worked (not waited) and chunks it took since the
-  // window began; thread k adds to busy[k] and done[k] before it arrives
-  // at the barrier.
-  std::vector<double> busy;
-  std::vector<std::int64_t> done;
-
-  bool solo() const { return solo_; }
-  std::int64_t solo_until() const { return std::min(solo_end_, steps_); }
-  std::int64_t solo_left() const { return solo_ ? std::max<std::int64_t>(0, solo_end_ - steps_) : 0; }
-
-  // At the barrier of step u (or when a stretch alone ends there).
-  void decide(std::int64_t u, double now) {
-    if (solo_) {  // a stretch alone ends: try sharing again
-      solo_ = false;
-      start_window(now);
-      return;
-    }
-    ++window_steps_;
-    if (policy_ == SharedTrial::alternating) {
-      if (window_steps_ >= 1 + u % 3) go_solo(u, 1 + u % 5);
-      return;
-    }
-    if (policy_ != SharedTrial::adaptive || window_steps_ < 8) return;
-    const double wall = now - window_start_;
-    std::int64_t chunks = 0;
-    for (const std::int64_t d : done) chunks += d;
-    double one_thread = 0;  // the fastest thread alone
-    for (std::size_t k = 0; k < busy.size(); ++k) {
-      if (done[k] == 0 || !(busy[k] > 0)) continue;
-      const double seconds = busy[k] * static_cast<double>(chunks) / static_cast<double>(done[k]);
-      if (one_thread == 0 || seconds < one_thread) one_thread = seconds;
-    }
-    if (one_thread > 0 && wall > sim_detail::SharingPlan::keep_below * one_thread + sim_detail::SharingPlan::slack) {
-      const double per_step = one_thread / static_cast<double>(window_steps_);
-      const double stretch = per_step > 0 ? wall / sim_detail::SharingPlan::probe_cost / per_step : 1e12;
-      go_solo(u, std::max<std::int64_t>(window, static_cast<std::int64_t>(std::min(stretch, 1e12))));
-    } else if (window_steps_ >= window) {
-      start_window(now);
-    }
-  }
-
- private:
-  void go_solo(std::int64_t u, std::int64_t stretch) {
-    solo_ = true;
-    solo_end_ = u + stretch;
-  }
-  void start_window(double now) {
-    window_start_ = now;
-    window_steps_ = 0;
-    std::fill(busy.begin(), busy.end(), 0.0);
-    std::fill(done.begin(), done.end(), 0);
-  }
-
-  SharedTrial policy_;
-  std::int64_t steps_;
-  bool solo_ = false;
-  std::int64_t solo_end_ = 0;
-  double window_start_ = 0;
-  std::int64_t window_steps_ = 0;
-};
-
-// The adjoint steps of one recomputed segment of `len` steps by a team of
-// `team` threads. The threads take the rows of steps 4-5 (the first thread
-// the input spikes before) and the blocks of steps 6 and 1-3 in chunks of
-// 64 from shared counters, as OpenMP's dynamic schedule would, and wait at
-// two barriers per step (before the rows: nu of every neuron complete;
-// after them: step 1-3 of the next step overwrites nu). The barriers spin
-// briefly, then block (SpinThenBlockBarrier), and a TeamPlan decides at the
-// first one whether the next steps run shared or on the calling thread
-// alone while the others sleep; `sharing` carries the rest of such a
-// stretch to the next segment. Which thread computes an element never
-// changes what is computed: the same bits in every case.
-template <int W, class Real>
-void adjoint_segment(const BackwardSteps<W, Real>& back, std::int64_t len, const SegmentTrace<Real>& tr,
-                     const std::vector<Coefficients>& sets, std::vector<Adjoint<Real>>& adjoints, int team,
-                     ThreadSharing& sharing) {
-  using Tiles = typename BackwardSteps<W, Real>::Tiles;
-  const std::int64_t n = back.lm.n;
-  constexpr std::int64_t chunk = 64;  // rows, or neurons (4 blocks of 16)
-  // Steps (4-5) of step s: rows [lo, hi), and the input spikes if `inputs`.
-  auto propagate = [&](std::int64_t s, std::int64_t lo, std::int64_t hi, bool inputs) {
-    for (std::size_t c = 0; c < sets.size(); ++c) {
-      if (inputs) back.propagate_inputs(s, tr, adjoints[c]);
-      back.propagate(lo, hi, adjoints[c]);
-    }
-  };
-  // Steps u .. until - 1 counted from the segment's end (step len - 1 - u)
-  // on the calling thread; steps (1-3) of step u first unless `entered`.
-  auto alone = [&](std::int64_t u, std::int64_t until, bool entered) {
-    const simd::FlushSubnormals flush;
-    Tiles tiles(back.width());
-    if (!entered) back.enter_last(len, 0, n, tr, sets, adjoints, tiles);
-    for (; u < until; ++u) {
-      propagate(len - 1 - u, 0, n, true);
-      back.leave_and_enter(len - 1 - u, len, 0, n, tr, sets, adjoints, tiles);
-    }
-  };
-  if (team == 1) {
-    alone(0, len, false);
-    return;
-  }
-  TeamPlan plan(sharing.policy, team, len, omp_get_wtime(), sharing.solo_steps_left);
-  // A step takes 1-3 ms: a peer that arrives within 1 ms is common on a
-  // loaded machine, and waking a blocked thread costs more than that.
-  SpinThenBlockBarrier barrier(team, std::chrono::milliseconds(1));
-  std::atomic<std::int64_t> next_row{0}, next_neuron{0};
-  std::int64_t u = 0;    // steps done
-  bool entered = false;  // steps (1-3) of step u done: nu of step u complete
-  while (u < len) {
-    if (plan.solo()) {
-      // Outside any parallel region: the other threads sleep in OpenMP's pool.
-      const std::int64_t until = plan.solo_until();
-      alone(u, until, entered);
-      u = until;
-      entered = true;
-      if (u < len) plan.decide(u, omp_get_wtime());  // the stretch ends: try sharing again
-      continue;
-    }
-    const std::int64_t from = u;
-    const bool from_entered = entered;
-    next_row = 0;
-    next_neuron = 0;
-#pragma omp parallel num_threads(team)
-    {
-      const int tid = omp_get_thread_num();
-      const simd::FlushSubnormals flush;
-      Tiles tiles(back.width());
-      // Chunks of neurons [i0, i0 + 64) from `next` until none is left.
-      auto take = [&](std::atomic<std::int64_t>& next, auto&& part) {
-        for (std::int64_t i0 = next.fetch_add(chunk); i0 < n; i0 = next.fetch_add(chunk)) {
-          part(i0, std::min(n, i0 + chunk));
-          ++plan.done[tid];
-        }
-      };
-      double since = omp_get_wtime();
-      if (!from_entered)
-        take(next_neuron, [&](std::int64_t lo, std::int64_t hi) { back.enter_last(len, lo, hi, tr, sets, adjoints, tiles); });
-      bool wait = !from_entered;  // a barrier before the rows of step v
-      std::int64_t v = from;
-      while (v < len) {
-        if (wait) {
-          plan.busy[tid] += omp_get_wtime() - since;
-          // nu of step v complete: every row reads it.
-          barrier.arrive_and_wait([&] {
-            next_row = 0;
-            plan.decide(v, omp_get_wtime());
-          });
-          since = omp_get_wtime();
-          if (plan.solo()) break;  // every thread, at the same v
-        }
-        wait = true;
-        const std::int64_t s = len - 1 - v;
-        if (tid == 0) propagate(s, 0, 0, true);
-        take(next_row, [&](std::int64_t lo, std::int64_t hi) { propagate(s, lo, hi, false); });
-        plan.busy[tid] += omp_get_wtime() - since;
-        // Every row done with nu of step s, which steps (1-3) of s - 1 overwrite.
-        barrier.arrive_and_wait([&] { next_neuron = 0; });
-        since = omp_get_wtime();
-        take(next_neuron,
-             [&](std::int64_t lo, std::int64_t hi) { back.leave_and_enter(s, len, lo, hi, tr, sets, adjoints, tiles); });
-        ++v;
-      }
-      if (tid == 0) u = v;
-    }
-    entered = true;
-  }
-  sharing.solo_steps_left = plan.solo_left();
-}
-
 // Phase 5: the backward pass of this process's trial groups (bptt.md,
 // "Threads and determinism"): each group is recomputed segment by segment,
 // last to first, from the checkpoints and taken backward on its own, with
@@ -619,13 +423,10 @@ void backward(const LoweredModel<Real>& lm, const InputSource& inputs, std::int6
     SegmentTrace<Real>& trace = buffers.traces[g];
     // Sized for the longest segment at once (the last one, taken first, may be shorter).
     trace.resize(k_every, n, width);
-    // Ranges of at least 16 neurons (one block) per thread.
-    const int shared = n * width >= options.min_shared_neuron_trials
-                           ? static_cast<int>(std::clamp<std::int64_t>(n / BackwardSteps<0, Real>::block, 1, team))
-                           : 1;
+    const int shared = n * width >= options.min_shared_neuron_trials ? team : 1;
     // Carried from segment to segment: how the recomputation's shared
-    // trials went, how the adjoint team's steps went.
-    ThreadSharing recompute_sharing = options.sharing, sharing = options.sharing;
+    // trials went.
+    ThreadSharing recompute_sharing = options.sharing;
     with_group_width(width, [&](auto fixed_width) {
       const BackwardSteps<decltype(fixed_width)::value, Real> back{lm, lambda, cutoff, width};
       for (std::int64_t seg = n_segments - 1; seg >= 0; --seg) {
@@ -633,7 +434,8 @@ void backward(const LoweredModel<Real>& lm, const InputSource& inputs, std::int6
         const std::int64_t s0 = seg * k_every, len = std::min(k_every, steps - s0);
         recompute_segment(lm, inputs, buffers.checkpoints[seg], local, width, trial0, t0 + s0, len, trace, team,
                           recompute_sharing, options.on_recompute_piece, error);
-        adjoint_segment(back, len, trace, coefficients[g], adjoints[g], shared, sharing);
+#pragma omp parallel num_threads(shared) if (shared > 1)
+        back.segment(len, trace, coefficients[g], adjoints[g]);
       }
     });
   };

@@ -359,8 +359,9 @@ void expect_same_bits(const ChunkGradient& a, const ChunkGradient& b, const std:
 // Chunks of `batch` trials on 1-8 threads (more than this machine's
 // cores) in groups of 4, 8, 16 trials and the default: teams of threads
 // share groups (the threshold lowered), groups run in parallel, teams
-// fall back to one thread and share again, and the gradient, summed in
-// atoms of trial_atom trials, keeps every bit.
+// wider than their trials share each trial's recomputation by neuron
+// ranges (falling back to one thread and sharing again), and the
+// gradient, summed in atoms of trial_atom trials, keeps every bit.
 template <class Real>
 void expect_bits_independent_of_threads_and_groups(std::int64_t batch, std::int64_t steps) {
   const Problem<Real> p({"simulation.dt=0.1", "recurrent.topology.num_neurons=200",
@@ -393,9 +394,9 @@ void expect_bits_independent_of_threads_and_groups(std::int64_t batch, std::int6
       expect_same_bits(one, run(threads, group),
                        std::to_string(batch) + " trials, " + std::to_string(threads) + " threads, groups of " +
                            std::to_string(group));
-  // A team that shares every step, and one that switches between sharing
-  // and one thread on a fixed schedule, within and across segments (what
-  // the default does under load).
+  // Recomputation shared at every step, and switching between sharing and
+  // one thread on a fixed schedule, within and across segments (what the
+  // default does under load).
   for (const int threads : {2, 3, 5, 8})
     for (const SharedTrial policy : {SharedTrial::always, SharedTrial::alternating})
       expect_same_bits(one, run(threads, 0, 0, policy),

@@ -12,6 +12,8 @@
 #include "homeostat/model.hpp"
 #include "model/cond_lif/trace.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
@@ -207,15 +209,17 @@ struct BackwardSteps {
   }
 
   // Adjoint steps (4)-(5), the reverse of MODEL.md step 5 per presynaptic
-  // row, for rows [lo, hi): (4) dL/ds_j(t) for every recurrent j (the
-  // surrogate makes every neuron count), and (5) the weight gradients of the
-  // presynaptic neurons that spiked at t, into the sums of the trial's atom.
-  // Each edge and each j belongs to the caller of its row. Needs nu of
+  // row: (4) dL/ds_j(t) for every recurrent j (the surrogate makes every neuron
+  // count), and (5) the weight gradients of the presynaptic neurons (and
+  // inputs) that spiked at t, into the sums of the trial's atom. Rows are
+  // split over threads: each edge and each j is one thread's. Needs nu of
   // every neuron (a barrier before).
-  void propagate(std::int64_t lo, std::int64_t hi, Adjoint<Real>& a) const {
+  void propagate(std::int64_t s, const SegmentTrace<Real>& tr, Adjoint<Real>& a) const {
     const std::int64_t batch = width();
     const std::int64_t n = lm.n;
-    for (std::int64_t j = lo; j < hi; ++j) {
+    const auto n_rtypes = static_cast<std::int64_t>(lm.rec_first.size());
+#pragma omp for schedule(dynamic, 64)
+    for (std::int64_t j = 0; j < n; ++j) {
       const Real* nu = a.nu.data() + static_cast<std::int64_t>(lm.cell_type[j]) * n * batch;
       if (sparse_cutoff <= 0 || a.needed[j])
         row_product(lm.rec_weight.data(), lm.rec_post.data(), lm.rec_row[j], lm.rec_row[j + 1], nu, batch,
@@ -227,15 +231,8 @@ struct BackwardSteps {
           d_rec[e] += nu[static_cast<std::int64_t>(lm.rec_post[e]) * batch + b];
       }
     }
-  }
-
-  // Step (5) for the input spikes of step s: few per step, trials in
-  // order, by one caller. Reads only nu and writes only d_ff: it may run
-  // beside propagate.
-  void propagate_inputs(std::int64_t s, const SegmentTrace<Real>& tr, Adjoint<Real>& a) const {
-    const std::int64_t batch = width();
-    const std::int64_t n = lm.n;
-    const auto n_rtypes = static_cast<std::int64_t>(lm.rec_first.size());
+    // Inputs: few spikes per step; one thread, trials in order.
+#pragma omp single
     for (std::int64_t b = 0; b < batch; ++b) {
       double* d_ff = a.d_ff[b / trial_atom].data();
       for (const std::int32_t j : tr.input_spikes[s * batch + b]) {
@@ -244,6 +241,7 @@ struct BackwardSteps {
           d_ff[e] += nu[static_cast<std::int64_t>(lm.ff_post[e]) * batch + b];
       }
     }
+    // implicit barriers: dL/ds complete
   }
 
   // Adjoint step (6), the reverse of MODEL.md steps 4, 3 and 2 and step 1's
@@ -281,74 +279,54 @@ struct BackwardSteps {
     gather_trials<W>(rows, stride, width(), i0, count, tile);
   }
 
-  // One caller's tiles of a block of neurons: step t's v, g_sum, bits (for
-  // step 6 of t); step t - 1's v, tau, bits (for steps 1-3 of t - 1; v only
-  // for the sparse approximation).
-  struct Tiles {
-    std::vector<Real> v_t, g_t, v_e, tau_e;
-    std::vector<std::uint32_t> bits_t, bits_e;
-    explicit Tiles(std::int64_t batch)
-        : v_t(block * batch), g_t(block * batch), v_e(block * batch), tau_e(block * batch), bits_t(block * batch),
-          bits_e(block * batch) {}
-  };
-  static constexpr std::int64_t block = 16;
-
-  // The parts of a recomputed segment of `len` steps, taken last step
-  // first, for each set of loss coefficients. A segment is enter_last, then
-  // for each step s = len - 1 .. 0: propagate (every row) and
-  // propagate_inputs, then leave_and_enter(s) (every neuron). Within a part
-  // the callers may share the neurons or rows [lo, hi) (16-aligned) in any
-  // way; between parts they must wait for each other (the driver's
-  // barriers, src/grad/bptt.cpp), and every caller must flush subnormals
-  // (simd::FlushSubnormals) for the whole segment, as the adjoints decay
-  // towards 0 (see forward.md). The neurons go in blocks of 16, whose
-  // trace is gathered into the caller's tiles and whose adjoints stay in L1
-  // between the parts of a step; a step's (6) and the previous step's (1-3)
-  // run in one pass over the neurons (both touch only the neuron's own
-  // adjoints), so the adjoints are streamed once per step.
-  void enter_last(std::int64_t len, std::int64_t lo, std::int64_t hi, const SegmentTrace<Real>& tr,
-                  const std::vector<Coefficients>& sets, std::vector<Adjoint<Real>>& adjoints, Tiles& t) const {
+  // Every step of a recomputed segment of `len` steps, last to first, for
+  // each set of loss coefficients; call from inside a parallel region. The
+  // neurons go in blocks of 16, whose trace is gathered into tiles (this
+  // thread's) and whose adjoints stay in L1 between the parts of a step.
+  void segment(std::int64_t len, const SegmentTrace<Real>& tr, const std::vector<Coefficients>& sets,
+               std::vector<Adjoint<Real>>& adjoints) const {
+    constexpr std::int64_t block = 16;
+    const std::int64_t batch = width();
     const std::int64_t n = lm.n;
-    const std::int64_t stride_v = (len + 1) * n;  // from one trial's rows to the next
-    const StepTile<Real> entry{t.v_e.data(), t.v_t.data(), nullptr, t.tau_e.data(), t.bits_e.data()};
-    for (std::int64_t i0 = lo; i0 < hi; i0 += block) {
-      const std::int64_t count = std::min(block, hi - i0);
-      gather(tr.v.data() + len * n, stride_v, i0, count, t.v_t.data());  // v(t + 1) of the last step
-      gather_entry(len - 1, len, i0, count, tr, t);
+    const std::int64_t stride = len * n, stride_v = (len + 1) * n;  // from one trial's rows to the next
+    const simd::FlushSubnormals flush;  // adjoints decaying towards 0 (see forward.md)
+    // Step t's v, g_sum, bits (for step 6 of t); step t - 1's v, tau, bits
+    // (for steps 1-3 of t - 1; v only for the sparse approximation).
+    std::vector<Real> v_t(block * batch), g_t(block * batch), v_e(block * batch), tau_e(block * batch);
+    std::vector<std::uint32_t> bits_t(block * batch), bits_e(block * batch);
+    auto gather_entry = [&](std::int64_t t, std::int64_t i0, std::int64_t count) {
+      gather(tr.tau.data() + t * n, stride, i0, count, tau_e.data());
+      gather(tr.bits.data() + t * n, stride, i0, count, bits_e.data());
+      if (sparse_cutoff > 0) gather(tr.v.data() + t * n, stride_v, i0, count, v_e.data());
+    };
+    const StepTile<Real> now{v_t.data(), nullptr, g_t.data(), nullptr, bits_t.data()};
+    const StepTile<Real> entry{v_e.data(), v_t.data(), nullptr, tau_e.data(), bits_e.data()};
+#pragma omp for schedule(static)
+    for (std::int64_t i0 = 0; i0 < n; i0 += block) {
+      const std::int64_t count = std::min(block, n - i0);
+      gather(tr.v.data() + len * n, stride_v, i0, count, v_t.data());  // v(t + 1) of the last step
+      gather_entry(len - 1, i0, count);
       for (std::size_t c = 0; c < sets.size(); ++c)
         for (std::int64_t i = i0; i < i0 + count; ++i) enter(i, i - i0, entry, sets[c], adjoints[c]);
     }
-  }
-
-  void leave_and_enter(std::int64_t s, std::int64_t len, std::int64_t lo, std::int64_t hi,
-                       const SegmentTrace<Real>& tr, const std::vector<Coefficients>& sets,
-                       std::vector<Adjoint<Real>>& adjoints, Tiles& t) const {
-    const std::int64_t n = lm.n;
-    const std::int64_t stride = len * n, stride_v = (len + 1) * n;
-    const StepTile<Real> now{t.v_t.data(), nullptr, t.g_t.data(), nullptr, t.bits_t.data()};
-    const StepTile<Real> entry{t.v_e.data(), t.v_t.data(), nullptr, t.tau_e.data(), t.bits_e.data()};
-    for (std::int64_t i0 = lo; i0 < hi; i0 += block) {
-      const std::int64_t count = std::min(block, hi - i0);
-      gather(tr.v.data() + s * n, stride_v, i0, count, t.v_t.data());
-      gather(tr.g_sum.data() + s * n, stride, i0, count, t.g_t.data());
-      gather(tr.bits.data() + s * n, stride, i0, count, t.bits_t.data());
-      if (s > 0) gather_entry(s - 1, len, i0, count, tr, t);
-      for (std::size_t c = 0; c < sets.size(); ++c) {
-        for (std::int64_t i = i0; i < i0 + count; ++i) leave(i, i - i0, now, adjoints[c]);
-        if (s > 0)
-          for (std::int64_t i = i0; i < i0 + count; ++i) enter(i, i - i0, entry, sets[c], adjoints[c]);
+    // implicit barrier: nu complete
+    for (std::int64_t s = len - 1; s >= 0; --s) {
+      for (std::size_t c = 0; c < sets.size(); ++c) propagate(s, tr, adjoints[c]);
+#pragma omp for schedule(static)
+      for (std::int64_t i0 = 0; i0 < n; i0 += block) {
+        const std::int64_t count = std::min(block, n - i0);
+        gather(tr.v.data() + s * n, stride_v, i0, count, v_t.data());
+        gather(tr.g_sum.data() + s * n, stride, i0, count, g_t.data());
+        gather(tr.bits.data() + s * n, stride, i0, count, bits_t.data());
+        if (s > 0) gather_entry(s - 1, i0, count);
+        for (std::size_t c = 0; c < sets.size(); ++c) {
+          for (std::int64_t i = i0; i < i0 + count; ++i) leave(i, i - i0, now, adjoints[c]);
+          if (s > 0)
+            for (std::int64_t i = i0; i < i0 + count; ++i) enter(i, i - i0, entry, sets[c], adjoints[c]);
+        }
       }
+      // implicit barrier: nu of step s - 1 complete
     }
-  }
-
- private:
-  void gather_entry(std::int64_t t_entry, std::int64_t len, std::int64_t i0, std::int64_t count,
-                    const SegmentTrace<Real>& tr, Tiles& t) const {
-    const std::int64_t n = lm.n;
-    const std::int64_t stride = len * n, stride_v = (len + 1) * n;
-    gather(tr.tau.data() + t_entry * n, stride, i0, count, t.tau_e.data());
-    gather(tr.bits.data() + t_entry * n, stride, i0, count, t.bits_e.data());
-    if (sparse_cutoff > 0) gather(tr.v.data() + t_entry * n, stride_v, i0, count, t.v_e.data());
   }
 };
 
