@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@
 namespace homeostat {
 
 class ChunkReduction;
+
+using RecomputePieceHook = std::function<void(std::int64_t trial, std::int64_t lo, std::int64_t hi)>;
 
 struct GradientOptions {
   double surrogate_scale = 200.0;     // lambda of ds/dv = 1 / (lambda |v - theta| + 1)^2 [1/mV]
@@ -37,6 +40,15 @@ struct GradientOptions {
   // the barriers between its parts (bptt.md); tests lower it to exercise
   // the path. Results do not depend on it.
   std::int64_t min_shared_neuron_trials = 8192;
+  // How a team wider than its group's trials shares each trial's
+  // recomputation by ranges of neurons, as the forward pass does (bptt.md):
+  // at least `min_neurons_per_thread` neurons per range, and by `policy`
+  // on one thread for stretches while sharing is slower. Tests force the
+  // other modes. Results do not depend on it.
+  ThreadSharing sharing;
+  // For tests: called once per piece of recomputation (a trial, or a range
+  // [lo, hi) of its neurons) and segment, by the thread that does it.
+  RecomputePieceHook on_recompute_piece;
   std::vector<LossTerm> terms;        // also differentiate each of these alone (unweighted)
   // Where the batch's trials are split across processes, how they combine
   // their parts (ChunkReduction); nullptr: this process has every trial.

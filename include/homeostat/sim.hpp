@@ -64,20 +64,29 @@ template <class Real>
 void run_trial_serial(const LoweredModel<Real>& model, const InputSource& inputs, TrialState<Real>& state,
                       std::int64_t trial, std::int64_t t0, std::int64_t steps);
 
-// Per-step hooks of run_trial_observed, for step t0 + s: `before` sees the
-// state at the start of the step (before its spikes), `after` the state after
-// it (increments and clamp done) and the input spikes it delivered.
+// Per-step hooks of run_trial_observed, for step t0 + s and the neurons
+// [lo, hi): `before` sees the state at the start of the step (before its
+// spikes), `after` the state after it (increments and clamp done) and the
+// input spikes it delivered. Alone, a trial's hooks cover [0, N); threads
+// sharing it call them at once, each for its own range (the ranges of a
+// step cover [0, N)), and may read only the state of that range.
 template <class Real>
 struct StepObserver {
-  std::function<void(std::int64_t s, const TrialState<Real>& state)> before;
-  std::function<void(std::int64_t s, const TrialState<Real>& state, const std::vector<std::int32_t>& input_spikes)>
+  std::function<void(std::int64_t s, const TrialState<Real>& state, std::int64_t lo, std::int64_t hi)> before;
+  std::function<void(std::int64_t s, const TrialState<Real>& state, const std::vector<std::int32_t>& input_spikes,
+                     std::int64_t lo, std::int64_t hi)>
       after;
 };
 
-// run_trial_serial that shows every step to `observer` (both hooks required).
+struct ThreadSharing;
+
+// run_trial_serial that shows every step to `observer` (both hooks
+// required); with `threads` > 1, the threads share the trial as run_chunk's
+// do (`sharing`: nullptr for the defaults of ThreadSharing).
 template <class Real>
 void run_trial_observed(const LoweredModel<Real>& model, const InputSource& inputs, TrialState<Real>& state,
-                        std::int64_t trial, std::int64_t t0, std::int64_t steps, const StepObserver<Real>& observer);
+                        std::int64_t trial, std::int64_t t0, std::int64_t steps, const StepObserver<Real>& observer,
+                        int threads = 1, ThreadSharing* sharing = nullptr);
 
 // How threads that share one trial react when some of them lag (a core
 // shared with another process: every step waits for the slowest thread).

@@ -32,48 +32,57 @@ using cond_lif::SegmentTrace;
 // Recomputes steps [s0, s0 + len) of the trials `first .. first + batch` of
 // `checkpoint` (input trials trial0 + first ..) from their states at s0
 // (which it advances to s0 + len), and records what the backward pass
-// needs: each trial writes its own contiguous rows. Call from inside a
-// parallel region: the region's threads share the trials.
+// needs: each trial writes its own contiguous rows. `threads` share the
+// work: one trial each, or, with more threads than trials, each trial in
+// turn by ranges of neurons as the forward pass shares a trial (`sharing`);
+// each piece (a trial, or a range of it) records its own part of the rows.
+// `on_piece` (may be empty) is called once per piece, by its thread.
 template <class Real>
 void recompute_segment(const LoweredModel<Real>& lm, const InputSource& inputs,
                        std::vector<TrialState<Real>>& checkpoint, std::int64_t first, std::int64_t batch,
                        std::int64_t trial0, std::int64_t t_start, std::int64_t len, SegmentTrace<Real>& tr,
-                       FirstError& error) {
+                       int threads, ThreadSharing& sharing, const RecomputePieceHook& on_piece, FirstError& error) {
   const std::int64_t n = lm.n;
-#pragma omp single
   tr.resize(len, n, batch);
-  // implicit barrier: the trace is sized
-#pragma omp for schedule(static)
-  for (std::int64_t b = 0; b < batch; ++b) error.guard([&] {
-    TrialState<Real>& st = checkpoint[first + b];  // advanced in place: not needed again
-    StepObserver<Real> observer;
-    // Row s of v, tau and the flags, from the state before step s.
-    auto record = [&](std::int64_t s, const TrialState<Real>& at_t) {
-      const std::int64_t row = (b * len + s) * n;
-      record_entry(lm, at_t, t_start + s, tr.v.data() + (b * (len + 1) + s) * n, tr.tau.data() + row,
-                   tr.bits.data() + row);
-    };
-    observer.before = [&](std::int64_t s, const TrialState<Real>& at_t) {
-      if (s > 0) return;  // rows after the first come from the previous step's `after`
-      record(0, at_t);
-      record_g_sum(lm, at_t, tr.g_sum.data() + b * len * n);
-    };
-    // After step s: where it clamped (row s) and, in the same pass over the
-    // conductances, sum_k g_k of step s + 1; then row s + 1 of the rest.
-    observer.after = [&](std::int64_t s, const TrialState<Real>& next, const std::vector<std::int32_t>& in) {
-      tr.input_spikes[s * batch + b] = in;
-      const bool more = s + 1 < len;
-      record_exit(lm, next, more, tr.bits.data() + (b * len + s) * n,
-                  tr.g_sum.data() + (b * len + std::min(s + 1, len - 1)) * n);
-      if (more) {
-        record(s + 1, next);
-      } else {
-        std::copy(next.v.begin(), next.v.end(), tr.v.begin() + (b * (len + 1) + len) * n);
-      }
-    };
-    run_trial_observed(lm, inputs, st, trial0 + first + b, t_start, len, observer);
-  });
-  // implicit barrier: every trial recorded
+  auto one = [&](std::int64_t b, int trial_threads) {
+    error.guard([&] {
+      TrialState<Real>& st = checkpoint[first + b];  // advanced in place: not needed again
+      StepObserver<Real> observer;
+      // Row s of v, tau and the flags, from the state before step s.
+      auto record = [&](std::int64_t s, const TrialState<Real>& at_t, std::int64_t lo, std::int64_t hi) {
+        const std::int64_t row = (b * len + s) * n;
+        record_entry(lm, at_t, t_start + s, tr.v.data() + (b * (len + 1) + s) * n, tr.tau.data() + row,
+                     tr.bits.data() + row, lo, hi);
+      };
+      observer.before = [&](std::int64_t s, const TrialState<Real>& at_t, std::int64_t lo, std::int64_t hi) {
+        if (s > 0) return;  // rows after the first come from the previous step's `after`
+        if (on_piece) on_piece(trial0 + first + b, lo, hi);
+        record(0, at_t, lo, hi);
+        record_g_sum(lm, at_t, tr.g_sum.data() + b * len * n, lo, hi);
+      };
+      // After step s: where it clamped (row s) and, in the same pass over the
+      // conductances, sum_k g_k of step s + 1; then row s + 1 of the rest.
+      observer.after = [&](std::int64_t s, const TrialState<Real>& next, const std::vector<std::int32_t>& in,
+                           std::int64_t lo, std::int64_t hi) {
+        if (lo == 0) tr.input_spikes[s * batch + b] = in;  // one range starts at 0
+        const bool more = s + 1 < len;
+        record_exit(lm, next, more, tr.bits.data() + (b * len + s) * n,
+                    tr.g_sum.data() + (b * len + std::min(s + 1, len - 1)) * n, lo, hi);
+        if (more) {
+          record(s + 1, next, lo, hi);
+        } else {
+          std::copy(next.v.begin() + lo, next.v.begin() + hi, tr.v.begin() + (b * (len + 1) + len) * n + lo);
+        }
+      };
+      run_trial_observed(lm, inputs, st, trial0 + first + b, t_start, len, observer, trial_threads, &sharing);
+    });
+  };
+  if (threads <= batch) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (std::int64_t b = 0; b < batch; ++b) one(b, 1);
+  } else {
+    for (std::int64_t b = 0; b < batch; ++b) one(b, threads);
+  }
 }
 
 // The loss sums of a chunk, added up from the records of its forward pass
@@ -415,13 +424,16 @@ void backward(const LoweredModel<Real>& lm, const InputSource& inputs, std::int6
     // Sized for the longest segment at once (the last one, taken first, may be shorter).
     trace.resize(k_every, n, width);
     const int shared = n * width >= options.min_shared_neuron_trials ? team : 1;
+    // Carried from segment to segment: how the recomputation's shared
+    // trials went.
+    ThreadSharing recompute_sharing = options.sharing;
     with_group_width(width, [&](auto fixed_width) {
       const BackwardSteps<decltype(fixed_width)::value, Real> back{lm, lambda, cutoff, width};
       for (std::int64_t seg = n_segments - 1; seg >= 0; --seg) {
         if (stop_requested(options.stop)) return;
         const std::int64_t s0 = seg * k_every, len = std::min(k_every, steps - s0);
-#pragma omp parallel num_threads(team) if (team > 1)
-        recompute_segment(lm, inputs, buffers.checkpoints[seg], local, width, trial0, t0 + s0, len, trace, error);
+        recompute_segment(lm, inputs, buffers.checkpoints[seg], local, width, trial0, t0 + s0, len, trace, team,
+                          recompute_sharing, options.on_recompute_piece, error);
 #pragma omp parallel num_threads(shared) if (shared > 1)
         back.segment(len, trace, coefficients[g], adjoints[g]);
       }

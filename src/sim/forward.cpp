@@ -165,7 +165,7 @@ class RangeWorker {
     const LoweredModel<Real>& lm = c_.lm;
     TrialState<Real>& st = c_.st;
     std::vector<std::int32_t>& mine = c_.spikes[s & 1][part_];
-    if (c_.observer) c_.observer->before(s, st);
+    if (c_.observer) c_.observer->before(s, st, lo_, hi_);
 
     // 1. Spike: above threshold and not refractory (flagged by the
     // previous step's membrane pass).
@@ -203,7 +203,7 @@ class RangeWorker {
     for (const std::int32_t j : input_spikes_)
       deliver(lm, st, lm.ff_row.data(), lm.ff_post.data(), lm.ff_weight.data(), lm.ff_first[lm.input_type[j]],
               lm.ff_count[lm.input_type[j]], j, lo, hi, whole);
-    if (c_.observer) c_.observer->after(s, st, input_spikes_);
+    if (c_.observer) c_.observer->after(s, st, input_spikes_, lo_, hi_);
 
     // The member whose range starts at neuron 0 records the step's spikes.
     if (c_.recorder) c_.recorder->step_end(s, st, w_lo_, w_hi_, lo_ == 0, c_.spikes[s & 1], input_spikes_);
@@ -393,14 +393,17 @@ void run_trial_serial(const LoweredModel<Real>& lm, const InputSource& inputs, T
 
 template <class Real>
 void run_trial_observed(const LoweredModel<Real>& lm, const InputSource& inputs, TrialState<Real>& st,
-                        std::int64_t trial, std::int64_t t0, std::int64_t steps, const StepObserver<Real>& observer) {
-  run_trial(lm, inputs, st, trial, t0, steps, RecordSpec{}, nullptr, 1, nullptr, &observer);
+                        std::int64_t trial, std::int64_t t0, std::int64_t steps, const StepObserver<Real>& observer,
+                        int threads, ThreadSharing* sharing) {
+  ThreadSharing defaults;
+  run_trial(lm, inputs, st, trial, t0, steps, RecordSpec{}, nullptr, threads, sharing ? sharing : &defaults,
+            &observer);
 }
 
 template void run_trial_observed(const LoweredModel<float>&, const InputSource&, TrialState<float>&, std::int64_t,
-                                 std::int64_t, std::int64_t, const StepObserver<float>&);
+                                 std::int64_t, std::int64_t, const StepObserver<float>&, int, ThreadSharing*);
 template void run_trial_observed(const LoweredModel<double>&, const InputSource&, TrialState<double>&, std::int64_t,
-                                 std::int64_t, std::int64_t, const StepObserver<double>&);
+                                 std::int64_t, std::int64_t, const StepObserver<double>&, int, ThreadSharing*);
 template void run_trial_serial(const LoweredModel<float>&, const InputSource&, TrialState<float>&, std::int64_t,
                                std::int64_t, std::int64_t);
 template void run_trial_serial(const LoweredModel<double>&, const InputSource&, TrialState<double>&, std::int64_t,

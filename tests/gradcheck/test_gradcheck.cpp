@@ -16,6 +16,9 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -355,7 +358,9 @@ void expect_same_bits(const ChunkGradient& a, const ChunkGradient& b, const std:
 
 // Chunks of `batch` trials on 1-8 threads (more than this machine's
 // cores) in groups of 4, 8, 16 trials and the default: teams of threads
-// share groups (the threshold lowered), groups run in parallel, and the
+// share groups (the threshold lowered), groups run in parallel, teams
+// wider than their trials share each trial's recomputation by neuron
+// ranges (falling back to one thread and sharing again), and the
 // gradient, summed in atoms of trial_atom trials, keeps every bit.
 template <class Real>
 void expect_bits_independent_of_threads_and_groups(std::int64_t batch, std::int64_t steps) {
@@ -364,7 +369,8 @@ void expect_bits_independent_of_threads_and_groups(std::int64_t batch, std::int6
                         batch, steps);
   std::vector<TrialState<Real>> start(batch, initial_state(p.lm));
   run_chunk(p.lm, p.inputs, start, 0, 0, 300, RecordSpec{}, nullptr);
-  auto run = [&](int threads, std::int64_t group, std::int64_t every = 0) {
+  auto run = [&](int threads, std::int64_t group, std::int64_t every = 0,
+                 SharedTrial policy = SharedTrial::adaptive) {
     const int before = omp_get_max_threads();
     omp_set_num_threads(threads);
     std::vector<TrialState<Real>> states = start;
@@ -372,6 +378,8 @@ void expect_bits_independent_of_threads_and_groups(std::int64_t batch, std::int6
     options.checkpoint_every = every;
     options.trial_group = group;
     options.min_shared_neuron_trials = 1;
+    options.sharing.policy = policy;
+    options.sharing.min_neurons_per_thread = 16;
     options.terms = {LossTerm::cv};
     auto g = chunk_gradient(p.lm, p.inputs, states, 0, 300, steps, p.ctx, p.ratio, options);
     omp_set_num_threads(before);
@@ -386,6 +394,14 @@ void expect_bits_independent_of_threads_and_groups(std::int64_t batch, std::int6
       expect_same_bits(one, run(threads, group),
                        std::to_string(batch) + " trials, " + std::to_string(threads) + " threads, groups of " +
                            std::to_string(group));
+  // Recomputation shared at every step, and switching between sharing and
+  // one thread on a fixed schedule, within and across segments (what the
+  // default does under load).
+  for (const int threads : {2, 3, 5, 8})
+    for (const SharedTrial policy : {SharedTrial::always, SharedTrial::alternating})
+      expect_same_bits(one, run(threads, 0, 0, policy),
+                       std::to_string(batch) + " trials, " + std::to_string(threads) + " threads, policy " +
+                           std::to_string(static_cast<int>(policy)));
   // Another checkpoint interval groups the forward membrane sums
   // differently: equal to rounding, not bit for bit.
   const ChunkGradient other = run(2, 0, 7);
@@ -404,6 +420,51 @@ TEST(GradCheck, BitIdenticalForAnyThreadCountAndGroupingDouble) {
 
 TEST(GradCheck, BitIdenticalForAnyThreadCountAndGroupingFloat) {
   expect_bits_independent_of_threads_and_groups<float>(32, 100);
+}
+
+// With more threads than trials, the recomputation shares each trial by
+// ranges of neurons: every thread of the team gets pieces of it (the
+// policy `always` shares every step), each segment's pieces of a trial
+// cover its neurons once, and the bits are those of one thread.
+TEST(GradCheck, MoreThreadsThanTrialsAllRecompute) {
+  const std::int64_t steps = 64, every = 16, n = 200;
+  for (const std::int64_t batch : {1, 2}) {
+    const FloatProblem p({"simulation.dt=0.1", "recurrent.topology.num_neurons=200",
+                          "recurrent.topology.num_assemblies=2", "feedforward.topology.num_neurons=60"},
+                         batch, steps);
+    std::vector<TrialState<float>> start(batch, initial_state(p.lm));
+    run_chunk(p.lm, p.inputs, start, 0, 0, 300, RecordSpec{}, nullptr);
+    ChunkGradient one;  // on 1 thread, the first
+    for (const int threads : {1, 2, 5}) {
+      std::mutex mutex;
+      std::set<int> workers;  // OpenMP thread numbers
+      std::map<std::int64_t, std::int64_t> covered;  // neurons per trial, over all pieces
+      std::int64_t pieces = 0;
+      GradientOptions options;
+      options.checkpoint_every = every;
+      options.sharing.policy = SharedTrial::always;
+      options.sharing.min_neurons_per_thread = 16;
+      options.on_recompute_piece = [&](std::int64_t trial, std::int64_t lo, std::int64_t hi) {
+        const std::lock_guard<std::mutex> lock(mutex);
+        workers.insert(omp_get_thread_num());
+        covered[trial] += hi - lo;
+        ++pieces;
+      };
+      const int before = omp_get_max_threads();
+      omp_set_num_threads(threads);
+      std::vector<TrialState<float>> states = start;
+      const ChunkGradient g = chunk_gradient(p.lm, p.inputs, states, 0, 300, steps, p.ctx, p.ratio, options);
+      omp_set_num_threads(before);
+      const std::string what = std::to_string(batch) + " trials, " + std::to_string(threads) + " threads";
+      EXPECT_EQ(static_cast<std::int64_t>(workers.size()), threads) << what;
+      EXPECT_EQ(*workers.rbegin(), threads - 1) << what;
+      EXPECT_EQ(pieces, steps / every * batch * (threads > batch ? threads : 1)) << what;
+      ASSERT_EQ(static_cast<std::int64_t>(covered.size()), batch) << what;
+      for (const auto& [trial, neurons] : covered) EXPECT_EQ(neurons, steps / every * n) << what << ", trial " << trial;
+      if (threads == 1) one = g;
+      expect_same_bits(one, g, what);
+    }
+  }
 }
 
 TEST(GradCheck, AReusedWorkspaceChangesNothing) {

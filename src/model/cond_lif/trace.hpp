@@ -49,13 +49,14 @@ struct SegmentTrace {
 // most max_receptor_columns columns, checked by lower()).
 constexpr std::uint32_t refractory_bit = 1, spiked_bit = 2, clamp_d_bit = 4, clamp_u_bit = 1u << 17;
 
-// Row of v, tau and the flags of one trial at step t, from the state at the
-// start of the step (before its spikes): v(t), the time since the last
+// Row of v, tau and the flags of one trial at step t for the neurons [lo,
+// hi), from the state at the start of the step (before its spikes): v(t), the time since the last
 // spike (-1 if none), refractory_bit and spiked_bit (step 1's condition).
 template <class Real>
 inline void record_entry(const LoweredModel<Real>& lm, const TrialState<Real>& at_t, std::int64_t t,
-                         Real* __restrict v, Real* __restrict tau, std::uint32_t* __restrict bits) {
-  for (std::int64_t i = 0; i < lm.n; ++i) {
+                         Real* __restrict v, Real* __restrict tau, std::uint32_t* __restrict bits, std::int64_t lo,
+                         std::int64_t hi) {
+  for (std::int64_t i = lo; i < hi; ++i) {
     const bool refractory = at_t.refractory[i] > 0;
     const bool spiked = spike_condition(at_t.refractory[i], at_t.v[i], lm.theta[i]);
     v[i] = at_t.v[i];
@@ -64,40 +65,43 @@ inline void record_entry(const LoweredModel<Real>& lm, const TrialState<Real>& a
   }
 }
 
-// g_sum = sum_k (d_k + u_k) of a state, summed over k in column order.
+// g_sum = sum_k (d_k + u_k) of a state for the neurons [lo, hi), summed
+// over k in column order.
 template <class Real>
-inline void record_g_sum(const LoweredModel<Real>& lm, const TrialState<Real>& at_t, Real* __restrict g) {
+inline void record_g_sum(const LoweredModel<Real>& lm, const TrialState<Real>& at_t, Real* __restrict g,
+                         std::int64_t lo, std::int64_t hi) {
   const std::int64_t n = lm.n;
-  std::fill(g, g + n, Real(0));
+  std::fill(g + lo, g + hi, Real(0));
   for (std::int64_t k = 0; k < lm.n_receptors; ++k) {
     const Real* __restrict d = at_t.g_decay.data() + k * n;
     const Real* __restrict u = at_t.g_rise.data() + k * n;
-    for (std::int64_t i = 0; i < n; ++i) g[i] += d[i] + u[i];
+    for (std::int64_t i = lo; i < hi; ++i) g[i] += d[i] + u[i];
   }
 }
 
-// After a step (steps 5-6 done, state `next`): where step 6 clamped, into
-// the step's `bits`, and, in the same pass over the conductances, the next
-// step's g_sum into `g` if `more` (a next step is recorded).
+// After a step (steps 5-6 done, state `next`), for the neurons [lo, hi):
+// where step 6 clamped, into the step's `bits`, and, in the same pass over
+// the conductances, the next step's g_sum into `g` if `more` (a next step
+// is recorded).
 template <class Real>
 inline void record_exit(const LoweredModel<Real>& lm, const TrialState<Real>& next, bool more,
-                        std::uint32_t* __restrict bits, Real* __restrict g) {
+                        std::uint32_t* __restrict bits, Real* __restrict g, std::int64_t lo, std::int64_t hi) {
   const std::int64_t n = lm.n;
-  if (more) std::fill(g, g + n, Real(0));
+  if (more) std::fill(g + lo, g + hi, Real(0));
   for (std::int64_t k = 0; k < lm.n_receptors; ++k) {
     const Real g_max = lm.g_max[k];
     const Real* __restrict d = next.g_decay.data() + k * n;
     const Real* __restrict u = next.g_rise.data() + k * n;
     if (lm.saturate && more) {
-      for (std::int64_t i = 0; i < n; ++i) {
+      for (std::int64_t i = lo; i < hi; ++i) {
         bits[i] |= (d[i] == g_max ? clamp_d_bit << k : 0) | (u[i] == -g_max ? clamp_u_bit << k : 0);
         g[i] += d[i] + u[i];
       }
     } else if (lm.saturate) {
-      for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t i = lo; i < hi; ++i)
         bits[i] |= (d[i] == g_max ? clamp_d_bit << k : 0) | (u[i] == -g_max ? clamp_u_bit << k : 0);
     } else if (more) {
-      for (std::int64_t i = 0; i < n; ++i) g[i] += d[i] + u[i];
+      for (std::int64_t i = lo; i < hi; ++i) g[i] += d[i] + u[i];
     }
   }
 }
