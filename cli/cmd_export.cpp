@@ -49,8 +49,15 @@ int run_export(const ExportOptions& o) {
       throw std::runtime_error(fmt::format("{}: {} not found; a checkpoint is exported from its run directory "
                                            "(DIR/checkpoints/*.npz beside DIR/parameters.toml and DIR/initial_state/)",
                                            checkpoint.string(), p.string()));
-  if (fs::exists(o.out) && !o.overwrite)
-    throw std::runtime_error(fmt::format("{}: exists; choose another -o or pass --overwrite", o.out));
+  // The run's own files are never replaced, --overwrite or not: exporting
+  // checkpoint_best over checkpoint_latest would end the run's resume.
+  const fs::path checkpoints = checkpoint.parent_path();
+  check_output_file(o.out, o.overwrite,
+                    {{"the checkpoint", checkpoint},
+                     {"the run's checkpoint", checkpoints / "checkpoint_latest.npz"},
+                     {"the run's checkpoint", checkpoints / "checkpoint_best.npz"},
+                     {"the run's configuration", params},
+                     {"the run's initial network", initial}});
   const Config config = io::load_run_config(params);
   const Network start = io::load_network(initial, config);
   const TrainerState state = io::load_checkpoint(checkpoint, config);

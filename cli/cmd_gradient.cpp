@@ -18,9 +18,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 
@@ -50,8 +52,9 @@ double peak_rss_mb() {
 
 int run_gradient(const GradientCliOptions& o, const parallel::MpiContext* mpi) {
   // Refused before any work, as the other commands refuse an existing output.
-  if (std::filesystem::exists(o.out) && !o.overwrite)
-    throw std::runtime_error(fmt::format("{}: exists; choose another -o or pass --overwrite", o.out));
+  check_output_file(o.out, o.overwrite,
+                    {{"the configuration", o.common.params}, {"the --network file", o.network},
+                     {"the --inputs file", o.inputs}});
   // A directory it cannot write into is found now, not after the work.
   const std::filesystem::path out_dir = std::filesystem::path(o.out).parent_path();
   if (::access(out_dir.empty() ? "." : out_dir.c_str(), W_OK) != 0)
@@ -134,15 +137,15 @@ Action setup_gradient(CLI::App& app, int /*argc*/, char** /*argv*/) {
       ->delimiter(',')
       ->allow_extra_args(false);
   cmd->add_option("--trials", o->trials, "Trials (default training.batch_size, or all trials in --inputs)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1, std::numeric_limits<std::int64_t>::max()));
   cmd->add_option("--checkpoint-every", o->checkpoint_every,
                   "Keep the state every K steps (default sqrt(steps), at least 16)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, std::numeric_limits<std::int64_t>::max()));
   cmd->add_flag("--double", o->double_precision, "Simulate and differentiate in double precision (default float)");
   cmd->add_option("--sparse-cutoff", o->sparse_cutoff,
                   "Approximate: drop surrogate slopes below this (e.g. 1e-3) and skip the neurons left without "
                   "one (default 0: exact)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(finite_at_least(0));
   cmd->footer("Exit codes: 0 done, 1 error, 2 configuration error, 130 interrupted (nothing written).");
   return [o] { return with_ranks([&](const parallel::MpiContext* mpi) { return run_gradient(*o, mpi); }); };
 }

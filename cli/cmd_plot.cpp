@@ -13,7 +13,9 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <limits>
 #include <memory>
+#include <vector>
 
 namespace homeostat::cli {
 
@@ -37,6 +39,14 @@ int write_training_figures(const fs::path& dir, const fs::path& out, std::int64_
   if (log.metrics.rows.empty())
     throw std::invalid_argument(fmt::format("plot: {} has no metrics rows{}", (dir / "training_metrics.csv").string(),
                                             chunk >= 0 ? fmt::format(" up to chunk {}", chunk) : ""));
+  if (chunk >= 0) {
+    // Figures named after a chunk the run has not reached would show an
+    // earlier chunk's metrics under its name.
+    const std::vector<double> logged = plot::load_training_log(dir).metrics.column("chunk");
+    if (static_cast<double>(chunk) > logged.back())
+      throw std::invalid_argument(fmt::format("plot: --chunk {}: {} has metrics up to chunk {} only", chunk,
+                                              (dir / "training_metrics.csv").string(), logged.back()));
+  }
   int drawn = 0;
   for (const auto& o : plot::render_training_figures(log, out, options)) {
     if (o.skipped.empty()) {
@@ -85,7 +95,7 @@ Action setup_plot(CLI::App& app) {
   cmd->add_option("-o,--output", o->out, "Where to write the PNGs (default DIR/figures)");
   cmd->add_flag("--list", o->list, "List the figures and what each shows");
   cmd->add_option("--chunk", o->chunk, "Training run: only the metrics up to chunk N, into DIR/figures/chunk_NNNN/")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, std::numeric_limits<int>::max()));
   cmd->add_option("--width", o->figure.width, "Figure width [px]")->capture_default_str()->check(CLI::Range(400, 8000));
   cmd->add_option("--height", o->figure.height, "Figure height [px]")->capture_default_str()->check(CLI::Range(300, 8000));
   cmd->footer("On a training run (DIR/training_metrics.csv, no DIR/results/) draws the training figures: losses, "

@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <memory>
 
 namespace homeostat::cli {
@@ -123,7 +125,7 @@ Action setup_simulate(CLI::App& app, int argc, char** argv) {
       ->allow_extra_args(false);
   cmd->add_option("--neurons", o->neurons, "Neurons to record, e.g. 0:100,250 (default all)");
   cmd->add_option("--trials", o->trials, "Independent trials (default 1, or all trials in --inputs)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1, std::numeric_limits<std::int64_t>::max()));
   cmd->add_flag("--overwrite", o->overwrite, "Empty an existing homeostat run directory and write into it");
   cmd->add_flag("--force", o->force, "Go ahead although the estimated memory or disk exceeds what the machine has");
   cmd->add_flag("--no-figures", o->no_figures, "Skip DIR/figures/ (and the default recording made for them)");

@@ -2,6 +2,7 @@
 // simulate, train or feedback; locally (--jobs), under mpirun, or as a Slurm
 // array job (--slurm writes it, each task runs --point K).
 #include "commands.hpp"
+#include "common.hpp"
 
 #include "homeostat/io/files.hpp"
 #include "homeostat/parallel/mpi.hpp"
@@ -17,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <stdexcept>
 #include <thread>
 
@@ -135,6 +137,31 @@ int run_one_point(const Sweep& sweep, const SweepOptions& o, const fs::path& out
   return finished(status) ? 0 : 1;
 }
 
+// A point's extra `args` are options of its command: parsed by that command's
+// own parser (without running it) before anything runs, as the points'
+// configurations are validated, instead of failing every point one by one.
+void check_point_args(const Sweep& sweep) {
+  if (sweep.args.empty()) return;
+  std::vector<std::string> words = point_command(sweep, sweep.points.front(), "DIR", "homeostat", 1);
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  const int argc = static_cast<int>(argv.size());
+  CLI::App probe;
+  switch (sweep.command) {
+    case Command::simulate: setup_simulate(probe, argc, argv.data()); break;
+    case Command::train: setup_train(probe, argc, argv.data()); break;
+    case Command::feedback: setup_feedback(probe, argc, argv.data()); break;
+  }
+  try {
+    probe.parse(argc, argv.data());
+  } catch (const CLI::Success&) {  // --help, --version: what the points would print instead of running
+    throw ConfigError("args", "--help and --version print, they do not run a point", sweep.file.string());
+  } catch (const CLI::ParseError& e) {
+    throw ConfigError("args", fmt::format("not options of `homeostat {}`: {}", to_string(sweep.command), e.what()),
+                      sweep.file.string());
+  }
+}
+
 int run_sweep(const SweepOptions& o) {
   if (!o.summarize.empty()) {
     const fs::path out = o.summarize;
@@ -146,6 +173,7 @@ int run_sweep(const SweepOptions& o) {
   // The whole grid is checked before anything is written.
   const Sweep sweep = load_sweep(o.file);
   validate_points(sweep);
+  check_point_args(sweep);
   if (o.list) return list_points(sweep);
   if (o.out.empty()) throw std::invalid_argument("sweep: -o DIR is required");
   const fs::path out = o.out;
@@ -194,17 +222,23 @@ Action setup_sweep(CLI::App& app) {
   cmd->add_option("sweep", o->file, "Sweep file (TOML): command, base, set, [[axis]] key/values")
       ->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", o->out, "Sweep directory (runs/, logs/, CSV summaries, figures/)");
-  cmd->add_option("--jobs", o->jobs, "Points run at the same time (locally)")->check(CLI::PositiveNumber);
+  cmd->add_option("--jobs", o->jobs, "Points run at the same time (locally)")
+      ->check(whole_number(1, std::numeric_limits<int>::max()));
   cmd->add_option("--threads", o->threads, "Threads in all, split between the running points (0 = all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, run::max_threads));
   cmd->add_flag("--list", o->list, "Print the points (index, name, overrides); run nothing");
   cmd->add_option("--point", o->point, "Run point K only (what a Slurm array task calls)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, std::numeric_limits<int>::max()));
   cmd->add_flag("--slurm", o->slurm, "Write DIR/sweep.sbatch, a Slurm array job of the points, and print its sbatch line");
   cmd->add_option("--slurm-option", o->slurm_options, "An #SBATCH option for --slurm, e.g. --time=02:00:00 (repeatable)")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->check(CLI::Validator(  // one #SBATCH line each: a line break would put its rest into the script as a command
+          [](std::string& opt) -> std::string {
+            return opt.find_first_of("\n\r") == std::string::npos ? "" : "holds a line break; give one option each";
+          },
+          "ONE LINE"));
   cmd->add_option("--slurm-max", o->slurm_max, "At most N array tasks at once (--array=0-(n-1)%N)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1, std::numeric_limits<int>::max()));
   cmd->add_option("--summarize", o->summarize, "Rebuild DIR's status, summary and figures from its runs")
       ->check(CLI::ExistingDirectory);
   cmd->footer(

@@ -39,6 +39,9 @@ int run_train(const TrainOptions& o, const parallel::MpiContext* mpi) {
     if (!o.common.params.empty())
       throw std::invalid_argument("--resume continues with the run's own parameters.toml: no PARAMS (only --set "
                                   "simulation.num_chunks=N, to extend the run)");
+    if (!o.network.empty())
+      throw std::invalid_argument("--resume continues from the run's own initial_state/network_structure.npz: no "
+                                  "--network");
     req.overrides = o.common.overrides;
   } else {
     if (o.out.empty()) throw std::invalid_argument(to_string(o.method) + ": give the output directory with -o DIR");

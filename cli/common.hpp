@@ -12,10 +12,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace CLI {
 class App;
+class Validator;
 }
 namespace homeostat::parallel {
 class MpiContext;
@@ -39,6 +41,18 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts);
 Config resolve_config(const CommonOptions& opts);
 
 std::string command_line(int argc, char** argv);
+
+// Option checks with messages that name the bounds: CLI11's NonNegativeNumber
+// and PositiveNumber print DBL_MAX's 309 digits and let NaN through.
+CLI::Validator whole_number(long long lo, long long hi);  // an integer in [lo, hi]
+CLI::Validator finite_at_least(double lo);                // a finite number >= lo
+
+// A single-file output (-o of gradient, export), checked before any work: not
+// empty, not a directory or device, not an existing file unless `overwrite`, and never one of the files
+// the command reads (`inputs`: what each is, its path; empty paths skipped),
+// which --overwrite would destroy.
+void check_output_file(const std::string& out, bool overwrite,
+                       const std::vector<std::pair<std::string, std::filesystem::path>>& inputs);
 
 // Says on stderr what io::remove_stale_temp_files[_of] removed: temporary
 // files a killed earlier command left half-written.
@@ -74,9 +88,11 @@ class Progress {
 };
 
 // The console of a run: prints the driver's messages (stdout) and warnings
-// (stderr), draws its progress, and owns the stop flag that SIGINT/SIGTERM
-// (and SIGUSR1, which mpirun forwards to its ranks without killing them) set while it lives (`stoppable`; otherwise they keep their default action,
-// for commands that have no safe point to stop at).
+// (stderr), draws its progress, and owns the stop flag that SIGINT/SIGTERM,
+// SIGUSR1 (which mpirun forwards to its ranks without killing them), SIGHUP
+// (a closed terminal) and SIGPIPE (a closed stdout) set while it lives
+// (`stoppable`; otherwise they keep their default action, for commands that
+// have no safe point to stop at). Its writes never throw.
 class Console {
  public:
   explicit Console(bool stoppable = true);

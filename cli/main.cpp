@@ -38,7 +38,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; a wrong command line is a usage error,
+    // exit 2 as a configuration error (not CLI11's own codes, 105 and up).
+    return app.exit(e) == 0 ? exit_ok : exit_config;
   }
   try {
     for (const auto* sub : app.get_subcommands()) {

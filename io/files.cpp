@@ -59,6 +59,12 @@ void fsync_parent_dir(const std::filesystem::path& path) {
 }
 
 void rename_into_place(const std::filesystem::path& temp, const std::filesystem::path& path) {
+  // A rename puts a regular file in the place of whatever has the name: as
+  // root, `-o /dev/null` would replace the machine's /dev/null.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode) && !S_ISDIR(st.st_mode))
+    throw std::runtime_error(path.string() + ": not a regular file (a device, FIFO or socket), which writing a file "
+                                             "there would replace; choose a file");
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     throw std::runtime_error("cannot rename " + temp.string() + " to " + path.string() + ": " +

@@ -7,11 +7,15 @@
 #include "homeostat/grad.hpp"
 #include "homeostat/parallel/ranks.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 
 namespace homeostat::run {
 
@@ -129,6 +133,17 @@ GradientResult run_gradient(const Config& config, const Network& net, const Inpu
 
 GradientResult gradient(const Config& config, const Network& network, const InputSource* replay,
                         const GradientRequest& request, const Callbacks& callbacks) {
+  // What the command line's option checks refuse, refused for every caller.
+  if (request.trials < 0 || request.checkpoint_every < 0)
+    throw std::invalid_argument(fmt::format("gradient: trials ({}) and checkpoint_every ({}) must be >= 0 (0 = default)",
+                                            request.trials, request.checkpoint_every));
+  if (!std::isfinite(request.sparse_cutoff) || request.sparse_cutoff < 0)
+    throw std::invalid_argument(fmt::format("gradient: sparse_cutoff must be a finite number >= 0, got {}",
+                                            request.sparse_cutoff));
+  for (std::size_t i = 0; i < request.losses.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (request.losses[i] == request.losses[j])
+        throw std::invalid_argument(fmt::format("gradient: loss '{}' asked for twice", to_string(request.losses[i])));
   const detail::Ranks ranks{request.mpi};
   detail::apply_threads(request.threads, ranks);
   std::int64_t steps = config.simulation.chunk_size;

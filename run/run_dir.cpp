@@ -20,6 +20,7 @@
 #include <ctime>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 namespace homeostat::run::detail {
 
@@ -175,6 +176,8 @@ void write_run_files(const fs::path& dir, const Config& config, const nlohmann::
 }
 
 int apply_threads(int threads) {
+  if (threads < 0 || threads > max_threads)
+    throw std::invalid_argument(fmt::format("threads: {} is outside 0 (all cores) to {}", threads, max_threads));
   if (threads > 0) omp_set_num_threads(threads);
   return omp_get_max_threads();
 }

@@ -347,6 +347,14 @@ TrainSummary train(const TrainRequest& request, const Callbacks& callbacks) {
   if (!request.resume.empty()) {
     // A run continues with its own configuration and network, only its
     // length may grow (the checkpoint's hash leaves num_chunks out).
+    // Nothing of a new run goes with it: silently ignored, a starting network
+    // or --overwrite would look as if it had been used.
+    if (request.network)
+      throw std::invalid_argument(command + " --resume continues from the run's own initial_state/network_structure.npz: "
+                                            "no --network");
+    if (request.overwrite)
+      throw std::invalid_argument(command + " --resume continues a run in its directory: no --overwrite (that starts a "
+                                            "new run)");
     if (dir.empty()) dir = request.resume.parent_path().parent_path();
     if (root) lock = std::make_unique<RunLock>(dir);
     config = io::load_run_config(dir / "parameters.toml");

@@ -1,6 +1,7 @@
 #include "homeostat/sweep/runner.hpp"
 
 #include "csv.hpp"
+#include "homeostat/io/config_toml.hpp"
 #include "homeostat/io/files.hpp"
 #include "homeostat/parallel/mpi.hpp"
 #include "homeostat/run.hpp"
@@ -12,6 +13,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -102,6 +104,30 @@ std::vector<std::string> point_command(const Sweep& sweep, const Point& point, c
   return argv;
 }
 
+namespace {
+// The checkpoint a stopped train/feedback point continues from; empty: start over.
+fs::path resumable_checkpoint(const Sweep& sweep, const Point& point, const fs::path& dir) {
+  if (sweep.command == Command::simulate) return {};
+  const fs::path checkpoint = dir / "checkpoints" / "checkpoint_latest.npz";
+  std::error_code ec;
+  if (!fs::is_regular_file(checkpoint, ec) || !fs::is_regular_file(dir / "parameters.toml", ec)) return {};
+  try {
+    if (io::read_file(dir / "parameters.toml") != io::to_toml(io::load_config(sweep.base, point.overrides))) return {};
+  } catch (const std::exception&) {
+    return {};  // a base file that no longer reads: the run is started again, and its error shown
+  }
+  return checkpoint;
+}
+
+std::vector<std::string> resume_command(const Sweep& sweep, const fs::path& checkpoint, const fs::path& exe,
+                                        int threads) {
+  std::vector<std::string> argv{exe.string(), to_string(sweep.command), "--resume", checkpoint.string()};
+  if (std::find(sweep.args.begin(), sweep.args.end(), "--force") != sweep.args.end()) argv.emplace_back("--force");
+  argv.insert(argv.end(), {"--threads", std::to_string(threads)});
+  return argv;
+}
+}  // namespace
+
 PointProcess::PointProcess(const Sweep& sweep, const Point& point, const fs::path& out, const fs::path& exe,
                            int threads)
     : point_(point), out_(out), start_(std::chrono::steady_clock::now()) {
@@ -110,16 +136,24 @@ PointProcess::PointProcess(const Sweep& sweep, const Point& point, const fs::pat
   fs::create_directories(dir, ec);
   if (!ec) fs::create_directories(log_path(out, point).parent_path(), ec);
   if (ec) throw std::runtime_error(fmt::format("{}: cannot create: {}", dir.string(), ec.message()));
+  fs::path checkpoint;
   try {
-    // A half-written run starts again from nothing, under the run's own lock:
-    // a point that another live process runs (another sweep over the same
-    // directory) is left alone; a lock whose process is gone is taken over.
-    // The child takes the lock again when this one is released.
+    // Under the run's own lock: a point that another live process runs
+    // (another sweep over the same directory) is left alone; a lock whose
+    // process is gone is taken over. The child takes the lock again when this
+    // one is released. A train or feedback point that stopped with a
+    // checkpoint (a Slurm time limit, Ctrl-C, a lost node) and whose
+    // parameters.toml is still this point's configuration continues from it,
+    // ending bit-identical to a run that never stopped; any other
+    // half-written run starts again from nothing.
     const run::RunLock lock(dir);
-    for (const auto& entry : fs::directory_iterator(dir)) {
-      if (entry.path().filename() == run::RunLock::file_name) continue;
-      fs::remove_all(entry.path(), ec);
-      if (ec) throw std::runtime_error(fmt::format("{}: cannot empty: {}", dir.string(), ec.message()));
+    checkpoint = resumable_checkpoint(sweep, point, dir);
+    if (checkpoint.empty()) {
+      for (const auto& entry : fs::directory_iterator(dir)) {
+        if (entry.path().filename() == run::RunLock::file_name) continue;
+        fs::remove_all(entry.path(), ec);
+        if (ec) throw std::runtime_error(fmt::format("{}: cannot empty: {}", dir.string(), ec.message()));
+      }
     }
   } catch (const run::LockError& e) {
     done_ = true;
@@ -128,7 +162,8 @@ PointProcess::PointProcess(const Sweep& sweep, const Point& point, const fs::pat
     return;
   }
 
-  const std::vector<std::string> args = point_command(sweep, point, out, exe, threads);
+  const std::vector<std::string> args =
+      checkpoint.empty() ? point_command(sweep, point, out, exe, threads) : resume_command(sweep, checkpoint, exe, threads);
   const std::vector<std::string> env = parallel::environment_without_launcher();
   std::vector<char*> argv, envp;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -140,7 +175,9 @@ PointProcess::PointProcess(const Sweep& sweep, const Point& point, const fs::pat
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  // A resumed point's log keeps what its first part said.
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | (checkpoint.empty() ? O_TRUNC : O_APPEND),
+                                   0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);

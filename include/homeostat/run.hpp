@@ -45,6 +45,12 @@ class MpiContext;
 
 namespace homeostat::run {
 
+// The most worker threads a run takes (`threads` of every request, --threads):
+// far beyond any node's cores, and refused above it before any work, since an
+// OpenMP team that the OS cannot create ends the process (and Python's
+// interpreter with it) with no message of ours.
+inline constexpr int max_threads = 1024;
+
 // ---------------------------------------------------------------- callbacks
 
 // One row of training_metrics.csv as (column, value) pairs in the CSV's

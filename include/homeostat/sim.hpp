@@ -79,12 +79,12 @@ template <class Real>
 void run_trial_observed(const LoweredModel<Real>& model, const InputSource& inputs, TrialState<Real>& state,
                         std::int64_t trial, std::int64_t t0, std::int64_t steps, const StepObserver<Real>& observer);
 
-// How threads that share one trial react when one of them lags (a core
+// How threads that share one trial react when some of them lag (a core
 // shared with another process: every step waits for the slowest thread).
 enum class SharedTrial {
-  adaptive,     // run on one thread while sharing is slower than one thread would be; try again later
-  always,       // share every step, whatever it costs
-  alternating,  // for tests: short shared and one-thread stretches on a fixed schedule
+  adaptive,     // run on the fastest threads (fewer, down to one) while that is faster than all; try all again later
+  always,       // share every step among all threads, whatever it costs
+  alternating,  // for tests: short stretches on changing teams of threads, on a fixed schedule
 };
 
 // How threads share a trial when a chunk has fewer trials than threads
@@ -98,10 +98,18 @@ struct ThreadSharing {
   std::int64_t min_neurons_per_thread = 2048;
   // What happens when a thread lags.
   SharedTrial policy = SharedTrial::adaptive;
-  // Updated by each call: the steps left of a stretch on one thread, so that
-  // the next call does not start by trying sharing where this one found it
-  // slower.
-  std::int64_t solo_steps_left = 0;
+  // Updated by each call, read by the next, so that a call does not start by
+  // trying every thread where the last one found fewer faster: the steps
+  // left of a stretch on fewer threads than all, the threads (OpenMP thread
+  // numbers, ascending) that run it, how many tries of all threads in a
+  // row lost time (the next stretch on fewer threads lasts 2^n times as
+  // long), and the seconds per step one thread alone needed when last
+  // measured (0: not yet; the first call then starts on one thread to
+  // measure it).
+  std::int64_t reduced_steps_left = 0;
+  std::vector<int> reduced_team;
+  int lost_tries = 0;
+  double solo_seconds_per_step = 0;
 };
 
 // Advances every trial by `steps` steps starting at global step `t0`.

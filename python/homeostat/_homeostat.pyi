@@ -6,6 +6,7 @@ import numpy as np
 
 version: str
 git_commit: str
+max_threads: int
 
 def write_file_atomic(path: str, text: str) -> None: ...
 

@@ -83,10 +83,31 @@ def _spikes(inputs: Any) -> np.ndarray | None:
     return np.ascontiguousarray(array, dtype=np.uint8)
 
 
+def _whole(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
+    """An integer argument in [minimum, maximum], as the command line's option checks want it: a
+    float (1.5 trials), a bool or a value out of range is refused, never rounded or read as the
+    default."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__} ({value!r})")
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise ValueError(f"{name} must be {bounds}, got {value}")
+    return int(value)
+
+
+def _names(what: str, names: str | Iterable[str] | None) -> list[str]:
+    """A list or comma-separated string of names (record, losses)."""
+    if names is None:
+        return []
+    items = names.split(",") if isinstance(names, str) else list(names)
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"{what}: expected names (str), got {type(item).__name__} ({item!r})")
+    return [item.strip() for item in items if item.strip()]
+
+
 def _record(record: str | Iterable[str] | None) -> set[str]:
-    if record is None:
-        return set()
-    names = [r.strip() for r in (record.split(",") if isinstance(record, str) else record) if r.strip()]
+    names = _names("record", record)
     for name in names:
         if name not in RECORDABLE:
             raise ValueError(f"record: unknown quantity {name!r} ({', '.join(RECORDABLE)})")
@@ -96,8 +117,12 @@ def _record(record: str | Iterable[str] | None) -> set[str]:
 def _neurons(neurons: Any, n: int) -> list[int]:
     if neurons is None:
         return list(range(n))
-    chosen = np.unique(np.asarray(list(neurons) if isinstance(neurons, range) else neurons, dtype=np.int64).ravel())
-    return [int(i) for i in chosen]
+    array = np.asarray(list(neurons) if isinstance(neurons, range) else neurons)
+    if array.dtype.kind == "b":
+        raise TypeError("neurons: a boolean mask; pass the indices, e.g. np.flatnonzero(mask)")
+    if array.size and array.dtype.kind not in "iu":
+        raise TypeError(f"neurons must be integer indices, not {array.dtype} (0.5 is no neuron)")
+    return [int(i) for i in np.unique(array.astype(np.int64).ravel())]
 
 
 def simulate(config: Config | None = None, network: Network | None = None, *, trials: int | None = None,
@@ -141,11 +166,11 @@ def simulate(config: Config | None = None, network: Network | None = None, *, tr
     spikes = _spikes(inputs)
     what = _record(record)
     chosen = _neurons(neurons, network.num_neurons)
-    trials = int(trials) if trials is not None else 0
-    if trials < 0:
-        raise ValueError(f"trials must be > 0, got {trials}")
+    trials = 0 if trials is None else _whole("trials", trials, 1)
+    steps = 0 if steps is None else _whole("steps", steps, 1)
+    threads = _whole("threads", threads, 0, _homeostat.max_threads)
     if output_dir is not None:
-        if steps is not None:
+        if steps:
             raise ValueError("steps: a run directory simulates simulation.duration; set that instead")
         _homeostat.simulate_to_dir(config._c, network._n, trials, spikes, "voltages" in what,
                                    "conductances" in what, "currents" in what, [] if neurons is None else chosen,
@@ -154,7 +179,7 @@ def simulate(config: Config | None = None, network: Network | None = None, *, tr
         from .load_run import load_run
 
         return load_run(output_dir)
-    arrays, info = _homeostat.simulate(config._c, network._n, trials, int(steps or 0), spikes,
+    arrays, info = _homeostat.simulate(config._c, network._n, trials, steps, spikes,
                                        "voltages" in what, "conductances" in what, "currents" in what,
                                        chosen if what else [], threads)
     return Result(arrays, info)
@@ -192,13 +217,12 @@ def gradient(config: Config | None = None, network: Network | None = None, *, in
     KeyboardInterrupt; nothing is returned.
     """
     config, network = _resolve(config, network)
-    names = [s.strip() for s in (losses.split(",") if isinstance(losses, str) else losses) if s.strip()]
-    trials = int(trials) if trials is not None else 0
-    if trials < 0:
-        raise ValueError(f"trials must be > 0, got {trials}")
+    names = _names("losses", losses)
+    trials = 0 if trials is None else _whole("trials", trials, 1)
     arrays, info = _homeostat.gradient(config._c, network._n, _spikes(inputs), names, trials,
-                                       int(checkpoint_every), bool(double), float(sparse_cutoff), bool(force),
-                                       threads)
+                                       _whole("checkpoint_every", checkpoint_every, 0), bool(double),
+                                       float(sparse_cutoff), bool(force),
+                                       _whole("threads", threads, 0, _homeostat.max_threads))
     return Result(arrays, info)
 
 
@@ -211,6 +235,9 @@ def _train(method: str, config: Config | None, output_dir: str | os.PathLike | N
             raise ValueError("resume=True resumes output_dir's latest checkpoint: give output_dir")
         resume = output_dir
     if resume:
+        if network is not None:
+            raise ValueError("network: a resumed run continues from its own initial_state/network_structure.npz; "
+                             "pass no network")
         checkpoint_path = Path(resume)
         if checkpoint_path.is_dir():
             checkpoint_path = checkpoint_path / "checkpoints" / "checkpoint_latest.npz"
@@ -223,6 +250,7 @@ def _train(method: str, config: Config | None, output_dir: str | os.PathLike | N
         config = network.config
     if config is not None and not isinstance(config, Config):
         raise TypeError(f"config must be a homeostat.Config, not {type(config).__name__}")
+    threads = _whole("threads", threads, 0, _homeostat.max_threads)
     if on_log is not None and not callable(on_log):
         raise TypeError("on_log must be callable: on_log(metrics: dict) -> bool | None")
     summary = _homeostat.train(method, None if config is None else config._c,

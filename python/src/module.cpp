@@ -43,6 +43,7 @@ PYBIND11_MODULE(_homeostat, m) {
   m.doc() = "homeostat's C++ engine; use the `homeostat` package, which wraps this module.";
   m.attr("version") = homeostat::version;
   m.attr("git_commit") = homeostat::git_commit;
+  m.attr("max_threads") = homeostat::run::max_threads;
   py::register_exception_translator(&homeostat::python::translate);
   homeostat::python::bind_config_network(m);
   homeostat::python::bind_runs(m);

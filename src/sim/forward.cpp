@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <atomic>
+#include <memory>
 #include <optional>
 
 namespace homeostat {
@@ -39,7 +41,8 @@ using cond_lif::TypeTables;
 // What run_trial records of one trial (RecordSpec) into a TrialRecord,
 // each part of it at the point of the step where MODEL.md 4's recording
 // convention takes it. A thread records the watched neurons of its range
-// [w_lo, w_hi) (indices into spec.neurons); thread 0 the spikes.
+// [w_lo, w_hi) (indices into spec.neurons); the one whose range starts at
+// neuron 0 the spikes.
 template <class Real>
 struct TrialRecorder {
   const LoweredModel<Real>& lm;
@@ -202,7 +205,8 @@ class RangeWorker {
               lm.ff_count[lm.input_type[j]], j, lo, hi, whole);
     if (c_.observer) c_.observer->after(s, st, input_spikes_);
 
-    if (c_.recorder) c_.recorder->step_end(s, st, w_lo_, w_hi_, part_ == 0, c_.spikes[s & 1], input_spikes_);
+    // The member whose range starts at neuron 0 records the step's spikes.
+    if (c_.recorder) c_.recorder->step_end(s, st, w_lo_, w_hi_, lo_ == 0, c_.spikes[s & 1], input_spikes_);
   }
 
  private:
@@ -213,18 +217,21 @@ class RangeWorker {
   std::vector<std::int32_t> input_spikes_;
 };
 
-// One trial advanced by `n_threads` threads, each owning a contiguous range of
-// neurons, or by the calling thread alone for stretches where sharing is
-// slower (SharingPlan). The arithmetic on every element is the same sequence
-// whatever the number of ranges, so results are bit-identical for any thread
-// count. Without `sharing` the trial runs on the calling thread.
+// One trial advanced by a team of up to `n_threads` threads, each member
+// owning a contiguous range of neurons; while some threads lag (SharingPlan)
+// the team is their faster part, down to one thread, and the others wait,
+// blocked, until it calls them back. The arithmetic on every element is the
+// same sequence whoever computes it, so results are bit-identical for any
+// thread count and any team. Without `sharing` the trial runs on the
+// calling thread.
 template <class Real>
 void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialState<Real>& st, std::int64_t trial,
                std::int64_t t0, std::int64_t steps, const RecordSpec& spec, TrialRecord* rec, int n_threads,
                ThreadSharing* sharing, const StepObserver<Real>* observer = nullptr) {
   const std::int64_t n = lm.n;
-  // Sharing a trial costs a barrier per step: only worth it for large N.
-  const std::int64_t max_ranges = sharing ? n / std::max<std::int64_t>(1, sharing->min_neurons_per_thread) : 1;
+  // Sharing a trial costs a barrier per step: only worth it for large N
+  // (and ranges are 16-aligned with at least 16 neurons each).
+  const std::int64_t max_ranges = sharing ? n / std::max<std::int64_t>(16, sharing->min_neurons_per_thread) : 1;
   n_threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(n_threads, max_ranges)));
   // An input source that cannot serve the whole chunk (a replay that ends
   // early) must say so here: nothing may throw inside the parallel region.
@@ -237,69 +244,90 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
   if (steps <= 0) return;
   const simd::FlushSubnormals flush;
 
-  // The calling thread alone: part 0 of the spike lists, all neurons.
-  RangeWorker<Real> alone(c, 0);
   if (n_threads == 1) {
+    RangeWorker<Real> alone(c, 0);
     alone.take_range(0, n);
     for (std::int64_t s = 0; s < steps; ++s) {
       alone.spike_and_integrate(s);
       alone.deliver_spikes(s);
     }
-    if (sharing) sharing->solo_steps_left = 0;
+    if (sharing) {
+      sharing->reduced_steps_left = 0;
+      sharing->reduced_team.clear();
+    }
     return;
   }
 
   // Thread k owns neurons [plan.bounds[k], plan.bounds[k + 1]), 16-aligned
-  // (64 bytes of float: no false sharing), or the calling thread all of them
-  // while plan.solo(). Which thread computes an element never changes what
-  // is computed.
-  sim_detail::SharingPlan plan(sharing->policy, n_threads, n, steps, omp_get_wtime(), sharing->solo_steps_left);
-  SpinThenBlockBarrier barrier(n_threads);
-  // Steps before s are done; if `due`, steps 1-3 of step s are too (every
-  // range's spikes of step s are known) and its deliveries are due.
-  std::int64_t s = 0;
-  bool due = false;
-  while (s < steps) {
-    if (plan.solo()) {
-      // Outside any parallel region: the other threads are OpenMP's idle
-      // pool, and a stretch that reaches the end of the chunk does not wait
-      // for them to be scheduled.
-      const std::int64_t until = plan.solo_until();
-      alone.take_range(0, n);
-      if (due) alone.deliver_spikes(s++);
-      due = false;
-      for (; s < steps; ++s) {
-        for (int k = 1; k < n_threads; ++k) c.spikes[s & 1][k].clear();
-        alone.spike_and_integrate(s);
-        if (s == until) break;
-        alone.deliver_spikes(s);
+  // (64 bytes of float: no false sharing), empty while it is not a member.
+  // Which thread computes an element never changes what is computed.
+  sim_detail::SharingPlan plan(sharing->policy, n_threads, n, steps, omp_get_wtime(), *sharing);
+  // A team of m members meets at barriers[m] (a barrier counts arrivals,
+  // not threads: one per size serves every team of that size in turn).
+  std::vector<std::unique_ptr<SpinThenBlockBarrier>> barriers(n_threads + 1);
+  for (int m = 1; m <= n_threads; ++m) barriers[m] = std::make_unique<SpinThenBlockBarrier>(m);
+  // call[k]: the step from whose deliveries thread k works as a member,
+  // `first_team` for a member of the team the plan starts with (it begins
+  // with the spikes of step 0), `outside` while it waits outside the team,
+  // `steps` once the chunk is done. Written by the decision at a barrier,
+  // read by thread k after that barrier or while it waits (a thread may
+  // start late: by then the first team may have called it in at a later
+  // step); the plan it reads after a change was written before it.
+  constexpr std::int64_t outside = -1, first_team = -2;
+  std::vector<std::atomic<std::int64_t>> call(n_threads);
+  for (int k = 0; k < n_threads; ++k) call[k].store(plan.member(k) ? first_team : outside, std::memory_order_relaxed);
+
+  // Run by the last member to arrive at the barrier of step u: decide, call
+  // in the new members, send away the old ones; the spike lists of threads
+  // outside the team stay empty (collect_flags fills a member's own).
+  auto decide = [&](std::int64_t u) {
+    plan.decide(u, omp_get_wtime());
+    for (int k = 0; k < n_threads; ++k) {
+      const bool member = plan.member(k);
+      const std::int64_t was = call[k].load(std::memory_order_relaxed);
+      if (member && was == outside) {
+        call[k].store(u, std::memory_order_release);
+        call[k].notify_all();  // all: atomics of 8 bytes may share a futex
+      } else if (!member && was != outside) {
+        call[k].store(outside, std::memory_order_release);
       }
-      if (s < steps) {
-        due = true;
-        plan.decide(s, omp_get_wtime());  // the stretch ends: try sharing again
+      if (!member) c.spikes[(u + 1) & 1][k].clear();  // every member has delivered step u - 1
+      if (!member && u == steps - 1) {
+        call[k].store(steps, std::memory_order_release);
+        call[k].notify_all();
       }
-      continue;
     }
-    const std::int64_t from = s;
-    const bool from_due = due;
+  };
+
 #pragma omp parallel num_threads(n_threads)
-    {
-      const int tid = omp_get_thread_num();
-      const simd::FlushSubnormals thread_flush;
-      RangeWorker<Real> worker(c, tid);
+  {
+    const int tid = omp_get_thread_num();
+    const simd::FlushSubnormals thread_flush;
+    RangeWorker<Real> worker(c, tid);
+    std::int64_t joined = call[tid].load(std::memory_order_acquire);
+    for (;;) {
+      while (joined == outside) {  // blocked until called
+        call[tid].wait(outside, std::memory_order_acquire);
+        joined = call[tid].load(std::memory_order_acquire);
+      }
+      if (joined >= steps) break;
+      // A member from step u: the first team computes its spikes first, a
+      // member called in later starts with the deliveries of that step.
+      bool wait = joined == first_team;
+      std::int64_t u = wait ? 0 : joined;
       worker.take_range(plan.bounds[tid], plan.bounds[tid + 1]);
       std::uint64_t epoch = plan.epoch();
-      double since = omp_get_wtime();
-      std::int64_t u = from;
-      bool wait = !from_due;  // a barrier before the deliveries of step u
+      double since = plan.step_start();
       if (wait) worker.spike_and_integrate(u);
+      std::int64_t next = joined;
       while (u < steps) {
         if (wait) {
           plan.busy[tid] += omp_get_wtime() - since;
-          // Every range's spikes of step u are needed by every thread below.
-          barrier.arrive_and_wait([&] { plan.decide(u, omp_get_wtime()); });
-          since = omp_get_wtime();
-          if (plan.solo()) break;  // every thread, at the same u
+          // Every range's spikes of step u are needed by every member below.
+          barriers[plan.team_size()]->arrive_and_wait([&] { decide(u); });
+          next = call[tid].load(std::memory_order_acquire);
+          if (next != joined) break;  // sent away, or sent away and called in again since
+          since = plan.step_start();
           if (plan.epoch() != epoch) {
             worker.take_range(plan.bounds[tid], plan.bounds[tid + 1]);
             epoch = plan.epoch();
@@ -309,13 +337,11 @@ void run_trial(const LoweredModel<Real>& lm, const InputSource& inputs, TrialSta
         worker.deliver_spikes(u);
         if (++u < steps) worker.spike_and_integrate(u);
       }
-      if (tid == 0) {
-        s = u;
-        due = u < steps;
-      }
+      if (u >= steps) break;
+      joined = next;
     }
   }
-  sharing->solo_steps_left = plan.solo_left();
+  plan.save(*sharing);
 }
 
 }  // namespace
@@ -345,8 +371,12 @@ void run_chunk(const LoweredModel<Real>& lm, const InputSource& inputs, std::vec
     });
   };
   if (batch >= threads) {
-    // Enough trials to keep every thread busy: one trial per thread.
-#pragma omp parallel for schedule(static)
+    // Enough trials to keep every thread busy: each thread its own trials,
+    // handed out one at a time as threads become free, so that a thread
+    // whose core another process also uses runs fewer of them (a static
+    // split would give it as many as a free one; bench/README.md, "Shared
+    // machines"). Trials are independent: the same bits whoever runs each.
+#pragma omp parallel for schedule(dynamic, 1)
     for (std::int64_t b = 0; b < batch; ++b) one(b, 1, nullptr);
   } else {
     // Fewer trials than threads: all threads on one trial at a time.

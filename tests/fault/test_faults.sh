@@ -15,7 +15,13 @@
 #   - the second campaign: a config whose weights float32 cannot hold is
 #     refused; plot, gradient and export remove the temporaries a killed run
 #     of theirs left; PNGs onto a full disk are an error, never a cut-short
-#     file; a read-only disk is refused naming it (plot, gradient, train before work).
+#     file; a read-only disk is refused naming it (plot, gradient, train before work);
+#   - the third campaign: a closed stdout (`| grep -m1`) or terminal (SIGHUP)
+#     stops training with a checkpoint, which resumes identical; a sweep's
+#     training point stopped by SIGTERM continues from its checkpoint when the
+#     sweep runs again; --overwrite never replaces a command's own inputs nor
+#     a device; bad arguments (threads, NaN, duplicates, usage errors, sweep
+#     args, Python's counts and indices) are refused before any work.
 # "Identical": every file byte for byte, but TensorBoard (it holds wall times:
 # one event file, its scalars compared in the torn case), metadata.json and
 # the metrics' wall_seconds column.
@@ -287,6 +293,132 @@ if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=100k tmpfs "$work/tmpfs" 2> /d
 else
   echo "   (full and read-only disks skipped: need root and tmpfs)"
 fi
+
+echo "   (${SECONDS}s)"
+echo "== the third campaign: a closed stdout or terminal, a stopped sweep point, outputs over inputs, bad arguments"
+# A reader that goes away (| head) or a terminal that closes (SIGHUP) stops
+# training at its next chunk with a checkpoint, as Ctrl-C does; it resumes
+# to the uninterrupted bits.
+tried=$((tried + 1))
+set +e; "$bin" train "${tiny[@]}" -o "$work/pipe" 2> "$work/pipe.err" | grep -m1 -q "^Chunk 1/"; rc=${PIPESTATUS[0]}; set -e
+[ $rc -eq 130 ] && [ -e "$work/pipe/checkpoints/checkpoint_latest.npz" ] && [ ! -e "$work/pipe/.homeostat.lock" ] ||
+  fail "train | grep -m1: exit $rc, $(ls -A "$work/pipe" | tr '\n' ' ') $(tail -2 "$work/pipe.err")"
+finish_run "$work/pipe"
+same_run "$work/straight" "$work/pipe" "train | grep -m1, then resumed"
+tried=$((tried + 1))
+"$bin" train "${tiny[@]}" -o "$work/hup" > "$work/hup.log" 2>&1 &
+pid=$!
+for _ in $(seq 400); do [ -e "$work/hup/checkpoints/checkpoint_latest.npz" ] && break; sleep 0.02; done
+kill -HUP $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc -eq 130 ] && [ ! -e "$work/hup/.homeostat.lock" ] || fail "SIGHUP: exit $rc, $(tail -3 "$work/hup.log")"
+finish_run "$work/hup"
+same_run "$work/straight" "$work/hup" "SIGHUP, then resumed"
+# A sweep of training points stopped (SIGTERM, as a Slurm time limit sends)
+# and run again continues its points from their checkpoints.
+tried=$((tried + 1))
+{
+  echo 'command = "train"'
+  printf 'set = { '
+  for ((i = 1; i < ${#tiny[@]}; i += 2)); do
+    [ $i -gt 1 ] && printf ', '
+    printf '"%s" = %s' "${tiny[i]%%=*}" "${tiny[i]#*=}"
+  done
+  printf ' }\n[[axis]]\nkey = "simulation.seed"\nvalues = [42]\n'
+} > "$work/sweep_train.toml"
+"$bin" sweep "$work/sweep_train.toml" -o "$work/sw" > "$work/sw.log" 2>&1 &
+pid=$!
+for _ in $(seq 400); do [ -e "$work/sw/runs/0_seed=42/checkpoints/checkpoint_latest.npz" ] && break; sleep 0.02; done
+kill -TERM $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc -eq 130 ] && [ -e "$work/sw/runs/0_seed=42/checkpoints/checkpoint_latest.npz" ] ||
+  fail "SIGTERM to a sweep: exit $rc, $(tail -3 "$work/sw.log")"
+"$bin" sweep "$work/sweep_train.toml" -o "$work/sw" > "$work/sw2.log" 2>&1 || fail "sweep rerun: $(tail -3 "$work/sw2.log")"
+grep -q "resumed from .*checkpoint_latest.npz" "$work/sw/logs/0_seed=42.log" ||
+  fail "the stopped sweep point started over: $(head -3 "$work/sw/logs/0_seed=42.log")"
+cp -a "$work/sw/runs/0_seed=42" "$work/sw_point" && rm "$work/sw_point/sweep_point.json"
+same_run "$work/straight" "$work/sw_point" "a stopped sweep point, run again"
+# --overwrite never replaces what the command reads.
+ck="$work/straight/checkpoints/checkpoint_latest.npz"
+inputs="$work/straight/initial_state/results/input_spikes.npy"
+sums=$(md5sum "$work/straight/checkpoints/"*.npz "$net" "$inputs")
+expect_refused "export onto its checkpoint" "is the checkpoint .* never replaces an input" \
+  "$bin" export "$ck" -o "$ck" --overwrite
+expect_refused "export of best onto latest" "is the run's checkpoint" \
+  "$bin" export "$work/straight/checkpoints/checkpoint_best.npz" -o "$ck" --overwrite
+expect_refused "gradient onto its --network" "is the --network file" \
+  "$bin" gradient "${tiny[@]}" --network "$net" -o "$net" --overwrite
+ln -s "$inputs" "$work/in_link.npy"
+expect_refused "gradient onto its --inputs (through a link)" "is the --inputs file" \
+  "$bin" gradient "${tiny[@]}" --inputs "$inputs" -o "$work/in_link.npy" --overwrite
+[ "$(md5sum "$work/straight/checkpoints/"*.npz "$net" "$inputs")" = "$sums" ] || fail "an input was changed"
+# A device as the output (as root, renaming over /dev/null would replace it).
+if [ "$(id -u)" -eq 0 ] && mknod "$work/null" c 1 3 2> /dev/null; then
+  expect_refused "gradient -o a device" "null: exists and is not a regular file" \
+    "$bin" gradient "${tiny[@]}" -o "$work/null" --overwrite
+  expect_refused "Python Config.save onto a device" "null: not a regular file" env PYTHONPATH="$(dirname "$bin")/python" \
+    "$py" -c "import homeostat as hs, sys; hs.Config.defaults().save(sys.argv[1])" "$work/null"
+  [ -c "$work/null" ] || fail "a device was replaced by a file"
+fi
+# Arguments: refused before any work, exit 2 for the command line, naming the option.
+expect_refused "--threads beyond what a node can start" "^--threads: '100000' is not a whole number from 0 to 1024" \
+  "$bin" gradient "${tiny[@]}" --threads 100000 -o "$work/g3.npz"
+expect_refused "--sparse-cutoff nan" "^--sparse-cutoff: 'nan' is not a finite number" \
+  "$bin" gradient "${tiny[@]}" --sparse-cutoff nan -o "$work/g3.npz"
+expect_refused "a loss asked for twice" "loss 'cv' asked for twice" \
+  "$bin" gradient "${tiny[@]}" --losses cv,cv -o "$work/g3.npz"
+[ ! -e "$work/g3.npz" ] || fail "a refused gradient wrote its output"
+expect_refused "an empty -o" "^error: -o: an empty path" "$bin" export "$ck" -o ""
+expect_refused "--resume with --network" "no --network" "$bin" train --resume "$ck" --network "$net"
+expect_refused "--resume with --overwrite" "no --overwrite" "$bin" train --resume "$ck" --overwrite
+expect_refused "plot --chunk beyond the run" "--chunk 99: .* has metrics up to chunk 4 only" \
+  "$bin" plot "$work/straight" --chunk 99
+[ ! -e "$work/straight/figures/chunk_0099" ] || fail "plot --chunk 99 wrote figures"
+expect_refused "a Slurm option with a line break" "^--slurm-option: holds a line break" \
+  "$bin" sweep "$work/sweep_train.toml" -o "$work/sw" --slurm --slurm-option=$'--time=1\nrm -rf ~'
+printf 'command = "simulate"\nargs = ["--trials", "0"]\n[[axis]]\nkey = "simulation.seed"\nvalues = [1, 2]\n' \
+  > "$work/sweep_args.toml"
+expect_refused "sweep args that the command refuses" "args: not options of .homeostat simulate.: --trials" \
+  "$bin" sweep "$work/sweep_args.toml" -o "$work/sw_args"
+[ ! -e "$work/sw_args" ] || fail "a sweep refused for its args wrote its directory"
+for usage in "simulate --bogus" "simulate" "export"; do
+  tried=$((tried + 1))
+  set +e; "$bin" $usage > /dev/null 2>&1; rc=$?; set -e
+  [ $rc -eq 2 ] || fail "usage error '$usage': exit $rc, not 2"
+  refused=$((refused + 1))
+done
+# Python: what the command line refuses, refused naming the argument (never
+# rounded, read as the default, or ending the interpreter).
+tried=$((tried + 1))
+PYTHONPATH="$(dirname "$bin")/python" "$py" - "$net" <<'PY' || fail "Python arguments"
+import sys
+import numpy as np
+import homeostat as hs
+net = hs.Network.load(sys.argv[1])
+bad = {
+    "trials=0": lambda: hs.simulate(network=net, trials=0),
+    "trials=1.5": lambda: hs.simulate(network=net, trials=1.5),
+    "steps=-1": lambda: hs.simulate(network=net, steps=-1),
+    "threads=10**6": lambda: hs.gradient(network=net, threads=10**6),
+    "threads=-1": lambda: hs.simulate(network=net, threads=-1),
+    "neurons (a mask)": lambda: hs.simulate(network=net, record="voltages", neurons=np.ones(60, bool)),
+    "neurons=[0.5]": lambda: hs.simulate(network=net, record="voltages", neurons=[0.5]),
+    "record=[None]": lambda: hs.simulate(network=net, record=[None]),
+    "checkpoint_every=-1": lambda: hs.gradient(network=net, checkpoint_every=-1),
+    "sparse_cutoff=nan": lambda: hs.gradient(network=net, sparse_cutoff=float("nan")),
+    "losses twice": lambda: hs.gradient(network=net, losses="cv,cv"),
+    "network with resume": lambda: hs.train(resume=sys.argv[1].rsplit("/", 2)[0], network=net),
+}
+for what, call in bad.items():
+    try:
+        call()
+    except (TypeError, ValueError) as e:
+        name = what.split("=")[0].split(" ")[0]
+        assert name in str(e) or (name == "losses" and "twice" in str(e)), (what, e)
+    else:
+        raise AssertionError(f"{what} accepted")
+PY
+refused=$((refused + 1))
 
 echo "   (${SECONDS}s)"
 echo "Reliability: $tried cases tried: $identical interrupted runs ended identical to an uninterrupted one"

@@ -36,7 +36,8 @@ Outcome simulate(const Fixture& f, std::int64_t trials, std::int64_t trial0, con
   o.spike_neuron.resize(trials);
   std::int64_t t0 = 0;
   std::vector<TrialRecord> rec;
-  ThreadSharing sharing{min_neurons_per_thread};
+  ThreadSharing sharing;
+  sharing.min_neurons_per_thread = min_neurons_per_thread;
   for (const auto len : chunks) {
     run_chunk(f.model, f.inputs, o.states, trial0, t0, len, RecordSpec{}, &rec, &sharing);
     for (std::int64_t b = 0; b < trials; ++b) {
@@ -77,25 +78,31 @@ TEST(Forward, NetworkIsActiveButNotRunaway) {
   EXPECT_NE(o.spike_step[0], o.spike_step[1]);
 }
 
-TEST(Forward, BitIdenticalForOneAndTwoThreads) {
+// Trials handed out to threads as they become free: whoever runs a trial,
+// the same bits (5 trials: a thread may run 1, 2 or 3 of them).
+TEST(Forward, BitIdenticalForOneAndSeveralThreadsOneTrialEach) {
   const Fixture f;
   const int before = omp_get_max_threads();
   omp_set_num_threads(1);
-  const Outcome one = simulate(f, 4, 0, {3000});
-  omp_set_num_threads(2);
-  const Outcome two = simulate(f, 4, 0, {3000});
-  omp_set_num_threads(before);
-  for (int b = 0; b < 4; ++b) {
-    EXPECT_EQ(one.spike_step[b], two.spike_step[b]);
-    EXPECT_EQ(one.spike_neuron[b], two.spike_neuron[b]);
-    expect_identical(one.states[b], two.states[b]);
+  const Outcome one = simulate(f, 5, 0, {3000});
+  for (const int threads : {2, 3}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    omp_set_num_threads(threads);
+    const Outcome more = simulate(f, 5, 0, {3000});
+    for (int b = 0; b < 5; ++b) {
+      EXPECT_EQ(one.spike_step[b], more.spike_step[b]);
+      EXPECT_EQ(one.spike_neuron[b], more.spike_neuron[b]);
+      expect_identical(one.states[b], more.states[b]);
+    }
   }
+  omp_set_num_threads(before);
 }
 
 // One trial, several threads: each thread owns a range of neurons, the
-// ranges move with the threads' measured speeds, and thread 0 runs stretches
-// alone when sharing is slower (forced by SharedTrial::alternating, which
-// switches every few steps; adaptive decides by the clock). What each thread
+// ranges move with the threads' measured speeds, and fewer threads (down to
+// one, thread 0 among them or not) run stretches when sharing among all is
+// slower (forced by SharedTrial::alternating, which changes the team every
+// few steps; adaptive decides by the clock). What each thread
 // computes and records must not depend on any of it.
 TEST(Forward, BitIdenticalWhenThreadsShareOneTrial) {
   const Fixture f;
@@ -107,11 +114,16 @@ TEST(Forward, BitIdenticalWhenThreadsShareOneTrial) {
     omp_set_num_threads(threads);
     std::vector<TrialState<float>> states(1, initial_state(f.model));
     std::vector<TrialRecord> records;
-    ThreadSharing sharing{16, policy};
+    ThreadSharing sharing;
+    sharing.min_neurons_per_thread = 16;
+    sharing.policy = policy;
     for (const std::int64_t len : {150, 250}) {  // the state and `sharing` carry over
-      // The second chunk starts on one thread, as after a stretch alone
-      // that the first chunk did not finish.
-      if (!records.empty() && policy == SharedTrial::alternating) sharing.solo_steps_left = 37;
+      // The second chunk starts on the last thread alone, as after a
+      // stretch on it that the first chunk did not finish.
+      if (!records.empty() && policy == SharedTrial::alternating) {
+        sharing.reduced_steps_left = 37;
+        sharing.reduced_team = {threads - 1};
+      }
       std::vector<TrialRecord> rec;
       run_chunk(f.model, f.inputs, states, 0, records.empty() ? 0 : 150, len, spec, &rec, &sharing);
       records.push_back(rec[0]);

@@ -13,8 +13,10 @@
 //   DIR/figures/             heatmaps and line plots over the axes
 //
 // A point is finished when its run directory has metadata.json and a
-// sweep_point.json saying "done"; anything else is run again, its directory
-// emptied first. So a sweep killed at any moment resumes where it stopped.
+// sweep_point.json saying "done"; anything else is run again: a train or
+// feedback point with a checkpoint of its configuration continues from it
+// (`--resume`), any other has its directory emptied first. So a sweep killed
+// at any moment resumes where it stopped, its training points included.
 #pragma once
 
 #include "homeostat/sweep/grid.hpp"
@@ -47,7 +49,7 @@ void prepare_sweep_dir(const Sweep& sweep, const std::filesystem::path& out, boo
 void write_status_csv(const Sweep& sweep, const std::vector<PointStatus>& status, const std::filesystem::path& out);
 
 // One point running as a child process. The constructor empties the point's
-// run directory and starts the child, unless another live process holds the
+// run directory (or keeps it, to resume its checkpoint) and starts the child, unless another live process holds the
 // directory's run lock (.homeostat.lock): then nothing is touched and the
 // point is done at once as "busy", naming that process; poll() or wait() collect it and write
 // the marker. `threads` goes to the child's --threads.
