@@ -151,6 +151,8 @@ constexpr ImpliedKey implied_keys[] = {
     {"training.metrics_every_chunk", "false", "metrics rows every log_interval chunks only"},
     {"training.weight_snapshots", "\"dense\"", "dense .npy weight snapshots"},
     {"hyperparameters.rate_loss", "\"plain\"", "the plain rate loss, the split one's predecessor"},
+    {"hyperparameters.lr_half_life", "0.0", "a constant learning rate"},
+    {"hyperparameters.lr_final_fraction", "", "unused without decay"},
     {"feedback.rule", "\"ema\"", "the moving-average rule, the integral one's predecessor"},
     {"feedback.tau_homeostatic", "", "unused by the \"ema\" rule"},
     {"feedback.max_step", "", "unused by the \"ema\" rule"},

@@ -16,9 +16,11 @@ std::string default_config_toml() {
 #   dt = 1 ms (reference 0.1): each chunk observes 10x more time for the same work;
 #   chunk_size = 4000 (4 s): the per-chunk rate loss is biased downwards by
 #     about 1 / observed seconds;
-#   learning_rate = 0.01 (reference 5e-4, which moves a weight by at most ~4%
-#     in 80 chunks; 0.02 climbs faster but overshoots and leaves the rates noisier
-#     near their targets);
+#   learning_rate = 0.04 halving its way to 0.01 every 15 chunks (reference 5e-4,
+#     constant, which moves a weight by at most ~4% in 80 chunks; a constant 0.01
+#     stalls below the rate targets, 0.02 overshoots and swings around them);
+#   threshold_ratio = 0.35 / 0.43 (reference 0.8, out of this network's reach
+#     at its rate targets);
 #   loss_weight.firing_rate = 2 (reference 1): the rates are what the demo must reach.
 # Each key: its meaning [unit]; allowed values; "optional" where it may be left
 # out (the value shown is then used). Matrices are [presynaptic type][postsynaptic type].

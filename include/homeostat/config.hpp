@@ -89,7 +89,9 @@ struct LossWeights {
 };
 
 struct HyperparametersConfig {
-  double learning_rate;
+  double learning_rate;  // at the first chunk
+  double lr_half_life;   // chunks; 0: no decay
+  double lr_final_fraction;  // of learning_rate, what it decays to
   double grad_norm_clip;
   double surrgrad_scale;  // 1/mV
   LossWeights loss_weight;

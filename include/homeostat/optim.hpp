@@ -83,6 +83,12 @@ double clip_global_norm(std::vector<double>& grad, double max_norm);
 // Adam (Kingma & Ba 2015) with bias correction, as torch.optim.Adam with
 // default betas and epsilon: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
 // p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+// The Adam step size for the chunk that follows `chunks_done` chunks:
+// lr_0 (f + (1 - f) 2^(-chunks_done / half_life)) with f = final_fraction,
+// lr_0 throughout for half_life 0. It depends on the chunk alone, not on how
+// many a run plans, so a resumed or extended run steps as the planned run does.
+double scheduled_learning_rate(double lr_0, double final_fraction, double half_life, std::int64_t chunks_done);
+
 struct Adam {
   double learning_rate = 5e-4;
   double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;

@@ -100,6 +100,11 @@ double clip_global_norm(std::vector<double>& grad, double max_norm) {
   return norm;
 }
 
+double scheduled_learning_rate(double lr_0, double final_fraction, double half_life, std::int64_t chunks_done) {
+  if (half_life == 0) return lr_0;
+  return lr_0 * (final_fraction + (1 - final_fraction) * std::exp2(-static_cast<double>(chunks_done) / half_life));
+}
+
 void Adam::update(std::vector<double>& params, const std::vector<double>& grad) {
   if (grad.size() != params.size()) throw std::invalid_argument("Adam: gradient and parameters differ in size");
   if (m.empty()) {

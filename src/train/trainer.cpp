@@ -94,7 +94,6 @@ Trainer::Trainer(const Config& config, const Network& network, Method method, co
                         : TrialRange{0, config.training.batch_size, config.training.batch_size}),
       states_(trials_.count, initial_state(model_)),
       best_loss_(std::numeric_limits<double>::quiet_NaN()) {
-  adam_.learning_rate = config.hyperparameters.learning_rate;
   for (const std::int32_t t : model_.cell_type) rate_target_.push_back(config.targets.per_type[t].firing_rate);
   if (method == Method::feedback)
     for (std::size_t t = 0; t < config.recurrent.type_names.size(); ++t)
@@ -203,6 +202,8 @@ ChunkMetrics Trainer::run_chunk() {
   options.reduction = reduction_;
   const ChunkGradient g =
       chunk_gradient(model_, inputs_, states_, trials_.first, t0, steps, ctx, ratio, options, &workspace_);
+  const HyperparametersConfig& h = config_.hyperparameters;
+  adam_.learning_rate = scheduled_learning_rate(h.learning_rate, h.lr_final_fraction, h.lr_half_life, chunk_);
   ++chunk_;
   ChunkMetrics m = chunk_metrics(g.sums, g.losses, ctx, model_.cell_type, n_types);
   m.chunk = chunk_;

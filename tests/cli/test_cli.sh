@@ -326,14 +326,15 @@ meta = json.load(open(f"{d}/train_cut/metadata.json"))
 assert meta["train"]["chunks_done"] == 40 and meta["train"]["resumed_at_chunk"] > 0, meta["train"]
 print("train checks passed")
 PY
-# NaN/Inf: stop (exit 3, nothing checkpointed) or skip the update.
+# NaN/Inf: stop (exit 3, nothing checkpointed) or skip the update (a constant learning rate of 1000: every
+# update overflows, where a decaying one would come down to finite steps).
 set +e
-"$bin" train "${tr[@]}" --set hyperparameters.learning_rate=1000.0 -o "$work/nan_stop" > /dev/null 2> "$work/nan.err"
+"$bin" train "${tr[@]}" --set hyperparameters.learning_rate=1000.0 --set hyperparameters.lr_half_life=0 -o "$work/nan_stop" > /dev/null 2> "$work/nan.err"
 rc=$?
 set -e
 [ $rc -eq 3 ] && grep -q "not finite at chunk 2" "$work/nan.err" || fail "NaN stop: rc $rc, $(cat "$work/nan.err")"
 [ ! -e "$work/nan_stop/checkpoints" ] || fail "a checkpoint was written after a non-finite update"
-"$bin" train "${tr[@]}" --set hyperparameters.learning_rate=1000.0 --set training.on_nan=skip -o "$work/nan_skip" \
+"$bin" train "${tr[@]}" --set hyperparameters.learning_rate=1000.0 --set hyperparameters.lr_half_life=0 --set training.on_nan=skip -o "$work/nan_skip" \
   > /dev/null 2> "$work/nan_skip.err"
 grep -q "update skipped" "$work/nan_skip.err" || fail "NaN skip: $(cat "$work/nan_skip.err")"
 "$py" -c "import numpy as np, sys; sys.exit(not np.array_equal(np.load(sys.argv[1])['recurrent_weights'], np.load(sys.argv[2])))" \

@@ -35,6 +35,8 @@ inline Config tiny_config(int n_neurons, int n_inputs, int n_assemblies) {
   c.targets.weight_ratio = 2.0;
 
   c.hyperparameters.learning_rate = 5e-4;
+  c.hyperparameters.lr_half_life = 0;  // constant, as the reference's original
+  c.hyperparameters.lr_final_fraction = 0.25;
   c.hyperparameters.grad_norm_clip = 1.0;
   c.hyperparameters.surrgrad_scale = 200.0;
   c.hyperparameters.loss_weight = LossWeights{};  // the reference weights (loss.hpp's table)

@@ -119,7 +119,7 @@ TEST(Checkpoint, DamagedFilesAndOtherConfigsAreRefused) {
   // Written for another configuration: refused naming the key and both values.
   const Config other = small_config({"hyperparameters.learning_rate=0.001"});
   expect_throw_containing([&] { io::load_checkpoint(good, other); },
-                          "it was written for a different configuration: hyperparameters.learning_rate is 0.01 there, "
+                          "it was written for a different configuration: hyperparameters.learning_rate is 0.04 there, "
                           "0.001 here");
 
   // The good one still loads.
@@ -230,6 +230,14 @@ TEST(Checkpoint, AKeyAddedSinceTheCheckpointIsAcceptedOnlyAtTheValueThatVersionR
                           "configuration: the earlier version that wrote it ran as hyperparameters.rate_loss = "
                           "\"plain\"");
   EXPECT_EQ(load(old, plain), 1);
+  // Stored without the learning-rate schedule: that version kept the rate
+  // constant (lr_half_life 0; lr_final_fraction is then unused, any value).
+  const std::string unscheduled = without_line(without_line(now, "lr_half_life = 15.0"), "lr_final_fraction = 0.25");
+  const fs::path constant = with_config_text(saved, unscheduled, true, dir / "constant.npz");
+  expect_throw_containing([&] { load(constant, saved.config); },
+                          "hyperparameters.lr_half_life is not in its configuration: the earlier version that wrote "
+                          "it ran as hyperparameters.lr_half_life = 0.0");
+  EXPECT_EQ(load(constant, small_config({"hyperparameters.lr_half_life=0", "hyperparameters.lr_final_fraction=0.5"})), 1);
   // A key without a known earlier value (simulation.saturate is not listed): refused by name.
   const fs::path unlisted = with_config_text(saved, without_line(now, "saturate = true"), true, dir / "unlisted.npz");
   expect_throw_containing([&] { load(unlisted, saved.config); },
@@ -240,7 +248,7 @@ TEST(Checkpoint, AKeyAddedSinceTheCheckpointIsAcceptedOnlyAtTheValueThatVersionR
   expect_throw_containing([&] { load(with_config_text(saved, extra, true, dir / "extra.npz"), saved.config); },
                           "simulation.warp = 9 there is not a key of this version");
   const Config faster = small_config({"hyperparameters.rate_loss=\"plain\"", "hyperparameters.learning_rate=0.5"});
-  expect_throw_containing([&] { load(old, faster); }, "hyperparameters.learning_rate is 0.01 there, 0.5 here");
+  expect_throw_containing([&] { load(old, faster); }, "hyperparameters.learning_rate is 0.04 there, 0.5 here");
 
   // A checkpoint of a version before config_toml (only the hash) in its run
   // directory: the run's parameters.toml, as that version wrote it, stands

@@ -319,7 +319,12 @@ TEST(Schema, BuiltInDefaultsAreTheTables) {
   EXPECT_DOUBLE_EQ(d.simulation.dt, 1.0);
   EXPECT_EQ(d.simulation.chunk_size, 4000);
   EXPECT_EQ(d.training.batch_size, 8);
-  EXPECT_DOUBLE_EQ(d.hyperparameters.learning_rate, 0.01);
+  EXPECT_DOUBLE_EQ(d.hyperparameters.learning_rate, 0.04);
+  EXPECT_DOUBLE_EQ(d.hyperparameters.lr_half_life, 15.0);
+  EXPECT_DOUBLE_EQ(d.hyperparameters.lr_final_fraction, 0.25);
+  // Membrane-ratio targets the network reaches at its rate targets (issue 18), not the reference's 0.8.
+  EXPECT_DOUBLE_EQ(d.targets.per_type[0].threshold_ratio, 0.35);
+  EXPECT_DOUBLE_EQ(d.targets.per_type[1].threshold_ratio, 0.43);
   EXPECT_DOUBLE_EQ(d.hyperparameters.loss_weight[homeostat::LossTerm::firing_rate], 2.0);
   EXPECT_EQ(d.training.on_nan, OnNan::stop);
   EXPECT_DOUBLE_EQ(d.recurrent.physiology[1].tau_mem, 50.0);
@@ -398,11 +403,11 @@ TEST(Schema, EnumsRoundTrip) {
 // (commit 92c859e, plus the rate_loss line of b9e94ab and the feedback
 // rule's three keys of the feedback-rule merge, plus training.weight_snapshots
 // with simulation.num_chunks left out of the hash: issue 19, and the learning
-// rate's default of 0.01 since issue 18's measurements), or every saved
+// rate's schedule and the reachable membrane-ratio targets of issue 18), or every saved
 // checkpoint would be refused.
 TEST(Schema, ResolvedTomlBytesAreStable) {
-  EXPECT_EQ(homeostat::io::config_hash(load_config("")), 0x61be958586f1d41eULL);
-  EXPECT_EQ(homeostat::io::config_hash(load_config(reference_path)), 0x888245a26114baa6ULL);
+  EXPECT_EQ(homeostat::io::config_hash(load_config("")), 0xf0b2581dcf4c57c8ULL);
+  EXPECT_EQ(homeostat::io::config_hash(load_config(reference_path)), 0x3c7a0b85e626c0b8ULL);
 }
 
 // A run extended to more chunks keeps its checkpoints; any other key makes
@@ -444,7 +449,7 @@ TEST(ConfigErrors, AllErrorsOfAFileAtOnce) {
   // Read errors (unknown key, wrong type) with a value out of range.
   std::string text = replace(defaults(), "batch_size = 8\n", "batch_sise = 8\n");
   text = replace(text, "chunk_size = 4000\n", "chunk_size = \"long\"\n");
-  text = replace(text, "learning_rate = 0.01\n", "learning_rate = -1.0\n");
+  text = replace(text, "learning_rate = 0.04\n", "learning_rate = -1.0\n");
   auto errors = errors_of(text, {});
   EXPECT_EQ(errors.size(), 4u) << all(errors);
   EXPECT_TRUE(has_error(errors, "simulation.chunk_size", "expected an integer, got a string (line")) << all(errors);

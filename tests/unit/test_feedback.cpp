@@ -237,10 +237,11 @@ TEST(FeedbackTrainer, NeedsPositiveTargets) {
 // with its [feedback] defaults: after 100 chunks a fresh 10 s simulation of
 // the scaled network has every type's mean rate within 10% of target and at
 // least 95% of neurons active, and the loss is lower than at the start.
-// Issue 18: there, on its rate targets, the network's membrane ratio is what
-// the reachability evidence says it can reach (README, "Can the CV and
-// membrane-ratio targets be met?"): 0.35 (E) and 0.43 (I) within 0.03 over
-// the last 5 chunks, far from the 0.8 of the reference configuration.
+// Issue 18: there, on its rate targets, the network also meets the built-in
+// membrane-ratio targets (mean of the last 5 chunks within 0.03): the
+// defaults ask for a ratio the network reaches at its rates (the reference's
+// 0.8 is out of its reach; README, "Can the CV and membrane-ratio targets be
+// met?"), and this fails if the targets or the physiology move apart.
 TEST(FeedbackTrainer, BringsTheDefaultNetworkToItsTargets) {
   const Config config = homeostat::testing::defaults_with({"simulation.num_chunks=100"});
   const Network net = generate_network(config);
@@ -260,9 +261,8 @@ TEST(FeedbackTrainer, BringsTheDefaultNetworkToItsTargets) {
 
   const auto after = homeostat::testing::ten_seconds(config, net, trainer.model());
   homeostat::testing::expect_targets_met(config, after.rate, after.active);
-  ASSERT_EQ(n_types, 2u);
-  EXPECT_NEAR(ratio[0], 0.35, 0.03) << "excitatory";
-  EXPECT_NEAR(ratio[1], 0.43, 0.03) << "inhibitory";
+  for (std::size_t t = 0; t < n_types; ++t)
+    EXPECT_NEAR(ratio[t], config.targets.per_type[t].threshold_ratio, 0.03) << config.recurrent.type_names[t];
 }
 
 // Issue 18: the integral rule with its defaults on a small network (80

@@ -40,10 +40,45 @@ TEST(Trainer, AccumulatesChunksThenStepsAsByHand) {
   }
   EXPECT_DOUBLE_EQ(clip_global_norm(sum, config.hyperparameters.grad_norm_clip), second.grad_norm);
   Adam adam;
-  adam.learning_rate = config.hyperparameters.learning_rate;
+  const HyperparametersConfig& h = config.hyperparameters;  // the step after one chunk: the schedule's rate at 1
+  adam.learning_rate = scheduled_learning_rate(h.learning_rate, h.lr_final_fraction, h.lr_half_life, 1);
+  EXPECT_EQ(second.learning_rate, adam.learning_rate);
   adam.update(params.values(), sum);
   EXPECT_EQ(trainer.parameters().values(), params.values());
   EXPECT_NE(params.values(), before);
+}
+
+// The learning-rate schedule: halfway to lr_final_fraction x learning_rate
+// every lr_half_life chunks, counted from the first chunk; 0 keeps it.
+TEST(Trainer, LearningRateHalvesItsWayToTheFinalFractionEveryHalfLife) {
+  EXPECT_DOUBLE_EQ(scheduled_learning_rate(0.04, 0.25, 15, 0), 0.04);
+  EXPECT_DOUBLE_EQ(scheduled_learning_rate(0.04, 0.25, 15, 15), 0.04 * (0.25 + 0.75 / 2));
+  EXPECT_DOUBLE_EQ(scheduled_learning_rate(0.04, 0.25, 15, 30), 0.04 * (0.25 + 0.75 / 4));
+  EXPECT_NEAR(scheduled_learning_rate(0.04, 0.25, 15, 1000), 0.01, 1e-15);
+  EXPECT_DOUBLE_EQ(scheduled_learning_rate(0.04, 0.25, 0, 30), 0.04);  // no decay
+  EXPECT_DOUBLE_EQ(scheduled_learning_rate(0.04, 1.0, 15, 30), 0.04);  // decays to itself
+}
+
+// Each chunk steps with the schedule's rate for the chunks before it (the
+// metrics' learning_rate), and a run restored mid-decay continues the same
+// sequence with the same parameters bit for bit: the rate depends on the
+// chunk, not on the run's length or where it was resumed.
+TEST(Trainer, ResumedMidDecayStepsWithTheSameLearningRates) {
+  const Config config = homeostat::testing::small_training_config(
+      {"hyperparameters.learning_rate=0.04", "hyperparameters.lr_half_life=2", "hyperparameters.lr_final_fraction=0.25"});
+  const Network net = generate_network(config);
+  Trainer straight(config, net);
+  std::vector<double> rates;
+  for (int c = 0; c < 6; ++c) rates.push_back(straight.run_chunk().learning_rate);
+  for (int c = 0; c < 6; ++c) EXPECT_DOUBLE_EQ(rates[c], scheduled_learning_rate(0.04, 0.25, 2, c)) << c;
+  EXPECT_LT(rates[5], 0.5 * rates[0]);
+
+  Trainer first(config, net);
+  for (int c = 0; c < 3; ++c) first.run_chunk();
+  Trainer resumed(config, net);
+  resumed.restore(first.state());
+  for (int c = 3; c < 6; ++c) EXPECT_EQ(resumed.run_chunk().learning_rate, rates[c]) << c;
+  EXPECT_EQ(resumed.parameters().values(), straight.parameters().values());
 }
 
 TEST(Trainer, BitIdenticalForOneAndTwoThreads) {
