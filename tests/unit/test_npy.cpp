@@ -3,6 +3,7 @@
 // Interop tests run Debian's /usr/bin/python3 with numpy (the python3 on
 // PATH may lack numpy) and skip when it is not installed.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zip.h>
@@ -738,7 +739,15 @@ TEST(AtomicFile, ReadFileErrorsNameThePath) {
   EXPECT_TRUE(contains(missing, std::strerror(ENOENT)));
   const std::string directory = error_of([&] { homeostat::io::read_file(dir.path()); });
   EXPECT_TRUE(contains(directory, dir.path().string()));
-  EXPECT_TRUE(contains(directory, std::strerror(EISDIR)));
+  EXPECT_TRUE(contains(directory, "it is a directory, not a file"));
+  // A named pipe nobody writes to is an error at once, not a wait.
+  const auto fifo = dir / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string pipe = error_of([&] { homeostat::io::read_file(fifo); });
+  EXPECT_TRUE(contains(pipe, fifo.string()));
+  EXPECT_TRUE(contains(pipe, "a named pipe and nothing was written to it"));
+  const std::string seekable = error_of([&] { homeostat::io::require_regular_file(fifo); });
+  EXPECT_TRUE(contains(seekable, "it is a named pipe, not a file"));
 }
 
 // ---- streaming writer ----
