@@ -61,6 +61,18 @@ expect_refused() {
   refused=$((refused + 1))
 }
 
+# signal_after_checkpoint SIGNAL CHECKPOINT LOG COMMAND...: runs COMMAND in
+# the background, sends it SIGNAL once CHECKPOINT exists, sets $rc to its exit.
+signal_after_checkpoint() {
+  local signal=$1 checkpoint=$2 log=$3 pid
+  shift 3
+  "$@" > "$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 400); do [ -e "$checkpoint" ] && break; sleep 0.02; done
+  kill -"$signal" $pid
+  set +e; wait $pid; rc=$?; set -e
+}
+
 # A pid that no process has: a child that has exited.
 dead_pid() { sh -c 'exit 0' & local p=$!; wait $p; echo $p; }
 
@@ -309,11 +321,8 @@ set +e; "$bin" train "${tiny[@]}" -o "$work/pipe" 2> "$work/pipe.err" | grep -m1
 finish_run "$work/pipe"
 same_run "$work/straight" "$work/pipe" "train | grep -m1, then resumed"
 tried=$((tried + 1))
-"$bin" train "${tiny[@]}" -o "$work/hup" > "$work/hup.log" 2>&1 &
-pid=$!
-for _ in $(seq 400); do [ -e "$work/hup/checkpoints/checkpoint_latest.npz" ] && break; sleep 0.02; done
-kill -HUP $pid
-set +e; wait $pid; rc=$?; set -e
+signal_after_checkpoint HUP "$work/hup/checkpoints/checkpoint_latest.npz" "$work/hup.log" \
+  "$bin" train "${tiny[@]}" -o "$work/hup"
 [ $rc -eq 130 ] && [ ! -e "$work/hup/.homeostat.lock" ] || fail "SIGHUP: exit $rc, $(tail -3 "$work/hup.log")"
 finish_run "$work/hup"
 same_run "$work/straight" "$work/hup" "SIGHUP, then resumed"
@@ -329,11 +338,8 @@ tried=$((tried + 1))
   done
   printf ' }\n[[axis]]\nkey = "simulation.seed"\nvalues = [42]\n'
 } > "$work/sweep_train.toml"
-"$bin" sweep "$work/sweep_train.toml" -o "$work/sw" > "$work/sw.log" 2>&1 &
-pid=$!
-for _ in $(seq 400); do [ -e "$work/sw/runs/0_seed=42/checkpoints/checkpoint_latest.npz" ] && break; sleep 0.02; done
-kill -TERM $pid
-set +e; wait $pid; rc=$?; set -e
+signal_after_checkpoint TERM "$work/sw/runs/0_seed=42/checkpoints/checkpoint_latest.npz" "$work/sw.log" \
+  "$bin" sweep "$work/sweep_train.toml" -o "$work/sw"
 [ $rc -eq 130 ] && [ -e "$work/sw/runs/0_seed=42/checkpoints/checkpoint_latest.npz" ] ||
   fail "SIGTERM to a sweep: exit $rc, $(tail -3 "$work/sw.log")"
 "$bin" sweep "$work/sweep_train.toml" -o "$work/sw" > "$work/sw2.log" 2>&1 || fail "sweep rerun: $(tail -3 "$work/sw2.log")"
@@ -442,11 +448,8 @@ expect_refused "Python neurons= without record=" "neurons: chooses whose record=
 # A stopped sweep point whose checkpoint was then damaged on disk starts over
 # when the sweep runs again (it would otherwise fail on every run).
 tried=$((tried + 1))
-"$bin" sweep "$work/sweep_train.toml" -o "$work/swd" > "$work/swd.log" 2>&1 &
-pid=$!
-for _ in $(seq 400); do [ -e "$work/swd/runs/0_seed=42/checkpoints/checkpoint_latest.npz" ] && break; sleep 0.02; done
-kill -TERM $pid
-set +e; wait $pid; rc=$?; set -e
+signal_after_checkpoint TERM "$work/swd/runs/0_seed=42/checkpoints/checkpoint_latest.npz" "$work/swd.log" \
+  "$bin" sweep "$work/sweep_train.toml" -o "$work/swd"
 point="$work/swd/runs/0_seed=42"
 [ $rc -eq 130 ] && [ -e "$point/checkpoints/checkpoint_latest.npz" ] || fail "SIGTERM to a sweep: exit $rc"
 truncate -s 100 "$point/checkpoints/checkpoint_latest.npz"
