@@ -256,9 +256,11 @@ std::vector<std::filesystem::path> remove_stale_temp_files_of(const std::filesys
   return remove_all_of(std::move(stale));
 }
 
-// What a path that is neither a regular file nor a pipe is (empty for those).
+// What a path that is not a regular file is ("a directory", ...); empty for
+// a regular file.
 static std::string_view not_a_file_kind(mode_t mode) {
-  if (S_ISREG(mode) || S_ISFIFO(mode)) return {};
+  if (S_ISREG(mode)) return {};
+  if (S_ISFIFO(mode)) return "a named pipe";
   if (S_ISDIR(mode)) return "a directory";
   if (S_ISCHR(mode)) return "a character device";
   if (S_ISBLK(mode)) return "a block device";
@@ -266,13 +268,14 @@ static std::string_view not_a_file_kind(mode_t mode) {
   return "not a regular file";
 }
 
+[[noreturn]] static void refuse_not_a_file(const std::filesystem::path& path, std::string_view kind) {
+  throw std::runtime_error("cannot read " + path.string() + ": it is " + std::string(kind) + ", not a file");
+}
+
 void require_regular_file(const std::filesystem::path& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) fail("cannot open", path, errno);
-  if (S_ISREG(st.st_mode)) return;
-  const std::string_view kind = not_a_file_kind(st.st_mode);
-  throw std::runtime_error("cannot read " + path.string() + ": it is " +
-                           std::string(kind.empty() ? "a named pipe" : kind) + ", not a file");
+  if (const std::string_view kind = not_a_file_kind(st.st_mode); !kind.empty()) refuse_not_a_file(path, kind);
 }
 
 std::string read_file(const std::filesystem::path& path) {
@@ -286,11 +289,11 @@ std::string read_file(const std::filesystem::path& path) {
     ::close(fd);
     fail("cannot read", path, err);
   }
-  if (const std::string_view kind = not_a_file_kind(st.st_mode); !kind.empty()) {
+  const bool pipe = S_ISFIFO(st.st_mode);  // read as a file: bash's <(...) is one
+  if (const std::string_view kind = not_a_file_kind(st.st_mode); !kind.empty() && !pipe) {
     ::close(fd);
-    throw std::runtime_error("cannot read " + path.string() + ": it is " + std::string(kind) + ", not a file");
+    refuse_not_a_file(path, kind);
   }
-  const bool pipe = S_ISFIFO(st.st_mode);
   if (pipe) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   std::string bytes;
   if (!pipe) bytes.reserve(static_cast<std::size_t>(st.st_size));
